@@ -1,0 +1,30 @@
+/** Text of the errors and log lines the module emits, in one place (as nestjs/schedule does). */
+
+export const invalidOption = (field: string, problem: string) =>
+  `AqueductModule: option "${field}" ${problem}.`;
+
+export const EXPRESS_REQUIRED =
+  'AqueductModule needs the Express platform (@nestjs/platform-express): the webhook endpoint reads ' +
+  'the raw request body before any body parser, which it does on the Express router.';
+
+export const webhookRouteNotFound = (path: string) =>
+  `AqueductModule: the webhook route POST .../${path} was not found on the Express router, so its ` +
+  'raw body cannot be read before the JSON parser. Is AqueductModule imported by the app module?';
+
+export const missingTables = (tables: string[]) =>
+  `AqueductModule: table(s) ${tables.join(', ')} do not exist. Add the shipped migrations to your ` +
+  'DataSource (`migrations: [...aqueductMigrations], migrationsRun: true`) or run them with the TypeORM CLI.';
+
+export const RAW_BODY_MISSING =
+  'The raw request body was not captured for the webhook route; a body parser ran first. ' +
+  'This is a bug or an unsupported setup: please report it with your bootstrap code.';
+
+export const schemeInUse = (scheme: string, path: string, secrets: number) =>
+  `Aqueduct webhooks on POST /${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
+
+export const verificationFailed = (reason: string, headerNames: string[]) =>
+  `Rejected webhook (401): ${reason}. Headers present: ${headerNames.join(', ') || '(none)'}`;
+
+export const schemeHint = (scheme: string) =>
+  `This request carries Standard Webhooks headers but the module verifies with "${scheme}": ` +
+  "set verification: { scheme: 'standard-webhooks' } if Aqueduct signs that way.";

@@ -1,0 +1,22 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  AQUEDUCT_ASYNC_OPTIONS_TYPE,
+  AQUEDUCT_OPTIONS_TYPE,
+  ConfigurableAqueductModule,
+} from './aqueduct.module-definition';
+import { withAqueductInternals } from './aqueduct.providers';
+
+/**
+ * Receives Aqueduct's billing webhooks: verifies, validates and durably stores each event before
+ * answering. Import it once, with `forRoot` or `forRootAsync`.
+ */
+@Module({})
+export class AqueductModule extends ConfigurableAqueductModule {
+  static forRoot(options: typeof AQUEDUCT_OPTIONS_TYPE): DynamicModule {
+    return withAqueductInternals(super.forRoot(options));
+  }
+
+  static forRootAsync(options: typeof AQUEDUCT_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withAqueductInternals(super.forRootAsync(options));
+  }
+}

@@ -1,0 +1,87 @@
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { toDate } from './date.transform';
+import { AqueductEventType, UNTYPED_EVENT, normaliseEventType } from './aqueduct-event-types';
+import { InvoiceDto } from './invoice.dto';
+import { ProvisioningDto, normaliseProvisioning } from './provisioning.dto';
+
+/** What a verified body turned out to be. */
+export type ParsedEvent =
+  | { valid: true; type: string; createdAt: Date | null; object: unknown; payload: unknown }
+  | { valid: false; type: string; createdAt: Date | null; payload: unknown; errors: string[] };
+
+const OBJECT_CLASS: Record<string, ClassConstructor<object>> = {
+  [AqueductEventType.ProvisioningStart]: ProvisioningDto,
+  [AqueductEventType.ProvisioningEnd]: ProvisioningDto,
+  [AqueductEventType.ProvisioningUpdate]: ProvisioningDto,
+  [AqueductEventType.InvoicePaid]: InvoiceDto,
+};
+
+/**
+ * Parses and validates a body that already passed verification. Known types get the full check
+ * of their object; unknown types only need to be a JSON object, because new types appear over time
+ * and rejecting one would get the endpoint disabled.
+ */
+export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return {
+      valid: false,
+      type: UNTYPED_EVENT,
+      createdAt: null,
+      payload: null,
+      errors: ['body must be valid JSON'],
+    };
+  }
+  if (!isRecord(payload)) {
+    return {
+      valid: false,
+      type: UNTYPED_EVENT,
+      createdAt: null,
+      payload,
+      errors: ['body must be a JSON object'],
+    };
+  }
+  const type =
+    typeof payload.type === 'string' && payload.type.trim()
+      ? normaliseEventType(payload.type)
+      : UNTYPED_EVENT;
+  const parsedDate = toDate(payload.createdAt);
+  const createdAt = parsedDate instanceof Date ? parsedDate : null;
+  const objectClass = OBJECT_CLASS[type];
+  if (!objectClass) {
+    return { valid: true, type, createdAt, object: payload.object ?? null, payload };
+  }
+  const errors: string[] = [];
+  if (!createdAt) {
+    errors.push('createdAt must be an ISO 8601 date or epoch number');
+  }
+  if (!isRecord(payload.object)) {
+    errors.push('object must be a JSON object');
+    return { valid: false, type, createdAt, payload, errors };
+  }
+  const plain =
+    objectClass === ProvisioningDto ? normaliseProvisioning(payload.object) : payload.object;
+  const object = plainToInstance(objectClass, plain);
+  errors.push(...flatten(validateSync(object, { forbidUnknownValues: false }), 'object'));
+  return errors.length
+    ? { valid: false, type, createdAt, payload, errors }
+    : { valid: true, type, createdAt, object, payload };
+}
+
+/** Nested class-validator errors → `object.provisioningOrgs.0.users.1.email must be a string`. */
+function flatten(errors: ValidationError[], parent: string): string[] {
+  return errors.flatMap((error) => {
+    const path = `${parent}.${error.property}`;
+    const own = Object.values(error.constraints ?? {}).map((text) =>
+      text.startsWith(error.property) ? `${parent}.${text}` : `${path}: ${text}`,
+    );
+    return [...own, ...flatten(error.children ?? [], path)];
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,124 @@
+import { Type } from 'class-transformer';
+import {
+  IsArray,
+  IsDate,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  ValidateNested,
+} from 'class-validator';
+import { ParseDate } from './date.transform';
+
+const DATE = { message: '$property must be an ISO 8601 date or epoch number' };
+
+/** A person to give access to. The address is not validated here: one bad address must not block the others. */
+export class ProvisioningUserDto {
+  @IsString()
+  name: string;
+
+  @IsString()
+  @IsNotEmpty()
+  email: string;
+
+  [extra: string]: unknown;
+}
+
+/** An organisation to give access to, and its users. */
+export class ProvisioningOrgDto {
+  @IsString()
+  name: string;
+
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => ProvisioningUserDto)
+  users: ProvisioningUserDto[] = [];
+
+  [extra: string]: unknown;
+}
+
+/**
+ * Aqueduct's Provisioning object. `provisioningOrgs` is always an array here, whichever shape
+ * arrived. Fields not listed are kept as they came.
+ */
+export class ProvisioningDto {
+  @IsString()
+  @IsNotEmpty()
+  productId: string;
+
+  @IsString()
+  @IsNotEmpty()
+  customerId: string;
+
+  @ParseDate()
+  @IsDate(DATE)
+  startDate: Date;
+
+  @ParseDate()
+  @IsDate(DATE)
+  endDate: Date;
+
+  @IsOptional()
+  @IsString()
+  invoiceId?: string | null;
+
+  @IsOptional()
+  @IsString()
+  subscriptionId?: string | null;
+
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+
+  /** Documented as "object | null"; kept whatever its shape. */
+  @IsOptional()
+  externalSubscriptionId?: unknown;
+
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => ProvisioningOrgDto)
+  provisioningOrgs: ProvisioningOrgDto[] = [];
+
+  @IsOptional()
+  @ParseDate()
+  @IsDate(DATE)
+  contractStartDate?: Date | null;
+
+  @IsOptional()
+  @ParseDate()
+  @IsDate(DATE)
+  contractEndDate?: Date | null;
+
+  @IsOptional()
+  @ParseDate()
+  @IsDate(DATE)
+  gracePeriodEndDate?: Date | null;
+
+  [extra: string]: unknown;
+}
+
+const HOISTED_FIELDS = ['contractStartDate', 'contractEndDate', 'gracePeriodEndDate'] as const;
+
+/**
+ * The guide's layout of the object is loose: `provisioningOrgs` may be one object or an array, and
+ * the contract dates may sit inside it instead of at the top. This brings both to one shape.
+ */
+export function normaliseProvisioning(object: Record<string, unknown>): Record<string, unknown> {
+  const orgs = object.provisioningOrgs;
+  const list = orgs === undefined || orgs === null ? [] : Array.isArray(orgs) ? orgs : [orgs];
+  const normalised: Record<string, unknown> = { ...object, provisioningOrgs: list };
+  for (const field of HOISTED_FIELDS) {
+    if (normalised[field] === undefined) {
+      const nested = list.find((org) => isRecord(org) && org[field] !== undefined) as
+        Record<string, unknown> | undefined;
+      if (nested) {
+        normalised[field] = nested[field];
+      }
+    }
+  }
+  return normalised;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

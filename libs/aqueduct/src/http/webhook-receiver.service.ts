@@ -1,0 +1,135 @@
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { parseAqueductEvent } from '../events/aqueduct-event.parser';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import {
+  AqueductInbox,
+  type InboxRecord,
+  type InboxResult,
+} from '../storage/aqueduct-inbox.service';
+import type { VerifiedWebhook } from '../verification/webhook-verifier.interface';
+
+/** The answer to a stored event. */
+export interface WebhookAck {
+  received: true;
+  id: string;
+  duplicate?: true;
+}
+
+/** Headers kept with each event for debugging. Signatures and secrets are never among them. */
+const KEPT_HEADERS = [
+  'content-type',
+  'content-length',
+  'user-agent',
+  'x-request-id',
+  ...STANDARD_WEBHOOKS_HEADERS.id,
+  ...STANDARD_WEBHOOKS_HEADERS.timestamp,
+];
+
+/**
+ * Turns a verified request into a stored event and the answer to send. The answer is a 2xx only
+ * once the row is committed; if Postgres does not answer in time, 503 lets Aqueduct retry.
+ */
+@Injectable()
+export class WebhookReceiver {
+  private readonly logger = new Logger('AqueductWebhook');
+  private readonly keptHeaders: string[];
+
+  constructor(
+    private readonly inbox: AqueductInbox,
+    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+  ) {
+    const { verification } = options;
+    const extra = [
+      'deliveryIdHeader' in verification ? verification.deliveryIdHeader : undefined,
+      'timestampHeader' in verification ? verification.timestampHeader : undefined,
+    ];
+    this.keptHeaders = [
+      ...KEPT_HEADERS,
+      ...extra.filter((h): h is string => !!h).map((h) => h.toLowerCase()),
+    ];
+  }
+
+  async receive(
+    rawBody: Buffer,
+    headers: IncomingHttpHeaders,
+    verified: VerifiedWebhook,
+  ): Promise<WebhookAck> {
+    const parsed = parseAqueductEvent(rawBody);
+    const record: InboxRecord = {
+      dedupKey: verified.deliveryId
+        ? `id:${verified.deliveryId}`
+        : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`,
+      type: parsed.type,
+      createdAt: parsed.createdAt,
+      payload: parsed.payload,
+      rawBody: parsed.payload === null ? rawBody : null,
+      headers: this.pickHeaders(headers),
+      deliveryId: verified.deliveryId ?? null,
+      signedAt: verified.signedAt ?? null,
+      status: parsed.valid ? 'accepted' : 'rejected',
+      errors: parsed.valid ? null : parsed.errors,
+    };
+    const result = await this.store(record);
+    if (result.status === 'rejected') {
+      const errors = parsed.valid ? ['event could not be stored as JSON'] : parsed.errors;
+      this.logger.warn(`Rejected ${parsed.type} event ${result.id} (400): ${errors.join('; ')}`);
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: errors,
+        id: result.id,
+      });
+    }
+    this.logger.debug(
+      `Stored ${parsed.type} event ${result.id}${result.duplicate ? ' (duplicate)' : ''}`,
+    );
+    return result.duplicate
+      ? { received: true, id: result.id, duplicate: true }
+      : { received: true, id: result.id };
+  }
+
+  private async store(record: InboxRecord): Promise<InboxResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.options.storeTimeoutMs} ms`)),
+        this.options.storeTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.inbox.store(record), timeout]);
+    } catch (error) {
+      this.logger.error(
+        `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,
+      );
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'the event could not be stored; retry later',
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private pickHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+    const kept: Record<string, string> = {};
+    for (const name of this.keptHeaders) {
+      const value = headers[name];
+      if (value !== undefined) {
+        kept[name] = (Array.isArray(value) ? value.join(', ') : value).slice(0, 512);
+      }
+    }
+    return kept;
+  }
+}

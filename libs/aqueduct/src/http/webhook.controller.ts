@@ -1,0 +1,43 @@
+import {
+  Controller,
+  HttpCode,
+  HttpStatus,
+  Post,
+  Req,
+  SetMetadata,
+  type Type,
+  UseFilters,
+  UseGuards,
+  VERSION_NEUTRAL,
+} from '@nestjs/common';
+import { AQUEDUCT_WEBHOOK_ROUTE } from '../aqueduct.constants';
+import { RAW_BODY } from './raw-body.reader';
+import { AqueductSignatureGuard, VERIFIED_WEBHOOK, type VerifiedRequest } from './signature.guard';
+import { WebhookExceptionFilter } from './webhook-exception.filter';
+import { type WebhookAck, WebhookReceiver } from './webhook-receiver.service';
+
+/**
+ * A controller class of its own for each module registration: its route path comes from options
+ * that `forRootAsync` only knows once resolved, and is bound to this class (never to a shared one)
+ * by `webhookRouteProvider` before Nest registers routes.
+ */
+export function createWebhookController(): Type<unknown> {
+  @Controller({ version: VERSION_NEUTRAL })
+  @SetMetadata(AQUEDUCT_WEBHOOK_ROUTE, true)
+  @UseFilters(WebhookExceptionFilter)
+  class AqueductWebhookController {
+    constructor(private readonly receiver: WebhookReceiver) {}
+
+    @Post()
+    @HttpCode(HttpStatus.OK)
+    @UseGuards(AqueductSignatureGuard)
+    receive(@Req() request: VerifiedRequest): Promise<WebhookAck> {
+      return this.receiver.receive(
+        request[RAW_BODY] as Buffer,
+        request.headers,
+        request[VERIFIED_WEBHOOK] ?? {},
+      );
+    }
+  }
+  return AqueductWebhookController;
+}

@@ -1,0 +1,25 @@
+export * from './aqueduct.constants';
+export { AqueductModule } from './aqueduct.module';
+export { AQUEDUCT_MODULE_OPTIONS } from './aqueduct.module-definition';
+export * from './interfaces/aqueduct-options.interface';
+export * from './events/aqueduct-event-types';
+export {
+  ProvisioningDto,
+  ProvisioningOrgDto,
+  ProvisioningUserDto,
+} from './events/provisioning.dto';
+export { InvoiceDto } from './events/invoice.dto';
+export { parseAqueductEvent, type ParsedEvent } from './events/aqueduct-event.parser';
+export {
+  AqueductEventEntity,
+  type AqueductEventStatus,
+} from './storage/entities/aqueduct-event.entity';
+export { aqueductEntities, aqueductMigrations } from './storage/aqueduct-storage';
+export { AqueductSignatureGuard } from './http/signature.guard';
+export type { WebhookAck } from './http/webhook-receiver.service';
+export { isAqueductWebhookRoute } from './http/webhook-route.util';
+export * from './verification/webhook-verifier.interface';
+export { WebhookVerificationError } from './verification/webhook-verification.error';
+export { StandardWebhooksVerifier } from './verification/standard-webhooks.verifier';
+export { HmacVerifier } from './verification/hmac.verifier';
+export { SharedSecretVerifier } from './verification/shared-secret.verifier';

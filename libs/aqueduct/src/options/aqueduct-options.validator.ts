@@ -1,0 +1,125 @@
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_STORE_TIMEOUT_MS,
+  DEFAULT_WEBHOOK_PATH,
+} from '../aqueduct.constants';
+import { invalidOption } from '../aqueduct.messages';
+import type {
+  AqueductModuleOptions,
+  VerificationOptions,
+} from '../interfaces/aqueduct-options.interface';
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedAqueductOptions extends AqueductModuleOptions {
+  secrets: string[];
+  verification: VerificationOptions;
+  path: string;
+  maxBodyBytes: number;
+  storeTimeoutMs: number;
+}
+
+const SCHEMES = ['standard-webhooks', 'hmac', 'shared-secret', 'custom'];
+
+/**
+ * Checks the options once at start-up and fills in defaults, so a misconfiguration stops the app
+ * with a message naming the field instead of answering 401 to every delivery.
+ */
+export function resolveAqueductOptions(options: AqueductModuleOptions): ResolvedAqueductOptions {
+  if (!options || typeof options !== 'object') {
+    throw new Error(invalidOption('options', 'must be an object'));
+  }
+  const verification: VerificationOptions = options.verification ?? { scheme: 'shared-secret' };
+  if (!SCHEMES.includes(verification.scheme)) {
+    throw new Error(
+      invalidOption(
+        'verification.scheme',
+        `must be one of ${SCHEMES.join(', ')}, got "${String(verification.scheme)}"`,
+      ),
+    );
+  }
+  const secrets = normaliseSecrets(options.secrets);
+  if (verification.scheme === 'custom') {
+    if (typeof verification.verifier !== 'function') {
+      throw new Error(
+        invalidOption('verification.verifier', 'must be a class implementing WebhookVerifier'),
+      );
+    }
+  } else if (secrets.length === 0) {
+    throw new Error(
+      invalidOption(
+        'secrets',
+        'must hold at least one non-empty secret (is AQUEDUCT_WEBHOOK_SECRET set?)',
+      ),
+    );
+  }
+  checkVerification(verification);
+  return {
+    ...options,
+    secrets,
+    verification,
+    path: normalisePath(options.path ?? DEFAULT_WEBHOOK_PATH),
+    maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
+    storeTimeoutMs: positiveInteger(
+      'storeTimeoutMs',
+      options.storeTimeoutMs,
+      DEFAULT_STORE_TIMEOUT_MS,
+    ),
+  };
+}
+
+function normaliseSecrets(secrets: unknown): string[] {
+  if (secrets === undefined) {
+    return [];
+  }
+  const list = Array.isArray(secrets) ? secrets : [secrets];
+  list.forEach((secret, index) => {
+    if (typeof secret !== 'string' || secret.trim() === '') {
+      throw new Error(invalidOption(`secrets[${index}]`, 'must be a non-empty string'));
+    }
+  });
+  return list as string[];
+}
+
+function checkVerification(verification: VerificationOptions): void {
+  const tolerance = 'toleranceSeconds' in verification ? verification.toleranceSeconds : undefined;
+  if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0)) {
+    throw new Error(
+      invalidOption('verification.toleranceSeconds', 'must be a number of seconds >= 0'),
+    );
+  }
+  if (verification.scheme === 'hmac') {
+    const { algorithm, encoding } = verification;
+    if (algorithm !== undefined && algorithm !== 'sha256' && algorithm !== 'sha512') {
+      throw new Error(invalidOption('verification.algorithm', 'must be "sha256" or "sha512"'));
+    }
+    if (encoding !== undefined && encoding !== 'hex' && encoding !== 'base64') {
+      throw new Error(invalidOption('verification.encoding', 'must be "hex" or "base64"'));
+    }
+  }
+  for (const field of ['header', 'timestampHeader', 'deliveryIdHeader'] as const) {
+    const value = (verification as unknown as Record<string, unknown>)[field];
+    if (
+      value !== undefined &&
+      (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(value))
+    ) {
+      throw new Error(invalidOption(`verification.${field}`, 'must be an HTTP header name'));
+    }
+  }
+}
+
+function normalisePath(path: unknown): string {
+  if (typeof path !== 'string' || path.trim() === '') {
+    throw new Error(invalidOption('path', 'must be a non-empty route path'));
+  }
+  return path.trim().replace(/^\/+|\/+$/g, '');
+}
+
+function positiveInteger(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new Error(invalidOption(field, 'must be a positive integer'));
+  }
+  return value;
+}

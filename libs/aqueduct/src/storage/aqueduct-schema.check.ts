@@ -1,0 +1,22 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { missingTables } from '../aqueduct.messages';
+import { AQUEDUCT_TABLES } from './aqueduct-storage';
+
+/** Fails start-up when the tables are missing, instead of answering 503 to every delivery. */
+@Injectable()
+export class AqueductSchemaCheck implements OnModuleInit {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async onModuleInit(): Promise<void> {
+    const rows: { name: string; found: string | null }[] = await this.dataSource.query(
+      `SELECT name, to_regclass(name)::text AS found FROM unnest($1::text[]) AS name`,
+      [AQUEDUCT_TABLES],
+    );
+    const missing = rows.filter((row) => row.found === null).map((row) => row.name);
+    if (missing.length > 0) {
+      throw new Error(missingTables(missing));
+    }
+  }
+}

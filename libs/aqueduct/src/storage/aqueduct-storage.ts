@@ -1,0 +1,11 @@
+import { AqueductEventEntity } from './entities/aqueduct-event.entity';
+import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-create-aqueduct-events';
+
+/** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
+export const aqueductEntities = [AqueductEventEntity];
+
+/** Migrations creating the module's tables, in order. Add them to the DataSource's `migrations`. */
+export const aqueductMigrations = [CreateAqueductEvents1763800000000];
+
+/** Tables the module needs; checked at start-up. */
+export const AQUEDUCT_TABLES = ['aqueduct_events'];

@@ -1,0 +1,2 @@
+export * from './sign-aqueduct-request';
+export * from './aqueduct-event.factory';

@@ -1,0 +1,83 @@
+import { createHmac } from 'node:crypto';
+import { DEFAULT_HMAC_HEADER, DEFAULT_TOLERANCE_SECONDS } from '../aqueduct.constants';
+import type { HmacVerification } from '../interfaces/aqueduct-options.interface';
+import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
+import { WebhookVerificationError } from './webhook-verification.error';
+import type {
+  VerifiedWebhook,
+  WebhookRequest,
+  WebhookVerifier,
+} from './webhook-verifier.interface';
+
+const HEX = /^[0-9a-f]+$/i;
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/**
+ * HMAC of the raw body in one header, e.g. GitHub's `X-Hub-Signature-256: sha256=<hex>`.
+ * With `timestampHeader`, the signed content is `<timestamp>.<body>` and a replay window applies.
+ */
+export class HmacVerifier implements WebhookVerifier {
+  private readonly header: string;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly secrets: readonly string[],
+    private readonly options: HmacVerification,
+  ) {
+    this.header = (options.header ?? DEFAULT_HMAC_HEADER).toLowerCase();
+    this.prefix = (options.prefix ?? '').toLowerCase();
+  }
+
+  verify({ rawBody, headers }: WebhookRequest): VerifiedWebhook {
+    const value = readHeader(headers, this.header);
+    if (!value) {
+      throw new WebhookVerificationError(`missing header: ${this.header}`);
+    }
+    let signedAt: Date | undefined;
+    let content = rawBody;
+    if (this.options.timestampHeader) {
+      const timestamp = readHeader(headers, this.options.timestampHeader);
+      if (!timestamp) {
+        throw new WebhookVerificationError(`missing header: ${this.options.timestampHeader}`);
+      }
+      signedAt = checkTimestamp(
+        timestamp,
+        this.options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS,
+      );
+      content = Buffer.concat([Buffer.from(`${timestamp}.`), rawBody]);
+    }
+    const offered = value
+      .split(/,\s*/)
+      .map((part) => this.decode(part.trim()))
+      .filter((digest): digest is Buffer => digest !== undefined);
+    if (offered.length === 0) {
+      throw new WebhookVerificationError(`${this.header} does not hold a ${this.encoding} digest`);
+    }
+    const algorithm = this.options.algorithm ?? 'sha256';
+    const expected = this.secrets.map((secret) =>
+      createHmac(algorithm, secret).update(content).digest(),
+    );
+    if (!anyMatch(offered, expected)) {
+      throw new WebhookVerificationError('no signature matches any configured secret');
+    }
+    const deliveryId = this.options.deliveryIdHeader
+      ? readHeader(headers, this.options.deliveryIdHeader)
+      : undefined;
+    return { deliveryId, signedAt };
+  }
+
+  private get encoding(): 'hex' | 'base64' {
+    return this.options.encoding ?? 'hex';
+  }
+
+  private decode(part: string): Buffer | undefined {
+    if (!part.toLowerCase().startsWith(this.prefix)) {
+      return undefined;
+    }
+    const digest = part.slice(this.prefix.length);
+    if (this.encoding === 'hex') {
+      return HEX.test(digest) && digest.length % 2 === 0 ? Buffer.from(digest, 'hex') : undefined;
+    }
+    return BASE64.test(digest) ? Buffer.from(digest, 'base64') : undefined;
+  }
+}

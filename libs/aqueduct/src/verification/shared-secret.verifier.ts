@@ -1,0 +1,44 @@
+import { DEFAULT_SHARED_SECRET_HEADER } from '../aqueduct.constants';
+import type { SharedSecretVerification } from '../interfaces/aqueduct-options.interface';
+import { anyMatch, readHeader } from './verification.utils';
+import { WebhookVerificationError } from './webhook-verification.error';
+import type {
+  VerifiedWebhook,
+  WebhookRequest,
+  WebhookVerifier,
+} from './webhook-verifier.interface';
+
+/** `Authorization: Bearer <secret>` (or `Api-Key <secret>`); other headers carry the bare secret. */
+const AUTHORIZATION_SCHEME = /^(bearer|api-key|token)\s+/i;
+
+/**
+ * The secret itself travels in a header. Weaker than a signature (nothing binds it to the body,
+ * no replay window) but it is what the Aqueduct guide's "use the API key as the secret" suggests.
+ */
+export class SharedSecretVerifier implements WebhookVerifier {
+  private readonly header: string;
+  private readonly secrets: Buffer[];
+
+  constructor(
+    secrets: readonly string[],
+    private readonly options: SharedSecretVerification,
+  ) {
+    this.header = (options.header ?? DEFAULT_SHARED_SECRET_HEADER).toLowerCase();
+    this.secrets = secrets.map((secret) => Buffer.from(secret));
+  }
+
+  verify({ headers }: WebhookRequest): VerifiedWebhook {
+    const value = readHeader(headers, this.header);
+    if (!value) {
+      throw new WebhookVerificationError(`missing header: ${this.header}`);
+    }
+    const offered = value.replace(AUTHORIZATION_SCHEME, '');
+    if (!anyMatch([Buffer.from(offered)], this.secrets)) {
+      throw new WebhookVerificationError(`${this.header} does not match any configured secret`);
+    }
+    const deliveryId = this.options.deliveryIdHeader
+      ? readHeader(headers, this.options.deliveryIdHeader)
+      : undefined;
+    return { deliveryId };
+  }
+}

@@ -1,0 +1,74 @@
+import { Webhook } from 'standardwebhooks';
+import { DEFAULT_TOLERANCE_SECONDS, STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { invalidOption } from '../aqueduct.messages';
+import type { StandardWebhooksVerification } from '../interfaces/aqueduct-options.interface';
+import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
+import { WebhookVerificationError } from './webhook-verification.error';
+import type {
+  VerifiedWebhook,
+  WebhookRequest,
+  WebhookVerifier,
+} from './webhook-verifier.interface';
+
+const SIGNATURE_VERSION = 'v1';
+
+/**
+ * The Standard Webhooks scheme (https://www.standardwebhooks.com): HMAC-SHA256 of
+ * `<id>.<timestamp>.<body>` with a `whsec_` base64 secret, `v1,<base64>` signatures, several of
+ * them space-separated. The `standardwebhooks` package computes the signature; the timestamp window
+ * is checked here because the package's is fixed at 300 s.
+ */
+export class StandardWebhooksVerifier implements WebhookVerifier {
+  private readonly signers: Webhook[];
+  private readonly toleranceSeconds: number;
+
+  constructor(secrets: readonly string[], options: StandardWebhooksVerification) {
+    this.toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+    this.signers = secrets.map((secret, index) => {
+      try {
+        return new Webhook(secret);
+      } catch {
+        throw new Error(
+          invalidOption(`secrets[${index}]`, 'is not a Standard Webhooks secret (whsec_<base64>)'),
+        );
+      }
+    });
+  }
+
+  verify({ rawBody, headers }: WebhookRequest): VerifiedWebhook {
+    const id = readHeader(headers, ...STANDARD_WEBHOOKS_HEADERS.id);
+    const timestamp = readHeader(headers, ...STANDARD_WEBHOOKS_HEADERS.timestamp);
+    const signature = readHeader(headers, ...STANDARD_WEBHOOKS_HEADERS.signature);
+    const missing = [
+      !id && 'webhook-id',
+      !timestamp && 'webhook-timestamp',
+      !signature && 'webhook-signature',
+    ];
+    if (!id || !timestamp || !signature) {
+      throw new WebhookVerificationError(
+        `missing header(s): ${missing.filter(Boolean).join(', ')}`,
+      );
+    }
+    const signedAt = checkTimestamp(timestamp, this.toleranceSeconds);
+    const offered = parseSignatures(signature);
+    if (offered.length === 0) {
+      throw new WebhookVerificationError(`no ${SIGNATURE_VERSION} signature in webhook-signature`);
+    }
+    const expected = this.signers.map((signer) =>
+      Buffer.from(signer.sign(id, signedAt, rawBody).slice(SIGNATURE_VERSION.length + 1)),
+    );
+    if (!anyMatch(offered, expected)) {
+      throw new WebhookVerificationError('no signature matches any configured secret');
+    }
+    return { deliveryId: id, signedAt };
+  }
+}
+
+/** `v1,abc= v1,def=` (repeated headers arrive joined by `, `) → the v1 signatures. */
+function parseSignatures(header: string): Buffer[] {
+  return header
+    .split(/\s+/)
+    .map((part) => part.replace(/,$/, ''))
+    .filter((part) => part.startsWith(`${SIGNATURE_VERSION},`))
+    .map((part) => Buffer.from(part.slice(SIGNATURE_VERSION.length + 1)));
+}

@@ -1,0 +1,34 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { schemeInUse } from '../aqueduct.messages';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import { HmacVerifier } from './hmac.verifier';
+import { SharedSecretVerifier } from './shared-secret.verifier';
+import { StandardWebhooksVerifier } from './standard-webhooks.verifier';
+import { WEBHOOK_VERIFIER, type WebhookVerifier } from './webhook-verifier.interface';
+
+/** Picks the one configured `WebhookVerifier` and names it in the start-up log. */
+export const webhookVerifierProvider: Provider = {
+  provide: WEBHOOK_VERIFIER,
+  inject: [AQUEDUCT_OPTIONS, ModuleRef],
+  useFactory: async (
+    options: ResolvedAqueductOptions,
+    moduleRef: ModuleRef,
+  ): Promise<WebhookVerifier> => {
+    const { verification, secrets } = options;
+    new Logger('AqueductModule').log(
+      schemeInUse(verification.scheme, options.path, secrets.length),
+    );
+    switch (verification.scheme) {
+      case 'standard-webhooks':
+        return new StandardWebhooksVerifier(secrets, verification);
+      case 'hmac':
+        return new HmacVerifier(secrets, verification);
+      case 'shared-secret':
+        return new SharedSecretVerifier(secrets, verification);
+      case 'custom':
+        return moduleRef.create(verification.verifier);
+    }
+  },
+};

@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { WebhookVerificationError } from './webhook-verification.error';
+
+/** First non-empty value among `names` (matched case-insensitively). Repeated headers are joined. */
+export function readHeader(
+  headers: IncomingHttpHeaders,
+  ...names: readonly string[]
+): string | undefined {
+  for (const name of names) {
+    const value = headers[name.toLowerCase()];
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text !== undefined && text.trim() !== '') {
+      return text.trim();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Equality that takes the same time wherever the inputs differ. Both sides are hashed first so
+ * that their lengths (which `timingSafeEqual` requires to match) reveal nothing either.
+ */
+export function constantTimeEqual(a: Buffer | string, b: Buffer | string): boolean {
+  const digest = (value: Buffer | string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** True when any candidate equals any expected value; every pair is compared, no early exit. */
+export function anyMatch(candidates: readonly Buffer[], expected: readonly Buffer[]): boolean {
+  let matched = false;
+  for (const candidate of candidates) {
+    for (const value of expected) {
+      matched = constantTimeEqual(candidate, value) || matched;
+    }
+  }
+  return matched;
+}
+
+const UNIX_SECONDS = /^\d{1,12}$/;
+
+/** Parses a Unix-seconds timestamp header and checks it lies within `toleranceSeconds` of `now`. */
+export function checkTimestamp(value: string, toleranceSeconds: number, now = Date.now()): Date {
+  if (!UNIX_SECONDS.test(value)) {
+    throw new WebhookVerificationError('timestamp header is not a Unix time in seconds');
+  }
+  const seconds = Number(value);
+  const skew = Math.abs(Math.floor(now / 1000) - seconds);
+  if (skew > toleranceSeconds) {
+    throw new WebhookVerificationError(
+      `timestamp is ${skew}s away from now, more than the ${toleranceSeconds}s tolerance`,
+    );
+  }
+  return new Date(seconds * 1000);
+}

@@ -1,0 +1,30 @@
+import { Logger } from '@nestjs/common';
+import type { ConfigService } from '@nestjs/config';
+import type { AqueductModuleOptions, VerificationScheme } from 'nestjs-aqueduct';
+
+/**
+ * Development-only secret, so that `npm start` works on a fresh clone. It is a valid Standard
+ * Webhooks secret too. Never use it in production: set AQUEDUCT_WEBHOOK_SECRET.
+ */
+export const DEVELOPMENT_SECRET = 'whsec_ZGV2ZWxvcG1lbnQtc2VjcmV0LWRvLW5vdC11c2U=';
+
+/** The module's options, read from the environment the way a host app would. */
+export function aqueductOptionsFromEnv(config: ConfigService): AqueductModuleOptions {
+  let secret = config.get<string>('AQUEDUCT_WEBHOOK_SECRET');
+  if (!secret) {
+    new Logger('Example').warn(
+      'AQUEDUCT_WEBHOOK_SECRET not set: using the development secret (see README)',
+    );
+    secret = DEVELOPMENT_SECRET;
+  }
+  const scheme = (config.get<string>('AQUEDUCT_VERIFICATION') ?? 'shared-secret') as Exclude<
+    VerificationScheme,
+    'custom'
+  >;
+  return {
+    // Several comma-separated secrets are accepted during a rotation.
+    secrets: secret.split(',').map((s) => s.trim()),
+    verification: { scheme } as AqueductModuleOptions['verification'],
+    path: config.get<string>('AQUEDUCT_WEBHOOK_PATH') ?? 'webhooks/aqueduct',
+  };
+}

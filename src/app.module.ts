@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AqueductModule, aqueductMigrations } from 'nestjs-aqueduct';
+import { aqueductOptionsFromEnv } from './app.config';
+
+/** An ordinary Nest app that bills through Aqueduct: one import gives it the webhook endpoint. */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true }),
+    TypeOrmModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => ({
+        type: 'postgres',
+        url: config.getOrThrow<string>('DATABASE_URL'),
+        autoLoadEntities: true,
+        migrations: [...aqueductMigrations],
+        migrationsRun: true,
+        // Fail a request in seconds (the endpoint answers 503) rather than hang when Postgres is away.
+        extra: { connectionTimeoutMillis: 3000, statement_timeout: 10000 },
+      }),
+    }),
+    AqueductModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: aqueductOptionsFromEnv,
+    }),
+  ],
+})
+export class AppModule {}
