@@ -7,12 +7,13 @@ const moduleNameMapper = {
   '^nestjs-aqueduct$': '<rootDir>/libs/aqueduct/src',
   '^nestjs-aqueduct/testing$': '<rootDir>/libs/aqueduct/src/testing',
 };
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': 'ts-jest' };
 
 module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.js',
   globalTeardown: '<rootDir>/test/support/global-teardown.js',
   maxWorkers: 2,
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -29,7 +30,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       moduleNameMapper,
       transform,
-      testTimeout: 60000,
     },
   ],
 };

@@ -5,6 +5,7 @@ import {
   ConfigurableAqueductModule,
 } from './aqueduct.module-definition';
 import { withAqueductInternals } from './aqueduct.providers';
+import { resolveAqueductOptions } from './options/aqueduct-options.validator';
 
 /**
  * Receives Aqueduct's billing webhooks: verifies, validates and durably stores each event before
@@ -13,6 +14,7 @@ import { withAqueductInternals } from './aqueduct.providers';
 @Module({})
 export class AqueductModule extends ConfigurableAqueductModule {
   static forRoot(options: typeof AQUEDUCT_OPTIONS_TYPE): DynamicModule {
+    resolveAqueductOptions(options); // fail where the module is declared, not at the first request
     return withAqueductInternals(super.forRoot(options));
   }
 

@@ -71,8 +71,9 @@ export class WebhookReceiver {
         : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`,
       type: parsed.type,
       createdAt: parsed.createdAt,
-      payload: parsed.payload,
-      rawBody: parsed.payload === null ? rawBody : null,
+      // The received text itself: no re-serialisation, and numbers keep their precision.
+      payloadJson: parsed.payload === null ? null : rawBody.toString('utf8'),
+      rawBody,
       headers: this.pickHeaders(headers),
       deliveryId: verified.deliveryId ?? null,
       signedAt: verified.signedAt ?? null,
@@ -81,7 +82,7 @@ export class WebhookReceiver {
     };
     const result = await this.store(record);
     if (result.status === 'rejected') {
-      const errors = parsed.valid ? ['event could not be stored as JSON'] : parsed.errors;
+      const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
       this.logger.warn(`Rejected ${parsed.type} event ${result.id} (400): ${errors.join('; ')}`);
       throw new BadRequestException({
         statusCode: 400,

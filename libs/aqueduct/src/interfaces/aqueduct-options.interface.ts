@@ -105,9 +105,4 @@ export interface AqueductModuleOptions {
    * @default 5000
    */
   storeTimeoutMs?: number;
-  /**
-   * Name of the TypeORM connection (DataSource) holding the Aqueduct tables.
-   * @default the default DataSource
-   */
-  dataSourceName?: string;
 }

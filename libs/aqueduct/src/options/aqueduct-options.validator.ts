@@ -111,7 +111,11 @@ function normalisePath(path: unknown): string {
   if (typeof path !== 'string' || path.trim() === '') {
     throw new Error(invalidOption('path', 'must be a non-empty route path'));
   }
-  return path.trim().replace(/^\/+|\/+$/g, '');
+  const normalised = path.trim().replace(/^\/+|\/+$/g, '');
+  if (normalised === '') {
+    throw new Error(invalidOption('path', 'must not be the root path'));
+  }
+  return normalised;
 }
 
 function positiveInteger(field: string, value: unknown, fallback: number): number {

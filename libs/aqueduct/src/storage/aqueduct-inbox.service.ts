@@ -8,7 +8,9 @@ export interface InboxRecord {
   dedupKey: string;
   type: string;
   createdAt: Date | null;
-  payload: unknown;
+  /** The body as JSON text, exactly as received; null when it is not JSON. */
+  payloadJson: string | null;
+  /** The raw bytes, kept when they are not storable JSON. */
   rawBody: Buffer | null;
   headers: Record<string, string>;
   deliveryId: string | null;
@@ -22,6 +24,8 @@ export interface InboxResult {
   id: string;
   status: AqueductEventStatus;
   duplicate: boolean;
+  /** Validation errors of the stored row when it is rejected. */
+  errors: string[] | null;
 }
 
 /**
@@ -38,18 +42,18 @@ WITH stored AS (
     SET type = EXCLUDED.type, created_at = EXCLUDED.created_at, payload = EXCLUDED.payload,
         raw_body = EXCLUDED.raw_body, status = EXCLUDED.status, errors = NULL
     WHERE aqueduct_events.status = 'rejected' AND EXCLUDED.status = 'accepted'
-  RETURNING id, status
+  RETURNING id, status, errors
 )
-SELECT id, status, false AS duplicate FROM stored
+SELECT id, status, false AS duplicate, errors FROM stored
 UNION ALL
-SELECT id, status, true AS duplicate FROM aqueduct_events
+SELECT id, status, true AS duplicate, errors FROM aqueduct_events
  WHERE dedup_key = $1 AND NOT EXISTS (SELECT 1 FROM stored)`;
 
 /**
  * When the conflicting row was committed by another transaction after this statement took its
  * snapshot, the fallback SELECT above cannot see it yet; a second look (new snapshot) does.
  */
-const FIND_SQL = `SELECT id, status, true AS duplicate FROM aqueduct_events WHERE dedup_key = $1`;
+const FIND_SQL = `SELECT id, status, true AS duplicate, errors FROM aqueduct_events WHERE dedup_key = $1`;
 
 /** Postgres refuses `\u0000` in jsonb and text: such a body is kept as raw bytes instead. */
 const UNSTORABLE_JSON = new Set(['22P05', '22021']);
@@ -64,13 +68,13 @@ export class AqueductInbox {
     } catch (error) {
       if (
         !UNSTORABLE_JSON.has((error as { code?: string }).code ?? '') ||
-        record.payload === null
+        record.payloadJson === null
       ) {
         throw error;
       }
       return this.insert({
         ...record,
-        payload: null,
+        payloadJson: null,
         status: 'rejected',
         errors: ['body contains characters Postgres cannot store as JSON (\\u0000)'],
       });
@@ -82,8 +86,8 @@ export class AqueductInbox {
       record.dedupKey,
       record.type,
       record.createdAt,
-      record.payload === null ? null : JSON.stringify(record.payload),
-      record.payload === null ? record.rawBody : null,
+      record.payloadJson,
+      record.payloadJson === null ? record.rawBody : null,
       JSON.stringify(record.headers),
       record.deliveryId,
       record.signedAt,

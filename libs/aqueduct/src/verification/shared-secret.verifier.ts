@@ -32,7 +32,8 @@ export class SharedSecretVerifier implements WebhookVerifier {
     if (!value) {
       throw new WebhookVerificationError(`missing header: ${this.header}`);
     }
-    const offered = value.replace(AUTHORIZATION_SCHEME, '');
+    const offered =
+      this.header === 'authorization' ? value.replace(AUTHORIZATION_SCHEME, '') : value;
     if (!anyMatch([Buffer.from(offered)], this.secrets)) {
       throw new WebhookVerificationError(`${this.header} does not match any configured secret`);
     }

@@ -1,10 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+import { AQUEDUCT_MIGRATION_LOCK } from '../aqueduct-storage.constants';
+
 /** The inbox table. gen_random_uuid() is built in from Postgres 13. */
 export class CreateAqueductEvents1763800000000 implements MigrationInterface {
   name = 'CreateAqueductEvents1763800000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    // Several instances deploying at once all run pending migrations; the lock serialises them and
+    // IF NOT EXISTS makes the later ones no-ops instead of crashing the deploy.
+    await queryRunner.query(`SELECT pg_advisory_xact_lock($1)`, [AQUEDUCT_MIGRATION_LOCK]);
     await queryRunner.query(`
       CREATE TABLE IF NOT EXISTS aqueduct_events (
         id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,79 @@
+/**
+ * `npm run bench [-- <name>...]`: gets a Postgres server (DATABASE_URL, else a throw-away embedded
+ * one), creates a fresh `aqueduct_bench_<random>` database, runs the benchmarks, prints a table per
+ * benchmark, and removes everything it created, Ctrl-C included.
+ *
+ * Env: BENCH_DURATION (measured seconds per route, default 10), BENCH_WARMUP (default 3),
+ * BENCH_CONNECTIONS (default 50), DATABASE_URL (optional), BENCH_SERVER_NODE_ARGS (extra node
+ * flags for the server child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ *
+ * Numbers are printed, never asserted: they depend on the machine. Correctness problems (non-2xx,
+ * acknowledged events without a row) are printed as WARNING lines.
+ */
+import { cpus } from 'node:os';
+import { ingestBenchmark } from './ingest.bench';
+import type { Benchmark } from './support/benchmark';
+import { Cleanup } from './support/cleanup';
+import { readBenchConfig } from './support/config';
+import { createBenchDatabase, startPostgresServer } from './support/database';
+import { formatReport } from './support/report';
+
+/** Every benchmark, in the order they run. */
+const BENCHMARKS: Benchmark[] = [ingestBenchmark];
+
+let interrupted = false;
+/** Quiet once interrupted: the run goes on briefly while cleanup tears it down. */
+function log(message: string): void {
+  if (!interrupted) {
+    console.log(`[bench] ${message}`);
+  }
+}
+
+async function main(cleanup: Cleanup): Promise<void> {
+  const config = readBenchConfig();
+  const selected = BENCHMARKS.filter(
+    (b) => config.only.length === 0 || config.only.includes(b.name),
+  );
+  if (selected.length === 0) {
+    throw new Error(
+      `no benchmark named ${config.only.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`,
+    );
+  }
+  log(`node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? 'unknown'}`);
+
+  const server = await startPostgresServer();
+  cleanup.defer('stop Postgres', server.stop);
+  const database = await createBenchDatabase(server);
+  cleanup.defer(`drop database ${database.name}`, database.drop);
+  log(`database ${database.name} on ${server.description}`);
+
+  for (const benchmark of selected) {
+    log(`running ${benchmark.name}`);
+    const report = await benchmark.run({ config, databaseUrl: database.url, cleanup, log });
+    console.log(formatReport(report));
+  }
+}
+
+const cleanup = new Cleanup();
+process.once('SIGINT', () => {
+  log('interrupted: cleaning up');
+  interrupted = true;
+  void cleanup.runAll().finally(() => process.exit(130));
+});
+
+main(cleanup)
+  .then(
+    () => 0,
+    (error: unknown) => {
+      if (!interrupted) {
+        console.error('[bench] failed:', error);
+      }
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    await cleanup.runAll();
+    log('cleaned up');
+    // Exit explicitly: a stray handle (a pg pool, a timer) must not keep `npm run bench` hanging.
+    process.exit(code);
+  });

@@ -1,0 +1,36 @@
+import type { Cleanup } from './cleanup';
+import type { BenchConfig } from './config';
+import type { LoadResult } from './load';
+
+/** What run.ts gives every benchmark. */
+export interface BenchContext {
+  config: BenchConfig;
+  /** The run's own database (fresh, dropped at the end); shared by all benchmarks of the run. */
+  databaseUrl: string;
+  /** Register teardown that must also happen on Ctrl-C (e.g. stopping a child server). */
+  cleanup: Cleanup;
+  log(message: string): void;
+}
+
+/** One line of the results table. */
+export interface ResultRow {
+  route: string;
+  result: LoadResult;
+  /** req/s as a percentage of the baseline row's, when the row has one. */
+  percentOfBaseline?: number;
+}
+
+export interface BenchReport {
+  title: string;
+  rows: ResultRow[];
+  /** Correctness figures and anything needed to read the numbers. */
+  notes: string[];
+  /** Printed as `WARNING:` lines: something was wrong, the numbers may not mean much. */
+  warnings: string[];
+}
+
+/** A benchmark: add one by writing `<name>.bench.ts` and listing it in run.ts. */
+export interface Benchmark {
+  name: string;
+  run(context: BenchContext): Promise<BenchReport>;
+}

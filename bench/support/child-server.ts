@@ -1,0 +1,90 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import { once } from './cleanup';
+
+/** Repository root: ts-node and tsconfig-paths find tsconfig.json from here. */
+const ROOT = resolve(__dirname, '..', '..');
+
+/**
+ * The child runs TypeScript directly, as `npm run bench` does: transpile-only because type errors
+ * are the linter's job and checking would only slow start-up; tsconfig-paths resolves
+ * `nestjs-aqueduct` to libs/aqueduct/src.
+ */
+const TS_EXEC_ARGV = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** What a server script sends over IPC once it listens. */
+export interface ServerReadyMessage {
+  type: 'ready';
+  port: number;
+}
+
+export interface ChildServer {
+  /** `http://127.0.0.1:<port>` */
+  baseUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server script in its own Node process, so it gets its own event loop (and core) instead
+ * of competing with the load generator's. Resolves once the child reports its port over IPC.
+ */
+export async function startChildServer(
+  script: string,
+  env: Record<string, string>,
+): Promise<ChildServer> {
+  const child = fork(resolve(ROOT, script), [], {
+    cwd: ROOT,
+    // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the server
+    // alone (NODE_OPTIONS refuses --cpu-prof, and would profile the load generator too).
+    execArgv: [
+      ...TS_EXEC_ARGV,
+      ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await waitForReady(child);
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    stop: once(() => stopChild(child)),
+  };
+}
+
+function waitForReady(child: ChildProcess): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not report ready within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    const onExit = (code: number | null, signal: string | null) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited before it was ready (code ${code}, signal ${signal})`));
+    };
+    child.once('exit', onExit);
+    child.on('message', (message: Partial<ServerReadyMessage>) => {
+      if (message?.type === 'ready' && typeof message.port === 'number') {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolvePort(message.port);
+      }
+    });
+  });
+}
+
+/** SIGTERM lets the app close its pool; SIGKILL if it has not exited in time. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve();
+  }
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}

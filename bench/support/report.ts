@@ -1,0 +1,39 @@
+import type { BenchReport, ResultRow } from './benchmark';
+
+const COLUMNS: { header: string; value(row: ResultRow): string }[] = [
+  { header: 'route', value: (row) => row.route },
+  { header: 'req/s (avg)', value: (row) => row.result.requestsPerSecond.toFixed(0) },
+  { header: 'p50 ms', value: (row) => row.result.p50Ms.toFixed(1) },
+  { header: 'p99 ms', value: (row) => row.result.p99Ms.toFixed(1) },
+  { header: 'non-2xx', value: (row) => String(row.result.non2xx) },
+  { header: 'errors', value: (row) => String(row.result.errors) },
+  {
+    header: '% of bare',
+    value: (row) =>
+      row.percentOfBaseline === undefined ? '' : `${row.percentOfBaseline.toFixed(1)} %`,
+  },
+];
+
+/** A plain-text table (readable in a terminal and in CI logs), then notes and warnings. */
+export function formatReport(report: BenchReport): string {
+  const cells = [
+    COLUMNS.map((column) => column.header),
+    ...report.rows.map((row) => COLUMNS.map((column) => column.value(row))),
+  ];
+  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
+  // The route column reads best left-aligned, numbers right-aligned.
+  const render = (line: string[]) =>
+    line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [
+    '',
+    `== ${report.title}`,
+    render(cells[0]),
+    rule,
+    ...cells.slice(1).map(render),
+    '',
+    ...report.notes.map((note) => `  ${note}`),
+    ...report.warnings.map((warning) => `WARNING: ${warning}`),
+    '',
+  ].join('\n');
+}

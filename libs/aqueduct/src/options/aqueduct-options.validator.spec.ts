@@ -1,0 +1,141 @@
+import type {
+  AqueductModuleOptions,
+  VerificationOptions,
+} from '../interfaces/aqueduct-options.interface';
+import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
+import { resolveAqueductOptions } from './aqueduct-options.validator';
+
+const resolve = (options: Record<string, unknown>) =>
+  resolveAqueductOptions(options as unknown as AqueductModuleOptions);
+const withVerification = (verification: Record<string, unknown>) =>
+  resolve({ secrets: ['s3cret'], verification });
+
+class MyVerifier implements WebhookVerifier {
+  verify() {
+    return {};
+  }
+}
+
+describe('resolveAqueductOptions', () => {
+  it('fills in the defaults', () => {
+    expect(resolveAqueductOptions({ secrets: ['s3cret'] })).toEqual({
+      secrets: ['s3cret'],
+      verification: { scheme: 'shared-secret' },
+      path: 'webhooks/aqueduct',
+      maxBodyBytes: 1048576,
+      storeTimeoutMs: 5000,
+    });
+  });
+
+  it('keeps the values given', () => {
+    const verification: VerificationOptions = { scheme: 'hmac', header: 'x-sig', prefix: 'v1=' };
+    const options = { secrets: ['a', 'b'], verification, maxBodyBytes: 10, storeTimeoutMs: 1 };
+    expect(resolveAqueductOptions(options)).toEqual({
+      ...options,
+      path: 'webhooks/aqueduct',
+    });
+  });
+
+  it('accepts a single secret given as a string', () => {
+    expect(resolve({ secrets: 's3cret' }).secrets).toEqual(['s3cret']);
+  });
+
+  it.each([{}, { secrets: [] }])('requires a secret (%p), naming "secrets"', (options) => {
+    expect(() => resolve(options)).toThrow(
+      'AqueductModule: option "secrets" must hold at least one non-empty secret',
+    );
+  });
+
+  it.each([
+    [[''], 'secrets[0]'],
+    [['ok', '   '], 'secrets[1]'],
+    [['ok', 'ok', 42], 'secrets[2]'],
+    [[null], 'secrets[0]'],
+  ])('rejects the secrets %p, naming %s', (secrets, field) => {
+    expect(() => resolve({ secrets })).toThrow(`option "${field}" must be a non-empty string`);
+  });
+
+  it.each([null, 'options'])('rejects options that are not an object (%p)', (options) => {
+    expect(() => resolveAqueductOptions(options as never)).toThrow('option "options"');
+  });
+
+  it.each(['jwt', '', undefined])('rejects the scheme %p', (scheme) => {
+    expect(() => withVerification({ scheme })).toThrow(
+      'option "verification.scheme" must be one of standard-webhooks, hmac, shared-secret, custom',
+    );
+  });
+
+  it.each(['maxBodyBytes', 'storeTimeoutMs'])(
+    'rejects a %s that is not a positive integer',
+    (f) => {
+      for (const value of [0, -1, 1.5, '10', NaN, Infinity, null]) {
+        expect(() => resolve({ secrets: ['s'], [f]: value })).toThrow(
+          `option "${f}" must be a positive integer`,
+        );
+      }
+    },
+  );
+
+  it.each(['header', 'timestampHeader', 'deliveryIdHeader'])(
+    'rejects a verification.%s that is not an HTTP header name',
+    (field) => {
+      for (const value of ['x sig', 'x-sig:', '', 'ünicode', 'x\nsig', 42]) {
+        expect(() => withVerification({ scheme: 'hmac', [field]: value })).toThrow(
+          `option "verification.${field}" must be an HTTP header name`,
+        );
+      }
+      expect(() => withVerification({ scheme: 'hmac', [field]: 'X-Sig_1.v2' })).not.toThrow();
+    },
+  );
+
+  it('rejects an unknown HMAC algorithm or encoding', () => {
+    expect(() => withVerification({ scheme: 'hmac', algorithm: 'md5' })).toThrow(
+      'option "verification.algorithm"',
+    );
+    expect(() => withVerification({ scheme: 'hmac', encoding: 'latin1' })).toThrow(
+      'option "verification.encoding"',
+    );
+  });
+
+  it.each([-1, NaN, Infinity, '300'])('rejects the toleranceSeconds %p', (toleranceSeconds) => {
+    expect(() => withVerification({ scheme: 'standard-webhooks', toleranceSeconds })).toThrow(
+      'option "verification.toleranceSeconds" must be a number of seconds >= 0',
+    );
+  });
+
+  it('accepts a toleranceSeconds of 0', () => {
+    expect(withVerification({ scheme: 'hmac', toleranceSeconds: 0 }).verification).toEqual({
+      scheme: 'hmac',
+      toleranceSeconds: 0,
+    });
+  });
+
+  it('requires a verifier class for the custom scheme, and no secret', () => {
+    expect(() => resolve({ verification: { scheme: 'custom' } })).toThrow(
+      'option "verification.verifier" must be a class implementing WebhookVerifier',
+    );
+    const resolved = resolve({ verification: { scheme: 'custom', verifier: MyVerifier } });
+    expect(resolved.secrets).toEqual([]);
+  });
+
+  it.each([
+    ['/hooks/aqueduct/', 'hooks/aqueduct'],
+    ['//hooks//', 'hooks'],
+    ['  /api/aqueduct  ', 'api/aqueduct'],
+    ['aqueduct', 'aqueduct'],
+  ])('normalises the path %p to %p', (path, expected) => {
+    expect(resolve({ secrets: ['s'], path }).path).toBe(expected);
+  });
+
+  it('rejects the root path', () => {
+    expect(() => resolve({ secrets: ['s'], path: '/' })).toThrow(
+      'option "path" must not be the root path',
+    );
+  });
+
+  it.each(['', '   ', 42])('rejects the path %p', (path) => {
+    expect(() => resolve({ secrets: ['s'], path })).toThrow(
+      'option "path" must be a non-empty route path',
+    );
+  });
+});

@@ -1,0 +1,85 @@
+import { anyMatch, checkTimestamp, constantTimeEqual, readHeader } from './verification.utils';
+import { WebhookVerificationError } from './webhook-verification.error';
+
+describe('constantTimeEqual', () => {
+  it.each([
+    ['abc', 'abc', true],
+    ['', '', true],
+    ['abc', 'abd', false],
+    ['abc', 'abcd', false],
+    ['', 'a', false],
+    [Buffer.from('abc'), 'abc', true],
+    [Buffer.from([0xff]), Buffer.from([0xfe]), false],
+  ])('%p vs %p → %p', (a, b, expected) => {
+    expect(constantTimeEqual(a, b)).toBe(expected);
+  });
+});
+
+describe('anyMatch', () => {
+  const buffers = (...values: string[]) => values.map((value) => Buffer.from(value));
+
+  it('is true when any candidate equals any expected value', () => {
+    expect(anyMatch(buffers('x', 'b'), buffers('a', 'b'))).toBe(true);
+    expect(anyMatch(buffers('x', 'y'), buffers('a', 'b'))).toBe(false);
+    expect(anyMatch([], buffers('a'))).toBe(false);
+    expect(anyMatch(buffers('a'), [])).toBe(false);
+  });
+});
+
+describe('checkTimestamp', () => {
+  const NOW_S = 1_700_000_000;
+  const now = NOW_S * 1000;
+
+  it('returns the timestamp as a Date', () => {
+    expect(checkTimestamp(String(NOW_S), 300, now)).toEqual(new Date(now));
+  });
+
+  it.each([-300, 300])('accepts a skew of exactly the tolerance (%is)', (offset) => {
+    expect(checkTimestamp(String(NOW_S + offset), 300, now)).toEqual(
+      new Date((NOW_S + offset) * 1000),
+    );
+  });
+
+  it.each([-301, 301])('rejects a skew one second past the tolerance (%is)', (offset) => {
+    expect(() => checkTimestamp(String(NOW_S + offset), 300, now)).toThrow(
+      'timestamp is 301s away from now, more than the 300s tolerance',
+    );
+  });
+
+  it('compares whole seconds of now', () => {
+    expect(() => checkTimestamp(String(NOW_S - 300), 300, now + 999)).not.toThrow();
+    expect(() => checkTimestamp(String(NOW_S - 300), 300, now + 1000)).toThrow(/tolerance/);
+  });
+
+  it('with a tolerance of 0, accepts only the current second', () => {
+    expect(() => checkTimestamp(String(NOW_S), 0, now)).not.toThrow();
+    expect(() => checkTimestamp(String(NOW_S + 1), 0, now)).toThrow(/0s tolerance/);
+  });
+
+  it.each(['', 'abc', '-1', '1.5', '1e9', ' 1700000000', '0x1F', '1234567890123', '+1700000000'])(
+    'rejects %p as not a Unix time in seconds',
+    (value) => {
+      expect(() => checkTimestamp(value, 1e12, now)).toThrow(WebhookVerificationError);
+      expect(() => checkTimestamp(value, 1e12, now)).toThrow('not a Unix time in seconds');
+    },
+  );
+});
+
+describe('readHeader', () => {
+  it('reads a lower-cased header by a name in any case', () => {
+    expect(readHeader({ 'webhook-id': 'msg_1' }, 'Webhook-ID')).toBe('msg_1');
+  });
+
+  it('joins repeated headers (array values) with ", "', () => {
+    expect(readHeader({ 'x-sig': ['a', 'b'] }, 'x-sig')).toBe('a, b');
+  });
+
+  it('returns the first non-empty value among the names, trimmed', () => {
+    const headers = { 'webhook-id': ' ', 'svix-id': '  msg_2 ' };
+    expect(readHeader(headers, 'webhook-id', 'svix-id')).toBe('msg_2');
+  });
+
+  it.each([{}, { 'x-sig': '' }, { 'x-sig': [] }])('returns undefined for %p', (headers) => {
+    expect(readHeader(headers, 'x-sig')).toBeUndefined();
+  });
+});

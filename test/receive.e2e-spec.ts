@@ -1,0 +1,217 @@
+import type { INestApplication } from '@nestjs/common';
+import {
+  aqueductEvent,
+  invoicePaidEvent,
+  provisioningStartEvent,
+  signAqueductRequest,
+} from 'nestjs-aqueduct/testing';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp, storedEvents } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+
+const SECRET = `whsec_${Buffer.from('receive-e2e-secret-receive-e2e-secret').toString('base64')}`;
+const PATH = '/webhooks/aqueduct';
+const MAX_BODY = 64 * 1024;
+const sign = (payload: unknown, id?: string) =>
+  signAqueductRequest(payload, { scheme: 'standard-webhooks', secret: SECRET, id });
+
+describe('Receiving webhooks: every row of the status-code table', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        verification: { scheme: 'standard-webhooks' },
+        maxBodyBytes: MAX_BODY,
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  const post = (signed: { body: string; headers: Record<string, string> }) =>
+    request(app.getHttpServer()).post(PATH).set(signed.headers).send(signed.body);
+  const rowsFor = async (id: string) => (await storedEvents(app)).filter((row) => row.id === id);
+  const total = async () => (await storedEvents(app)).length;
+
+  it('200 for a verified, valid, new event, stored with its unknown fields', async () => {
+    const event = {
+      ...provisioningStartEvent({ customerId: 'owner_new', futureField: { a: 1 } }),
+      extra: true,
+    };
+    const res = await post(sign(event)).expect(200);
+    expect(res.body).toEqual({ received: true, id: expect.any(String) });
+    const [row] = await rowsFor(res.body.id);
+    expect(row).toMatchObject({ type: 'provisioning.start', status: 'accepted', errors: null });
+    expect(row.payload).toEqual(event);
+    expect(row.dedup_key).toMatch(/^id:msg_/);
+    expect(Object.keys(row.headers)).toEqual(
+      expect.arrayContaining(['webhook-id', 'webhook-timestamp']),
+    );
+    expect(row.headers).not.toHaveProperty('webhook-signature');
+  });
+
+  it('the same delivery sent 5 times at once: one row, five 200s, four marked duplicate', async () => {
+    const signed = sign(provisioningStartEvent({ customerId: 'owner_dup' }));
+    const before = await total();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(signed)));
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200, 200]);
+    const ids = new Set(answers.map((res) => res.body.id));
+    expect(ids.size).toBe(1);
+    expect(answers.filter((res) => res.body.duplicate === true)).toHaveLength(4);
+    expect(await total()).toBe(before + 1);
+  });
+
+  it('a retry carrying the same delivery id is answered 200 as a duplicate of the first', async () => {
+    const hmacLess = provisioningStartEvent({ customerId: 'owner_retry' });
+    const first = await post(sign(hmacLess, 'msg_retry_1')).expect(200);
+    const again = await post(sign(hmacLess, 'msg_retry_1')).expect(200);
+    expect(again.body).toEqual({ received: true, id: first.body.id, duplicate: true });
+  });
+
+  it('200 for an unknown event type, stored whole', async () => {
+    const event = aqueductEvent('customer.created', { id: 'cus_1', anything: [1, 2, 3] });
+    const res = await post(sign(event)).expect(200);
+    const [row] = await rowsFor(res.body.id);
+    expect(row).toMatchObject({ type: 'customer.created', status: 'accepted', payload: event });
+  });
+
+  it('200 for a body without any type (e.g. the dashboard test event), stored as "unknown"', async () => {
+    const res = await post(sign({ test: true, message: 'hello from Aqueduct' })).expect(200);
+    const [row] = await rowsFor(res.body.id);
+    expect(row.type).toBe('unknown');
+  });
+
+  it('200 for invoice.paid with a loose invoice object', async () => {
+    const res = await post(sign(invoicePaidEvent({ lines: [{ amount: 1 }] }))).expect(200);
+    expect((await rowsFor(res.body.id))[0].type).toBe('invoice.paid');
+  });
+
+  it('understands provisioning_start as provisioning.start, and both provisioningOrgs shapes', async () => {
+    const single = provisioningStartEvent({
+      provisioningOrgs: { name: 'Solo', users: [{ name: 'S', email: 's@x.test' }] },
+    });
+    const underscored = { ...provisioningStartEvent(), type: 'provisioning_start' };
+    for (const event of [single, underscored]) {
+      const res = await post(sign(event)).expect(200);
+      expect((await rowsFor(res.body.id))[0].type).toBe('provisioning.start');
+    }
+  });
+
+  it('verifies the exact bytes: whitespace, key order and non-ASCII text are not re-serialised', async () => {
+    const event = provisioningStartEvent({
+      provisioningOrgs: [{ name: 'Zoë & Søn 日本', users: [] }],
+    });
+    const body = JSON.stringify(event, null, 3).replace('{', '{   ');
+    const res = await post(sign(body)).expect(200);
+    expect((await rowsFor(res.body.id))[0].payload).toEqual(event);
+  });
+
+  it('401 with a generic message for a missing or wrong signature, and nothing stored', async () => {
+    const before = await total();
+    const event = provisioningStartEvent();
+    const unsigned = await request(app.getHttpServer())
+      .post(PATH)
+      .set('content-type', 'application/json')
+      .send(JSON.stringify(event));
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: expect.any(String),
+    });
+    const forged = signAqueductRequest(event, {
+      scheme: 'standard-webhooks',
+      secret: `whsec_${Buffer.from('not-the-secret').toString('base64')}`,
+    });
+    await post(forged).expect(401);
+    const tampered = sign(event);
+    await post({ ...tampered, body: tampered.body.replace('prod_pro', 'prod_max') }).expect(401);
+    expect(await total()).toBe(before);
+  });
+
+  it('400 naming the fields for an invalid known event, stored as rejected with its errors', async () => {
+    const event = provisioningStartEvent({ customerId: '' as string, startDate: 'not a date' });
+    const res = await post(sign(event)).expect(400);
+    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(res.body.message).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('object.customerId'),
+        expect.stringContaining('object.startDate'),
+      ]),
+    );
+    const [row] = await rowsFor(res.body.id);
+    expect(row).toMatchObject({ status: 'rejected', type: 'provisioning.start' });
+    expect(row.errors).toEqual(res.body.message);
+  });
+
+  it('400 for a body that is not JSON, stored as rejected with the raw bytes', async () => {
+    const res = await post(sign('{"type": "provisioning.start", oops')).expect(400);
+    expect(res.body.message).toEqual(['body must be valid JSON']);
+    const [row] = await rowsFor(res.body.id);
+    expect(row.status).toBe('rejected');
+    expect(row.raw_body?.toString()).toBe('{"type": "provisioning.start", oops');
+  });
+
+  it('a body Postgres cannot store as JSON (\\u0000) is kept as raw bytes and rejected, never lost', async () => {
+    const before = await total();
+    // \u0000 cannot be stored in jsonb: the event is kept as raw bytes and rejected, never lost.
+    const res = await post(
+      sign('{"type":"note","createdAt":"2026-01-01T00:00:00Z","object":{"text":"a\\u0000b"}}'),
+    ).expect(400);
+    expect(res.body.message[0]).toContain('\\u0000');
+    expect(await total()).toBe(before + 1);
+  });
+
+  it('a rejected event that validates on a retry (after an upgrade) is accepted under the same id', async () => {
+    const event = provisioningStartEvent({ customerId: 'owner_promoted' });
+    const id = 'msg_promoted';
+    const [{ id: rejectedId }] = await app
+      .get(DataSource)
+      .query(
+        `INSERT INTO aqueduct_events (dedup_key, type, status, errors) VALUES ($1, 'provisioning.start', 'rejected', '["old rule"]') RETURNING id`,
+        [`id:${id}`],
+      );
+    const res = await post(sign(event, id)).expect(200);
+    expect(res.body).toEqual({ received: true, id: rejectedId });
+    expect((await rowsFor(rejectedId))[0]).toMatchObject({
+      status: 'accepted',
+      errors: null,
+      payload: event,
+    });
+  });
+
+  it('415 for a non-JSON content type, nothing stored', async () => {
+    const before = await total();
+    const signed = sign(provisioningStartEvent());
+    const res = await post({
+      ...signed,
+      headers: { ...signed.headers, 'content-type': 'application/x-www-form-urlencoded' },
+    }).expect(415);
+    expect(res.body).toMatchObject({
+      statusCode: 415,
+      message: expect.stringContaining('content-type'),
+    });
+    expect(await total()).toBe(before);
+  });
+
+  it('413 for a body over maxBodyBytes, nothing stored', async () => {
+    const before = await total();
+    const huge = provisioningStartEvent({ metadata: { blob: 'x'.repeat(MAX_BODY) } });
+    const res = await post(sign(huge)).expect(413);
+    expect(res.body).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+    expect(await total()).toBe(before);
+  });
+
+  it('accepts a body just under the limit, larger than the host JSON parser default of 100 kB would allow', async () => {
+    const event = provisioningStartEvent({ metadata: { blob: 'y'.repeat(MAX_BODY - 2000) } });
+    await post(sign(event)).expect(200);
+  });
+});

@@ -1,0 +1,63 @@
+import type { DynamicModule, INestApplication, ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AqueductModule, type AqueductModuleOptions, aqueductMigrations } from 'nestjs-aqueduct';
+import { DataSource } from 'typeorm';
+
+export interface TestAppOptions {
+  databaseUrl: string;
+  /** Options for `AqueductModule.forRoot`; ignored when `aqueductModule` is given. */
+  aqueduct?: AqueductModuleOptions;
+  /** A ready module definition, e.g. from `forRootAsync`. */
+  aqueductModule?: DynamicModule;
+  imports?: ModuleMetadata['imports'];
+  controllers?: ModuleMetadata['controllers'];
+  /** Runs before `init()`, like a host's `main.ts`. */
+  configure?: (app: INestApplication) => void;
+  /** Do not connect to the database (for start-up failures that must not leak a pool). */
+  lazyDatabase?: boolean;
+  /** Extra pg pool settings. */
+  extra?: Record<string, unknown>;
+}
+
+/** Boots the module the way a host app does: TypeORM on the real database, migrations on start. */
+export async function createTestApp(options: TestAppOptions): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'postgres',
+        url: options.databaseUrl,
+        autoLoadEntities: true,
+        migrations: [...aqueductMigrations],
+        migrationsRun: true,
+        manualInitialization: options.lazyDatabase,
+        extra: { max: 20, ...options.extra },
+      }),
+      options.aqueductModule ?? AqueductModule.forRoot(options.aqueduct ?? {}),
+      ...(options.imports ?? []),
+    ],
+    controllers: options.controllers ?? [],
+  }).compile();
+  const app = moduleRef.createNestApplication({
+    logger: process.env.TEST_LOGS ? undefined : false,
+  });
+  options.configure?.(app);
+  await app.init();
+  return app;
+}
+
+/** Rows of the inbox, oldest first. */
+export async function storedEvents(app: INestApplication): Promise<
+  {
+    id: string;
+    type: string;
+    status: string;
+    payload: any;
+    errors: string[] | null;
+    dedup_key: string;
+    headers: Record<string, string>;
+    raw_body: Buffer | null;
+  }[]
+> {
+  return app.get(DataSource).query(`SELECT * FROM aqueduct_events ORDER BY received_at, id`);
+}
