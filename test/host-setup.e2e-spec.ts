@@ -208,7 +208,9 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
         ],
       }).compile();
       const app = moduleRef.createNestApplication({ logger: false });
-      await expect(app.init()).rejects.toThrow(/aqueduct_events do not exist.*aqueductMigrations/);
+      await expect(app.init()).rejects.toThrow(
+        /aqueduct_events, aqueduct_deliveries do not exist.*aqueductMigrations/,
+      );
       await app.close();
     } finally {
       await empty.drop();

@@ -1,5 +1,14 @@
 import type { DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
+import { DeliveriesNotificationListener } from './dispatch/deliveries-notification.listener';
+import { DELIVERY_QUEUE } from './dispatch/delivery-queue.interface';
+import { DispatchSignal } from './dispatch/dispatch-signal';
+import { PostgresDeliveryQueue } from './dispatch/postgres-delivery.queue';
+import { AqueductEventsService } from './events/aqueduct-events.service';
+import { AqueductListenerRegistry } from './listeners/aqueduct-listener.registry';
+import { AqueductListenersExplorer } from './listeners/aqueduct-listeners.explorer';
 import { RawBodyInstaller } from './http/raw-body.installer';
 import { AqueductSignatureGuard } from './http/signature.guard';
 import { createWebhookController } from './http/webhook.controller';
@@ -16,7 +25,11 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
   const controller = createWebhookController();
   return {
     ...definition,
-    imports: [...(definition.imports ?? []), TypeOrmModule.forFeature(aqueductEntities)],
+    imports: [
+      ...(definition.imports ?? []),
+      DiscoveryModule,
+      TypeOrmModule.forFeature(aqueductEntities),
+    ],
     controllers: [controller],
     providers: [
       ...(definition.providers ?? []),
@@ -28,7 +41,14 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       WebhookReceiver,
       AqueductSignatureGuard,
       RawBodyInstaller,
+      AqueductListenerRegistry,
+      AqueductListenersExplorer,
+      DispatchSignal,
+      DeliveriesNotificationListener,
+      { provide: DELIVERY_QUEUE, useClass: PostgresDeliveryQueue },
+      AqueductDispatcher,
+      AqueductEventsService,
     ],
-    exports: [...(definition.exports ?? [])],
+    exports: [...(definition.exports ?? []), AqueductEventsService, AqueductDispatcher],
   };
 }

@@ -23,3 +23,23 @@ export { WebhookVerificationError } from './verification/webhook-verification.er
 export { StandardWebhooksVerifier } from './verification/standard-webhooks.verifier';
 export { HmacVerifier } from './verification/hmac.verifier';
 export { SharedSecretVerifier } from './verification/shared-secret.verifier';
+export * from './listeners/aqueduct-event.interface';
+export {
+  OnAqueductEvent,
+  ANY_AQUEDUCT_EVENT,
+  type OnAqueductEventOptions,
+} from './listeners/on-aqueduct-event.decorator';
+export {
+  AqueductEventsService,
+  type StoredEvent,
+  type StoredDelivery,
+  type EventFilter,
+  type DeliveryFilter,
+  type DeliveryCounts,
+} from './events/aqueduct-events.service';
+export { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
+export type { DeliveryQueue, ClaimedDelivery } from './dispatch/delivery-queue.interface';
+export {
+  AqueductDeliveryEntity,
+  type AqueductDeliveryState,
+} from './storage/entities/aqueduct-delivery.entity';

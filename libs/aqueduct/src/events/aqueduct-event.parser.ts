@@ -71,6 +71,21 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
     : { valid: true, type, createdAt, object, payload };
 }
 
+/**
+ * The typed object of a stored, accepted event: a `ProvisioningDto` / `InvoiceDto` (dates as Date,
+ * orgs normalised) for known types, the object as stored otherwise.
+ */
+export function toEventObject(type: string, object: unknown): unknown {
+  const objectClass = OBJECT_CLASS[type];
+  if (!objectClass || !isRecord(object)) {
+    return object ?? null;
+  }
+  return plainToInstance(
+    objectClass,
+    objectClass === ProvisioningDto ? normaliseProvisioning(object) : object,
+  );
+}
+
 /** Nested class-validator errors → `object.provisioningOrgs.0.users.1.email must be a string`. */
 function flatten(errors: ValidationError[], parent: string): string[] {
   return errors.flatMap((error) => {

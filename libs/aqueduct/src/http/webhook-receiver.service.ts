@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { parseAqueductEvent } from '../events/aqueduct-event.parser';
+import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import {
@@ -46,6 +47,7 @@ export class WebhookReceiver {
 
   constructor(
     private readonly inbox: AqueductInbox,
+    private readonly listeners: AqueductListenerRegistry,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
     const { verification } = options;
@@ -79,6 +81,7 @@ export class WebhookReceiver {
       signedAt: verified.signedAt ?? null,
       status: parsed.valid ? 'accepted' : 'rejected',
       errors: parsed.valid ? null : parsed.errors,
+      listeners: this.listeners.namesFor(parsed.type),
     };
     const result = await this.store(record);
     if (result.status === 'rejected') {

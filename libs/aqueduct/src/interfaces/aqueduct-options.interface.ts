@@ -78,6 +78,52 @@ export type VerificationOptions =
 
 export type VerificationScheme = VerificationOptions['scheme'];
 
+/** How stored events reach listeners. */
+export interface DispatchOptions {
+  /**
+   * Run listeners in this instance. Turn off in instances that should only receive.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Deliveries this instance runs at the same time.
+   * @default 10
+   */
+  concurrency?: number;
+  /**
+   * Runs of one delivery before it is dead-lettered.
+   * @default 8
+   */
+  maxAttempts?: number;
+  /**
+   * First retry delay; each next one doubles (with jitter) up to `retryMaxDelayMs`. With the
+   * defaults, 8 attempts span about an hour.
+   * @default 30000
+   */
+  retryBaseDelayMs?: number;
+  /**
+   * Longest delay between two attempts.
+   * @default 3600000 (1 hour)
+   */
+  retryMaxDelayMs?: number;
+  /**
+   * How long a claimed delivery stays reserved. Renewed while the listener runs; when a process
+   * dies mid-listener, another instance retakes the delivery once it expires.
+   * @default 60000
+   */
+  leaseMs?: number;
+  /**
+   * Safety-net poll for due work (retries, expired leases, missed notifications).
+   * @default 1000
+   */
+  pollIntervalMs?: number;
+  /**
+   * On shutdown, how long to wait for running listeners before handing their deliveries back.
+   * @default 10000
+   */
+  shutdownTimeoutMs?: number;
+}
+
 /** Options of `AqueductModule.forRoot()` / `forRootAsync()`. */
 export interface AqueductModuleOptions {
   /**
@@ -105,4 +151,6 @@ export interface AqueductModuleOptions {
    * @default 5000
    */
   storeTimeoutMs?: number;
+  /** Delivery of stored events to listeners. */
+  dispatch?: DispatchOptions;
 }

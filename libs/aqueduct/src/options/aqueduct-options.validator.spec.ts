@@ -3,7 +3,7 @@ import type {
   VerificationOptions,
 } from '../interfaces/aqueduct-options.interface';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
-import { resolveAqueductOptions } from './aqueduct-options.validator';
+import { DISPATCH_DEFAULTS, resolveAqueductOptions } from './aqueduct-options.validator';
 
 const resolve = (options: Record<string, unknown>) =>
   resolveAqueductOptions(options as unknown as AqueductModuleOptions);
@@ -24,7 +24,21 @@ describe('resolveAqueductOptions', () => {
       path: 'webhooks/aqueduct',
       maxBodyBytes: 1048576,
       storeTimeoutMs: 5000,
+      dispatch: DISPATCH_DEFAULTS,
     });
+  });
+
+  it('fills dispatch defaults around the values given and names a bad one', () => {
+    expect(resolve({ secrets: ['s'], dispatch: { concurrency: 3 } }).dispatch).toEqual({
+      ...DISPATCH_DEFAULTS,
+      concurrency: 3,
+    });
+    expect(() => resolve({ secrets: ['s'], dispatch: { maxAttempts: 0 } })).toThrow(
+      'option "dispatch.maxAttempts" must be a positive integer',
+    );
+    expect(() => resolve({ secrets: ['s'], dispatch: { enabled: 'yes' } })).toThrow(
+      'option "dispatch.enabled" must be true or false',
+    );
   });
 
   it('keeps the values given', () => {
@@ -33,6 +47,7 @@ describe('resolveAqueductOptions', () => {
     expect(resolveAqueductOptions(options)).toEqual({
       ...options,
       path: 'webhooks/aqueduct',
+      dispatch: DISPATCH_DEFAULTS,
     });
   });
 

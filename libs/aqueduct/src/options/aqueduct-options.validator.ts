@@ -6,6 +6,7 @@ import {
 import { invalidOption } from '../aqueduct.messages';
 import type {
   AqueductModuleOptions,
+  DispatchOptions,
   VerificationOptions,
 } from '../interfaces/aqueduct-options.interface';
 
@@ -16,7 +17,19 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   path: string;
   maxBodyBytes: number;
   storeTimeoutMs: number;
+  dispatch: Required<DispatchOptions>;
 }
+
+export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
+  enabled: true,
+  concurrency: 10,
+  maxAttempts: 8,
+  retryBaseDelayMs: 30_000,
+  retryMaxDelayMs: 3_600_000,
+  leaseMs: 60_000,
+  pollIntervalMs: 1_000,
+  shutdownTimeoutMs: 10_000,
+};
 
 const SCHEMES = ['standard-webhooks', 'hmac', 'shared-secret', 'custom'];
 
@@ -64,7 +77,27 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       options.storeTimeoutMs,
       DEFAULT_STORE_TIMEOUT_MS,
     ),
+    dispatch: resolveDispatch(options.dispatch ?? {}),
   };
+}
+
+function resolveDispatch(dispatch: DispatchOptions): Required<DispatchOptions> {
+  const resolved = { ...DISPATCH_DEFAULTS };
+  for (const key of Object.keys(DISPATCH_DEFAULTS) as (keyof DispatchOptions)[]) {
+    const value = dispatch[key];
+    if (value === undefined) {
+      continue;
+    }
+    if (key === 'enabled') {
+      if (typeof value !== 'boolean') {
+        throw new Error(invalidOption('dispatch.enabled', 'must be true or false'));
+      }
+      resolved.enabled = value;
+    } else {
+      (resolved as Record<string, unknown>)[key] = positiveInteger(`dispatch.${key}`, value, 0);
+    }
+  }
+  return resolved;
 }
 
 function normaliseSecrets(secrets: unknown): string[] {

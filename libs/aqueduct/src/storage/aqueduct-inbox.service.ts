@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
 import type { AqueductEventStatus } from './entities/aqueduct-event.entity';
 
 /** One verified request, ready to be stored. */
@@ -10,95 +11,197 @@ export interface InboxRecord {
   createdAt: Date | null;
   /** The body as JSON text, exactly as received; null when it is not JSON. */
   payloadJson: string | null;
-  /** The raw bytes, kept when they are not storable JSON. */
+  /** The raw bytes, stored when the body is not storable JSON. */
   rawBody: Buffer | null;
   headers: Record<string, string>;
   deliveryId: string | null;
   signedAt: Date | null;
   status: AqueductEventStatus;
   errors: string[] | null;
+  /** Listeners that get a delivery when the event is accepted. */
+  listeners: string[];
 }
 
-/** `new`: first time seen (or a rejected event now accepted); `duplicate`: already stored. */
 export interface InboxResult {
   id: string;
   status: AqueductEventStatus;
+  /** Already stored before (by this or any instance). */
   duplicate: boolean;
   /** Validation errors of the stored row when it is rejected. */
   errors: string[] | null;
 }
 
+/** Most events written by one statement. */
+const MAX_BATCH = 200;
+
 /**
- * One statement stores the event and tells new from duplicate: the unique dedup key makes
- * concurrent copies collapse in Postgres itself, whichever instance receives them. A copy of a
- * rejected event that now validates (after an upgrade) replaces the rejected row.
+ * One statement stores a batch of events, creates their deliveries and announces them, and tells
+ * new from duplicate per event. Everything commits together, so an acknowledged event always has
+ * its deliveries. The unique dedup key makes concurrent copies collapse in Postgres itself,
+ * whichever instance receives them. A copy of a rejected event that now validates (after an
+ * upgrade) replaces the rejected row and gets its deliveries.
  */
 const STORE_SQL = `
-WITH stored AS (
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::text[],
+                       $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])
+    AS t(dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors, listeners)
+),
+stored AS (
   INSERT INTO aqueduct_events
     (dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors)
-  VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8, $9, $10::jsonb)
+  SELECT dedup_key, type, created_at, payload::jsonb, raw_body, headers::jsonb, delivery_id, signed_at,
+         status, errors::jsonb
+    FROM input
   ON CONFLICT (dedup_key) DO UPDATE
     SET type = EXCLUDED.type, created_at = EXCLUDED.created_at, payload = EXCLUDED.payload,
         raw_body = EXCLUDED.raw_body, status = EXCLUDED.status, errors = NULL
     WHERE aqueduct_events.status = 'rejected' AND EXCLUDED.status = 'accepted'
-  RETURNING id, status, errors
+  RETURNING id, dedup_key, status, errors
+),
+deliveries AS (
+  INSERT INTO aqueduct_deliveries (event_id, listener)
+  SELECT s.id, l.name
+    FROM stored s
+    JOIN input i USING (dedup_key)
+    CROSS JOIN LATERAL unnest(string_to_array(NULLIF(i.listeners, ''), ' ')) AS l(name)
+   WHERE s.status = 'accepted'
+  ON CONFLICT DO NOTHING
+  RETURNING 1
 )
-SELECT id, status, false AS duplicate, errors FROM stored
-UNION ALL
-SELECT id, status, true AS duplicate, errors FROM aqueduct_events
- WHERE dedup_key = $1 AND NOT EXISTS (SELECT 1 FROM stored)`;
+SELECT i.dedup_key,
+       coalesce(s.id, e.id) AS id,
+       coalesce(s.status, e.status) AS status,
+       CASE WHEN s.id IS NULL THEN e.errors ELSE s.errors END AS errors,
+       s.id IS NULL AS duplicate,
+       (SELECT pg_notify('${DELIVERIES_CHANNEL}', '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery) AS notified
+  FROM input i
+  LEFT JOIN stored s USING (dedup_key)
+  LEFT JOIN aqueduct_events e ON s.id IS NULL AND e.dedup_key = i.dedup_key`;
 
 /**
- * When the conflicting row was committed by another transaction after this statement took its
- * snapshot, the fallback SELECT above cannot see it yet; a second look (new snapshot) does.
+ * A conflicting row committed by another transaction after the statement took its snapshot is
+ * invisible to it; a second look (new snapshot) finds it.
  */
-const FIND_SQL = `SELECT id, status, true AS duplicate, errors FROM aqueduct_events WHERE dedup_key = $1`;
+const FIND_SQL = `
+SELECT dedup_key, id, status, errors, true AS duplicate FROM aqueduct_events WHERE dedup_key = ANY($1::text[])`;
 
-/** Postgres refuses `\u0000` in jsonb and text: such a body is kept as raw bytes instead. */
+/** Postgres refuses `\u0000` (and invalid text) in jsonb: such a body is kept as raw bytes instead. */
 const UNSTORABLE_JSON = new Set(['22P05', '22021']);
 
+interface Pending {
+  record: InboxRecord;
+  resolve: (result: InboxResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The durable inbox. Requests that arrive together are written together: one statement and one
+ * commit for the lot, which is what lets ingest keep up under bursts. A request is answered only
+ * when the statement holding its event has committed.
+ */
 @Injectable()
 export class AqueductInbox {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private queue: Pending[] = [];
+  private flushScheduled = false;
 
-  async store(record: InboxRecord): Promise<InboxResult> {
-    try {
-      return await this.insert(record);
-    } catch (error) {
-      if (
-        !UNSTORABLE_JSON.has((error as { code?: string }).code ?? '') ||
-        record.payloadJson === null
-      ) {
-        throw error;
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly signal: DispatchSignal,
+  ) {}
+
+  store(record: InboxRecord): Promise<InboxResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ record, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
-      return this.insert({
-        ...record,
-        payloadJson: null,
-        status: 'rejected',
-        errors: ['body contains characters Postgres cannot store as JSON (\\u0000)'],
-      });
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      void this.writeBatch(this.queue.splice(0, MAX_BATCH));
     }
   }
 
-  private async insert(record: InboxRecord): Promise<InboxResult> {
-    const params = [
-      record.dedupKey,
-      record.type,
-      record.createdAt,
-      record.payloadJson,
-      record.payloadJson === null ? record.rawBody : null,
-      JSON.stringify(record.headers),
-      record.deliveryId,
-      record.signedAt,
-      record.status,
-      record.errors ? JSON.stringify(record.errors) : null,
-    ];
-    const rows: InboxResult[] = await this.dataSource.query(STORE_SQL, params);
-    if (rows.length > 0) {
-      return rows[0];
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    // A key may occur once per statement (ON CONFLICT DO UPDATE): later copies ride on the first.
+    const firsts = new Map<string, Pending[]>();
+    for (const pending of batch) {
+      const copies = firsts.get(pending.record.dedupKey);
+      copies ? copies.push(pending) : firsts.set(pending.record.dedupKey, [pending]);
     }
-    const [existing]: InboxResult[] = await this.dataSource.query(FIND_SQL, [record.dedupKey]);
-    return existing;
+    const groups = [...firsts.values()];
+    try {
+      const results = await this.write(groups.map((copies) => copies[0].record));
+      groups.forEach((copies, index) => {
+        const result = results[index];
+        copies.forEach((pending, copy) =>
+          pending.resolve(copy === 0 ? result : { ...result, duplicate: true }),
+        );
+      });
+      if (results.some((result) => !result.duplicate && result.status === 'accepted')) {
+        this.signal.wake();
+      }
+    } catch (error) {
+      if (groups.length > 1 && isUnstorable(error)) {
+        // One bad body must not fail the others: write them one by one.
+        for (const copies of groups) {
+          await this.writeBatch(copies);
+        }
+        return;
+      }
+      if (isUnstorable(error) && groups[0][0].record.payloadJson !== null) {
+        const [first] = groups[0];
+        const asRaw: InboxRecord = {
+          ...first.record,
+          payloadJson: null,
+          status: 'rejected',
+          errors: ['body contains characters Postgres cannot store as JSON (\\u0000)'],
+        };
+        return this.writeBatch(groups[0].map((pending) => ({ ...pending, record: asRaw })));
+      }
+      batch.forEach((pending) => pending.reject(error));
+    }
   }
+
+  /** Results in the order of `records` (whose dedup keys are distinct). */
+  private async write(records: InboxRecord[]): Promise<InboxResult[]> {
+    const column = <T>(pick: (record: InboxRecord) => T) => records.map(pick);
+    const rows: (InboxResult & { dedup_key: string })[] = await this.dataSource.query(STORE_SQL, [
+      column((r) => r.dedupKey),
+      column((r) => r.type),
+      column((r) => r.createdAt),
+      column((r) => r.payloadJson),
+      column((r) => (r.payloadJson === null ? r.rawBody : null)),
+      column((r) => JSON.stringify(r.headers)),
+      column((r) => r.deliveryId),
+      column((r) => r.signedAt),
+      column((r) => r.status),
+      column((r) => (r.errors ? JSON.stringify(r.errors) : null)),
+      column((r) => r.listeners.join(' ')),
+    ]);
+    const byKey = new Map(rows.filter((row) => row.id).map((row) => [row.dedup_key, row]));
+    const unseen = records.filter((r) => !byKey.has(r.dedupKey)).map((r) => r.dedupKey);
+    if (unseen.length > 0) {
+      const found: (InboxResult & { dedup_key: string })[] = await this.dataSource.query(FIND_SQL, [
+        unseen,
+      ]);
+      found.forEach((row) => byKey.set(row.dedup_key, row));
+    }
+    return records.map((record) => {
+      const row = byKey.get(record.dedupKey);
+      if (!row) {
+        throw new Error(`event ${record.dedupKey} was neither stored nor found`);
+      }
+      return { id: row.id, status: row.status, duplicate: row.duplicate, errors: row.errors };
+    });
+  }
+}
+
+function isUnstorable(error: unknown): boolean {
+  return UNSTORABLE_JSON.has((error as { code?: string })?.code ?? '');
 }

@@ -1,11 +1,16 @@
+import { AqueductDeliveryEntity } from './entities/aqueduct-delivery.entity';
 import { AqueductEventEntity } from './entities/aqueduct-event.entity';
 import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-create-aqueduct-events';
+import { CreateAqueductDeliveries1763800001000 } from './migrations/1763800001000-create-aqueduct-deliveries';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
-export const aqueductEntities = [AqueductEventEntity];
+export const aqueductEntities = [AqueductEventEntity, AqueductDeliveryEntity];
 
 /** Migrations creating the module's tables, in order. Add them to the DataSource's `migrations`. */
-export const aqueductMigrations = [CreateAqueductEvents1763800000000];
+export const aqueductMigrations = [
+  CreateAqueductEvents1763800000000,
+  CreateAqueductDeliveries1763800001000,
+];
 
 /** Tables the module needs; checked at start-up. */
-export const AQUEDUCT_TABLES = ['aqueduct_events'];
+export const AQUEDUCT_TABLES = ['aqueduct_events', 'aqueduct_deliveries'];

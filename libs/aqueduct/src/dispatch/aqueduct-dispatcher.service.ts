@@ -1,0 +1,213 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { toEventObject } from '../events/aqueduct-event.parser';
+import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
+import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import { retryDelayMs } from './backoff';
+import { DeliveriesNotificationListener } from './deliveries-notification.listener';
+import {
+  DELIVERY_QUEUE,
+  type ClaimedDelivery,
+  type DeliveryQueue,
+} from './delivery-queue.interface';
+import { DispatchSignal } from './dispatch-signal';
+
+const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;
+
+/**
+ * Runs every instance's share of the deliveries: claims due ones (bounded by `concurrency`), runs
+ * each listener outside any transaction, then records success, schedules a retry, or dead-letters.
+ * Woken by inbox writes (here and, through NOTIFY, elsewhere) and by a poll.
+ */
+@Injectable()
+export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /** Names this process in `locked_by`, so leases can be told apart and fenced. */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly logger = new Logger('AqueductDispatcher');
+  private readonly inFlight = new Map<string, { delivery: ClaimedDelivery; done: Promise<void> }>();
+  private running = false;
+  private loop?: Promise<void>;
+  private heartbeat?: NodeJS.Timeout;
+  /** The last claim filled every free slot: more work is likely waiting. */
+  private backlog = false;
+
+  constructor(
+    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    @Inject(DELIVERY_QUEUE) private readonly queue: DeliveryQueue,
+    private readonly registry: AqueductListenerRegistry,
+    private readonly signal: DispatchSignal,
+    private readonly notifications: DeliveriesNotificationListener,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.options.dispatch.enabled && this.registry.names().length > 0) {
+      await this.start();
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  async start(): Promise<void> {
+    if (this.running) {
+      return;
+    }
+    this.running = true;
+    await this.notifications.start();
+    const { leaseMs } = this.options.dispatch;
+    this.heartbeat = setInterval(
+      () => void this.extendLeases(),
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
+    this.heartbeat.unref();
+    this.loop = this.run();
+    this.logger.log(
+      `Dispatcher ${this.instanceId} started (concurrency ${this.options.dispatch.concurrency})`,
+    );
+  }
+
+  /** Stops claiming, waits for running listeners up to `shutdownTimeoutMs`, hands back the rest. */
+  async stop(): Promise<void> {
+    if (!this.running) {
+      return;
+    }
+    this.running = false;
+    this.signal.wake();
+    await this.loop;
+    await this.notifications.stop();
+    const timeout = new Promise<'timeout'>((resolve) =>
+      setTimeout(resolve, this.options.dispatch.shutdownTimeoutMs, 'timeout').unref(),
+    );
+    const finished = Promise.all([...this.inFlight.values()].map((entry) => entry.done));
+    if ((await Promise.race([finished, timeout])) === 'timeout') {
+      const unfinished = [...this.inFlight.values()].map((entry) => entry.delivery);
+      this.logger.warn(
+        `Handing back ${unfinished.length} unfinished deliveries; they will run again`,
+      );
+      await this.queue
+        .release(unfinished, this.instanceId)
+        .catch((error) => this.logger.error(`Release failed: ${error.message}`));
+    }
+    clearInterval(this.heartbeat);
+  }
+
+  private async run(): Promise<void> {
+    const { concurrency, leaseMs, pollIntervalMs } = this.options.dispatch;
+    while (this.running) {
+      const free = concurrency - this.inFlight.size;
+      if (free > 0) {
+        try {
+          const claimed = await this.queue.claim(
+            this.instanceId,
+            this.registry.names(),
+            free,
+            leaseMs,
+          );
+          claimed.forEach((delivery) => this.launch(delivery));
+          this.backlog = claimed.length === free;
+          if (this.backlog) {
+            continue;
+          }
+        } catch (error) {
+          this.logger.warn(`Could not claim deliveries: ${(error as Error).message}`);
+        }
+      }
+      await this.signal.wait(pollIntervalMs);
+    }
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
+    const done = this.execute(delivery).finally(() => {
+      this.inFlight.delete(deliveryId(delivery));
+      if (this.backlog) {
+        this.signal.wake();
+      }
+    });
+    this.inFlight.set(deliveryId(delivery), { delivery, done });
+  }
+
+  private async execute(delivery: ClaimedDelivery): Promise<void> {
+    const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = this.options.dispatch;
+    const listener = this.registry.get(delivery.listener);
+    let error: unknown;
+    if (delivery.attempts > maxAttempts) {
+      error = new Error(
+        `lease expired ${delivery.attempts - 1} times: the process running it died each time`,
+      );
+    } else if (listener) {
+      try {
+        await listener.handler(this.toEvent(delivery), this.toContext(delivery));
+        await this.queue
+          .complete(delivery, this.instanceId)
+          .catch((failure) =>
+            this.logger.error(
+              `Could not record success of ${deliveryId(delivery)} (it will run again): ${failure.message}`,
+            ),
+          );
+        return;
+      } catch (thrown) {
+        error = thrown;
+      }
+    }
+    const dead = delivery.attempts >= maxAttempts;
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const log = `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`;
+    dead ? this.logger.error(log) : this.logger.warn(log);
+    await this.queue
+      .fail(
+        delivery,
+        this.instanceId,
+        message,
+        retryDelayMs(delivery.attempts, retryBaseDelayMs, retryMaxDelayMs),
+        dead,
+      )
+      .catch((failure) =>
+        this.logger.error(
+          `Could not record the failure (the lease will expire and retry): ${failure.message}`,
+        ),
+      );
+  }
+
+  private toEvent(delivery: ClaimedDelivery): AqueductEvent {
+    const payload = (delivery.payload ?? {}) as Record<string, unknown>;
+    return {
+      id: delivery.eventId,
+      type: delivery.type,
+      createdAt: delivery.createdAt,
+      receivedAt: delivery.receivedAt,
+      object: toEventObject(delivery.type, payload.object),
+      payload,
+    };
+  }
+
+  private toContext(delivery: ClaimedDelivery): AqueductListenerContext {
+    return {
+      deliveryId: deliveryId(delivery),
+      idempotencyKey: deliveryId(delivery),
+      eventId: delivery.eventId,
+      listener: delivery.listener,
+      attempt: delivery.attempts,
+    };
+  }
+
+  private async extendLeases(): Promise<void> {
+    const running = [...this.inFlight.values()].map((entry) => entry.delivery);
+    await this.queue
+      .extend(running, this.instanceId, this.options.dispatch.leaseMs)
+      .catch((error) => this.logger.warn(`Could not extend leases: ${error.message}`));
+  }
+}

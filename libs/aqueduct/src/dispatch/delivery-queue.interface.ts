@@ -1,0 +1,40 @@
+/** A delivery handed to this instance to run. */
+export interface ClaimedDelivery {
+  eventId: string;
+  listener: string;
+  /** Counting this run. */
+  attempts: number;
+  type: string;
+  createdAt: Date | null;
+  receivedAt: Date;
+  payload: unknown;
+}
+
+/**
+ * Where deliveries wait to run. Postgres by default (`PostgresDeliveryQueue`); the dispatcher only
+ * talks to this interface, so a broker could carry deliveries without touching listeners.
+ */
+export interface DeliveryQueue {
+  /** Takes up to `limit` due deliveries of these listeners, leased to `owner` for `leaseMs`. */
+  claim(
+    owner: string,
+    listeners: string[],
+    limit: number,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery[]>;
+  complete(delivery: ClaimedDelivery, owner: string): Promise<void>;
+  /** Schedules a retry after `retryInMs`, or dead-letters when `dead`. */
+  fail(
+    delivery: ClaimedDelivery,
+    owner: string,
+    error: string,
+    retryInMs: number,
+    dead: boolean,
+  ): Promise<void>;
+  /** Keeps the leases of running deliveries from expiring. */
+  extend(deliveries: ClaimedDelivery[], owner: string, leaseMs: number): Promise<void>;
+  /** Gives back deliveries that did not finish (shutdown), to be run again at once. */
+  release(deliveries: ClaimedDelivery[], owner: string): Promise<void>;
+}
+
+export const DELIVERY_QUEUE = Symbol('AQUEDUCT_DELIVERY_QUEUE');

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+
+/** Postgres channel on which every inbox write that created deliveries is announced. */
+export const DELIVERIES_CHANNEL = 'aqueduct_deliveries';
+
+/**
+ * Wakes the dispatcher as soon as there may be work: at once after a write in this process, and
+ * (through the notification listener) after a write in any other instance.
+ */
+@Injectable()
+export class DispatchSignal {
+  private waiters: (() => void)[] = [];
+  /** A wake-up that came while nobody waited (the dispatcher was busy claiming) is kept for later. */
+  private pending = false;
+
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.pending = waiters.length === 0;
+    waiters.forEach((resolve) => resolve());
+  }
+
+  /** Resolves at the next `wake()` or after `timeoutMs`, whichever comes first. */
+  wait(timeoutMs: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiters = this.waiters;
+      waiters.push(done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+}

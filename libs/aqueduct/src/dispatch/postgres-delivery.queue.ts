@@ -1,0 +1,121 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
+
+/**
+ * Claiming is one short statement: SKIP LOCKED lets every instance take different rows without
+ * waiting on each other, and the lease (run_at = lease expiry while active) lets any instance
+ * retake the work of one that died. Listeners run outside any transaction.
+ */
+const CLAIM_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = 'active', attempts = d.attempts + 1, locked_by = $1,
+       locked_until = now() + $2 * interval '1 millisecond', run_at = now() + $2 * interval '1 millisecond',
+       started_at = now()
+  FROM (SELECT event_id, listener FROM aqueduct_deliveries
+         WHERE state IN ('pending', 'active') AND run_at <= now() AND listener = ANY($3::text[])
+         ORDER BY run_at
+         LIMIT $4
+           FOR UPDATE SKIP LOCKED) c,
+       aqueduct_events e
+ WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
+RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload`;
+
+/** Only the current lease holder may finish a delivery: a retaken lease fences the old owner out. */
+const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3 AND state = 'active'`;
+
+const COMPLETE_SQL = `
+UPDATE aqueduct_deliveries
+   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
+ WHERE ${OWNED}`;
+
+const FAIL_SQL = `
+UPDATE aqueduct_deliveries
+   SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
+       run_at = now() + $6 * interval '1 millisecond',
+       finished_at = CASE WHEN $5 THEN now() END,
+       last_error = $4, locked_by = NULL, locked_until = NULL
+ WHERE ${OWNED}`;
+
+const EXTEND_SQL = `
+UPDATE aqueduct_deliveries d
+   SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3 AND d.state = 'active'`;
+
+const RELEASE_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
+       attempts = greatest(d.attempts - 1, 0)
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3 AND d.state = 'active'`;
+
+/** Errors are kept for operators, bounded so a huge message cannot bloat the table. */
+const MAX_ERROR_LENGTH = 2000;
+
+@Injectable()
+export class PostgresDeliveryQueue implements DeliveryQueue {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async claim(
+    owner: string,
+    listeners: string[],
+    limit: number,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery[]> {
+    // An UPDATE answers [rows, rowCount] through TypeORM.
+    const [rows]: [Record<string, any>[], number] = await this.dataSource.query(CLAIM_SQL, [
+      owner,
+      leaseMs,
+      listeners,
+      limit,
+    ]);
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      listener: row.listener,
+      attempts: row.attempts,
+      type: row.type,
+      createdAt: row.created_at,
+      receivedAt: row.received_at,
+      payload: row.payload,
+    }));
+  }
+
+  async complete(delivery: ClaimedDelivery, owner: string): Promise<void> {
+    await this.dataSource.query(COMPLETE_SQL, [delivery.eventId, delivery.listener, owner]);
+  }
+
+  async fail(
+    delivery: ClaimedDelivery,
+    owner: string,
+    error: string,
+    retryInMs: number,
+    dead: boolean,
+  ): Promise<void> {
+    await this.dataSource.query(FAIL_SQL, [
+      delivery.eventId,
+      delivery.listener,
+      owner,
+      error.slice(0, MAX_ERROR_LENGTH),
+      dead,
+      dead ? 0 : retryInMs,
+    ]);
+  }
+
+  async extend(deliveries: ClaimedDelivery[], owner: string, leaseMs: number): Promise<void> {
+    if (deliveries.length > 0) {
+      await this.dataSource.query(EXTEND_SQL, [...keys(deliveries), owner, leaseMs]);
+    }
+  }
+
+  async release(deliveries: ClaimedDelivery[], owner: string): Promise<void> {
+    if (deliveries.length > 0) {
+      await this.dataSource.query(RELEASE_SQL, [...keys(deliveries), owner]);
+    }
+  }
+}
+
+function keys(deliveries: ClaimedDelivery[]): [string[], string[]] {
+  return [deliveries.map((d) => d.eventId), deliveries.map((d) => d.listener)];
+}

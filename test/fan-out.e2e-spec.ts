@@ -1,0 +1,288 @@
+import { Injectable, type INestApplication } from '@nestjs/common';
+import {
+  type AqueductEvent,
+  AqueductEventsService,
+  type AqueductListenerContext,
+  OnAqueductEvent,
+  ProvisioningDto,
+} from 'nestjs-aqueduct';
+import {
+  invoicePaidEvent,
+  provisioningStartEvent,
+  signAqueductRequest,
+} from 'nestjs-aqueduct/testing';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
+
+const SECRET = 'fan-out-secret';
+
+/** Test listeners; each records every run with its context. */
+@Injectable()
+class Listeners {
+  runs: { listener: string; event: AqueductEvent; context: AqueductListenerContext }[] = [];
+  flakyFailures = 2;
+  brokenFixed = false;
+  gate?: Promise<void>;
+
+  private record(listener: string, event: AqueductEvent, context: AqueductListenerContext) {
+    this.runs.push({ listener, event, context });
+  }
+
+  @OnAqueductEvent('provisioning.start')
+  onStart(event: AqueductEvent, context: AqueductListenerContext) {
+    this.record('onStart', event, context);
+  }
+
+  @OnAqueductEvent('*', { name: 'audit' })
+  audit(event: AqueductEvent, context: AqueductListenerContext) {
+    this.record('audit', event, context);
+  }
+
+  @OnAqueductEvent('provisioning_start', { name: 'flaky' })
+  flaky(event: AqueductEvent, context: AqueductListenerContext) {
+    this.record('flaky', event, context);
+    if (this.flakyFailures-- > 0) {
+      throw new Error('flaky listener failed');
+    }
+  }
+
+  @OnAqueductEvent('invoice.paid', { name: 'broken' })
+  broken(event: AqueductEvent, context: AqueductListenerContext) {
+    this.record('broken', event, context);
+    if (!this.brokenFixed) {
+      throw new Error('broken listener');
+    }
+  }
+
+  @OnAqueductEvent('customer.blocked', { name: 'blocking' })
+  async blocking(event: AqueductEvent, context: AqueductListenerContext) {
+    this.record('blocking', event, context);
+    await this.gate;
+  }
+}
+
+describe('Durable fan-out to listeners', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let listeners: Listeners;
+  let events: AqueductEventsService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        dispatch: {
+          maxAttempts: 3,
+          retryBaseDelayMs: 50,
+          retryMaxDelayMs: 100,
+          pollIntervalMs: 100,
+        },
+      },
+      imports: [{ module: class ListenersModule {}, providers: [Listeners] }],
+    });
+    listeners = app.get(Listeners);
+    events = app.get(AqueductEventsService);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  const post = async (payload: unknown): Promise<string> => {
+    const { body, headers } = signAqueductRequest(payload, {
+      scheme: 'shared-secret',
+      secret: SECRET,
+    });
+    const res = await request(app.getHttpServer())
+      .post('/webhooks/aqueduct')
+      .set(headers)
+      .send(body)
+      .expect(200);
+    return res.body.id;
+  };
+  const deliveries = async (eventId: string) =>
+    Object.fromEntries((await events.getEvent(eventId)).deliveries.map((d) => [d.listener, d]));
+  const settled = (eventId: string) =>
+    waitFor(
+      async () => {
+        const all = Object.values(await deliveries(eventId));
+        return all.length > 0 && all.every((d) => d.state === 'done' || d.state === 'dead') && all;
+      },
+      15_000,
+      `deliveries of ${eventId} to settle`,
+    );
+  const runsOf = (listener: string, eventId: string) =>
+    listeners.runs.filter((run) => run.listener === listener && run.event.id === eventId);
+
+  it('creates one delivery per matching listener and hands each a typed event and a stable key', async () => {
+    const id = await post(provisioningStartEvent({ customerId: 'owner_typed' }));
+    await settled(id);
+    expect(Object.keys(await deliveries(id)).sort()).toEqual([
+      'Listeners.onStart',
+      'audit',
+      'flaky',
+    ]);
+    const [run] = runsOf('onStart', id);
+    expect(run.event.object).toBeInstanceOf(ProvisioningDto);
+    expect((run.event.object as ProvisioningDto).startDate).toBeInstanceOf(Date);
+    expect(run.context).toEqual({
+      deliveryId: `${id}:Listeners.onStart`,
+      idempotencyKey: `${id}:Listeners.onStart`,
+      eventId: id,
+      listener: 'Listeners.onStart',
+      attempt: 1,
+    });
+  });
+
+  it('(a) retries a listener that throws twice; the other listeners of the event ran once', async () => {
+    listeners.flakyFailures = 2;
+    const id = await post(provisioningStartEvent({ customerId: 'owner_flaky' }));
+    const settledDeliveries = await settled(id);
+    expect(runsOf('flaky', id).map((run) => run.context.attempt)).toEqual([1, 2, 3]);
+    expect(runsOf('onStart', id)).toHaveLength(1);
+    expect(runsOf('audit', id)).toHaveLength(1);
+    const byListener = Object.fromEntries(settledDeliveries.map((d) => [d.listener, d]));
+    expect(byListener.flaky).toMatchObject({ state: 'done', attempts: 3, lastError: null });
+    expect(byListener.audit).toMatchObject({ state: 'done', attempts: 1 });
+  });
+
+  it('(b) dead-letters a listener that always throws after maxAttempts; redrive brings it back', async () => {
+    listeners.brokenFixed = false;
+    const id = await post(invoicePaidEvent());
+    await settled(id);
+    const dead = (await deliveries(id)).broken;
+    expect(dead).toMatchObject({ state: 'dead', attempts: 3, lastError: 'Error: broken listener' });
+    expect((await events.counts()).dead).toBeGreaterThanOrEqual(1);
+    expect(await events.listDeliveries({ state: 'dead' })).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: `${id}:broken` })]),
+    );
+
+    listeners.brokenFixed = true;
+    await events.redrive(`${id}:broken`);
+    await waitFor(
+      async () => (await deliveries(id)).broken.state === 'done',
+      10_000,
+      'redriven delivery',
+    );
+    expect((await deliveries(id)).broken).toMatchObject({ attempts: 1, lastError: null });
+    expect(runsOf('audit', id)).toHaveLength(1);
+  });
+
+  it('(f) replay runs every listener again with the same idempotency keys', async () => {
+    listeners.flakyFailures = 0;
+    const id = await post(provisioningStartEvent({ customerId: 'owner_replay' }));
+    await settled(id);
+    const keysBefore = listeners.runs
+      .filter((r) => r.event.id === id)
+      .map((r) => r.context.idempotencyKey)
+      .sort();
+    expect(await events.replay(id)).toBe(3);
+    await waitFor(() => runsOf('audit', id).length === 2, 10_000, 'replayed runs');
+    await settled(id);
+    const replayed = listeners.runs.filter((r) => r.event.id === id).slice(keysBefore.length);
+    expect(replayed.map((r) => r.context.idempotencyKey).sort()).toEqual(keysBefore);
+  });
+
+  it('answers 2xx before any listener runs: a listener that blocks does not hold the ack', async () => {
+    let open!: () => void;
+    listeners.gate = new Promise<void>((resolve) => (open = resolve));
+    const started = Date.now();
+    const id = await post({
+      type: 'customer.blocked',
+      createdAt: new Date().toISOString(),
+      object: {},
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    await waitFor(() => runsOf('blocking', id).length === 1, 10_000, 'blocking listener to start');
+    expect((await deliveries(id)).blocking.state).toBe('active');
+    open();
+    await waitFor(
+      async () => (await deliveries(id)).blocking.state === 'done',
+      10_000,
+      'blocking listener',
+    );
+  });
+
+  it('lists events newest first with filters and keyset pages', async () => {
+    const page = await events.listEvents({ type: 'provisioning.start', limit: 2 });
+    expect(page).toHaveLength(2);
+    expect(page[0].receivedAt.getTime()).toBeGreaterThanOrEqual(page[1].receivedAt.getTime());
+    const next = await events.listEvents({
+      type: 'provisioning.start',
+      limit: 2,
+      before: page[1].id,
+    });
+    expect(next.map((e) => e.id)).not.toContain(page[0].id);
+    expect(next.every((e) => e.type === 'provisioning.start')).toBe(true);
+  });
+
+  it('replay of a rejected event accepts it once it validates', async () => {
+    const db$ = app.get(DataSource);
+    const [{ id }] = await db$.query(
+      `INSERT INTO aqueduct_events (dedup_key, type, status, payload, errors)
+       VALUES ('manual:1', 'customer.created', 'rejected', '{"type":"customer.created","object":{}}', '["old rule"]') RETURNING id`,
+    );
+    expect(await events.replay(id)).toBe(1); // audit ('*')
+    await settled(id);
+    expect((await events.getEvent(id)).status).toBe('accepted');
+  });
+});
+
+describe('Graceful shutdown', () => {
+  it('(e) finishes the listener that is running before the app closes', async () => {
+    const db = await createTestDatabase();
+    @Injectable()
+    class Slow {
+      finished = 0;
+      @OnAqueductEvent('*')
+      async slow() {
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        this.finished++;
+      }
+    }
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: { secrets: [SECRET], dispatch: { pollIntervalMs: 50 } },
+      imports: [{ module: class SlowModule {}, providers: [Slow] }],
+    });
+    try {
+      const { body, headers } = signAqueductRequest(provisioningStartEvent(), {
+        scheme: 'shared-secret',
+        secret: SECRET,
+      });
+      const res = await request(app.getHttpServer())
+        .post('/webhooks/aqueduct')
+        .set(headers)
+        .send(body)
+        .expect(200);
+      const dataSource = app.get(DataSource);
+      const state = async () =>
+        (
+          await dataSource.query(`SELECT state FROM aqueduct_deliveries WHERE event_id = $1`, [
+            res.body.id,
+          ])
+        )[0]?.state;
+      await waitFor(async () => (await state()) === 'active', 5000, 'the listener to start');
+      const slow = app.get(Slow);
+      // Read the row from outside after close: the app's own pool is gone then.
+      await app.close();
+      expect(slow.finished).toBe(1);
+      const { Client } = await import('pg');
+      const client = new Client({ connectionString: db.url });
+      await client.connect();
+      const { rows } = await client.query(
+        `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1`,
+        [res.body.id],
+      );
+      await client.end();
+      expect(rows).toEqual([{ state: 'done', attempts: 1 }]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
