@@ -166,7 +166,11 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     const dead = delivery.attempts >= maxAttempts;
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const log = `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`;
-    dead ? this.logger.error(log) : this.logger.warn(log);
+    if (dead) {
+      this.logger.error(log);
+    } else {
+      this.logger.warn(log);
+    }
     await this.queue
       .fail(
         delivery,

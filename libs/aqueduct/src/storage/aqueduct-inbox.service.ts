@@ -131,8 +131,9 @@ export class AqueductInbox {
     // A key may occur once per statement (ON CONFLICT DO UPDATE): later copies ride on the first.
     const firsts = new Map<string, Pending[]>();
     for (const pending of batch) {
-      const copies = firsts.get(pending.record.dedupKey);
-      copies ? copies.push(pending) : firsts.set(pending.record.dedupKey, [pending]);
+      const copies = firsts.get(pending.record.dedupKey) ?? [];
+      copies.push(pending);
+      firsts.set(pending.record.dedupKey, copies);
     }
     const groups = [...firsts.values()];
     try {
