@@ -3,7 +3,9 @@
  * as a host would write it, plus `POST /bare`: the same HTTP stack and JSON body parser with no
  * module work, so the module's cost can be read as a ratio of the two.
  *
- * Env: BENCH_DATABASE_URL (required), BENCH_AQUEDUCT_OPTIONS (JSON AqueductModuleOptions, required).
+ * Env: BENCH_DATABASE_URL (required), BENCH_AQUEDUCT_OPTIONS (JSON AqueductModuleOptions, required),
+ * BENCH_NOOP_LISTENERS=1 to register three no-op provisioning.start listeners (off by default, so the
+ * ingest benchmark measures receiving alone: without listeners no delivery is created or run).
  * Reports `{ type: 'ready', port }` over IPC once listening.
  */
 import 'reflect-metadata';
@@ -13,12 +15,18 @@ import {
   type DynamicModule,
   HttpCode,
   HttpStatus,
+  Injectable,
   Module,
   Post,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AqueductModule, type AqueductModuleOptions, aqueductMigrations } from 'nestjs-aqueduct';
+import {
+  AqueductModule,
+  type AqueductModuleOptions,
+  OnAqueductEvent,
+  aqueductMigrations,
+} from 'nestjs-aqueduct';
 import type { ServerReadyMessage } from './support/child-server';
 
 @Controller()
@@ -31,9 +39,26 @@ class BareController {
   }
 }
 
+/** Listeners that do nothing: what remains is the module's cost of running a delivery. */
+@Injectable()
+class NoopListeners {
+  @OnAqueductEvent('provisioning.start', { name: 'noop1' })
+  noop1(): void {}
+
+  @OnAqueductEvent('provisioning.start', { name: 'noop2' })
+  noop2(): void {}
+
+  @OnAqueductEvent('provisioning.start', { name: 'noop3' })
+  noop3(): void {}
+}
+
 @Module({})
 class BenchServerModule {
-  static forRoot(databaseUrl: string, aqueduct: AqueductModuleOptions): DynamicModule {
+  static forRoot(
+    databaseUrl: string,
+    aqueduct: AqueductModuleOptions,
+    noopListeners: boolean,
+  ): DynamicModule {
     return {
       module: BenchServerModule,
       imports: [
@@ -48,6 +73,7 @@ class BenchServerModule {
         AqueductModule.forRoot(aqueduct),
       ],
       controllers: [BareController],
+      providers: noopListeners ? [NoopListeners] : [],
     };
   }
 }
@@ -64,9 +90,11 @@ async function main(): Promise<void> {
   const databaseUrl = requiredEnv('BENCH_DATABASE_URL');
   const aqueduct = JSON.parse(requiredEnv('BENCH_AQUEDUCT_OPTIONS')) as AqueductModuleOptions;
   // Errors only: a log line per request would measure the console, not the module.
-  const app = await NestFactory.create(BenchServerModule.forRoot(databaseUrl, aqueduct), {
-    logger: ['error'],
-  });
+  const noopListeners = process.env.BENCH_NOOP_LISTENERS === '1';
+  const app = await NestFactory.create(
+    BenchServerModule.forRoot(databaseUrl, aqueduct, noopListeners),
+    { logger: ['error'] },
+  );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
 

@@ -1,30 +1,13 @@
-import type { AqueductModuleOptions } from 'nestjs-aqueduct';
-import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import type { BenchContext, BenchReport, Benchmark } from './support/benchmark';
 import { startChildServer } from './support/child-server';
 import { withClient } from './support/database';
-import { type HttpRequest, type LoadResult, type LoadTarget, runLoad } from './support/load';
-import { RequestPool } from './support/request-pool';
-
-const SECRET = 'whsec_' + Buffer.from('bench-secret-bench-secret-32byte').toString('base64');
-const AQUEDUCT_OPTIONS: AqueductModuleOptions = {
-  secrets: [SECRET],
-  verification: { scheme: 'standard-webhooks' },
-};
-const WEBHOOK_PATH = '/webhooks/aqueduct';
-
-/** Prepared requests are signed before the run; the module refuses them after 300 s. */
-const SIGNATURE_TOLERANCE_SECONDS = 300;
-/** Room for signing the pool itself (a few seconds) and for clock skew. */
-const SIGNATURE_MARGIN_SECONDS = 60;
-/** ~1 KB each: bounds the parent's memory whatever the bare route managed. */
-const MAX_POOL_SIZE = 250_000;
-
-/** A distinct, freshly signed provisioning.start delivery (random webhook-id, unique customer). */
-function signedEvent(sequence: number): HttpRequest {
-  const event = provisioningStartEvent({ customerId: `cus_bench_${sequence}` });
-  return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: SECRET });
-}
+import { type LoadResult, type LoadTarget, runLoad } from './support/load';
+import {
+  AQUEDUCT_OPTIONS,
+  WEBHOOK_PATH,
+  signedEvent,
+  signedEventPool,
+} from './support/webhook-requests';
 
 /**
  * Ingest throughput: the module's endpoint (raw-body read, Standard Webhooks check, validation,
@@ -59,7 +42,12 @@ async function measure(context: BenchContext, baseUrl: string): Promise<BenchRep
   });
   notes.push(`body: ${Buffer.byteLength(sample.body)} bytes of JSON for both routes`);
 
-  const pool = makePool(context, bare.measured.requestsPerSecond);
+  // Sized from the bare route's rate, which the module cannot exceed (same HTTP work and more).
+  const pool = signedEventPool(
+    context,
+    bare.measured.requestsPerSecond,
+    config.warmupSeconds + config.durationSeconds,
+  );
   const answeredIds: string[] = [];
   const rowsBefore = await countRows(context.databaseUrl);
   const ingest = await warmUpAndMeasure(context, 'webhook', {
@@ -120,23 +108,6 @@ async function warmUpAndMeasure(
   context.log(`${label}: measuring ${durationSeconds} s`);
   const measured = await runLoad(target, { connections, durationSeconds });
   return { warmup, measured };
-}
-
-/**
- * Sized from the bare route's rate, which the module cannot exceed (it does the same HTTP work and
- * more), with headroom. Runs too long for signatures made beforehand sign in-run instead.
- */
-function makePool(context: BenchContext, bareRequestsPerSecond: number): RequestPool {
-  const { warmupSeconds, durationSeconds, connections } = context.config;
-  const seconds = warmupSeconds + durationSeconds;
-  if (seconds + SIGNATURE_MARGIN_SECONDS > SIGNATURE_TOLERANCE_SECONDS) {
-    context.log(`webhook: run longer than the signature tolerance, signing each request in-run`);
-    return new RequestPool(signedEvent, 0);
-  }
-  const wanted = Math.ceil(bareRequestsPerSecond * seconds * 1.5) + 2 * connections;
-  const size = Math.min(wanted, MAX_POOL_SIZE);
-  context.log(`webhook: signing ${size} distinct provisioning.start events`);
-  return new RequestPool(signedEvent, size);
 }
 
 interface StoredRowsCheck {

@@ -5,13 +5,15 @@
  *
  * Env: BENCH_DURATION (measured seconds per route, default 10), BENCH_WARMUP (default 3),
  * BENCH_CONNECTIONS (default 50), DATABASE_URL (optional), BENCH_SERVER_NODE_ARGS (extra node
- * flags for the server child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * flags for the server child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_DISPATCH (JSON
+ * dispatch options for the latency benchmark's server, default `{}`: the library's defaults).
  *
  * Numbers are printed, never asserted: they depend on the machine. Correctness problems (non-2xx,
  * acknowledged events without a row) are printed as WARNING lines.
  */
 import { cpus } from 'node:os';
 import { ingestBenchmark } from './ingest.bench';
+import { latencyBenchmark } from './latency.bench';
 import type { Benchmark } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
 import { readBenchConfig } from './support/config';
@@ -19,7 +21,7 @@ import { createBenchDatabase, startPostgresServer } from './support/database';
 import { formatReport } from './support/report';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: Benchmark[] = [ingestBenchmark];
+const BENCHMARKS: Benchmark[] = [ingestBenchmark, latencyBenchmark];
 
 let interrupted = false;
 /** Quiet once interrupted: the run goes on briefly while cleanup tears it down. */

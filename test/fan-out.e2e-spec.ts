@@ -1,4 +1,5 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
+import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import {
   type AqueductEvent,
   AqueductEventsService,
@@ -18,6 +19,17 @@ import { createTestDatabase, type TestDatabase } from './support/database';
 import { waitFor } from './support/wait';
 
 const SECRET = 'fan-out-secret';
+
+/** A host that prefers @nestjs/event-emitter. */
+@Injectable()
+class EmitterListener {
+  received: AqueductEvent[] = [];
+
+  @OnEvent('aqueduct.provisioning.start')
+  onStart(event: AqueductEvent) {
+    this.received.push(event);
+  }
+}
 
 /** Test listeners; each records every run with its context. */
 @Injectable()
@@ -83,7 +95,10 @@ describe('Durable fan-out to listeners', () => {
           pollIntervalMs: 100,
         },
       },
-      imports: [{ module: class ListenersModule {}, providers: [Listeners] }],
+      imports: [
+        EventEmitterModule.forRoot(),
+        { module: class ListenersModule {}, providers: [Listeners, EmitterListener] },
+      ],
     });
     listeners = app.get(Listeners);
     events = app.get(AqueductEventsService);
@@ -137,6 +152,19 @@ describe('Durable fan-out to listeners', () => {
       listener: 'Listeners.onStart',
       attempt: 1,
     });
+  });
+
+  it('also publishes each new event on @nestjs/event-emitter as aqueduct.<type> (best-effort)', async () => {
+    const id = await post(provisioningStartEvent({ customerId: 'owner_emitter' }));
+    const emitter = app.get(EmitterListener);
+    const event = await waitFor(
+      () => emitter.received.find((e) => e.id === id),
+      5000,
+      'the emitted event',
+    );
+    expect(event.object).toBeInstanceOf(ProvisioningDto);
+    await post(provisioningStartEvent({ customerId: 'owner_emitter' }, new Date(0)));
+    await settled(id);
   });
 
   it('(a) retries a listener that throws twice; the other listeners of the event ran once', async () => {

@@ -20,9 +20,17 @@ export interface ResultRow {
   percentOfBaseline?: number;
 }
 
+/** A table of ready-made cells, for figures that are not load runs (e.g. latency percentiles). */
+export interface TextTable {
+  header: string[];
+  rows: string[][];
+}
+
 export interface BenchReport {
   title: string;
   rows: ResultRow[];
+  /** Printed after the load table, in the same style. */
+  tables?: TextTable[];
   /** Correctness figures and anything needed to read the numbers. */
   notes: string[];
   /** Printed as `WARNING:` lines: something was wrong, the numbers may not mean much. */

@@ -55,8 +55,8 @@ export interface LoadTarget {
   url: string;
   /** The next request to send; called once per request. */
   next(): HttpRequest;
-  /** Called with each answer and the request it answers (e.g. to collect ids). */
-  onAnswer?(status: number, request: HttpRequest): void;
+  /** Called with each answer, the request it answers and the answer's body (e.g. to collect ids). */
+  onAnswer?(status: number, request: HttpRequest, body: string): void;
 }
 
 export interface LoadResult {
@@ -93,9 +93,9 @@ export async function runLoad(
           context.current = next;
           return { ...request, body: next.body, headers: next.headers };
         },
-        onResponse(status, _body, context) {
+        onResponse(status, body, context) {
           if (target.onAnswer && context.current) {
-            target.onAnswer(status, context.current);
+            target.onAnswer(status, context.current, body);
           }
         },
       },

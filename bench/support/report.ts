@@ -1,4 +1,4 @@
-import type { BenchReport, ResultRow } from './benchmark';
+import type { BenchReport, ResultRow, TextTable } from './benchmark';
 
 const COLUMNS: { header: string; value(row: ResultRow): string }[] = [
   { header: 'route', value: (row) => row.route },
@@ -16,24 +16,28 @@ const COLUMNS: { header: string; value(row: ResultRow): string }[] = [
 
 /** A plain-text table (readable in a terminal and in CI logs), then notes and warnings. */
 export function formatReport(report: BenchReport): string {
-  const cells = [
-    COLUMNS.map((column) => column.header),
-    ...report.rows.map((row) => COLUMNS.map((column) => column.value(row))),
-  ];
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
-  // The route column reads best left-aligned, numbers right-aligned.
-  const render = (line: string[]) =>
-    line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
-  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  const loadTable: TextTable = {
+    header: COLUMNS.map((column) => column.header),
+    rows: report.rows.map((row) => COLUMNS.map((column) => column.value(row))),
+  };
   return [
     '',
     `== ${report.title}`,
-    render(cells[0]),
-    rule,
-    ...cells.slice(1).map(render),
+    ...formatTable(loadTable),
+    ...(report.tables ?? []).flatMap((table) => ['', ...formatTable(table)]),
     '',
     ...report.notes.map((note) => `  ${note}`),
     ...report.warnings.map((warning) => `WARNING: ${warning}`),
     '',
   ].join('\n');
+}
+
+function formatTable(table: TextTable): string[] {
+  const cells = [table.header, ...table.rows];
+  const widths = table.header.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
+  // The first column (what the row is) reads best left-aligned, numbers right-aligned.
+  const render = (line: string[]) =>
+    line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(cells[0]), rule, ...cells.slice(1).map(render)];
 }

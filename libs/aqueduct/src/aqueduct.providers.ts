@@ -6,6 +6,7 @@ import { DeliveriesNotificationListener } from './dispatch/deliveries-notificati
 import { DELIVERY_QUEUE } from './dispatch/delivery-queue.interface';
 import { DispatchSignal } from './dispatch/dispatch-signal';
 import { PostgresDeliveryQueue } from './dispatch/postgres-delivery.queue';
+import { AqueductEventPublisher } from './events/aqueduct-event.publisher';
 import { AqueductEventsService } from './events/aqueduct-events.service';
 import { AqueductListenerRegistry } from './listeners/aqueduct-listener.registry';
 import { AqueductListenersExplorer } from './listeners/aqueduct-listeners.explorer';
@@ -48,6 +49,7 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       { provide: DELIVERY_QUEUE, useClass: PostgresDeliveryQueue },
       AqueductDispatcher,
       AqueductEventsService,
+      AqueductEventPublisher,
     ],
     exports: [...(definition.exports ?? []), AqueductEventsService, AqueductDispatcher],
   };

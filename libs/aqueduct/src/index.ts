@@ -43,3 +43,4 @@ export {
   AqueductDeliveryEntity,
   type AqueductDeliveryState,
 } from './storage/entities/aqueduct-delivery.entity';
+export { EVENT_EMITTER_PREFIX } from './events/aqueduct-event.publisher';

@@ -8,6 +8,7 @@ import {
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { AqueductEventPublisher } from '../events/aqueduct-event.publisher';
 import { parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -48,6 +49,7 @@ export class WebhookReceiver {
   constructor(
     private readonly inbox: AqueductInbox,
     private readonly listeners: AqueductListenerRegistry,
+    private readonly publisher: AqueductEventPublisher,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
     const { verification } = options;
@@ -97,6 +99,16 @@ export class WebhookReceiver {
     this.logger.debug(
       `Stored ${parsed.type} event ${result.id}${result.duplicate ? ' (duplicate)' : ''}`,
     );
+    if (!result.duplicate && parsed.valid) {
+      this.publisher.publish({
+        id: result.id,
+        type: parsed.type,
+        createdAt: parsed.createdAt,
+        receivedAt: new Date(),
+        object: parsed.object,
+        payload: parsed.payload as Record<string, unknown>,
+      });
+    }
     return result.duplicate
       ? { received: true, id: result.id, duplicate: true }
       : { received: true, id: result.id };

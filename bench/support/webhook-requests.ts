@@ -1,0 +1,46 @@
+import type { AqueductModuleOptions } from 'nestjs-aqueduct';
+import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import type { BenchContext } from './benchmark';
+import type { HttpRequest } from './load';
+import { RequestPool } from './request-pool';
+
+/** What the webhook benchmarks send: Standard Webhooks-signed provisioning.start events. */
+const SECRET = 'whsec_' + Buffer.from('bench-secret-bench-secret-32byte').toString('base64');
+export const AQUEDUCT_OPTIONS: AqueductModuleOptions = {
+  secrets: [SECRET],
+  verification: { scheme: 'standard-webhooks' },
+};
+export const WEBHOOK_PATH = '/webhooks/aqueduct';
+
+/** Prepared requests are signed before the run; the module refuses them after 300 s. */
+const SIGNATURE_TOLERANCE_SECONDS = 300;
+/** Room for signing the pool itself (a few seconds) and for clock skew. */
+const SIGNATURE_MARGIN_SECONDS = 60;
+/** ~1 KB each: bounds the parent's memory whatever the bare route managed. */
+const MAX_POOL_SIZE = 250_000;
+
+/** A distinct, freshly signed provisioning.start delivery (random webhook-id, unique customer). */
+export function signedEvent(sequence: number): HttpRequest {
+  const event = provisioningStartEvent({ customerId: `cus_bench_${sequence}` });
+  return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: SECRET });
+}
+
+/**
+ * Distinct signed events for `seconds` of load at up to `requestsPerSecond` (a rate the webhook
+ * route cannot exceed), with headroom. Runs too long for signatures made beforehand sign in-run
+ * instead.
+ */
+export function signedEventPool(
+  context: BenchContext,
+  requestsPerSecond: number,
+  seconds: number,
+): RequestPool {
+  if (seconds + SIGNATURE_MARGIN_SECONDS > SIGNATURE_TOLERANCE_SECONDS) {
+    context.log(`webhook: run longer than the signature tolerance, signing each request in-run`);
+    return new RequestPool(signedEvent, 0);
+  }
+  const wanted = Math.ceil(requestsPerSecond * seconds * 1.5) + 2 * context.config.connections;
+  const size = Math.min(wanted, MAX_POOL_SIZE);
+  context.log(`webhook: signing ${size} distinct provisioning.start events`);
+  return new RequestPool(signedEvent, size);
+}

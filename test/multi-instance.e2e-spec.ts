@@ -1,0 +1,127 @@
+import { Inject, Injectable, type INestApplication } from '@nestjs/common';
+import { type AqueductListenerContext, OnAqueductEvent } from 'nestjs-aqueduct';
+import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
+
+const SECRET = 'multi-instance-secret';
+const EVENTS = 500;
+const INSTANCE = 'INSTANCE';
+
+/** Every run of every listener in every instance, shared because the three apps share this process. */
+const runs = new Map<string, string[]>();
+
+@Injectable()
+class CountingListeners {
+  constructor(
+    @Inject(INSTANCE) private readonly instance: string,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  private async run(context: AqueductListenerContext) {
+    runs.set(context.idempotencyKey, [...(runs.get(context.idempotencyKey) ?? []), this.instance]);
+    // No ON CONFLICT: a second run of the same delivery would fail loudly here.
+    await this.dataSource.query(`INSERT INTO test_effects (key, instance) VALUES ($1, $2)`, [
+      context.idempotencyKey,
+      this.instance,
+    ]);
+  }
+
+  @OnAqueductEvent('provisioning.start', { name: 'grant' })
+  grant(_event: unknown, context: AqueductListenerContext) {
+    return this.run(context);
+  }
+
+  @OnAqueductEvent('*', { name: 'audit' })
+  audit(_event: unknown, context: AqueductListenerContext) {
+    return this.run(context);
+  }
+}
+
+describe('(d) Three instances against one database', () => {
+  let db: TestDatabase;
+  const apps: INestApplication[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    for (const name of ['a', 'b', 'c']) {
+      apps.push(
+        await createTestApp({
+          databaseUrl: db.url,
+          aqueduct: { secrets: [SECRET], dispatch: { concurrency: 8, pollIntervalMs: 200 } },
+          imports: [
+            {
+              module: class InstanceModule {},
+              providers: [{ provide: INSTANCE, useValue: name }, CountingListeners],
+            },
+          ],
+        }),
+      );
+    }
+    await apps[0]
+      .get(DataSource)
+      .query(`CREATE TABLE test_effects (key text PRIMARY KEY, instance text NOT NULL)`);
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await db?.drop();
+  });
+
+  it('processes 500 events (some delivered twice, to different instances) with every delivery run exactly once', async () => {
+    const signed = Array.from({ length: EVENTS }, (_, i) =>
+      signAqueductRequest(provisioningStartEvent({ customerId: `owner_${i}` }), {
+        scheme: 'shared-secret',
+        secret: SECRET,
+      }),
+    );
+    // Every tenth event is also sent again to another instance, as a sender retry would.
+    const sends = [
+      ...signed.map((s, i) => ({ s, app: apps[i % 3] })),
+      ...signed.filter((_, i) => i % 10 === 0).map((s, i) => ({ s, app: apps[(i + 1) % 3] })),
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < sends.length; i += 25) {
+      const batch = await Promise.all(
+        sends
+          .slice(i, i + 25)
+          .map(({ s, app }) =>
+            request(app.getHttpServer()).post('/webhooks/aqueduct').set(s.headers).send(s.body),
+          ),
+      );
+      statuses.push(...batch.map((res) => res.status));
+    }
+    expect(statuses.every((status) => status === 200)).toBe(true);
+
+    const dataSource = apps[0].get(DataSource);
+    await waitFor(
+      async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state <> 'done'`,
+          )
+        )[0].n === 0,
+      60_000,
+      'every delivery to be done',
+    );
+    const [{ events, deliveries, maxAttempts }] = await dataSource.query(
+      `SELECT (SELECT count(*)::int FROM aqueduct_events) AS events,
+              count(*)::int AS deliveries, max(attempts) AS "maxAttempts" FROM aqueduct_deliveries`,
+    );
+    expect({ events, deliveries, maxAttempts }).toEqual({
+      events: EVENTS,
+      deliveries: EVENTS * 2,
+      maxAttempts: 1,
+    });
+    expect(runs.size).toBe(EVENTS * 2);
+    expect([...runs.values()].every((instances) => instances.length === 1)).toBe(true);
+    const [{ effects }] = await dataSource.query(
+      `SELECT count(*)::int AS effects FROM test_effects`,
+    );
+    expect(effects).toBe(EVENTS * 2);
+    const workers = new Set([...runs.values()].flat());
+    expect(workers.size).toBeGreaterThan(1);
+  });
+});
