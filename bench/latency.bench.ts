@@ -11,8 +11,8 @@ import {
   signedEventPool,
 } from './support/webhook-requests';
 
-/** The no-op provisioning.start listeners bench-server.ts registers with BENCH_NOOP_LISTENERS=1. */
-const LISTENERS_PER_EVENT = 3;
+/** bench-server.ts registers 3 no-op provisioning.start listeners with BENCH_NOOP_LISTENERS=1. */
+const NOOP_LISTENERS = 3;
 /** Longest wait for the dispatcher to finish the deliveries of a run once the load stops. */
 const DRAIN_TIMEOUT_MS = 120_000;
 const DRAIN_POLL_MS = 250;
@@ -115,7 +115,7 @@ async function measure(
   const ackedAt = new Map(
     acks.map((ack) => [(JSON.parse(ack.body) as { id: string }).id, ack.atMs]),
   );
-  const events = await withClient(databaseUrl, (client) =>
+  const { events, listeners } = await withClient(databaseUrl, (client) =>
     deliveriesByEvent(client, [...ackedAt.keys()]),
   );
   const totals = await withClient(databaseUrl, (client) =>
@@ -128,7 +128,7 @@ async function measure(
   let lastFinishedMs = loadEndMs;
   for (const [id, atMs] of ackedAt) {
     const event = events.get(id);
-    if (!event || event.done !== LISTENERS_PER_EVENT || event.deliveries !== LISTENERS_PER_EVENT) {
+    if (!event || event.done !== event.deliveries || event.deliveries !== listeners.length) {
       incomplete++;
       continue;
     }
@@ -139,7 +139,7 @@ async function measure(
   const beforeAck = toDone.filter((ms) => ms < 0).length;
 
   notes.push(
-    `${LISTENERS_PER_EVENT} no-op provisioning.start listeners; dispatch options: ${describe(dispatch)}`,
+    `listeners of these events: ${listeners.join(', ') || 'none'}; dispatch options: ${describe(dispatch)}`,
   );
   notes.push(
     `Postgres autovacuum: ${await withClient(databaseUrl, showAutovacuum)} (plans follow table statistics)`,
@@ -151,7 +151,7 @@ async function measure(
     `${beforeAck} events had all listeners done before the client read the 2xx (negative latency, counted as is)`,
   );
   notes.push(
-    `events answered 2xx whose ${LISTENERS_PER_EVENT} deliveries are not all done: ${incomplete}`,
+    `events answered 2xx without a done delivery for each of the ${listeners.length} listeners: ${incomplete}`,
   );
   const perSecond = (count: number) => (count / ((loadEndMs - loadStartMs) / 1000)).toFixed(0);
   const falling = totals.finishedInRun < totals.createdInRun;
@@ -161,6 +161,11 @@ async function measure(
   notes.push(
     `deliveries of this benchmark (warm-up and cut-off requests included): ${totals.all}, not done: ${totals.notDone}, with attempts > 1: ${totals.retried}`,
   );
+  if (listeners.length < NOOP_LISTENERS) {
+    warnings.push(
+      `expected at least the ${NOOP_LISTENERS} no-op listeners, found ${listeners.length}`,
+    );
+  }
   if (incomplete > 0) {
     warnings.push(`${incomplete} events answered 2xx do not have all listeners done`);
   }
@@ -171,12 +176,12 @@ async function measure(
   const latencies: TextTable = {
     header: ['from the client reading the 2xx to', 'events', 'p50 ms', 'p99 ms', 'max ms'],
     rows: [
-      latencyRow(`all ${LISTENERS_PER_EVENT} listeners done`, toDone),
+      latencyRow(`all ${listeners.length} listeners done`, toDone),
       latencyRow('the last listener started', toStarted),
     ],
   };
   return {
-    title: `latency: ${connections} connections, ${durationSeconds} s measured after ${warmupSeconds} s warm-up, ${LISTENERS_PER_EVENT} listeners per event`,
+    title: `latency: ${connections} connections, ${durationSeconds} s measured after ${warmupSeconds} s warm-up, ${listeners.length} listeners per event`,
     rows: [{ route: `POST ${WEBHOOK_PATH}`, result: measured }],
     tables: [latencies],
     notes,
@@ -206,10 +211,11 @@ interface EventDeliveries {
   lastFinishedMs: number;
 }
 
+/** Per answered event, its deliveries; and the names of every listener they went to. */
 async function deliveriesByEvent(
   client: Client,
   eventIds: string[],
-): Promise<Map<string, EventDeliveries>> {
+): Promise<{ events: Map<string, EventDeliveries>; listeners: string[] }> {
   const result = await client.query<{
     event_id: string;
     deliveries: number;
@@ -227,7 +233,11 @@ async function deliveriesByEvent(
       GROUP BY event_id`,
     [eventIds],
   );
-  return new Map(
+  const listeners = await client.query<{ listener: string }>(
+    `SELECT DISTINCT listener FROM aqueduct_deliveries WHERE event_id = ANY($1::uuid[]) ORDER BY 1`,
+    [eventIds],
+  );
+  const events = new Map(
     result.rows.map((row) => [
       row.event_id,
       {
@@ -238,6 +248,7 @@ async function deliveriesByEvent(
       },
     ]),
   );
+  return { events, listeners: listeners.rows.map((row) => row.listener) };
 }
 
 interface DeliveryTotals {

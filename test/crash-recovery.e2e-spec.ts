@@ -53,7 +53,7 @@ describe('(c) A process killed with SIGKILL in the middle of a listener', () => 
     );
     await killHard(first);
     const { rows: active } = await client.query(
-      `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1`,
+      `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'effect'`,
       [res.body.id],
     );
     expect(active).toEqual([{ state: 'active', attempts: 1 }]);
@@ -69,7 +69,7 @@ describe('(c) A process killed with SIGKILL in the middle of a listener', () => 
       async () =>
         (
           await client.query(
-            `SELECT 1 FROM aqueduct_deliveries WHERE event_id = $1 AND state = 'done'`,
+            `SELECT 1 FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'effect' AND state = 'done'`,
             [res.body.id],
           )
         ).rowCount,
@@ -81,7 +81,7 @@ describe('(c) A process killed with SIGKILL in the middle of a listener', () => 
     ]);
     expect(effects).toEqual([{ pid: second.process.pid }]);
     const { rows: done } = await client.query(
-      `SELECT state, attempts, locked_by FROM aqueduct_deliveries WHERE event_id = $1`,
+      `SELECT state, attempts, locked_by FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'effect'`,
       [res.body.id],
     );
     expect(done).toEqual([{ state: 'done', attempts: 2, locked_by: null }]);

@@ -139,6 +139,7 @@ describe('Durable fan-out to listeners', () => {
     await settled(id);
     expect(Object.keys(await deliveries(id)).sort()).toEqual([
       'Listeners.onStart',
+      'aqueduct.provisioning',
       'audit',
       'flaky',
     ]);
@@ -209,7 +210,7 @@ describe('Durable fan-out to listeners', () => {
       .filter((r) => r.event.id === id)
       .map((r) => r.context.idempotencyKey)
       .sort();
-    expect(await events.replay(id)).toBe(3);
+    expect(await events.replay(id)).toBe(4); // three test listeners and the built-in provisioning one
     await waitFor(() => runsOf('audit', id).length === 2, 10_000, 'replayed runs');
     await settled(id);
     const replayed = listeners.runs.filter((r) => r.event.id === id).slice(keysBefore.length);
@@ -291,9 +292,10 @@ describe('Graceful shutdown', () => {
       const dataSource = app.get(DataSource);
       const state = async () =>
         (
-          await dataSource.query(`SELECT state FROM aqueduct_deliveries WHERE event_id = $1`, [
-            res.body.id,
-          ])
+          await dataSource.query(
+            `SELECT state FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'Slow.slow'`,
+            [res.body.id],
+          )
         )[0]?.state;
       await waitFor(async () => (await state()) === 'active', 5000, 'the listener to start');
       const slow = app.get(Slow);
@@ -304,7 +306,7 @@ describe('Graceful shutdown', () => {
       const client = new Client({ connectionString: db.url });
       await client.connect();
       const { rows } = await client.query(
-        `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1`,
+        `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'Slow.slow'`,
         [res.body.id],
       );
       await client.end();

@@ -112,7 +112,7 @@ describe('(d) Three instances against one database', () => {
     );
     expect({ events, deliveries, maxAttempts }).toEqual({
       events: EVENTS,
-      deliveries: EVENTS * 2,
+      deliveries: EVENTS * 3, // grant, audit and the built-in provisioning listener
       maxAttempts: 1,
     });
     expect(runs.size).toBe(EVENTS * 2);

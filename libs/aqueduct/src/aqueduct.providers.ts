@@ -1,5 +1,12 @@
 import type { DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { clockProvider, provisioningAdapterProvider } from './access/access.providers';
+import { AqueductAccessService } from './access/aqueduct-access.service';
+import { AqueductLedger } from './access/aqueduct-ledger.service';
+import { ExpiryJob } from './access/expiry.job';
+import { ProvisioningListener } from './access/provisioning.listener';
+import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 import { DeliveriesNotificationListener } from './dispatch/deliveries-notification.listener';
@@ -15,7 +22,8 @@ import { AqueductSignatureGuard } from './http/signature.guard';
 import { createWebhookController } from './http/webhook.controller';
 import { WebhookReceiver } from './http/webhook-receiver.service';
 import { webhookRouteProvider } from './http/webhook-route.provider';
-import { resolvedOptionsProvider } from './options/aqueduct-options.provider';
+import { AQUEDUCT_OPTIONS, resolvedOptionsProvider } from './options/aqueduct-options.provider';
+import { AQUEDUCT_CLOCK } from './access/aqueduct-clock';
 import { AqueductInbox } from './storage/aqueduct-inbox.service';
 import { AqueductSchemaCheck } from './storage/aqueduct-schema.check';
 import { aqueductEntities } from './storage/aqueduct-storage';
@@ -26,9 +34,12 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
   const controller = createWebhookController();
   return {
     ...definition,
+    // Global, so that AqueductAccessService and @RequiresEntitlement work in every host module.
+    global: true,
     imports: [
       ...(definition.imports ?? []),
       DiscoveryModule,
+      ScheduleModule.forRoot(),
       TypeOrmModule.forFeature(aqueductEntities),
     ],
     controllers: [controller],
@@ -50,7 +61,23 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       AqueductDispatcher,
       AqueductEventsService,
       AqueductEventPublisher,
+      clockProvider,
+      provisioningAdapterProvider,
+      AqueductLedger,
+      ProvisioningListener,
+      AqueductAccessService,
+      EntitlementGuard,
+      ExpiryJob,
     ],
-    exports: [...(definition.exports ?? []), AqueductEventsService, AqueductDispatcher],
+    exports: [
+      ...(definition.exports ?? []),
+      AqueductEventsService,
+      AqueductDispatcher,
+      AqueductAccessService,
+      EntitlementGuard,
+      ExpiryJob,
+      AQUEDUCT_OPTIONS,
+      AQUEDUCT_CLOCK,
+    ],
   };
 }

@@ -44,3 +44,16 @@ export {
   type AqueductDeliveryState,
 } from './storage/entities/aqueduct-delivery.entity';
 export { EVENT_EMITTER_PREFIX } from './events/aqueduct-event.publisher';
+export { AQUEDUCT_CLOCK, type AqueductClock } from './access/aqueduct-clock';
+export * from './access/provisioning-adapter.interface';
+export { LoggingProvisioningAdapter } from './access/logging-provisioning.adapter';
+export { AqueductAccessService, type Entitlement } from './access/aqueduct-access.service';
+export { RequiresEntitlement, EntitlementGuard } from './access/requires-entitlement.guard';
+export { ExpiryJob, EXPIRY_JOB, type SweepResult } from './access/expiry.job';
+export { AccessEventType } from './access/access-event-types';
+export { PROVISIONING_LISTENER } from './access/provisioning.listener';
+export { entitlementKey } from './access/aqueduct-ledger.service';
+export {
+  AqueductEntitlementEntity,
+  type EntitlementStatus,
+} from './storage/entities/aqueduct-entitlement.entity';

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import type { ProvisioningAdapter } from '../access/provisioning-adapter.interface';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
 
 /** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`; `svix-*` too). */
@@ -124,6 +125,36 @@ export interface DispatchOptions {
   shutdownTimeoutMs?: number;
 }
 
+/** The scheduled job that ends access once `gracePeriodEndDate` (else `endDate`) has passed. */
+export interface ExpiryOptions {
+  /**
+   * Run the job in this instance. Every instance may run it: one wins each tick.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Cron expression of the job (seconds field optional), as `@nestjs/schedule` takes it.
+   * @default '* * * * *' (every minute)
+   */
+  cron?: string;
+  /**
+   * Entitlements handled per transaction.
+   * @default 500
+   */
+  batchSize?: number;
+}
+
+/** How `@RequiresEntitlement()` finds the customer a request is for. */
+export interface AccessOptions {
+  /**
+   * Returns the Aqueduct customer id (`owner_...`) of the request, or nothing when unknown (403).
+   * @default request.params.customerId, else request.user?.customerId
+   */
+  customerIdResolver?: (
+    request: any,
+  ) => string | null | undefined | Promise<string | null | undefined>;
+}
+
 /** Options of `AqueductModule.forRoot()` / `forRootAsync()`. */
 export interface AqueductModuleOptions {
   /**
@@ -153,4 +184,14 @@ export interface AqueductModuleOptions {
   storeTimeoutMs?: number;
   /** Delivery of stored events to listeners. */
   dispatch?: DispatchOptions;
+  /**
+   * Your `ProvisioningAdapter` class: register it as a provider in one of your modules so it can
+   * inject your services (it is looked up there), or it is instantiated by the module.
+   * @default an adapter that only logs
+   */
+  provisioningAdapter?: Type<ProvisioningAdapter>;
+  /** The grace-period expiry job. */
+  expiry?: ExpiryOptions;
+  /** `@RequiresEntitlement()` settings. */
+  access?: AccessOptions;
 }

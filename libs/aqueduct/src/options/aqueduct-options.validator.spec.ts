@@ -3,7 +3,11 @@ import type {
   VerificationOptions,
 } from '../interfaces/aqueduct-options.interface';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
-import { DISPATCH_DEFAULTS, resolveAqueductOptions } from './aqueduct-options.validator';
+import {
+  DISPATCH_DEFAULTS,
+  EXPIRY_DEFAULTS,
+  resolveAqueductOptions,
+} from './aqueduct-options.validator';
 
 const resolve = (options: Record<string, unknown>) =>
   resolveAqueductOptions(options as unknown as AqueductModuleOptions);
@@ -25,6 +29,7 @@ describe('resolveAqueductOptions', () => {
       maxBodyBytes: 1048576,
       storeTimeoutMs: 5000,
       dispatch: DISPATCH_DEFAULTS,
+      expiry: EXPIRY_DEFAULTS,
     });
   });
 
@@ -48,6 +53,7 @@ describe('resolveAqueductOptions', () => {
       ...options,
       path: 'webhooks/aqueduct',
       dispatch: DISPATCH_DEFAULTS,
+      expiry: EXPIRY_DEFAULTS,
     });
   });
 

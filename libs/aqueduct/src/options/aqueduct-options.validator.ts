@@ -7,6 +7,7 @@ import { invalidOption } from '../aqueduct.messages';
 import type {
   AqueductModuleOptions,
   DispatchOptions,
+  ExpiryOptions,
   VerificationOptions,
 } from '../interfaces/aqueduct-options.interface';
 
@@ -18,7 +19,14 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   maxBodyBytes: number;
   storeTimeoutMs: number;
   dispatch: Required<DispatchOptions>;
+  expiry: Required<ExpiryOptions>;
 }
+
+export const EXPIRY_DEFAULTS: Required<ExpiryOptions> = {
+  enabled: true,
+  cron: '* * * * *',
+  batchSize: 500,
+};
 
 export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   enabled: true,
@@ -66,6 +74,20 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     );
   }
   checkVerification(verification);
+  if (
+    options.provisioningAdapter !== undefined &&
+    typeof options.provisioningAdapter !== 'function'
+  ) {
+    throw new Error(
+      invalidOption('provisioningAdapter', 'must be a class implementing ProvisioningAdapter'),
+    );
+  }
+  const resolver = options.access?.customerIdResolver;
+  if (resolver !== undefined && typeof resolver !== 'function') {
+    throw new Error(
+      invalidOption('access.customerIdResolver', 'must be a function of the request'),
+    );
+  }
   return {
     ...options,
     secrets,
@@ -78,6 +100,24 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       DEFAULT_STORE_TIMEOUT_MS,
     ),
     dispatch: resolveDispatch(options.dispatch ?? {}),
+    expiry: resolveExpiry(options.expiry ?? {}),
+  };
+}
+
+function resolveExpiry(expiry: ExpiryOptions): Required<ExpiryOptions> {
+  if (expiry.enabled !== undefined && typeof expiry.enabled !== 'boolean') {
+    throw new Error(invalidOption('expiry.enabled', 'must be true or false'));
+  }
+  if (
+    expiry.cron !== undefined &&
+    (typeof expiry.cron !== 'string' || expiry.cron.trim().split(/\s+/).length < 5)
+  ) {
+    throw new Error(invalidOption('expiry.cron', 'must be a cron expression such as "* * * * *"'));
+  }
+  return {
+    enabled: expiry.enabled ?? EXPIRY_DEFAULTS.enabled,
+    cron: expiry.cron ?? EXPIRY_DEFAULTS.cron,
+    batchSize: positiveInteger('expiry.batchSize', expiry.batchSize, EXPIRY_DEFAULTS.batchSize),
   };
 }
 

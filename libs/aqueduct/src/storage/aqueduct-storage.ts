@@ -2,15 +2,22 @@ import { AqueductDeliveryEntity } from './entities/aqueduct-delivery.entity';
 import { AqueductEventEntity } from './entities/aqueduct-event.entity';
 import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-create-aqueduct-events';
 import { CreateAqueductDeliveries1763800001000 } from './migrations/1763800001000-create-aqueduct-deliveries';
+import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002000-create-aqueduct-entitlements';
+import { AqueductEntitlementEntity } from './entities/aqueduct-entitlement.entity';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
-export const aqueductEntities = [AqueductEventEntity, AqueductDeliveryEntity];
+export const aqueductEntities = [
+  AqueductEventEntity,
+  AqueductDeliveryEntity,
+  AqueductEntitlementEntity,
+];
 
 /** Migrations creating the module's tables, in order. Add them to the DataSource's `migrations`. */
 export const aqueductMigrations = [
   CreateAqueductEvents1763800000000,
   CreateAqueductDeliveries1763800001000,
+  CreateAqueductEntitlements1763800002000,
 ];
 
 /** Tables the module needs; checked at start-up. */
-export const AQUEDUCT_TABLES = ['aqueduct_events', 'aqueduct_deliveries'];
+export const AQUEDUCT_TABLES = ['aqueduct_events', 'aqueduct_deliveries', 'aqueduct_entitlements'];

@@ -1,5 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { lazyHostInstance } from '../access/access.providers';
 import { schemeInUse } from '../aqueduct.messages';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
@@ -27,8 +28,10 @@ export const webhookVerifierProvider: Provider = {
         return new HmacVerifier(secrets, verification);
       case 'shared-secret':
         return new SharedSecretVerifier(secrets, verification);
-      case 'custom':
-        return moduleRef.create(verification.verifier);
+      case 'custom': {
+        const verifier = lazyHostInstance(moduleRef, verification.verifier);
+        return { verify: async (request) => (await verifier()).verify(request) };
+      }
     }
   },
 };
