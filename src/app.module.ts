@@ -3,6 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductModule, aqueductMigrations } from 'nestjs-aqueduct';
 import { aqueductOptionsFromEnv } from './app.config';
+import { CustomersController } from './customers/customers.controller';
 
 /** An ordinary Nest app that bills through Aqueduct: one import gives it the webhook endpoint. */
 @Module({
@@ -25,5 +26,6 @@ import { aqueductOptionsFromEnv } from './app.config';
       useFactory: aqueductOptionsFromEnv,
     }),
   ],
+  controllers: [CustomersController],
 })
 export class AppModule {}

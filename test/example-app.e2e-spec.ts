@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { DEVELOPMENT_SECRET } from '../src/app.config';
 import { AppModule } from '../src/app.module';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
 
 /** The example app, configured from the environment as `npm start` does. */
 describe('Example app', () => {
@@ -41,5 +42,25 @@ describe('Example app', () => {
       .get(DataSource)
       .query('SELECT type, status FROM aqueduct_events WHERE id = $1', [res.body.id]);
     expect(rows).toEqual([{ type: 'provisioning.start', status: 'accepted' }]);
+  });
+
+  it('gates a route with @RequiresEntitlement and reports access per product', async () => {
+    const event = provisioningStartEvent({ customerId: 'owner_example', productId: 'prod_pro' });
+    const { body, headers } = signAqueductRequest(event, {
+      scheme: 'standard-webhooks',
+      secret: DEVELOPMENT_SECRET,
+    });
+    await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(403);
+    await request(app.getHttpServer())
+      .post('/webhooks/aqueduct')
+      .set(headers)
+      .send(body)
+      .expect(200);
+    const access = await waitFor(async () => {
+      const res = await request(app.getHttpServer()).get('/customers/owner_example/access');
+      return res.body.products?.prod_pro === true && res.body;
+    });
+    expect(access.entitlements[0]).toMatchObject({ status: 'active', hasAccess: true });
+    await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(200);
   });
 });

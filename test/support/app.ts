@@ -1,7 +1,13 @@
 import type { DynamicModule, INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AqueductModule, type AqueductModuleOptions, aqueductMigrations } from 'nestjs-aqueduct';
+import {
+  AQUEDUCT_CLOCK,
+  type AqueductClock,
+  AqueductModule,
+  type AqueductModuleOptions,
+  aqueductMigrations,
+} from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 
 export interface TestAppOptions {
@@ -14,6 +20,8 @@ export interface TestAppOptions {
   controllers?: ModuleMetadata['controllers'];
   /** Runs before `init()`, like a host's `main.ts`. */
   configure?: (app: INestApplication) => void;
+  /** Replaces the module's clock (ledger, access checks, expiry job). */
+  clock?: AqueductClock;
   /** Do not connect to the database (for start-up failures that must not leak a pool). */
   lazyDatabase?: boolean;
   /** Extra pg pool settings. */
@@ -22,7 +30,7 @@ export interface TestAppOptions {
 
 /** Boots the module the way a host app does: TypeORM on the real database, migrations on start. */
 export async function createTestApp(options: TestAppOptions): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
+  const builder = Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot({
         type: 'postgres',
@@ -37,7 +45,11 @@ export async function createTestApp(options: TestAppOptions): Promise<INestAppli
       ...(options.imports ?? []),
     ],
     controllers: options.controllers ?? [],
-  }).compile();
+  });
+  if (options.clock) {
+    builder.overrideProvider(AQUEDUCT_CLOCK).useValue(options.clock);
+  }
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({
     logger: process.env.TEST_LOGS ? undefined : false,
   });

@@ -1,0 +1,307 @@
+import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
+import {
+  AqueductAccessService,
+  ExpiryJob,
+  type ProvisioningAdapter,
+  type ProvisioningGrant,
+  RequiresEntitlement,
+} from 'nestjs-aqueduct';
+import {
+  provisioningEndEvent,
+  provisioningStartEvent,
+  signAqueductRequest,
+} from 'nestjs-aqueduct/testing';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { DAY, TestClock } from './support/test-clock';
+import { waitFor } from './support/wait';
+
+const SECRET = 'access-secret';
+const T0 = new Date('2026-01-01T00:00:00Z');
+const at = (days: number) => new Date(T0.getTime() + days * DAY);
+
+/** Every adapter call of every instance, in the order they happened. */
+const adapterCalls: { action: string; grant: ProvisioningGrant }[] = [];
+
+/** The host's user system, as seen by the module: every call recorded. */
+@Injectable()
+class RecordingAdapter implements ProvisioningAdapter {
+  calls = adapterCalls;
+  provision(grant: ProvisioningGrant) {
+    this.calls.push({ action: 'provision', grant });
+  }
+  deprovision(grant: ProvisioningGrant) {
+    this.calls.push({ action: 'deprovision', grant });
+  }
+  update(grant: ProvisioningGrant) {
+    this.calls.push({ action: 'update', grant });
+  }
+  of(customerId: string) {
+    return this.calls
+      .filter((call) => call.grant.customerId === customerId)
+      .map((call) => call.action);
+  }
+}
+
+@Controller('customers/:customerId/reports')
+@RequiresEntitlement('prod_pro')
+class ReportsController {
+  @Get()
+  list(@Param('customerId') customerId: string) {
+    return { customerId, reports: [] };
+  }
+}
+
+/** A 30-day paid period from day 0 with 7 days of grace, as Aqueduct would describe it. */
+const period = (customerId: string, overrides: Record<string, unknown> = {}) => ({
+  customerId,
+  productId: 'prod_pro',
+  subscriptionId: `sub_${customerId}`,
+  startDate: at(0).toISOString(),
+  endDate: at(30).toISOString(),
+  contractStartDate: at(0).toISOString(),
+  contractEndDate: at(30).toISOString(),
+  gracePeriodEndDate: at(37).toISOString(),
+  ...overrides,
+});
+
+describe('Provisioning ledger, access checks and expiry (controlled clock)', () => {
+  let db: TestDatabase;
+  const clock = new TestClock(T0);
+  const apps: INestApplication[] = [];
+  let app: INestApplication;
+  let adapter: RecordingAdapter;
+  let access: AqueductAccessService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    for (let i = 0; i < 3; i++) {
+      apps.push(
+        await createTestApp({
+          databaseUrl: db.url,
+          clock,
+          aqueduct: {
+            secrets: [SECRET],
+            provisioningAdapter: RecordingAdapter,
+            expiry: { enabled: false, batchSize: 3 },
+            dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+          },
+          controllers: i === 0 ? [ReportsController] : [],
+          imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+        }),
+      );
+    }
+    app = apps[0];
+    adapter = app.get(RecordingAdapter);
+    access = app.get(AqueductAccessService);
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await db?.drop();
+  });
+
+  const post = async (payload: unknown) => {
+    const { body, headers } = signAqueductRequest(payload, {
+      scheme: 'shared-secret',
+      secret: SECRET,
+    });
+    const res = await request(app.getHttpServer())
+      .post('/webhooks/aqueduct')
+      .set(headers)
+      .send(body)
+      .expect(200);
+    return res.body.id as string;
+  };
+  const idle = () =>
+    waitFor(
+      async () =>
+        (
+          await app
+            .get(DataSource)
+            .query(
+              `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state IN ('pending', 'active')`,
+            )
+        )[0].n === 0,
+      15_000,
+      'deliveries to finish',
+    );
+  const calls = (customerId: string) => adapter.of(customerId);
+  const status = async (customerId: string) =>
+    (await access.getEntitlement(customerId, 'prod_pro'))?.status;
+
+  beforeEach(() => clock.set(T0));
+
+  it('start, then end, then grace expiry: provision once, deprovision once, access follows the dates', async () => {
+    await post(provisioningStartEvent(period('owner_a'), at(0)));
+    await idle();
+    expect(calls('owner_a')).toEqual(['provision']);
+    expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(true);
+    expect(await status('owner_a')).toBe('active');
+
+    clock.set(at(30));
+    await post(provisioningEndEvent(period('owner_a'), at(30)));
+    await idle();
+    expect(calls('owner_a')).toEqual(['provision']);
+    expect(await status('owner_a')).toBe('grace');
+    expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(true);
+
+    clock.set(at(37));
+    expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(false); // the dates decide, before the job runs
+    expect((await app.get(ExpiryJob).sweep()).expired).toBeGreaterThanOrEqual(1);
+    await idle();
+    expect(calls('owner_a')).toEqual(['provision', 'deprovision']);
+    expect(await status('owner_a')).toBe('expired');
+    const grant = adapter.calls.find(
+      (c) => c.grant.customerId === 'owner_a' && c.action === 'deprovision',
+    )!.grant;
+    expect(grant).toMatchObject({
+      reason: 'access.expired',
+      productId: 'prod_pro',
+      accessUntil: at(37),
+    });
+    expect(grant.orgs[0].users.map((u) => u.email)).toEqual(['ada@acme.test', 'alan@acme.test']);
+  });
+
+  it('end arriving before start: the late start changes nothing and the final state is right', async () => {
+    clock.set(at(30));
+    await post(provisioningEndEvent(period('owner_b'), at(30)));
+    await post(provisioningStartEvent(period('owner_b'), at(0)));
+    await idle();
+    expect(await status('owner_b')).toBe('grace');
+    expect((await access.getEntitlement('owner_b', 'prod_pro'))?.lastEventType).toBe(
+      'provisioning.end',
+    );
+    expect(calls('owner_b')).toEqual(['provision']);
+  });
+
+  it('a start retried 24 h late, after the end and after expiry, does not resurrect access', async () => {
+    await post(provisioningStartEvent(period('owner_c'), at(0)));
+    clock.set(at(30));
+    await post(provisioningEndEvent(period('owner_c'), at(30)));
+    clock.set(at(38));
+    await app.get(ExpiryJob).sweep();
+    await idle();
+    // Aqueduct's retry of the very first delivery (same body), then a re-send of the start a day late.
+    await post(provisioningStartEvent(period('owner_c'), at(0)));
+    await post({ ...provisioningStartEvent(period('owner_c'), at(0)), retried: true });
+    await idle();
+    expect(await access.hasAccess('owner_c', 'prod_pro')).toBe(false);
+    expect(calls('owner_c')).toEqual(['provision', 'deprovision']);
+  });
+
+  it('a genuinely newer start (a renewal) does give access again', async () => {
+    await post(provisioningStartEvent(period('owner_r'), at(0)));
+    await idle();
+    clock.set(at(40));
+    await app.get(ExpiryJob).sweep();
+    await idle();
+    await post(
+      provisioningStartEvent(
+        period('owner_r', {
+          startDate: at(40).toISOString(),
+          endDate: at(70).toISOString(),
+          gracePeriodEndDate: at(77).toISOString(),
+        }),
+        at(40),
+      ),
+    );
+    await idle();
+    expect(await access.hasAccess('owner_r', 'prod_pro')).toBe(true);
+    expect(calls('owner_r')).toEqual(['provision', 'deprovision', 'provision']);
+  });
+
+  it('duplicate starts provision once; a start with new users updates them', async () => {
+    const start = provisioningStartEvent(period('owner_d'), at(0));
+    await Promise.all([post(start), post(start), post({ ...start, copy: 2 })]);
+    await idle();
+    expect(calls('owner_d')).toEqual(['provision']);
+    clock.set(at(1));
+    await post(
+      provisioningStartEvent(
+        period('owner_d', {
+          provisioningOrgs: { name: 'Acme', users: [{ name: 'Grace', email: 'grace@acme.test' }] },
+        }),
+        at(1),
+      ),
+    );
+    await idle();
+    expect(calls('owner_d')).toEqual(['provision', 'update']);
+  });
+
+  it('three instances sweeping at the same tick expire each row once', async () => {
+    for (let i = 0; i < 10; i++) {
+      await post(provisioningStartEvent(period(`owner_m${i}`), at(0)));
+    }
+    await idle();
+    clock.set(at(38));
+    const results = await Promise.all(apps.map((a) => a.get(ExpiryJob).sweep()));
+    await idle();
+    const dataSource = app.get(DataSource);
+    const [{ n }] = await dataSource.query(
+      `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'access.expired' AND payload->'object'->>'customerId' LIKE 'owner_m%'`,
+    );
+    expect(n).toBe(10);
+    expect(results.reduce((sum, r) => sum + r.expired, 0)).toBeGreaterThanOrEqual(10);
+    for (let i = 0; i < 10; i++) {
+      expect(calls(`owner_m${i}`)).toEqual(['provision', 'deprovision']);
+    }
+  });
+
+  it('catches up after downtime: everything due while the app was down expires in one sweep, in batches', async () => {
+    for (let i = 0; i < 7; i++) {
+      await post(
+        provisioningStartEvent(
+          period(`owner_down${i}`, { gracePeriodEndDate: at(31 + i).toISOString() }),
+          at(0),
+        ),
+      );
+    }
+    await idle();
+    clock.set(at(60)); // the app was down from day 30 to day 60
+    const result = await app.get(ExpiryJob).sweep();
+    expect(result.batches).toBeGreaterThan(1);
+    await idle();
+    for (let i = 0; i < 7; i++) {
+      expect(await status(`owner_down${i}`)).toBe('expired');
+      expect(calls(`owner_down${i}`)).toEqual(['provision', 'deprovision']);
+    }
+    expect((await app.get(ExpiryJob).sweep()).expired).toBe(0);
+  });
+
+  it('a start whose date is still ahead is scheduled, then started by the job', async () => {
+    await post(
+      provisioningStartEvent(period('owner_s', { startDate: at(2).toISOString() }), at(0)),
+    );
+    await idle();
+    expect(await status('owner_s')).toBe('scheduled');
+    expect(calls('owner_s')).toEqual([]);
+    clock.set(at(2));
+    expect((await app.get(ExpiryJob).sweep()).started).toBeGreaterThanOrEqual(1);
+    await idle();
+    expect(calls('owner_s')).toEqual(['provision']);
+  });
+
+  it('@RequiresEntitlement answers 200 with access and 403 without', async () => {
+    await post(provisioningStartEvent(period('owner_g'), at(0)));
+    await idle();
+    clock.set(at(5));
+    const ok = await request(app.getHttpServer()).get('/customers/owner_g/reports').expect(200);
+    expect(ok.body).toEqual({ customerId: 'owner_g', reports: [] });
+    const denied = await request(app.getHttpServer())
+      .get('/customers/owner_nobody/reports')
+      .expect(403);
+    expect(denied.body.message).toBe('Customer owner_nobody has no active entitlement to prod_pro');
+    clock.set(at(40));
+    await request(app.getHttpServer()).get('/customers/owner_g/reports').expect(403);
+  });
+
+  it('getEntitlements lists a customer with a status per entitlement', async () => {
+    clock.set(at(31));
+    const list = await access.getEntitlements('owner_a', at(10));
+    expect(list).toEqual([
+      expect.objectContaining({ productId: 'prod_pro', status: 'active', hasAccess: true }),
+    ]);
+  });
+});
