@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <name>...]`: gets a Postgres server (DATABASE_URL, else a throw-away embedded
- * one), creates a fresh `aqueduct_bench_<random>` database, runs the benchmarks, prints a table per
+ * one), runs each benchmark in a fresh `aqueduct_bench_<random>` database, prints a table per
  * benchmark, and removes everything it created, Ctrl-C included.
  *
  * Env: BENCH_DURATION (measured seconds per route, default 10), BENCH_WARMUP (default 3),
@@ -45,14 +45,15 @@ async function main(cleanup: Cleanup): Promise<void> {
 
   const server = await startPostgresServer();
   cleanup.defer('stop Postgres', server.stop);
-  const database = await createBenchDatabase(server);
-  cleanup.defer(`drop database ${database.name}`, database.drop);
-  log(`database ${database.name} on ${server.description}`);
 
+  // A database each: one benchmark's rows (e.g. deliveries nobody ran) must not weigh on the next.
   for (const benchmark of selected) {
-    log(`running ${benchmark.name}`);
+    const database = await createBenchDatabase(server);
+    cleanup.defer(`drop database ${database.name}`, database.drop);
+    log(`running ${benchmark.name} in database ${database.name} on ${server.description}`);
     const report = await benchmark.run({ config, databaseUrl: database.url, cleanup, log });
     console.log(formatReport(report));
+    await database.drop();
   }
 }
 

@@ -26,5 +26,19 @@ export function aqueductOptionsFromEnv(config: ConfigService): AqueductModuleOpt
     secrets: secret.split(',').map((s) => s.trim()),
     verification: { scheme } as AqueductModuleOptions['verification'],
     path: config.get<string>('AQUEDUCT_WEBHOOK_PATH') ?? 'webhooks/aqueduct',
+    email: emailFromEnv(config),
   };
+}
+
+/** Real mail through SMTP_URL; without it, mails are built and logged but not sent. */
+function emailFromEnv(config: ConfigService): AqueductModuleOptions['email'] {
+  const from = config.get<string>('EMAIL_FROM') ?? 'Example Billing <billing@example.com>';
+  const smtpUrl = config.get<string>('SMTP_URL');
+  if (!smtpUrl) {
+    new Logger('Example').log(
+      'SMTP_URL not set: mails are rendered and logged, not sent (nodemailer jsonTransport)',
+    );
+    return { transport: { jsonTransport: true }, from };
+  }
+  return { transport: smtpUrl, from, alertTo: config.get<string>('ALERT_EMAIL') };
 }

@@ -178,8 +178,10 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
 
   it('a start retried 24 h late, after the end and after expiry, does not resurrect access', async () => {
     await post(provisioningStartEvent(period('owner_c'), at(0)));
+    await idle();
     clock.set(at(30));
     await post(provisioningEndEvent(period('owner_c'), at(30)));
+    await idle();
     clock.set(at(38));
     await app.get(ExpiryJob).sweep();
     await idle();

@@ -5,7 +5,7 @@ import type { LoadResult } from './load';
 /** What run.ts gives every benchmark. */
 export interface BenchContext {
   config: BenchConfig;
-  /** The run's own database (fresh, dropped at the end); shared by all benchmarks of the run. */
+  /** The benchmark's own database (fresh, dropped once it is done). */
   databaseUrl: string;
   /** Register teardown that must also happen on Ctrl-C (e.g. stopping a child server). */
   cleanup: Cleanup;

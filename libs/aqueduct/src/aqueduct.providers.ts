@@ -9,6 +9,9 @@ import { ProvisioningListener } from './access/provisioning.listener';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
+import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
+import { emailTransportProvider } from './email/email-transport.provider';
+import { EmailListener } from './email/email.listener';
 import { DeliveriesNotificationListener } from './dispatch/deliveries-notification.listener';
 import { DELIVERY_QUEUE } from './dispatch/delivery-queue.interface';
 import { DispatchSignal } from './dispatch/dispatch-signal';
@@ -68,6 +71,9 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       AqueductAccessService,
       EntitlementGuard,
       ExpiryJob,
+      DeadDeliveryAlert,
+      emailTransportProvider,
+      EmailListener,
     ],
     exports: [
       ...(definition.exports ?? []),

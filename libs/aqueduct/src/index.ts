@@ -57,3 +57,6 @@ export {
   AqueductEntitlementEntity,
   type EntitlementStatus,
 } from './storage/entities/aqueduct-entitlement.entity';
+export * from './email/email.interfaces';
+export { EMAIL_LISTENER } from './email/email.listener';
+export { DELIVERY_DEAD_EVENT } from './dispatch/dead-delivery.alert';

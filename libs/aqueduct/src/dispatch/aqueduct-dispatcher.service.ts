@@ -13,6 +13,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { retryDelayMs } from './backoff';
+import { DeadDeliveryAlert } from './dead-delivery.alert';
 import { DeliveriesNotificationListener } from './deliveries-notification.listener';
 import {
   DELIVERY_QUEUE,
@@ -46,6 +47,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     private readonly registry: AqueductListenerRegistry,
     private readonly signal: DispatchSignal,
     private readonly notifications: DeliveriesNotificationListener,
+    private readonly deadAlert: DeadDeliveryAlert,
   ) {}
 
   get isRunning(): boolean {
@@ -184,6 +186,13 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
           `Could not record the failure (the lease will expire and retry): ${failure.message}`,
         ),
       );
+    if (dead) {
+      await this.deadAlert
+        .raise(delivery, message)
+        .catch((failure) =>
+          this.logger.error(`Could not raise the dead-delivery alert: ${failure.message}`),
+        );
+    }
   }
 
   private toEvent(delivery: ClaimedDelivery): AqueductEvent {

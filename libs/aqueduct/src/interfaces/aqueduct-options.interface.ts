@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { ProvisioningAdapter } from '../access/provisioning-adapter.interface';
+import type { EmailOptions } from '../email/email.interfaces';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
 
 /** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`; `svix-*` too). */
@@ -194,4 +195,9 @@ export interface AqueductModuleOptions {
   expiry?: ExpiryOptions;
   /** `@RequiresEntitlement()` settings. */
   access?: AccessOptions;
+  /**
+   * Email the provisioned users when access starts, when the paid period ends, and when access is
+   * gone; and operators when a delivery is dead-lettered. Off when not given.
+   */
+  email?: EmailOptions;
 }

@@ -82,6 +82,7 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       invalidOption('provisioningAdapter', 'must be a class implementing ProvisioningAdapter'),
     );
   }
+  checkEmail(options);
   const resolver = options.access?.customerIdResolver;
   if (resolver !== undefined && typeof resolver !== 'function') {
     throw new Error(
@@ -199,4 +200,37 @@ function positiveInteger(field: string, value: unknown, fallback: number): numbe
     throw new Error(invalidOption(field, 'must be a positive integer'));
   }
   return value;
+}
+
+function checkEmail(options: AqueductModuleOptions): void {
+  const email = options.email;
+  if (email === undefined) {
+    return;
+  }
+  if (!email || typeof email !== 'object') {
+    throw new Error(invalidOption('email', 'must be an object with transport and from'));
+  }
+  if (typeof email.from !== 'string' || !email.from.includes('@')) {
+    throw new Error(
+      invalidOption('email.from', 'must be a sender address, e.g. "Billing <billing@example.com>"'),
+    );
+  }
+  const transport = email.transport as unknown;
+  if (!transport || (typeof transport !== 'string' && typeof transport !== 'object')) {
+    throw new Error(
+      invalidOption(
+        'email.transport',
+        'must be an SMTP URL, nodemailer transport options or a transport',
+      ),
+    );
+  }
+  if (email.timeZone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: email.timeZone });
+    } catch {
+      throw new Error(
+        invalidOption('email.timeZone', `"${email.timeZone}" is not an IANA time zone`),
+      );
+    }
+  }
 }

@@ -4,6 +4,7 @@ import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-cr
 import { CreateAqueductDeliveries1763800001000 } from './migrations/1763800001000-create-aqueduct-deliveries';
 import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002000-create-aqueduct-entitlements';
 import { AqueductEntitlementEntity } from './entities/aqueduct-entitlement.entity';
+import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-create-aqueduct-emails';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
@@ -17,7 +18,13 @@ export const aqueductMigrations = [
   CreateAqueductEvents1763800000000,
   CreateAqueductDeliveries1763800001000,
   CreateAqueductEntitlements1763800002000,
+  CreateAqueductEmails1763800003000,
 ];
 
 /** Tables the module needs; checked at start-up. */
-export const AQUEDUCT_TABLES = ['aqueduct_events', 'aqueduct_deliveries', 'aqueduct_entitlements'];
+export const AQUEDUCT_TABLES = [
+  'aqueduct_events',
+  'aqueduct_deliveries',
+  'aqueduct_entitlements',
+  'aqueduct_emails',
+];

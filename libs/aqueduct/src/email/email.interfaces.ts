@@ -1,0 +1,66 @@
+import type { Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+
+/** The mails the module sends. */
+export type EmailTemplateName =
+  'access-started' | 'period-ended' | 'access-ended' | 'delivery-dead';
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** What a template can use. Dates are already formatted in the configured time zone and locale. */
+export interface EmailTemplateVariables {
+  productId: string;
+  productName: string;
+  customerId: string;
+  orgName: string;
+  userName: string;
+  startDate: string;
+  endDate: string;
+  gracePeriodEndDate: string;
+  accessUntil: string;
+  /** For `delivery-dead`. */
+  deliveryId?: string;
+  listener?: string;
+  eventId?: string;
+  eventType?: string;
+  attempts?: string;
+  lastError?: string;
+}
+
+/**
+ * Overrides one template: a function returning any of subject/text/html, or strings with
+ * `{{variable}}` placeholders (values are HTML-escaped in `html`). Missing parts keep the default.
+ */
+export type EmailTemplate =
+  ((variables: EmailTemplateVariables) => Partial<EmailContent>) | Partial<EmailContent>;
+
+/** Email notifications to the provisioned users (and optional operator alerts). */
+export interface EmailOptions {
+  /** An SMTP URL (`smtp://user:pass@host:587`), nodemailer transport options, or a ready transport. */
+  transport: string | SMTPTransport.Options | Transporter | Record<string, unknown>;
+  /** Sender address, e.g. `'Acme Billing <billing@example.com>'`. Required. */
+  from: string;
+  /**
+   * Operators to alert when a delivery is dead-lettered.
+   * @default undefined (no alerts)
+   */
+  alertTo?: string | string[];
+  /**
+   * IANA time zone the dates are written in.
+   * @default 'UTC'
+   */
+  timeZone?: string;
+  /**
+   * Locale the dates are written in.
+   * @default 'en-US'
+   */
+  locale?: string;
+  /** Display names of products, by product id. @default the product id */
+  productNames?: Record<string, string>;
+  /** Your own subject/text/html for any template. */
+  templates?: Partial<Record<EmailTemplateName, EmailTemplate>>;
+}

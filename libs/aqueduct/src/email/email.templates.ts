@@ -1,0 +1,79 @@
+import type {
+  EmailContent,
+  EmailTemplate,
+  EmailTemplateName,
+  EmailTemplateVariables,
+} from './email.interfaces';
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+
+type Vars = EmailTemplateVariables;
+
+/** Plain text of each default mail. The HTML version is the same text, escaped, in paragraphs. */
+const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: string }> = {
+  'access-started': (v) => ({
+    subject: `Your access to ${v.productName} has started`,
+    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.startDate}. The current period runs until ${v.endDate}.\n`,
+  }),
+  'period-ended': (v) => ({
+    subject: `Your paid period for ${v.productName} has ended`,
+    text: `Hello ${v.userName},\n\nThe paid period of ${v.productName} for ${v.orgName} ended on ${v.endDate}. Your access continues until ${v.accessUntil}; renew before then to keep it.\n`,
+  }),
+  'access-ended': (v) => ({
+    subject: `Your access to ${v.productName} has ended`,
+    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} ended on ${v.accessUntil}.\n`,
+  }),
+  'delivery-dead': (v) => ({
+    subject: `[Aqueduct] ${v.listener} failed for good on a ${v.eventType} event`,
+    text: `The delivery ${v.deliveryId} (listener ${v.listener}, event ${v.eventId} of type ${v.eventType}) failed ${v.attempts} times and was dead-lettered.\n\nLast error: ${v.lastError}\n\nFix the cause, then redrive it: AqueductEventsService.redrive('${v.deliveryId}').\n`,
+  }),
+};
+
+/** Renders a template: the host's override where given, the default for the rest. */
+export function renderEmail(
+  name: EmailTemplateName,
+  variables: Vars,
+  override?: EmailTemplate,
+): EmailContent {
+  const base = DEFAULTS[name](variables);
+  const content: EmailContent = { ...base, html: toHtml(base.text) };
+  if (!override) {
+    return content;
+  }
+  if (typeof override === 'function') {
+    return { ...content, ...definedOnly(override(variables)) };
+  }
+  return {
+    subject:
+      override.subject !== undefined ? fill(override.subject, variables, false) : content.subject,
+    text: override.text !== undefined ? fill(override.text, variables, false) : content.text,
+    html: override.html !== undefined ? fill(override.html, variables, true) : content.html,
+  };
+}
+
+function toHtml(text: string): string {
+  return text
+    .trim()
+    .split(/\n{2,}/)
+    .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`)
+    .join('\n');
+}
+
+function fill(template: string, variables: Vars, html: boolean): string {
+  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => {
+    const value = String((variables as unknown as Record<string, unknown>)[name] ?? '');
+    return html ? escapeHtml(value) : value;
+  });
+}
+
+function definedOnly(content: Partial<EmailContent>): Partial<EmailContent> {
+  return Object.fromEntries(Object.entries(content).filter(([, value]) => value !== undefined));
+}
