@@ -8,6 +8,8 @@ import { ExpiryJob } from './access/expiry.job';
 import { ProvisioningListener } from './access/provisioning.listener';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
+import { AqueductApiClient } from './api/aqueduct-api.client';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
 import { emailTransportProvider } from './email/email-transport.provider';
@@ -74,6 +76,7 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       DeadDeliveryAlert,
       emailTransportProvider,
       EmailListener,
+      aqueductApiClientProvider,
     ],
     exports: [
       ...(definition.exports ?? []),
@@ -84,6 +87,7 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       ExpiryJob,
       AQUEDUCT_OPTIONS,
       AQUEDUCT_CLOCK,
+      AqueductApiClient,
     ],
   };
 }

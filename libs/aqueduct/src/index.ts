@@ -60,3 +60,11 @@ export {
 export * from './email/email.interfaces';
 export { EMAIL_LISTENER } from './email/email.listener';
 export { DELIVERY_DEAD_EVENT } from './dispatch/dead-delivery.alert';
+export { AqueductApiClient } from './api/aqueduct-api.client';
+export { AqueductApiError } from './api/aqueduct-api.error';
+export type {
+  AqueductApiClientOptions,
+  AqueductPostOptions,
+  CreateWebhookEndpointInput,
+  AqueductWebhookEndpoint,
+} from './api/aqueduct-api.interfaces';

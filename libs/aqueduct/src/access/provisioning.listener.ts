@@ -1,11 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isDeepStrictEqual } from 'node:util';
 import { DataSource, type EntityManager } from 'typeorm';
 import { PROVISIONING_EVENT_TYPES } from '../events/aqueduct-event-types';
 import type { ProvisioningDto, ProvisioningOrgDto } from '../events/provisioning.dto';
 import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
-import { OnAqueductEvent } from '../listeners/on-aqueduct-event.decorator';
+import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { AqueductLedger } from './aqueduct-ledger.service';
 import { AccessEventType } from './access-event-types';
@@ -43,20 +45,26 @@ interface EntitlementRow {
  * recomputes what is still to do rather than replaying what was done.
  */
 @Injectable()
-export class ProvisioningListener {
+export class ProvisioningListener implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly ledger: AqueductLedger,
     @Inject(PROVISIONING_ADAPTER) private readonly adapter: ProvisioningAdapter,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
+    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    private readonly registry: AqueductListenerRegistry,
   ) {}
 
-  @OnAqueductEvent(
-    [...PROVISIONING_EVENT_TYPES, AccessEventType.Started, AccessEventType.Expired],
-    {
-      name: PROVISIONING_LISTENER,
-    },
-  )
+  /** Registered unless `ledger: false` (a host that only wants the raw events). */
+  onModuleInit(): void {
+    if (this.options.ledger !== false) {
+      const types = [...PROVISIONING_EVENT_TYPES, AccessEventType.Started, AccessEventType.Expired];
+      this.registry.add(PROVISIONING_LISTENER, types, (event, context) =>
+        this.handle(event, context),
+      );
+    }
+  }
+
   async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
     if (PROVISIONING_EVENT_TYPES.includes(event.type)) {
       const { key } = await this.ledger.apply(

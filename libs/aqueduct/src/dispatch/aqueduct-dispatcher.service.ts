@@ -110,6 +110,8 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private async run(): Promise<void> {
     const { concurrency, leaseMs, pollIntervalMs } = this.options.dispatch;
     while (this.running) {
+      // One tick first, so completions that land together are answered by one claim.
+      await new Promise((resolve) => setImmediate(resolve));
       const free = concurrency - this.inFlight.size;
       if (free > 0) {
         try {

@@ -22,13 +22,19 @@ UPDATE aqueduct_deliveries d
  WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
 RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload`;
 
-/** Only the current lease holder may finish a delivery: a retaken lease fences the old owner out. */
-const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3 AND state = 'active'`;
+/**
+ * Only the current lease holder may finish a delivery: a retaken lease fences the old owner out.
+ * (`locked_by` is set only while active. Testing `state` here too would let the planner pick the
+ * partial runnable index over the primary key, and scan the whole backlog for every completion.)
+ */
+const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
 
+/** Completions that finish together are recorded together: one statement, one commit. */
 const COMPLETE_SQL = `
-UPDATE aqueduct_deliveries
+UPDATE aqueduct_deliveries d
    SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
- WHERE ${OWNED}`;
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
 const FAIL_SQL = `
 UPDATE aqueduct_deliveries
@@ -42,20 +48,29 @@ const EXTEND_SQL = `
 UPDATE aqueduct_deliveries d
    SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3 AND d.state = 'active'`;
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
 const RELEASE_SQL = `
 UPDATE aqueduct_deliveries d
    SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
        attempts = greatest(d.attempts - 1, 0)
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3 AND d.state = 'active'`;
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
 /** Errors are kept for operators, bounded so a huge message cannot bloat the table. */
 const MAX_ERROR_LENGTH = 2000;
 
+interface PendingCompletion {
+  delivery: ClaimedDelivery;
+  owner: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 @Injectable()
 export class PostgresDeliveryQueue implements DeliveryQueue {
+  private completions: PendingCompletion[] = [];
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async claim(
@@ -82,8 +97,31 @@ export class PostgresDeliveryQueue implements DeliveryQueue {
     }));
   }
 
-  async complete(delivery: ClaimedDelivery, owner: string): Promise<void> {
-    await this.dataSource.query(COMPLETE_SQL, [delivery.eventId, delivery.listener, owner]);
+  complete(delivery: ClaimedDelivery, owner: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ delivery, owner, resolve, reject });
+      if (this.completions.length === 1) {
+        setImmediate(() => void this.flushCompletions());
+      }
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    const batch = this.completions;
+    this.completions = [];
+    const byOwner = new Map<string, PendingCompletion[]>();
+    batch.forEach((c) => byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c]));
+    for (const [owner, completions] of byOwner) {
+      try {
+        await this.dataSource.query(COMPLETE_SQL, [
+          ...keys(completions.map((c) => c.delivery)),
+          owner,
+        ]);
+        completions.forEach((c) => c.resolve());
+      } catch (error) {
+        completions.forEach((c) => c.reject(error));
+      }
+    }
   }
 
   async fail(

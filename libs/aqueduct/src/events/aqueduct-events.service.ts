@@ -148,7 +148,11 @@ export class AqueductEventsService {
       );
     }
     const rows = await this.dataSource.query(
-      `INSERT INTO aqueduct_deliveries (event_id, listener) SELECT $1, unnest($2::text[])
+      // The event's existing deliveries (whoever created them: a replay from the CLI does not know
+      // the app's listeners) plus this instance's listeners that have none yet (a backfill).
+      `INSERT INTO aqueduct_deliveries (event_id, listener)
+       SELECT $1, unnest($2::text[])
+       UNION SELECT event_id, listener FROM aqueduct_deliveries WHERE event_id = $1
        ON CONFLICT (event_id, listener) DO UPDATE
          SET state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL
          WHERE aqueduct_deliveries.state <> 'active'

@@ -186,6 +186,12 @@ export interface AqueductModuleOptions {
   /** Delivery of stored events to listeners. */
   dispatch?: DispatchOptions;
   /**
+   * Keep the access ledger from provisioning events and drive the `ProvisioningAdapter` (the
+   * built-in `aqueduct.provisioning` listener). Turn off to receive and fan out events only.
+   * @default true
+   */
+  ledger?: boolean;
+  /**
    * Your `ProvisioningAdapter` class: register it as a provider in one of your modules so it can
    * inject your services (it is looked up there), or it is instantiated by the module.
    * @default an adapter that only logs
@@ -195,6 +201,16 @@ export interface AqueductModuleOptions {
   expiry?: ExpiryOptions;
   /** `@RequiresEntitlement()` settings. */
   access?: AccessOptions;
+  /**
+   * Aqueduct API key (`Authorization: Api-Key …`). When given, `AqueductApiClient` can be injected.
+   * @default undefined
+   */
+  apiKey?: string;
+  /**
+   * Base URL of Aqueduct's API.
+   * @default 'https://api.tryaqueduct.com'
+   */
+  apiBaseUrl?: string;
   /**
    * Email the provisioned users when access starts, when the paid period ends, and when access is
    * gone; and operators when a delivery is dead-lettered. Off when not given.

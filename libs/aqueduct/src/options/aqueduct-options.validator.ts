@@ -83,6 +83,9 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     );
   }
   checkEmail(options);
+  if (options.ledger !== undefined && typeof options.ledger !== 'boolean') {
+    throw new Error(invalidOption('ledger', 'must be true or false'));
+  }
   const resolver = options.access?.customerIdResolver;
   if (resolver !== undefined && typeof resolver !== 'function') {
     throw new Error(

@@ -1,0 +1,61 @@
+/** Exit codes scripts can rely on. */
+export const ExitCode = {
+  /** Done, and everything it was asked to do succeeded. */
+  Ok: 0,
+  /** Done, but the answer was a failure (non-2xx, not found, events given up). */
+  Failed: 1,
+  /** Bad arguments or configuration. */
+  Usage: 2,
+  /** The endpoint, API or database could not be reached. */
+  Unreachable: 3,
+} as const;
+
+/** An error that ends the command with a given exit code and a one-line message. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.Failed,
+  ) {
+    super(message);
+  }
+}
+
+/** Prints `value` as JSON (for `--json`) or through `human` for people. */
+export function output(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
+}
+
+/** A fixed-width table of rows of strings. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (cell ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Parses a positive integer option, or fails with a usage error naming it. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed <= 0) {
+      throw new CliError(`${name} must be a positive integer, got "${value}"`, ExitCode.Usage);
+    }
+    return parsed;
+  };
+}
+
+/** Parses a positive number option. */
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) {
+      throw new CliError(`${name} must be a positive number, got "${value}"`, ExitCode.Usage);
+    }
+    return parsed;
+  };
+}

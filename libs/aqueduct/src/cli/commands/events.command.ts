@@ -1,0 +1,140 @@
+import type { Command } from 'commander';
+import { AqueductEventsService } from '../../events/aqueduct-events.service';
+import type { AqueductDeliveryState } from '../../storage/entities/aqueduct-delivery.entity';
+import type { AqueductEventStatus } from '../../storage/entities/aqueduct-event.entity';
+import { CliError, ExitCode, output, positiveInt, table } from '../cli-output';
+import { withDatabase } from '../database-context';
+
+interface DbFlags {
+  databaseUrl?: string;
+  json?: boolean;
+}
+
+const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : '');
+
+/** `events list|show|replay|redrive`: the stored events, the ngrok-replay equivalent. */
+export function registerEvents(program: Command): void {
+  const events = program
+    .command('events')
+    .description('inspect stored events, replay them, redrive dead deliveries');
+  const withDb = (command: Command) =>
+    command
+      .option(
+        '--database-url <url>',
+        'Postgres holding the Aqueduct tables (or env DATABASE_URL)',
+        process.env.DATABASE_URL,
+      )
+      .option('--json', 'print JSON');
+
+  withDb(
+    events
+      .command('list')
+      .description('newest events first')
+      .option('--type <type>', 'only this event type')
+      .option('--status <status>', 'accepted or rejected')
+      .option('--since <date>', 'received at or after (ISO 8601)')
+      .option('--limit <n>', 'how many', positiveInt('--limit'), 20),
+  ).action(
+    async (
+      flags: DbFlags & {
+        type?: string;
+        status?: AqueductEventStatus;
+        since?: string;
+        limit: number;
+      },
+    ) => {
+      const since = flags.since ? new Date(flags.since) : undefined;
+      if (since && Number.isNaN(since.getTime())) {
+        throw new CliError(
+          `--since must be an ISO 8601 date, got "${flags.since}"`,
+          ExitCode.Usage,
+        );
+      }
+      const list = await withDatabase(flags.databaseUrl, (app) =>
+        app
+          .get(AqueductEventsService)
+          .listEvents({ type: flags.type, status: flags.status, since, limit: flags.limit }),
+      );
+      output(flags.json, list, () =>
+        table(
+          ['id', 'received', 'type', 'status'],
+          list.map((e) => [e.id, iso(e.receivedAt), e.type, e.status]),
+        ),
+      );
+    },
+  );
+
+  withDb(
+    events
+      .command('show')
+      .description('one event, its payload and its deliveries')
+      .argument('<eventId>'),
+  ).action(async (eventId: string, flags: DbFlags) => {
+    const event = await withDatabase(flags.databaseUrl, (app) =>
+      app.get(AqueductEventsService).getEvent(eventId).catch(notFound),
+    );
+    output(flags.json, event, () =>
+      [
+        `${event.id}  ${event.type}  ${event.status}  received ${iso(event.receivedAt)}`,
+        event.errors?.length ? `errors: ${event.errors.join('; ')}` : '',
+        JSON.stringify(event.payload, null, 2),
+        table(
+          ['listener', 'state', 'attempts', 'last error'],
+          event.deliveries.map((d) => [d.listener, d.state, String(d.attempts), d.lastError ?? '']),
+        ),
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  });
+
+  withDb(
+    events
+      .command('replay')
+      .description('run all listeners of an event again (same idempotency keys)')
+      .argument('<eventId>'),
+  ).action(async (eventId: string, flags: DbFlags) => {
+    const scheduled = await withDatabase(flags.databaseUrl, (app) =>
+      app.get(AqueductEventsService).replay(eventId).catch(notFound),
+    );
+    output(
+      flags.json,
+      { eventId, scheduled },
+      () => `replaying ${eventId}: ${scheduled} deliveries scheduled`,
+    );
+  });
+
+  withDb(
+    events
+      .command('redrive')
+      .description('put a dead delivery (<eventId>:<listener>) back to pending, or all dead ones')
+      .argument('[deliveryId]')
+      .option('--all-dead', 'every dead delivery')
+      .option('--listener <name>', 'with --all-dead: only this listener'),
+  ).action(
+    async (
+      deliveryId: string | undefined,
+      flags: DbFlags & { allDead?: boolean; listener?: string },
+    ) => {
+      if (!deliveryId && !flags.allDead) {
+        throw new CliError('give a <deliveryId> or --all-dead', ExitCode.Usage);
+      }
+      const count = await withDatabase(flags.databaseUrl, async (app) => {
+        const service = app.get(AqueductEventsService);
+        if (flags.allDead) {
+          return service.redriveDead(flags.listener);
+        }
+        await service.redrive(deliveryId as string).catch(notFound);
+        return 1;
+      });
+      output(flags.json, { redriven: count }, () => `${count} deliveries back to pending`);
+    },
+  );
+}
+
+export type { AqueductDeliveryState };
+
+function notFound(error: Error): never {
+  const status = (error as { status?: number }).status;
+  throw new CliError(error.message, status === 404 ? ExitCode.Failed : ExitCode.Failed);
+}

@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { registerEndpoints } from './commands/endpoints.command';
+import { registerEvents } from './commands/events.command';
+import { registerSend } from './commands/send.command';
+import { registerSimulate } from './commands/simulate.command';
+
+/** The `nestjs-aqueduct` command line. */
+export function createProgram(): Command {
+  const program = new Command('nestjs-aqueduct')
+    .description(
+      'Develop against Aqueduct webhooks: send test events, simulate Aqueduct, inspect and replay stored events',
+    )
+    .showHelpAfterError('(add --help for usage)')
+    // Before the subcommands are added, so they inherit it: errors reach main() for the exit code.
+    .exitOverride();
+  registerSend(program);
+  registerSimulate(program);
+  registerEvents(program);
+  registerEndpoints(program);
+  return program;
+}

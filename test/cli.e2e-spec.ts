@@ -1,0 +1,303 @@
+import { Injectable, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type AqueductEvent, OnAqueductEvent } from 'nestjs-aqueduct';
+import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import { createServer, type Server } from 'node:http';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { DEVELOPMENT_SECRET } from '../src/app.config';
+import { AppModule } from '../src/app.module';
+import { createTestApp } from './support/app';
+import { runCli } from './support/cli';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
+
+describe('The nestjs-aqueduct CLI, driven as a user would', () => {
+  let db: TestDatabase;
+  beforeAll(async () => (db = await createTestDatabase()));
+  afterAll(async () => db?.drop());
+
+  it('send: posts a signed sample event to the example app, which stores it', async () => {
+    const env = { ...process.env };
+    process.env.DATABASE_URL = db.url;
+    process.env.AQUEDUCT_VERIFICATION = 'standard-webhooks';
+    delete process.env.AQUEDUCT_WEBHOOK_SECRET;
+    const app = await NestFactory.create(AppModule, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    process.env = env;
+    try {
+      const url = `http://127.0.0.1:${app.getHttpServer().address().port}/webhooks/aqueduct`;
+      const result = await runCli([
+        'send',
+        'provisioning_start',
+        '--url',
+        url,
+        '--secret',
+        DEVELOPMENT_SECRET,
+        '--scheme',
+        'standard-webhooks',
+        '--customer-id',
+        'owner_cli',
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      const answer = JSON.parse(result.stdout);
+      expect(answer).toMatchObject({ status: 200, body: { received: true } });
+      const rows = await app
+        .get(DataSource)
+        .query(
+          `SELECT type, payload->'object'->>'customerId' AS customer FROM aqueduct_events WHERE id = $1`,
+          [answer.body.id],
+        );
+      expect(rows).toEqual([{ type: 'provisioning.start', customer: 'owner_cli' }]);
+
+      const forged = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        url,
+        '--secret',
+        'whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==',
+        '--scheme',
+        'standard-webhooks',
+      ]);
+      expect(forged.code).toBe(1);
+      expect(forged.stdout).toContain('401');
+    } finally {
+      await app.close();
+    }
+  });
+
+  describe('simulate', () => {
+    let server: Server;
+    let url: string;
+    const attempts = new Map<string, number>();
+    let failFirst = 2;
+
+    beforeAll(async () => {
+      // An endpoint that fails the first attempts of every delivery (by delivery id).
+      server = createServer((req, res) => {
+        const id = String(req.headers['webhook-id']);
+        const n = (attempts.get(id) ?? 0) + 1;
+        attempts.set(id, n);
+        req.resume();
+        res.statusCode = n <= failFirst ? 500 : 200;
+        res.end(n <= failFirst ? 'down' : '{"received":true}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    const simulate = (events: number) =>
+      runCli([
+        'simulate',
+        '--url',
+        url,
+        '--secret',
+        DEVELOPMENT_SECRET,
+        '--scheme',
+        'standard-webhooks',
+        '--events',
+        String(events),
+        '--duplicates',
+        '0',
+        '--time-scale',
+        '360000',
+        '--json',
+      ]);
+
+    it("retries failures on Aqueduct's schedule until every event is delivered, and reports the retry counts", async () => {
+      failFirst = 2;
+      const result = await simulate(20);
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout);
+      expect(report).toMatchObject({
+        sent: 20,
+        delivered: 20,
+        retried: 20,
+        givenUp: 0,
+        deliveredByAttempts: { 3: 20 },
+        requests: 60,
+      });
+    });
+
+    it('gives up after 4 retries like Aqueduct, and exits 1', async () => {
+      failFirst = 99;
+      const result = await simulate(2);
+      expect(result.code).toBe(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 0, givenUp: 2, requests: 10 });
+    });
+  });
+
+  describe('events', () => {
+    @Injectable()
+    class Counter {
+      runs: string[] = [];
+      @OnAqueductEvent('*', { name: 'counter' })
+      count(event: AqueductEvent) {
+        this.runs.push(event.id);
+      }
+    }
+    let app: INestApplication;
+    let eventId: string;
+
+    beforeAll(async () => {
+      app = await createTestApp({
+        databaseUrl: db.url,
+        aqueduct: { secrets: ['cli-secret'], dispatch: { pollIntervalMs: 100 } },
+        imports: [{ module: class CounterModule {}, providers: [Counter] }],
+      });
+      const { body, headers } = signAqueductRequest(
+        provisioningStartEvent({ customerId: 'owner_replay_cli' }),
+        { scheme: 'shared-secret', secret: 'cli-secret' },
+      );
+      eventId = (
+        await request(app.getHttpServer())
+          .post('/webhooks/aqueduct')
+          .set(headers)
+          .send(body)
+          .expect(200)
+      ).body.id;
+      await waitFor(() => app.get(Counter).runs.includes(eventId));
+    });
+    afterAll(async () => app?.close());
+
+    it('list and show find the stored event', async () => {
+      const list = await runCli([
+        'events',
+        'list',
+        '--database-url',
+        db.url,
+        '--type',
+        'provisioning.start',
+        '--json',
+      ]);
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.stdout).map((e: { id: string }) => e.id)).toContain(eventId);
+      const show = await runCli(['events', 'show', eventId, '--database-url', db.url]);
+      expect(show.code).toBe(0);
+      expect(show.stdout).toContain('owner_replay_cli');
+      expect(show.stdout).toMatch(/counter\s+done\s+1/);
+    });
+
+    it("replay re-runs the app's listeners (the running app picks it up)", async () => {
+      const result = await runCli([
+        'events',
+        'replay',
+        eventId,
+        '--database-url',
+        db.url,
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout).scheduled).toBeGreaterThanOrEqual(1);
+      await waitFor(
+        () => app.get(Counter).runs.filter((id) => id === eventId).length === 2,
+        15_000,
+        'the replayed run',
+      );
+    });
+
+    it('exit codes: 1 for an unknown delivery, 2 for a usage error', async () => {
+      const unknown = await runCli([
+        'events',
+        'redrive',
+        `${eventId}:nobody`,
+        '--database-url',
+        db.url,
+      ]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('No dead or done delivery');
+      const usage = await runCli(['send', 'provisioning.start', '--secret', 'x']);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain("required option '--url <url>' not specified");
+    });
+  });
+
+  describe('endpoints', () => {
+    let server: Server;
+    let apiUrl: string;
+    const seen: { method: string; path: string; headers: Record<string, unknown>; body: string }[] =
+      [];
+
+    beforeAll(async () => {
+      // Plays Aqueduct's API: the first POST fails with a 500, the retry succeeds.
+      server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk) => (body += chunk));
+        req.on('end', () => {
+          seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+          res.setHeader('content-type', 'application/json');
+          if (req.method === 'POST' && seen.filter((s) => s.method === 'POST').length === 1) {
+            res.statusCode = 500;
+            return res.end('{"message":"temporary failure"}');
+          }
+          const created = {
+            id: 'web_123',
+            url: 'https://app.example.com/webhooks/aqueduct',
+            enabledEvents: ['provisioning_start', 'provisioning_end'],
+            createdAt: '2026-11-22T10:00:00Z',
+            secret: 's3cret',
+          };
+          res.end(JSON.stringify(req.method === 'POST' ? created : { data: [created] }));
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('register sends the right request with an Idempotency-Key, retries a 500 once with the same key', async () => {
+      const result = await runCli([
+        'endpoints',
+        'register',
+        '--api-key',
+        'ak_test_123',
+        '--api-url',
+        apiUrl,
+        '--url',
+        'https://app.example.com/webhooks/aqueduct',
+        '--secret',
+        's3cret',
+        '--events',
+        'provisioning.start,provisioning_end',
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        id: 'web_123',
+        enabledEvents: ['provisioning.start', 'provisioning.end'],
+      });
+      expect(result.stdout).not.toContain('s3cret'); // the secret is not echoed back
+      const posts = seen.filter((s) => s.method === 'POST');
+      expect(posts).toHaveLength(2);
+      for (const post of posts) {
+        expect(post.path).toBe('/v1/webhookendpoints');
+        expect(post.headers.authorization).toBe('Api-Key ak_test_123');
+        expect(post.headers['content-type']).toContain('application/json');
+        expect(JSON.parse(post.body)).toEqual({
+          url: 'https://app.example.com/webhooks/aqueduct',
+          enabledEvents: ['provisioning_start', 'provisioning_end'],
+          secret: 's3cret',
+        });
+      }
+      expect(posts[0].headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(posts[1].headers['idempotency-key']).toBe(posts[0].headers['idempotency-key']);
+    });
+
+    it('list prints the endpoints', async () => {
+      const result = await runCli([
+        'endpoints',
+        'list',
+        '--api-key',
+        'ak_test_123',
+        '--api-url',
+        apiUrl,
+      ]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('web_123');
+      expect(result.stdout).toContain('provisioning.start');
+    });
+  });
+});
