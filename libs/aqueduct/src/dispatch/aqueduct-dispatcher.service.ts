@@ -40,6 +40,8 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private heartbeat?: NodeJS.Timeout;
   /** The last claim filled every free slot: more work is likely waiting. */
   private backlog = false;
+  /** Slots promised to events being stored right now (see `reserve`). */
+  private reserved = 0;
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
@@ -107,12 +109,41 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     clearInterval(this.heartbeat);
   }
 
+  /**
+   * The fast path: the receiving instance runs an event's listeners itself, right after the ack,
+   * with no claim round trip. Reserving room first lets the inbox create the deliveries already
+   * leased to this instance; if the process dies before they finish, the lease expires and any
+   * instance retakes them, as for claimed work. Returns the lease to store them with, or nothing
+   * when this instance is not dispatching or is full (then they are stored pending, for anyone).
+   */
+  reserve(count: number): { owner: string; leaseMs: number } | undefined {
+    const { concurrency, leaseMs } = this.options.dispatch;
+    if (!this.running || count === 0 || this.inFlight.size + this.reserved + count > concurrency) {
+      return undefined;
+    }
+    this.reserved += count;
+    return { owner: this.instanceId, leaseMs };
+  }
+
+  /** Gives back reserved room that was not used (a duplicate, a rejected event, a failed write). */
+  unreserve(count: number): void {
+    this.reserved = Math.max(0, this.reserved - count);
+  }
+
+  /** Runs deliveries the inbox stored leased to this instance (after the answer is on its way). */
+  runReserved(deliveries: ClaimedDelivery[]): void {
+    setImmediate(() => {
+      this.unreserve(deliveries.length);
+      deliveries.forEach((delivery) => this.launch(delivery));
+    });
+  }
+
   private async run(): Promise<void> {
     const { concurrency, leaseMs, pollIntervalMs } = this.options.dispatch;
     while (this.running) {
       // One tick first, so completions that land together are answered by one claim.
       await new Promise((resolve) => setImmediate(resolve));
-      const free = concurrency - this.inFlight.size;
+      const free = concurrency - this.inFlight.size - this.reserved;
       if (free > 0) {
         try {
           const claimed = await this.queue.claim(

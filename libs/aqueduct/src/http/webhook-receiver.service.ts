@@ -8,8 +8,9 @@ import {
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventPublisher } from '../events/aqueduct-event.publisher';
-import { parseAqueductEvent } from '../events/aqueduct-event.parser';
+import { type ParsedEvent, parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
@@ -50,6 +51,7 @@ export class WebhookReceiver {
     private readonly inbox: AqueductInbox,
     private readonly listeners: AqueductListenerRegistry,
     private readonly publisher: AqueductEventPublisher,
+    private readonly dispatcher: AqueductDispatcher,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
     const { verification } = options;
@@ -85,7 +87,16 @@ export class WebhookReceiver {
       errors: parsed.valid ? null : parsed.errors,
       listeners: this.listeners.namesFor(parsed.type),
     };
-    const result = await this.store(record);
+    const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
+    record.lease = local;
+    let result: InboxResult;
+    try {
+      result = await this.store(record);
+    } catch (error) {
+      this.dispatcher.unreserve(local ? record.listeners.length : 0);
+      throw error;
+    }
+    this.runHere(record, result, parsed);
     if (result.status === 'rejected') {
       const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
       this.logger.warn(`Rejected ${parsed.type} event ${result.id} (400): ${errors.join('; ')}`);
@@ -96,9 +107,6 @@ export class WebhookReceiver {
         id: result.id,
       });
     }
-    this.logger.debug(
-      `Stored ${parsed.type} event ${result.id}${result.duplicate ? ' (duplicate)' : ''}`,
-    );
     if (!result.duplicate && parsed.valid) {
       this.publisher.publish({
         id: result.id,
@@ -112,6 +120,29 @@ export class WebhookReceiver {
     return result.duplicate
       ? { received: true, id: result.id, duplicate: true }
       : { received: true, id: result.id };
+  }
+
+  /** Runs the listeners of a new event in this instance when its deliveries were leased to it. */
+  private runHere(record: InboxRecord, result: InboxResult, parsed: ParsedEvent): void {
+    if (!record.lease) {
+      return;
+    }
+    if (result.duplicate || result.status !== 'accepted') {
+      this.dispatcher.unreserve(record.listeners.length);
+      return;
+    }
+    const receivedAt = new Date();
+    this.dispatcher.runReserved(
+      record.listeners.map((listener) => ({
+        eventId: result.id,
+        listener,
+        attempts: 1,
+        type: parsed.type,
+        createdAt: parsed.createdAt,
+        receivedAt,
+        payload: parsed.payload,
+      })),
+    );
   }
 
   private async store(record: InboxRecord): Promise<InboxResult> {

@@ -20,6 +20,11 @@ export interface InboxRecord {
   errors: string[] | null;
   /** Listeners that get a delivery when the event is accepted. */
   listeners: string[];
+  /**
+   * When set, the deliveries are created already leased to this dispatcher (which has reserved
+   * room to run them at once), instead of pending for any instance to claim.
+   */
+  lease?: { owner: string; leaseMs: number };
 }
 
 export interface InboxResult {
@@ -44,8 +49,10 @@ const MAX_BATCH = 200;
 const STORE_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::text[],
-                       $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])
-    AS t(dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors, listeners)
+                       $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
+                       $13::int[])
+    AS t(dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors,
+         listeners, owner, lease_ms)
 ),
 stored AS (
   INSERT INTO aqueduct_events
@@ -60,21 +67,28 @@ stored AS (
   RETURNING id, dedup_key, status, errors
 ),
 deliveries AS (
-  INSERT INTO aqueduct_deliveries (event_id, listener)
-  SELECT s.id, l.name
+  INSERT INTO aqueduct_deliveries (event_id, listener, state, attempts, locked_by, locked_until, run_at, started_at)
+  SELECT s.id, l.name,
+         CASE WHEN i.owner IS NULL THEN 'pending' ELSE 'active' END,
+         CASE WHEN i.owner IS NULL THEN 0 ELSE 1 END,
+         i.owner,
+         now() + i.lease_ms * interval '1 millisecond',
+         CASE WHEN i.owner IS NULL THEN now() ELSE now() + i.lease_ms * interval '1 millisecond' END,
+         CASE WHEN i.owner IS NULL THEN NULL ELSE now() END
     FROM stored s
     JOIN input i USING (dedup_key)
     CROSS JOIN LATERAL unnest(string_to_array(NULLIF(i.listeners, ''), ' ')) AS l(name)
    WHERE s.status = 'accepted'
   ON CONFLICT DO NOTHING
-  RETURNING 1
+  RETURNING state
 )
 SELECT i.dedup_key,
        coalesce(s.id, e.id) AS id,
        coalesce(s.status, e.status) AS status,
        CASE WHEN s.id IS NULL THEN e.errors ELSE s.errors END AS errors,
        s.id IS NULL AS duplicate,
-       (SELECT pg_notify('${DELIVERIES_CHANNEL}', '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery) AS notified
+       (SELECT pg_notify('${DELIVERIES_CHANNEL}', '')
+          FROM (SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1) AS any_pending) AS notified
   FROM input i
   LEFT JOIN stored s USING (dedup_key)
   LEFT JOIN aqueduct_events e ON s.id IS NULL AND e.dedup_key = i.dedup_key`;
@@ -184,6 +198,8 @@ export class AqueductInbox {
       column((r) => r.status),
       column((r) => (r.errors ? JSON.stringify(r.errors) : null)),
       column((r) => r.listeners.join(' ')),
+      column((r) => r.lease?.owner ?? null),
+      column((r) => r.lease?.leaseMs ?? null),
     ]);
     const byKey = new Map(rows.filter((row) => row.id).map((row) => [row.dedup_key, row]));
     const unseen = records.filter((r) => !byKey.has(r.dedupKey)).map((r) => r.dedupKey);
