@@ -11,6 +11,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
+import { AqueductHealthIndicator } from './observability/aqueduct-health.indicator';
+import { AqueductMetrics } from './observability/aqueduct-metrics.service';
 import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
 import { emailTransportProvider } from './email/email-transport.provider';
 import { EmailListener } from './email/email.listener';
@@ -77,6 +79,8 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       emailTransportProvider,
       EmailListener,
       aqueductApiClientProvider,
+      AqueductMetrics,
+      AqueductHealthIndicator,
     ],
     exports: [
       ...(definition.exports ?? []),
@@ -88,6 +92,8 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       AQUEDUCT_OPTIONS,
       AQUEDUCT_CLOCK,
       AqueductApiClient,
+      AqueductHealthIndicator,
+      AqueductMetrics,
     ],
   };
 }

@@ -68,3 +68,8 @@ export type {
   CreateWebhookEndpointInput,
   AqueductWebhookEndpoint,
 } from './api/aqueduct-api.interfaces';
+export {
+  AqueductHealthIndicator,
+  type AqueductHealthResult,
+} from './observability/aqueduct-health.indicator';
+export { AqueductMetrics } from './observability/aqueduct-metrics.service';

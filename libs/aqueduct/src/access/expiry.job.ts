@@ -11,6 +11,7 @@ import { CronJob } from 'cron';
 import { DataSource } from 'typeorm';
 import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { AccessEventType } from './access-event-types';
@@ -97,6 +98,7 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly listeners: AqueductListenerRegistry,
     private readonly signal: DispatchSignal,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: AqueductMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -127,6 +129,7 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   async sweep(now: Date = this.clock.now()): Promise<SweepResult> {
     const result: SweepResult = { ran: false, expired: 0, started: 0, batches: 0 };
+    const startedAt = Date.now();
     const { batchSize } = this.options.expiry;
     for (;;) {
       const [row] = await this.dataSource.query(SWEEP_SQL, [
@@ -146,6 +149,7 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
         break;
       }
     }
+    this.metrics.sweep((Date.now() - startedAt) / 1000, result.expired, result.started);
     if (result.expired + result.started > 0) {
       this.signal.wake();
       this.logger.log(`Expired ${result.expired} and started ${result.started} entitlement(s)`);

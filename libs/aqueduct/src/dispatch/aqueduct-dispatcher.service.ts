@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { toEventObject } from '../events/aqueduct-event.parser';
 import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { retryDelayMs } from './backoff';
@@ -50,6 +51,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     private readonly signal: DispatchSignal,
     private readonly notifications: DeliveriesNotificationListener,
     private readonly deadAlert: DeadDeliveryAlert,
+    private readonly metrics: AqueductMetrics,
   ) {}
 
   get isRunning(): boolean {
@@ -178,6 +180,11 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private async execute(delivery: ClaimedDelivery): Promise<void> {
     const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = this.options.dispatch;
     const listener = this.registry.get(delivery.listener);
+    const started = Date.now();
+    this.metrics.listenerStarted(
+      delivery.listener,
+      (started - new Date(delivery.receivedAt).getTime()) / 1000,
+    );
     let error: unknown;
     if (delivery.attempts > maxAttempts) {
       error = new Error(
@@ -186,6 +193,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     } else if (listener) {
       try {
         await listener.handler(this.toEvent(delivery), this.toContext(delivery));
+        this.metrics.listenerFinished(delivery.listener, 'done', (Date.now() - started) / 1000);
         await this.queue
           .complete(delivery, this.instanceId)
           .catch((failure) =>
@@ -199,6 +207,11 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       }
     }
     const dead = delivery.attempts >= maxAttempts;
+    this.metrics.listenerFinished(
+      delivery.listener,
+      dead ? 'dead' : 'retry',
+      (Date.now() - started) / 1000,
+    );
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const log = `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`;
     if (dead) {

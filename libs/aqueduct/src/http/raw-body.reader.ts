@@ -4,8 +4,12 @@ import getRawBody from 'raw-body';
 /** Where the reader leaves the request body, byte for byte. */
 export const RAW_BODY = Symbol('aqueduct.rawBody');
 
+/** When the request arrived (process.hrtime), for the ack-latency metric. */
+export const ARRIVED_AT = Symbol('aqueduct.arrivedAt');
+
 export type RequestWithRawBody = Request & {
   [RAW_BODY]?: Buffer;
+  [ARRIVED_AT]?: bigint;
   rawBody?: Buffer;
   _body?: boolean;
 };
@@ -24,6 +28,7 @@ export function createRawBodyReader(maxBodyBytes: number) {
     res: Response,
     next: NextFunction,
   ): void {
+    req[ARRIVED_AT] = process.hrtime.bigint();
     const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (mediaType !== '' && !JSON_MEDIA_TYPE.test(mediaType)) {
       return reply(

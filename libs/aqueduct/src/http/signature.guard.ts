@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { RAW_BODY_MISSING, schemeHint, verificationFailed } from '../aqueduct.messages';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { WebhookVerificationError } from '../verification/webhook-verification.error';
@@ -38,6 +39,7 @@ export class AqueductSignatureGuard implements CanActivate {
   constructor(
     @Inject(WEBHOOK_VERIFIER) private readonly verifier: WebhookVerifier,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    private readonly metrics: AqueductMetrics,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -59,6 +61,7 @@ export class AqueductSignatureGuard implements CanActivate {
   /** Logs why a request was refused. Override to count or alert; never log header values. */
   protected onRejected(error: unknown, request: VerifiedRequest): void {
     const names = Object.keys(request.headers);
+    this.metrics.webhook('unknown', 'unauthorized', 0);
     if (!(error instanceof WebhookVerificationError)) {
       this.logger.error(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`);
       return;

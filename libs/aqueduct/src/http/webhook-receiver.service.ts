@@ -1,5 +1,7 @@
 import {
   BadRequestException,
+  HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   Logger,
@@ -12,6 +14,7 @@ import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventPublisher } from '../events/aqueduct-event.publisher';
 import { type ParsedEvent, parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import {
@@ -52,6 +55,7 @@ export class WebhookReceiver {
     private readonly listeners: AqueductListenerRegistry,
     private readonly publisher: AqueductEventPublisher,
     private readonly dispatcher: AqueductDispatcher,
+    private readonly metrics: AqueductMetrics,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
     const { verification } = options;
@@ -69,8 +73,30 @@ export class WebhookReceiver {
     rawBody: Buffer,
     headers: IncomingHttpHeaders,
     verified: VerifiedWebhook,
+    arrivedAt: bigint = process.hrtime.bigint(),
+  ): Promise<WebhookAck> {
+    const seen = { type: 'unknown' };
+    const seconds = () => Number(process.hrtime.bigint() - arrivedAt) / 1e9;
+    try {
+      const ack = await this.handle(rawBody, headers, verified, seen);
+      this.metrics.webhook(seen.type, ack.duplicate ? 'duplicate' : 'accepted', seconds());
+      return ack;
+    } catch (error) {
+      const rejected =
+        error instanceof HttpException && error.getStatus() === HttpStatus.BAD_REQUEST;
+      this.metrics.webhook(seen.type, rejected ? 'rejected' : 'unavailable', seconds());
+      throw error;
+    }
+  }
+
+  private async handle(
+    rawBody: Buffer,
+    headers: IncomingHttpHeaders,
+    verified: VerifiedWebhook,
+    seen: { type: string },
   ): Promise<WebhookAck> {
     const parsed = parseAqueductEvent(rawBody);
+    seen.type = parsed.type;
     const record: InboxRecord = {
       dedupKey: verified.deliveryId
         ? `id:${verified.deliveryId}`

@@ -11,7 +11,7 @@ import {
   VERSION_NEUTRAL,
 } from '@nestjs/common';
 import { AQUEDUCT_WEBHOOK_ROUTE } from '../aqueduct.constants';
-import { RAW_BODY } from './raw-body.reader';
+import { ARRIVED_AT, RAW_BODY } from './raw-body.reader';
 import { AqueductSignatureGuard, VERIFIED_WEBHOOK, type VerifiedRequest } from './signature.guard';
 import { WebhookExceptionFilter } from './webhook-exception.filter';
 import { type WebhookAck, WebhookReceiver } from './webhook-receiver.service';
@@ -36,6 +36,7 @@ export function createWebhookController(): Type<unknown> {
         request[RAW_BODY] as Buffer,
         request.headers,
         request[VERIFIED_WEBHOOK] ?? {},
+        request[ARRIVED_AT],
       );
     }
   }

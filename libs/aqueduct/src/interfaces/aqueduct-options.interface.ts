@@ -201,6 +201,28 @@ export interface AqueductModuleOptions {
   expiry?: ExpiryOptions;
   /** `@RequiresEntitlement()` settings. */
   access?: AccessOptions;
+  /** Thresholds of `AqueductHealthIndicator`. */
+  health?: {
+    /**
+     * Down when the oldest due delivery has waited longer than this.
+     * @default 600000 (10 minutes)
+     */
+    maxPendingAgeMs?: number;
+    /**
+     * Down when more deliveries than this are dead.
+     * @default undefined (dead deliveries do not make the instance unhealthy)
+     */
+    maxDeadDeliveries?: number;
+  };
+  /** Prometheus metrics (needs the optional `prom-client` package). */
+  metrics?: {
+    /** @default true when prom-client is installed */
+    enabled?: boolean;
+    /** A prom-client `Registry`. @default prom-client's global registry */
+    registry?: unknown;
+    /** Prefix of every series name. @default 'aqueduct_' */
+    prefix?: string;
+  };
   /**
    * Aqueduct API key (`Authorization: Api-Key …`). When given, `AqueductApiClient` can be injected.
    * @default undefined

@@ -1,0 +1,140 @@
+import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { AqueductDispatcher, AqueductHealthIndicator } from 'nestjs-aqueduct';
+import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import { register } from 'prom-client';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createTestApp } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
+
+const SECRET = 'observability-secret';
+
+/** How a host wires the indicator into @nestjs/terminus. */
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly aqueduct: AqueductHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([() => this.aqueduct.isHealthy('aqueduct')]);
+  }
+}
+
+/** How a host exposes prom-client's registry. */
+@Controller('metrics')
+class MetricsController {
+  @Get()
+  metrics() {
+    return register.metrics();
+  }
+}
+
+describe('Health and metrics', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        health: { maxDeadDeliveries: 0 },
+        dispatch: { pollIntervalMs: 100 },
+      },
+      imports: [TerminusModule],
+      controllers: [HealthController, MetricsController],
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  const post = (payload: unknown, secret = SECRET) => {
+    const { body, headers } = signAqueductRequest(payload, { scheme: 'shared-secret', secret });
+    return request(app.getHttpServer()).post('/webhooks/aqueduct').set(headers).send(body);
+  };
+
+  it('/metrics exposes the documented series with plausible values after a short load', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await post(provisioningStartEvent()).expect(200)).body.id);
+    }
+    await post(provisioningStartEvent(), 'wrong').expect(401);
+    await post({ type: 'provisioning.start', createdAt: 'never', object: {} }).expect(400);
+    const dataSource = app.get(DataSource);
+    await waitFor(
+      async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state <> 'done'`,
+          )
+        )[0].n === 0,
+    );
+    const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+    const value = (series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.slice(series.length + 1),
+      );
+    expect(
+      value('aqueduct_webhooks_received_total{type="provisioning.start",outcome="accepted"}'),
+    ).toBeGreaterThanOrEqual(5);
+    expect(
+      value('aqueduct_webhooks_received_total{type="unknown",outcome="unauthorized"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value('aqueduct_webhooks_received_total{type="provisioning.start",outcome="rejected"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value('aqueduct_webhook_ack_seconds_count{outcome="accepted"}')).toBeGreaterThanOrEqual(
+      5,
+    );
+    expect(
+      value('aqueduct_deliveries_total{listener="aqueduct.provisioning",outcome="done"}'),
+    ).toBeGreaterThanOrEqual(5);
+    expect(text).toContain('aqueduct_dispatch_lag_seconds_bucket');
+    expect(text).toContain('aqueduct_listener_duration_seconds_bucket');
+    expect(value('aqueduct_webhook_ack_seconds_sum{outcome="accepted"}')).toBeLessThan(60);
+  });
+
+  it('is healthy with a running dispatcher, and down when the dead count passes the threshold', async () => {
+    const up = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(up.body.info.aqueduct).toMatchObject({ status: 'up', dispatcher: 'running', dead: 0 });
+
+    const [{ id }] = await app.get(DataSource).query(`SELECT id FROM aqueduct_events LIMIT 1`);
+    await app
+      .get(DataSource)
+      .query(
+        `INSERT INTO aqueduct_deliveries (event_id, listener, state, attempts, last_error) VALUES ($1, 'ghost', 'dead', 8, 'boom')`,
+        [id],
+      );
+    const down = await request(app.getHttpServer()).get('/health').expect(503);
+    expect(down.body.error.aqueduct).toMatchObject({
+      status: 'down',
+      dead: 1,
+      problems: ['1 dead deliveries (more than 0)'],
+    });
+    await app.get(DataSource).query(`DELETE FROM aqueduct_deliveries WHERE listener = 'ghost'`);
+  });
+
+  it('is down when the dispatcher stops', async () => {
+    await app.get(AqueductDispatcher).stop();
+    const down = await request(app.getHttpServer()).get('/health').expect(503);
+    expect(down.body.error.aqueduct).toMatchObject({
+      status: 'down',
+      dispatcher: 'stopped',
+      problems: ['dispatcher not running'],
+    });
+    await app.get(AqueductDispatcher).start();
+    await request(app.getHttpServer()).get('/health').expect(200);
+  });
+});
