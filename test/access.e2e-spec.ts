@@ -6,13 +6,10 @@ import {
   type ProvisioningGrant,
   RequiresEntitlement,
 } from 'nestjs-aqueduct';
-import {
-  provisioningEndEvent,
-  provisioningStartEvent,
-  signAqueductRequest,
-} from 'nestjs-aqueduct/testing';
+import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { DAY, TestClock } from './support/test-clock';
@@ -102,18 +99,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await db?.drop();
   });
 
-  const post = async (payload: unknown) => {
-    const { body, headers } = signAqueductRequest(payload, {
-      scheme: 'shared-secret',
-      secret: SECRET,
-    });
-    const res = await request(app.getHttpServer())
-      .post('/webhooks/aqueduct')
-      .set(headers)
-      .send(body)
-      .expect(200);
-    return res.body.id as string;
-  };
+  const post = (payload: unknown) => postAccepted(app, payload, SECRET);
   const idle = () =>
     waitFor(
       async () =>

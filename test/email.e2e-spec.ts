@@ -1,12 +1,8 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { AqueductEventsService, ExpiryJob, OnAqueductEvent } from 'nestjs-aqueduct';
-import {
-  provisioningEndEvent,
-  provisioningStartEvent,
-  signAqueductRequest,
-} from 'nestjs-aqueduct/testing';
-import request from 'supertest';
+import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
+import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { TestSmtpServer } from './support/smtp';
@@ -64,19 +60,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     await smtp.stop();
   });
 
-  const post = async (payload: unknown) => {
-    const { body, headers } = signAqueductRequest(payload, {
-      scheme: 'shared-secret',
-      secret: SECRET,
-    });
-    return (
-      await request(app.getHttpServer())
-        .post('/webhooks/aqueduct')
-        .set(headers)
-        .send(body)
-        .expect(200)
-    ).body.id as string;
-  };
+  const post = (payload: unknown) => postAccepted(app, payload, SECRET);
   const emailDelivery = (eventId: string) =>
     waitFor(
       async () => {

@@ -14,6 +14,7 @@ import {
 } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { waitFor } from './support/wait';
@@ -108,18 +109,7 @@ describe('Durable fan-out to listeners', () => {
     await db?.drop();
   });
 
-  const post = async (payload: unknown): Promise<string> => {
-    const { body, headers } = signAqueductRequest(payload, {
-      scheme: 'shared-secret',
-      secret: SECRET,
-    });
-    const res = await request(app.getHttpServer())
-      .post('/webhooks/aqueduct')
-      .set(headers)
-      .send(body)
-      .expect(200);
-    return res.body.id;
-  };
+  const post = (payload: unknown) => postAccepted(app, payload, SECRET);
   const deliveries = async (eventId: string) =>
     Object.fromEntries((await events.getEvent(eventId)).deliveries.map((d) => [d.listener, d]));
   const settled = (eventId: string) =>

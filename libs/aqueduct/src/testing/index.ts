@@ -1,2 +1,3 @@
 export * from './sign-aqueduct-request';
 export * from './aqueduct-event.factory';
+export * from './post-aqueduct-event';
