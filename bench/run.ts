@@ -14,6 +14,7 @@
 import { cpus } from 'node:os';
 import { ingestBenchmark } from './ingest.bench';
 import { latencyBenchmark } from './latency.bench';
+import { sweepBenchmark } from './sweep.bench';
 import type { Benchmark } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
 import { readBenchConfig } from './support/config';
@@ -21,7 +22,7 @@ import { createBenchDatabase, startPostgresServer } from './support/database';
 import { formatReport } from './support/report';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: Benchmark[] = [ingestBenchmark, latencyBenchmark];
+const BENCHMARKS: Benchmark[] = [ingestBenchmark, latencyBenchmark, sweepBenchmark];
 
 let interrupted = false;
 /** Quiet once interrupted: the run goes on briefly while cleanup tears it down. */

@@ -23,8 +23,11 @@ export function formatReport(report: BenchReport): string {
   return [
     '',
     `== ${report.title}`,
-    ...formatTable(loadTable),
-    ...(report.tables ?? []).flatMap((table) => ['', ...formatTable(table)]),
+    // A benchmark without load runs (e.g. sweep) has only its own tables.
+    ...(report.rows.length > 0 ? formatTable(loadTable) : []),
+    ...(report.tables ?? []).flatMap((table, i) =>
+      i === 0 && report.rows.length === 0 ? formatTable(table) : ['', ...formatTable(table)],
+    ),
     '',
     ...report.notes.map((note) => `  ${note}`),
     ...report.warnings.map((warning) => `WARNING: ${warning}`),
