@@ -10,12 +10,19 @@ export type ParsedEvent =
   | { valid: true; type: string; createdAt: Date | null; object: unknown; payload: unknown }
   | { valid: false; type: string; createdAt: Date | null; payload: unknown; errors: string[] };
 
-const OBJECT_CLASS: Record<string, ClassConstructor<object>> = {
-  [AqueductEventType.ProvisioningStart]: ProvisioningDto,
-  [AqueductEventType.ProvisioningEnd]: ProvisioningDto,
-  [AqueductEventType.ProvisioningUpdate]: ProvisioningDto,
-  [AqueductEventType.InvoicePaid]: InvoiceDto,
-};
+// A Map, not an object literal: `toString` or `constructor` must not look like known types.
+const OBJECT_CLASS = new Map<string, ClassConstructor<object>>([
+  [AqueductEventType.ProvisioningStart, ProvisioningDto],
+  [AqueductEventType.ProvisioningEnd, ProvisioningDto],
+  [AqueductEventType.ProvisioningUpdate, ProvisioningDto],
+  [AqueductEventType.InvoicePaid, InvoiceDto],
+]);
+
+/**
+ * Deepest nesting validated in a known event's object. Aqueduct's objects are a few levels deep;
+ * deeper input would only make class-transformer recurse until the stack overflows.
+ */
+const MAX_OBJECT_DEPTH = 32;
 
 /**
  * Parses and validates a body that already passed verification. Known types get the full check
@@ -50,7 +57,7 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
       : UNTYPED_EVENT;
   const parsedDate = toDate(payload.createdAt);
   const createdAt = parsedDate instanceof Date ? parsedDate : null;
-  const objectClass = OBJECT_CLASS[type];
+  const objectClass = OBJECT_CLASS.get(type);
   if (!objectClass) {
     return { valid: true, type, createdAt, object: payload.object ?? null, payload };
   }
@@ -60,6 +67,10 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
   }
   if (!isRecord(payload.object)) {
     errors.push('object must be a JSON object');
+    return { valid: false, type, createdAt, payload, errors };
+  }
+  if (depthExceeds(payload.object, MAX_OBJECT_DEPTH)) {
+    errors.push(`object is nested deeper than ${MAX_OBJECT_DEPTH} levels`);
     return { valid: false, type, createdAt, payload, errors };
   }
   const plain =
@@ -76,8 +87,8 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
  * orgs normalised) for known types, the object as stored otherwise.
  */
 export function toEventObject(type: string, object: unknown): unknown {
-  const objectClass = OBJECT_CLASS[type];
-  if (!objectClass || !isRecord(object)) {
+  const objectClass = OBJECT_CLASS.get(type);
+  if (!objectClass || !isRecord(object) || depthExceeds(object, MAX_OBJECT_DEPTH)) {
     return object ?? null;
   }
   return plainToInstance(
@@ -95,6 +106,23 @@ function flatten(errors: ValidationError[], parent: string): string[] {
     );
     return [...own, ...flatten(error.children ?? [], path)];
   });
+}
+
+/** Iterative, so that measuring a hostile body cannot overflow the stack either. */
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > limit) {
+      return true;
+    }
+    if (value !== null && typeof value === 'object') {
+      for (const child of Object.values(value)) {
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return false;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -14,8 +14,22 @@ export function toDate(value: unknown): unknown {
   } else if (typeof value === 'string' && value.trim() !== '') {
     parsed = new Date(value);
   }
-  // Out of range (e.g. 1e20) gives an Invalid Date, which must fail validation, not reach Postgres.
-  return parsed && !Number.isNaN(parsed.getTime()) ? parsed : value;
+  // Out of range (1e20 gives an Invalid Date; year -4713 is valid in JS but not in Postgres) must
+  // fail validation, not reach the database.
+  return parsed && inRange(parsed) ? parsed : value;
+}
+
+/** Postgres's timestamptz range: from 4714-11-24 BC to the year 294276. */
+const POSTGRES_EARLIEST_MS = -210_866_803_200_000;
+const POSTGRES_LAST_YEAR = 294_275;
+
+function inRange(date: Date): boolean {
+  const time = date.getTime();
+  return (
+    !Number.isNaN(time) &&
+    time >= POSTGRES_EARLIEST_MS &&
+    date.getUTCFullYear() <= POSTGRES_LAST_YEAR
+  );
 }
 
 /** Property decorator: the field is a date given as ISO 8601 text or epoch number. */

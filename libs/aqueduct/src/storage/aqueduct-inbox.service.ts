@@ -100,8 +100,18 @@ SELECT i.dedup_key,
 const FIND_SQL = `
 SELECT dedup_key, id, status, errors, true AS duplicate FROM aqueduct_events WHERE dedup_key = ANY($1::text[])`;
 
-/** Postgres refuses `\u0000` (and invalid text) in jsonb: such a body is kept as raw bytes instead. */
-const UNSTORABLE_JSON = new Set(['22P05', '22021']);
+/**
+ * Errors about the data itself (class 22: `\u0000` or a lone surrogate in jsonb, a number out of
+ * numeric's range, a date out of timestamptz's; 54001: nesting deeper than jsonb's parser allows).
+ * Such a body is kept as raw bytes, rejected, never lost, and never fails the others of its batch.
+ */
+const isUnstorable = (error: unknown) => {
+  const code = (error as { code?: string })?.code ?? '';
+  return code.startsWith('22') || code === '54001';
+};
+
+/** Text Postgres will take: no NUL, bounded. */
+const storable = (text: string, max = 500) => text.split('\u0000').join('').slice(0, max);
 
 interface Pending {
   record: InboxRecord;
@@ -169,13 +179,19 @@ export class AqueductInbox {
         }
         return;
       }
-      if (isUnstorable(error) && groups[0][0].record.payloadJson !== null) {
-        const [first] = groups[0];
+      const record = groups[0][0].record;
+      const alreadyRaw =
+        record.payloadJson === null && record.status === 'rejected' && record.createdAt === null;
+      if (isUnstorable(error) && !alreadyRaw) {
+        const reason = storable((error as Error).message, 200);
         const asRaw: InboxRecord = {
-          ...first.record,
+          ...record,
+          type: storable(record.type, 200) || 'unknown',
+          createdAt: null,
           payloadJson: null,
           status: 'rejected',
-          errors: ['body contains characters Postgres cannot store as JSON (\\u0000)'],
+          errors: [`body could not be stored as JSON (${reason}); kept as raw bytes`],
+          lease: undefined,
         };
         return this.writeBatch(groups[0].map((pending) => ({ ...pending, record: asRaw })));
       }
@@ -217,8 +233,4 @@ export class AqueductInbox {
       return { id: row.id, status: row.status, duplicate: row.duplicate, errors: row.errors };
     });
   }
-}
-
-function isUnstorable(error: unknown): boolean {
-  return UNSTORABLE_JSON.has((error as { code?: string })?.code ?? '');
 }
