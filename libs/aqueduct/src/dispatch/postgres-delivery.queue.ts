@@ -57,6 +57,11 @@ UPDATE aqueduct_deliveries d
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
+/** A full claim slower than this suggests a plan built on stale statistics. */
+const SLOW_CLAIM_MS = 10;
+/** Least time between two statistics refreshes by this instance. */
+const ANALYZE_INTERVAL_MS = 60_000;
+
 /** Errors are kept for operators, bounded so a huge message cannot bloat the table. */
 const MAX_ERROR_LENGTH = 2000;
 
@@ -70,6 +75,7 @@ interface PendingCompletion {
 @Injectable()
 export class PostgresDeliveryQueue implements DeliveryQueue {
   private completions: PendingCompletion[] = [];
+  private lastAnalyze = 0;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
@@ -79,6 +85,7 @@ export class PostgresDeliveryQueue implements DeliveryQueue {
     limit: number,
     leaseMs: number,
   ): Promise<ClaimedDelivery[]> {
+    const started = Date.now();
     // An UPDATE answers [rows, rowCount] through TypeORM.
     const [rows]: [Record<string, any>[], number] = await this.dataSource.query(CLAIM_SQL, [
       owner,
@@ -86,6 +93,9 @@ export class PostgresDeliveryQueue implements DeliveryQueue {
       listeners,
       limit,
     ]);
+    if (rows.length === limit && Date.now() - started > SLOW_CLAIM_MS) {
+      this.refreshStatistics();
+    }
     return rows.map((row) => ({
       eventId: row.event_id,
       listener: row.listener,
@@ -95,6 +105,20 @@ export class PostgresDeliveryQueue implements DeliveryQueue {
       receivedAt: row.received_at,
       payload: row.payload,
     }));
+  }
+
+  /**
+   * A backlog that grew faster than autovacuum looked (or with autovacuum off) leaves the planner
+   * believing the queue is tiny: it then sorts every runnable row for each claim instead of
+   * walking the index. Refreshing the table's statistics puts the index scan back. Best effort:
+   * it needs the table's owner, as the migrations' user is.
+   */
+  private refreshStatistics(): void {
+    if (Date.now() - this.lastAnalyze < ANALYZE_INTERVAL_MS) {
+      return;
+    }
+    this.lastAnalyze = Date.now();
+    this.dataSource.query('ANALYZE aqueduct_deliveries').catch(() => undefined);
   }
 
   complete(delivery: ClaimedDelivery, owner: string): Promise<void> {
