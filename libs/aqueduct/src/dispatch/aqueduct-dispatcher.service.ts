@@ -154,6 +154,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
             free,
             leaseMs,
           );
+          this.typeObjects(claimed);
           claimed.forEach((delivery) => this.launch(delivery));
           this.backlog = claimed.length === free;
           if (this.backlog) {
@@ -241,6 +242,18 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     }
   }
 
+  /** Builds each event's typed object once for all of its deliveries in a claim. */
+  private typeObjects(claimed: ClaimedDelivery[]): void {
+    const built = new Map<string, unknown>();
+    for (const delivery of claimed) {
+      if (!built.has(delivery.eventId)) {
+        const payload = (delivery.payload ?? {}) as Record<string, unknown>;
+        built.set(delivery.eventId, toEventObject(delivery.type, payload.object));
+      }
+      delivery.object = built.get(delivery.eventId);
+    }
+  }
+
   private toEvent(delivery: ClaimedDelivery): AqueductEvent {
     const payload = (delivery.payload ?? {}) as Record<string, unknown>;
     return {
@@ -248,7 +261,10 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       type: delivery.type,
       createdAt: delivery.createdAt,
       receivedAt: delivery.receivedAt,
-      object: toEventObject(delivery.type, payload.object),
+      object:
+        delivery.object !== undefined
+          ? delivery.object
+          : toEventObject(delivery.type, payload.object),
       payload,
     };
   }

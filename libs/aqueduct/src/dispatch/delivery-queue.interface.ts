@@ -8,6 +8,8 @@ export interface ClaimedDelivery {
   createdAt: Date | null;
   receivedAt: Date;
   payload: unknown;
+  /** The typed object, when already built (shared by the event's deliveries). */
+  object?: unknown;
 }
 
 /**

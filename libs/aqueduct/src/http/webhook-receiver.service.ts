@@ -167,6 +167,8 @@ export class WebhookReceiver {
         createdAt: parsed.createdAt,
         receivedAt,
         payload: parsed.payload,
+        // Built once by the parser, shared by the event's listeners.
+        object: parsed.valid ? parsed.object : undefined,
       })),
     );
   }
