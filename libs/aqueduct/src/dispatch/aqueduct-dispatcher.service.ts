@@ -136,6 +136,12 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   runReserved(deliveries: ClaimedDelivery[]): void {
     setImmediate(() => {
       this.unreserve(deliveries.length);
+      if (!this.running) {
+        // Stored while this instance was shutting down: hand them to the other instances now
+        // rather than after their lease.
+        void this.queue.release(deliveries, this.instanceId).catch(() => undefined);
+        return;
+      }
       deliveries.forEach((delivery) => this.launch(delivery));
     });
   }
