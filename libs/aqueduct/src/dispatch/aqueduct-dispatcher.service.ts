@@ -43,6 +43,8 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private backlog = false;
   /** Slots promised to events being stored right now (see `reserve`). */
   private reserved = 0;
+  /** Completions written in the background, awaited on shutdown. */
+  private readonly recording = new Set<Promise<unknown>>();
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
@@ -108,7 +110,13 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
         .release(unfinished, this.instanceId)
         .catch((error) => this.logger.error(`Release failed: ${error.message}`));
     }
+    await Promise.all(this.recording);
     clearInterval(this.heartbeat);
+  }
+
+  private track(write: Promise<unknown>): void {
+    this.recording.add(write);
+    void write.finally(() => this.recording.delete(write));
   }
 
   /**
@@ -201,13 +209,17 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       try {
         await listener.handler(this.toEvent(delivery), this.toContext(delivery));
         this.metrics.listenerFinished(delivery.listener, 'done', (Date.now() - started) / 1000);
-        await this.queue
-          .complete(delivery, this.instanceId)
-          .catch((failure) =>
-            this.logger.error(
-              `Could not record success of ${deliveryId(delivery)} (it will run again): ${failure.message}`,
+        // The slot is free as soon as the listener is done; the write that records it joins the
+        // next batch of completions (the lease covers the delivery until then).
+        this.track(
+          this.queue
+            .complete(delivery, this.instanceId)
+            .catch((failure) =>
+              this.logger.error(
+                `Could not record success of ${deliveryId(delivery)} (it will run again): ${failure.message}`,
+              ),
             ),
-          );
+        );
         return;
       } catch (thrown) {
         error = thrown;
