@@ -23,6 +23,13 @@ import {
 } from './delivery-queue.interface';
 import { DispatchSignal } from './dispatch-signal';
 
+/**
+ * How many deliveries the fast path may hold per slot of `concurrency` (running or waiting in
+ * memory, leased to this instance). Bounded, so a burst cannot pile up unbounded work in one
+ * process; beyond it, deliveries are stored pending for any instance.
+ */
+const LOCAL_QUEUE_FACTOR = 50;
+
 const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;
 
 /**
@@ -41,8 +48,10 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private heartbeat?: NodeJS.Timeout;
   /** The last claim filled every free slot: more work is likely waiting. */
   private backlog = false;
-  /** Slots promised to events being stored right now (see `reserve`). */
+  /** Room promised to events being stored right now (see `reserve`). */
   private reserved = 0;
+  /** Deliveries leased to this instance by the fast path, waiting for a free slot. */
+  private readonly local: ClaimedDelivery[] = [];
   /** Completions written in the background, awaited on shutdown. */
   private readonly recording = new Set<Promise<unknown>>();
 
@@ -97,6 +106,10 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     this.signal.wake();
     await this.loop;
     await this.notifications.stop();
+    const waiting = this.local.splice(0);
+    await this.queue
+      .release(waiting, this.instanceId)
+      .catch((error) => this.logger.error(`Release failed: ${error.message}`));
     const timeout = new Promise<'timeout'>((resolve) =>
       setTimeout(resolve, this.options.dispatch.shutdownTimeoutMs, 'timeout').unref(),
     );
@@ -128,7 +141,8 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
    */
   reserve(count: number): { owner: string; leaseMs: number } | undefined {
     const { concurrency, leaseMs } = this.options.dispatch;
-    if (!this.running || count === 0 || this.inFlight.size + this.reserved + count > concurrency) {
+    const outstanding = this.inFlight.size + this.local.length + this.reserved;
+    if (!this.running || count === 0 || outstanding + count > concurrency * LOCAL_QUEUE_FACTOR) {
       return undefined;
     }
     this.reserved += count;
@@ -140,7 +154,10 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     this.reserved = Math.max(0, this.reserved - count);
   }
 
-  /** Runs deliveries the inbox stored leased to this instance (after the answer is on its way). */
+  /**
+   * Takes deliveries the inbox stored leased to this instance (after the answer is on its way).
+   * They wait in memory for a slot, with their leases renewed like running ones.
+   */
   runReserved(deliveries: ClaimedDelivery[]): void {
     setImmediate(() => {
       this.unreserve(deliveries.length);
@@ -150,8 +167,20 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
         void this.queue.release(deliveries, this.instanceId).catch(() => undefined);
         return;
       }
-      deliveries.forEach((delivery) => this.launch(delivery));
+      this.local.push(...deliveries);
+      this.pump();
     });
+  }
+
+  /** Starts waiting fast-path deliveries while slots are free. */
+  private pump(): void {
+    while (
+      this.running &&
+      this.local.length > 0 &&
+      this.inFlight.size < this.options.dispatch.concurrency
+    ) {
+      this.launch(this.local.shift() as ClaimedDelivery);
+    }
   }
 
   private async run(): Promise<void> {
@@ -159,7 +188,8 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     while (this.running) {
       // One tick first, so completions that land together are answered by one claim.
       await new Promise((resolve) => setImmediate(resolve));
-      const free = concurrency - this.inFlight.size - this.reserved;
+      // Claim only when the fast path leaves slots free: its deliveries are already leased here.
+      const free = concurrency - this.inFlight.size - this.local.length;
       if (free > 0) {
         try {
           const claimed = await this.queue.claim(
@@ -185,6 +215,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private launch(delivery: ClaimedDelivery): void {
     const done = this.execute(delivery).finally(() => {
       this.inFlight.delete(deliveryId(delivery));
+      this.pump();
       if (this.backlog) {
         this.signal.wake();
       }
@@ -298,7 +329,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async extendLeases(): Promise<void> {
-    const running = [...this.inFlight.values()].map((entry) => entry.delivery);
+    const running = [...this.inFlight.values()].map((entry) => entry.delivery).concat(this.local);
     await this.queue
       .extend(running, this.instanceId, this.options.dispatch.leaseMs)
       .catch((error) => this.logger.warn(`Could not extend leases: ${error.message}`));

@@ -35,8 +35,8 @@ export class DeliveriesNotificationListener {
     const client = this.client;
     this.client = undefined;
     if (client) {
-      client.removeAllListeners('notification');
       await client.query(`UNLISTEN ${DELIVERIES_CHANNEL}`).catch(() => undefined);
+      this.detach(client);
       client.release();
     }
   }
@@ -50,7 +50,7 @@ export class DeliveriesNotificationListener {
     }
     try {
       const client = await pool.connect();
-      client.on('notification', () => this.signal.wake());
+      client.on('notification', this.onNotification);
       client.on('error', (error) => this.lost(client, error));
       await client.query(`LISTEN ${DELIVERIES_CHANNEL}`);
       this.client = client;
@@ -59,9 +59,17 @@ export class DeliveriesNotificationListener {
     }
   }
 
+  private readonly onNotification = () => this.signal.wake();
+
+  /** Our handlers off: the pool's own handle a client once it is back in the pool. */
+  private detach(client: PoolClient): void {
+    client.removeListener('notification', this.onNotification);
+    client.removeAllListeners('error');
+  }
+
   private lost(client: PoolClient | undefined, error: unknown): void {
-    if (client) {
-      client.removeAllListeners('notification');
+    if (client && client === this.client) {
+      this.detach(client);
       client.release(error as Error);
     }
     this.client = undefined;
