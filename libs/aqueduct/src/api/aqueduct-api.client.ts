@@ -36,6 +36,7 @@ import {
   networkFailure,
 } from './aqueduct-api.messages';
 import { parseRetryAfter } from './retry-after';
+import { isRecord } from '../utils/is-record';
 
 type HttpMethod = 'GET' | 'POST';
 
@@ -434,8 +435,4 @@ function flatten(errors: ValidationError[], parent: string): string[] {
     const own = Object.values(error.constraints ?? {}).map((text) => `${path}: ${text}`);
     return [...own, ...flatten(error.children ?? [], path)];
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,5 @@
 import { API_ERROR_MESSAGE_MAX_LENGTH } from './aqueduct-api.constants';
+import { isRecord } from '../utils/is-record';
 
 /**
  * Reads `code` and message out of an error body whose exact shape Aqueduct does not document.
@@ -60,8 +61,4 @@ function truncate(message: string): string {
   return message.length > API_ERROR_MESSAGE_MAX_LENGTH
     ? `${message.slice(0, API_ERROR_MESSAGE_MAX_LENGTH)}…`
     : message;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

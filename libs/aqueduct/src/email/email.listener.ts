@@ -42,13 +42,21 @@ interface Recipient {
 @Injectable()
 export class EmailListener implements OnModuleInit {
   private readonly logger = new Logger('AqueductEmail');
+  /** How dates are written in every mail: built once, in the configured zone and locale. */
+  private readonly dateFormat: Intl.DateTimeFormat;
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     @Inject(EMAIL_TRANSPORT) private readonly transport: Transporter | null,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: AqueductListenerRegistry,
-  ) {}
+  ) {
+    this.dateFormat = new Intl.DateTimeFormat(options.email?.locale ?? 'en-US', {
+      dateStyle: 'long',
+      timeStyle: 'short',
+      timeZone: options.email?.timeZone ?? 'UTC',
+    });
+  }
 
   /** Registered only when email is configured (options may be known only at run time). */
   onModuleInit(): void {
@@ -174,11 +182,7 @@ export class EmailListener implements OnModuleInit {
     recipient: Recipient,
     email: EmailOptions,
   ): EmailTemplateVariables {
-    const format = new Intl.DateTimeFormat(email.locale ?? 'en-US', {
-      dateStyle: 'long',
-      timeStyle: 'short',
-      timeZone: email.timeZone ?? 'UTC',
-    });
+    const format = this.dateFormat;
     const date = (value: unknown) => {
       const parsed =
         value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;

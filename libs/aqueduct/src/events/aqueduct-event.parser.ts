@@ -4,6 +4,7 @@ import { toDate } from './date.transform';
 import { AqueductEventType, UNTYPED_EVENT, normaliseEventType } from './aqueduct-event-types';
 import { InvoiceDto } from './invoice.dto';
 import { ProvisioningDto, normaliseProvisioning } from './provisioning.dto';
+import { isRecord } from '../utils/is-record';
 
 /** What a verified body turned out to be. */
 export type ParsedEvent =
@@ -123,8 +124,4 @@ function depthExceeds(root: unknown, limit: number): boolean {
     }
   }
   return false;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

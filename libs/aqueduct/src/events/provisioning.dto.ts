@@ -9,6 +9,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ParseDate } from './date.transform';
+import { isRecord } from '../utils/is-record';
 
 const DATE = { message: '$property must be an ISO 8601 date or epoch number' };
 
@@ -117,8 +118,4 @@ export function normaliseProvisioning(object: Record<string, unknown>): Record<s
     }
   }
   return normalised;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

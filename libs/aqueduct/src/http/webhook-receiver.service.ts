@@ -22,6 +22,7 @@ import {
   type InboxRecord,
   type InboxResult,
 } from '../storage/aqueduct-inbox.service';
+import { withTimeout } from '../utils/with-timeout';
 import type { VerifiedWebhook } from '../verification/webhook-verifier.interface';
 
 /** The answer to a stored event. */
@@ -174,15 +175,8 @@ export class WebhookReceiver {
   }
 
   private async store(record: InboxRecord): Promise<InboxResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${this.options.storeTimeoutMs} ms`)),
-        this.options.storeTimeoutMs,
-      );
-    });
     try {
-      return await Promise.race([this.inbox.store(record), timeout]);
+      return await withTimeout(this.inbox.store(record), this.options.storeTimeoutMs);
     } catch (error) {
       this.logger.error(
         `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,
@@ -192,8 +186,6 @@ export class WebhookReceiver {
         error: 'Service Unavailable',
         message: 'the event could not be stored; retry later',
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@ import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventsService } from '../events/aqueduct-events.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import { withTimeout } from '../utils/with-timeout';
 
 /** How long the database may take to answer the health check. */
 const DATABASE_TIMEOUT_MS = 3000;
@@ -64,12 +65,4 @@ export class AqueductHealthIndicator {
       },
     };
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
