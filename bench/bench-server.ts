@@ -6,7 +6,7 @@
  * Env: BENCH_DATABASE_URL (required), BENCH_AQUEDUCT_OPTIONS (JSON AqueductModuleOptions, required),
  * BENCH_NOOP_LISTENERS=1 to register three no-op provisioning.start listeners (off by default, so the
  * ingest benchmark measures receiving alone: without listeners no delivery is created or run).
- * Reports `{ type: 'ready', port }` over IPC once listening.
+ * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'memory' }`.
  */
 import 'reflect-metadata';
 import {
@@ -27,7 +27,11 @@ import {
   OnAqueductEvent,
   aqueductMigrations,
 } from 'nestjs-aqueduct';
-import type { ServerReadyMessage } from './support/child-server';
+import type {
+  ServerMemoryMessage,
+  ServerMemoryRequest,
+  ServerReadyMessage,
+} from './support/child-server';
 
 @Controller()
 class BareController {
@@ -110,6 +114,19 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   // The parent died without stopping us: do not linger holding a port and Postgres connections.
   process.once('disconnect', shutdown);
+
+  // The benchmark reports the server's memory at the end of its run: only this process can read it.
+  process.on('message', (message: Partial<ServerMemoryRequest>) => {
+    if (message?.type === 'memory') {
+      const answer: ServerMemoryMessage = {
+        type: 'memory',
+        rssBytes: process.memoryUsage().rss,
+        // maxRSS is in kilobytes (getrusage).
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      };
+      process.send?.(answer);
+    }
+  });
 
   const ready: ServerReadyMessage = { type: 'ready', port };
   process.send?.(ready);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <name>...]`: gets a Postgres server (DATABASE_URL, else a throw-away embedded
  * one), runs each benchmark in a fresh `aqueduct_bench_<random>` database, prints a table per
- * benchmark, and removes everything it created, Ctrl-C included.
+ * benchmark, then one summary table of the headline figures against their targets (with each
+ * server's RSS at the end of its run), and removes everything it created, Ctrl-C included.
  *
  * Env: BENCH_DURATION (measured seconds per route, default 10), BENCH_WARMUP (default 3),
  * BENCH_CONNECTIONS (default 50), DATABASE_URL (optional), BENCH_SERVER_NODE_ARGS (extra node
@@ -15,11 +16,12 @@ import { cpus } from 'node:os';
 import { ingestBenchmark } from './ingest.bench';
 import { latencyBenchmark } from './latency.bench';
 import { sweepBenchmark } from './sweep.bench';
-import type { Benchmark } from './support/benchmark';
+import type { Benchmark, SummaryLine } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
 import { readBenchConfig } from './support/config';
 import { createBenchDatabase, startPostgresServer } from './support/database';
-import { formatReport } from './support/report';
+import { formatReport, formatSummary } from './support/report';
+import { mebibytes } from './support/stats';
 
 /** Every benchmark, in the order they run. */
 const BENCHMARKS: Benchmark[] = [ingestBenchmark, latencyBenchmark, sweepBenchmark];
@@ -47,6 +49,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const server = await startPostgresServer();
   cleanup.defer('stop Postgres', server.stop);
 
+  const summary: SummaryLine[] = [];
   // A database each: one benchmark's rows (e.g. deliveries nobody ran) must not weigh on the next.
   for (const benchmark of selected) {
     const database = await createBenchDatabase(server);
@@ -54,8 +57,15 @@ async function main(cleanup: Cleanup): Promise<void> {
     log(`running ${benchmark.name} in database ${database.name} on ${server.description}`);
     const report = await benchmark.run({ config, databaseUrl: database.url, cleanup, log });
     console.log(formatReport(report));
+    summary.push(...report.summary);
     await database.drop();
   }
+  // This process ran the load generator and the sweep benchmark's app (in-process).
+  summary.push({
+    metric: 'bench process (load generator, sweep app): RSS at the end of the run',
+    value: `${mebibytes(process.memoryUsage().rss)} (peak ${mebibytes(process.resourceUsage().maxRSS * 1024)})`,
+  });
+  console.log(formatSummary(summary));
 }
 
 const cleanup = new Cleanup();

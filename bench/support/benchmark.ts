@@ -26,6 +26,16 @@ export interface TextTable {
   rows: string[][];
 }
 
+/** One line of the summary `npm run bench` prints last: the figures an issue sets a target for. */
+export interface SummaryLine {
+  metric: string;
+  value: string;
+  /** The target, as the issue words it; empty when there is none. */
+  target?: string;
+  /** Whether the value meets the target; undefined when there is none. */
+  met?: boolean;
+}
+
 export interface BenchReport {
   title: string;
   rows: ResultRow[];
@@ -33,6 +43,8 @@ export interface BenchReport {
   tables?: TextTable[];
   /** Correctness figures and anything needed to read the numbers. */
   notes: string[];
+  /** The benchmark's lines of the final summary table. */
+  summary: SummaryLine[];
   /** Printed as `WARNING:` lines: something was wrong, the numbers may not mean much. */
   warnings: string[];
 }

@@ -1,6 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { SummaryLine } from './benchmark';
 import { once } from './cleanup';
+import { mebibytes } from './stats';
 
 /** Repository root: ts-node and tsconfig-paths find tsconfig.json from here. */
 const ROOT = resolve(__dirname, '..', '..');
@@ -14,6 +16,7 @@ const TS_EXEC_ARGV = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-p
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
+const MEMORY_TIMEOUT_MS = 5_000;
 
 /** What a server script sends over IPC once it listens. */
 export interface ServerReadyMessage {
@@ -21,9 +24,23 @@ export interface ServerReadyMessage {
   port: number;
 }
 
+/** The parent's question, and the server's answer, about its memory. */
+export interface ServerMemoryRequest {
+  type: 'memory';
+}
+export interface ServerMemoryMessage {
+  type: 'memory';
+  /** process.memoryUsage().rss now, bytes. */
+  rssBytes: number;
+  /** Peak resident set since the process started (getrusage maxrss), bytes. */
+  maxRssBytes: number;
+}
+
 export interface ChildServer {
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
+  /** The server's resident memory, asked over IPC (the server runs in its own process). */
+  memory(): Promise<ServerMemoryMessage>;
   stop(): Promise<void>;
 }
 
@@ -49,8 +66,28 @@ export async function startChildServer(
   const port = await waitForReady(child);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    memory: () => askMemory(child),
     stop: once(() => stopChild(child)),
   };
+}
+
+function askMemory(child: ChildProcess): Promise<ServerMemoryMessage> {
+  return new Promise((resolveMemory, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error(`server did not report its memory within ${MEMORY_TIMEOUT_MS} ms`));
+    }, MEMORY_TIMEOUT_MS);
+    const onMessage = (message: Partial<ServerMemoryMessage>) => {
+      if (message?.type === 'memory') {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolveMemory(message as ServerMemoryMessage);
+      }
+    };
+    child.on('message', onMessage);
+    const request: ServerMemoryRequest = { type: 'memory' };
+    child.send(request);
+  });
 }
 
 function waitForReady(child: ChildProcess): Promise<number> {
@@ -87,4 +124,13 @@ function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** The summary line for a server's memory, asked just before it is stopped. */
+export async function serverMemoryLine(label: string, server: ChildServer): Promise<SummaryLine> {
+  const { rssBytes, maxRssBytes } = await server.memory();
+  return {
+    metric: `${label}: RSS at the end of the run`,
+    value: `${mebibytes(rssBytes)} (peak ${mebibytes(maxRssBytes)})`,
+  };
 }

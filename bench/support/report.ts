@@ -1,4 +1,4 @@
-import type { BenchReport, ResultRow, TextTable } from './benchmark';
+import type { BenchReport, ResultRow, SummaryLine, TextTable } from './benchmark';
 
 const COLUMNS: { header: string; value(row: ResultRow): string }[] = [
   { header: 'route', value: (row) => row.route },
@@ -33,6 +33,20 @@ export function formatReport(report: BenchReport): string {
     ...report.warnings.map((warning) => `WARNING: ${warning}`),
     '',
   ].join('\n');
+}
+
+/** The one table `npm run bench` ends with: each benchmark's headline figures against its target. */
+export function formatSummary(lines: SummaryLine[]): string {
+  const table: TextTable = {
+    header: ['summary', 'value', 'target', 'met'],
+    rows: lines.map((line) => [
+      line.metric,
+      line.value,
+      line.target ?? '',
+      line.met === undefined ? '' : line.met ? 'yes' : 'NO',
+    ]),
+  };
+  return ['', '== summary', ...formatTable(table), ''].join('\n');
 }
 
 function formatTable(table: TextTable): string[] {
