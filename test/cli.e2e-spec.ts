@@ -122,6 +122,47 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       });
     });
 
+    it('spreads deliveries over several --url, retries a refused connection on the next one, and lists what got a 2xx', async () => {
+      failFirst = 0;
+      const closed = await new Promise<string>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as { port: number };
+          probe.close(() => resolve(`http://127.0.0.1:${port}/hook`)); // nothing listens there now
+        });
+      });
+      const seenBefore = new Set(attempts.keys());
+      const result = await runCli([
+        'simulate',
+        '--url',
+        closed,
+        '--url',
+        url,
+        '--secret',
+        DEVELOPMENT_SECRET,
+        '--scheme',
+        'standard-webhooks',
+        '--events',
+        '6',
+        '--duplicates',
+        '0',
+        '--max-attempts',
+        '2',
+        '--time-scale',
+        '360000',
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout);
+      expect(report).toMatchObject({
+        delivered: 6,
+        givenUp: 0,
+        answers: { 200: 6, unreachable: 3 },
+        deliveredByAttempts: { 1: 3, 2: 3 },
+      });
+      const received = [...attempts.keys()].filter((id) => !seenBefore.has(id));
+      expect([...report.acceptedIds].sort()).toEqual(received.sort());
+    });
+
     it('gives up after 4 retries like Aqueduct, and exits 1', async () => {
       failFirst = 99;
       const result = await simulate(2);

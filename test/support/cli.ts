@@ -10,7 +10,11 @@ export interface CliResult {
 }
 
 /** Runs the `nestjs-aqueduct` CLI from source, as a user would run the installed binary. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -25,7 +29,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
       {
         cwd: ROOT,
         env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
-        timeout: 60_000,
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

@@ -1,35 +1,33 @@
 import type { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
-import { signAqueductRequest } from '../../testing/sign-aqueduct-request';
 import { CliError, ExitCode, output, positiveInt, positiveNumber, table } from '../cli-output';
-import { checkUrl, postSigned } from '../http-post';
-import { sampleBody } from '../sample-event';
+import { checkUrl } from '../http-post';
 import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
-
-/** Aqueduct's retry schedule after a failed attempt: 1 h, 6 h, 12 h, 24 h, then it gives up. */
-export const AQUEDUCT_RETRY_DELAYS_MS = [1, 6, 12, 24].map((hours) => hours * 3_600_000);
+import {
+  AQUEDUCT_RETRY_DELAYS_MS,
+  createSender,
+  planDeliveries,
+  runPool,
+  type SimulationReport,
+  summarise,
+} from '../simulation';
 
 interface SimulateFlags extends SigningFlags {
-  url: string;
+  url: string[];
   events: number;
   duplicates: number;
+  customers?: number;
   timeScale: number;
   concurrency: number;
+  maxAttempts: number;
   json?: boolean;
-}
-
-interface Outcome {
-  id: string;
-  attempts: number;
-  delivered: boolean;
-  duplicate: boolean;
-  lastStatus: number | string;
 }
 
 /**
  * `simulate`: behaves like Aqueduct. Sends N events (a share of them twice, as Aqueduct's own
- * retries can), retries any that fail on Aqueduct's schedule (compressed by --time-scale), and
- * re-signs each attempt with the same delivery id, as a real sender does.
+ * retries can), retries any that fail (any non-2xx answer, a refused or reset connection, a
+ * timeout) on Aqueduct's schedule compressed by --time-scale, and re-signs each attempt with the
+ * same delivery id, as a real sender does. Several --url spread the attempts round-robin, as a
+ * load balancer in front of several instances would.
  */
 export function registerSimulate(program: Command): void {
   addSigningOptions(
@@ -38,9 +36,18 @@ export function registerSimulate(program: Command): void {
       .description(
         "act like Aqueduct: send N events, retry failures on Aqueduct's schedule, report",
       )
-      .requiredOption('--url <url>', 'the webhook endpoint')
+      .requiredOption(
+        '--url <url>',
+        'the webhook endpoint (repeat to spread attempts over several instances)',
+        (value: string, previous?: string[]) => [...(previous ?? []), value],
+      )
       .option('--events <n>', 'how many distinct events', positiveInt('--events'), 100)
       .option('--duplicates <ratio>', 'share of events delivered twice (0 to 1)', parseRatio, 0.1)
+      .option(
+        '--customers <n>',
+        'spread events over n customers, alternating provisioning.start and .end (default: one new customer per event)',
+        positiveInt('--customers'),
+      )
       .option(
         '--time-scale <n>',
         'divide the retry delays by this (3600: one hour becomes one second)',
@@ -48,24 +55,26 @@ export function registerSimulate(program: Command): void {
         3600,
       )
       .option('--concurrency <n>', 'requests in flight at once', positiveInt('--concurrency'), 10)
-      .option('--json', 'print the report as JSON'),
+      .option(
+        '--max-attempts <n>',
+        `attempts per delivery before giving up (Aqueduct: ${AQUEDUCT_RETRY_DELAYS_MS.length + 1}; beyond its schedule the last delay repeats)`,
+        positiveInt('--max-attempts'),
+        AQUEDUCT_RETRY_DELAYS_MS.length + 1,
+      )
+      .option('--json', 'print the report as JSON (with the ids that got a 2xx)'),
   ).action(async (flags: SimulateFlags) => {
-    const url = checkUrl(flags.url);
-    const deliveries: { id: string; body: string; duplicate: boolean }[] = [];
-    for (let i = 0; i < flags.events; i++) {
-      const delivery = {
-        id: `msg_${randomUUID().replace(/-/g, '')}`,
-        body: sampleBody('provisioning.start', {}),
-        duplicate: false,
-      };
-      deliveries.push(delivery);
-      if (i < Math.round(flags.events * flags.duplicates)) {
-        deliveries.push({ ...delivery, duplicate: true });
-      }
-    }
+    const urls = flags.url.map(checkUrl);
+    signingOptions(flags); // fail on a missing secret before sending anything
+    const deliveries = planDeliveries(flags);
+    const send = createSender({
+      urls,
+      maxAttempts: flags.maxAttempts,
+      timeScale: flags.timeScale,
+      signing: (id) => signingOptions(flags, id),
+    });
     const progress = new Progress(deliveries.length);
     const outcomes = await runPool(deliveries, flags.concurrency, async (delivery) => {
-      const outcome = await deliver(url, delivery, flags);
+      const outcome = await send(delivery);
       progress.tick(outcome.delivered);
       return outcome;
     });
@@ -76,95 +85,21 @@ export function registerSimulate(program: Command): void {
   });
 }
 
-async function deliver(
-  url: string,
-  delivery: { id: string; body: string; duplicate: boolean },
-  flags: SimulateFlags,
-): Promise<Outcome> {
-  let lastStatus: number | string = '';
-  for (let attempt = 0; attempt <= AQUEDUCT_RETRY_DELAYS_MS.length; attempt++) {
-    if (attempt > 0) {
-      await sleep(AQUEDUCT_RETRY_DELAYS_MS[attempt - 1] / flags.timeScale);
-    }
-    try {
-      const { status } = await postSigned(
-        url,
-        signAqueductRequest(delivery.body, signingOptions(flags, delivery.id)),
-      );
-      lastStatus = status;
-      if (status >= 200 && status < 300) {
-        return {
-          id: delivery.id,
-          attempts: attempt + 1,
-          delivered: true,
-          duplicate: delivery.duplicate,
-          lastStatus,
-        };
-      }
-    } catch (error) {
-      if (!(error instanceof CliError)) {
-        throw error;
-      }
-      lastStatus = 'unreachable';
-    }
-  }
-  return {
-    id: delivery.id,
-    attempts: AQUEDUCT_RETRY_DELAYS_MS.length + 1,
-    delivered: false,
-    duplicate: delivery.duplicate,
-    lastStatus,
-  };
-}
-
-function summarise(outcomes: Outcome[]) {
-  const byAttempts: Record<string, number> = {};
-  for (const outcome of outcomes.filter((o) => o.delivered)) {
-    byAttempts[outcome.attempts] = (byAttempts[outcome.attempts] ?? 0) + 1;
-  }
-  return {
-    sent: outcomes.length,
-    duplicatesSent: outcomes.filter((o) => o.duplicate).length,
-    delivered: outcomes.filter((o) => o.delivered).length,
-    deliveredFirstTry: byAttempts[1] ?? 0,
-    retried: outcomes.filter((o) => o.attempts > 1).length,
-    givenUp: outcomes.filter((o) => !o.delivered).length,
-    deliveredByAttempts: byAttempts,
-    requests: outcomes.reduce((sum, o) => sum + o.attempts, 0),
-    givenUpIds: outcomes
-      .filter((o) => !o.delivered)
-      .map((o) => ({ id: o.id, lastStatus: o.lastStatus })),
-  };
-}
-
-function humanReport(report: ReturnType<typeof summarise>): string {
+function humanReport(report: SimulationReport): string {
   const rows = Object.entries(report.deliveredByAttempts).map(([attempts, count]) => [
     attempts,
     String(count),
   ]);
+  const answers = Object.entries(report.answers)
+    .map(([answer, count]) => `${answer}: ${count}`)
+    .join(', ');
   return [
     `sent ${report.sent} deliveries (${report.duplicatesSent} duplicates) in ${report.requests} requests`,
     `delivered ${report.delivered}, ${report.deliveredFirstTry} on the first try, ${report.retried} retried, ${report.givenUp} given up`,
+    `answers: ${answers}; ${report.duplicatesAbsorbed} answered as duplicates`,
     table(['attempts', 'delivered'], rows),
     ...report.givenUpIds.map((g) => `given up: ${g.id} (last answer ${g.lastStatus})`),
   ].join('\n');
-}
-
-async function runPool<T, R>(
-  items: T[],
-  concurrency: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
 }
 
 /** A one-line progress bar on stderr (only on a terminal, so pipes and logs stay clean). */
@@ -199,5 +134,3 @@ function parseRatio(value: string): number {
   }
   return ratio;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

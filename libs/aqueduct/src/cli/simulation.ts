@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { provisioningEndEvent, provisioningStartEvent } from '../testing/aqueduct-event.factory';
+import type { SignAqueductRequestOptions } from '../testing/sign-aqueduct-request';
+import { signAqueductRequest } from '../testing/sign-aqueduct-request';
+import { CliError } from './cli-output';
+import { postSigned } from './http-post';
+
+/** Aqueduct's retry schedule after a failed attempt: 1 h, 6 h, 12 h, 24 h, then it gives up. */
+export const AQUEDUCT_RETRY_DELAYS_MS = [1, 6, 12, 24].map((hours) => hours * 3_600_000);
+
+/** One delivery as Aqueduct would make it: a delivery id kept across retries, and a body. */
+export interface SimulatedDelivery {
+  id: string;
+  body: string;
+  duplicate: boolean;
+}
+
+export interface SimulationPlan {
+  events: number;
+  /** Share of events delivered a second time (same id, same body). */
+  duplicates: number;
+  /**
+   * Spread the events over this many customers (one subscription each), alternating
+   * provisioning.start and provisioning.end, with distinct `createdAt`s so the latest event per
+   * customer is well defined. Unset: every event is a new customer's provisioning.start.
+   */
+  customers?: number;
+}
+
+/** The deliveries to make, duplicates included (a duplicate follows its original). */
+export function planDeliveries(plan: SimulationPlan, now = Date.now()): SimulatedDelivery[] {
+  const deliveries: SimulatedDelivery[] = [];
+  for (let i = 0; i < plan.events; i++) {
+    const delivery = {
+      id: `msg_${randomUUID().replace(/-/g, '')}`,
+      body: JSON.stringify(eventFor(i, plan, now)),
+      duplicate: false,
+    };
+    deliveries.push(delivery);
+    if (i < Math.round(plan.events * plan.duplicates)) {
+      deliveries.push({ ...delivery, duplicate: true });
+    }
+  }
+  return deliveries;
+}
+
+function eventFor(i: number, plan: SimulationPlan, now: number) {
+  if (!plan.customers) {
+    return provisioningStartEvent();
+  }
+  const n = i % plan.customers;
+  const object = { customerId: `owner_sim_${n}`, subscriptionId: `sub_sim_${n}` };
+  // One millisecond apart, in the order planned: concurrency and retries then shuffle arrival.
+  const createdAt = new Date(now - (plan.events - i));
+  return Math.floor(i / plan.customers) % 2 === 0
+    ? provisioningStartEvent(object, createdAt)
+    : provisioningEndEvent(object, createdAt);
+}
+
+export interface SenderSettings {
+  /**
+   * Endpoints. First attempts go to them in turn, as through a load balancer; each retry of a
+   * delivery goes to the next one, so a dead instance delays a delivery but cannot sink it.
+   */
+  urls: string[];
+  maxAttempts: number;
+  timeScale: number;
+  signing: (id: string) => SignAqueductRequestOptions;
+}
+
+export interface Outcome {
+  id: string;
+  attempts: number;
+  delivered: boolean;
+  duplicate: boolean;
+  /** The endpoint said it already had it (`duplicate: true` in a 2xx). */
+  absorbed: boolean;
+  /** Every answer, in order: an HTTP status or `unreachable`. */
+  answers: (number | 'unreachable')[];
+}
+
+/** The delay before attempt `attempt` (1-based retries): Aqueduct's, the last one repeated. */
+export function retryDelayMs(attempt: number, timeScale: number): number {
+  const delay = AQUEDUCT_RETRY_DELAYS_MS[Math.min(attempt, AQUEDUCT_RETRY_DELAYS_MS.length) - 1];
+  return delay / timeScale;
+}
+
+/** Sends one delivery until a 2xx, retrying any other answer and connection errors. */
+export function createSender(settings: SenderSettings) {
+  let turn = 0;
+  return async (delivery: SimulatedDelivery): Promise<Outcome> => {
+    const answers: Outcome['answers'] = [];
+    const first = turn++;
+    for (let attempt = 0; attempt < settings.maxAttempts; attempt++) {
+      if (attempt > 0) {
+        await sleep(retryDelayMs(attempt, settings.timeScale));
+      }
+      const url = settings.urls[(first + attempt) % settings.urls.length];
+      try {
+        // Re-signed on each attempt (fresh timestamp), with the same delivery id.
+        const result = await postSigned(
+          url,
+          signAqueductRequest(delivery.body, settings.signing(delivery.id)),
+        );
+        answers.push(result.status);
+        if (result.status >= 200 && result.status < 300) {
+          const absorbed = (result.body as { duplicate?: unknown } | null)?.duplicate === true;
+          return { ...base(delivery, answers), delivered: true, absorbed };
+        }
+      } catch (error) {
+        if (!(error instanceof CliError)) {
+          throw error;
+        }
+        answers.push('unreachable');
+      }
+    }
+    return { ...base(delivery, answers), delivered: false, absorbed: false };
+  };
+}
+
+const base = (delivery: SimulatedDelivery, answers: Outcome['answers']) => ({
+  id: delivery.id,
+  duplicate: delivery.duplicate,
+  attempts: answers.length,
+  answers,
+});
+
+/** The run's numbers; `acceptedIds` lets a test check each 2xx against what was stored. */
+export function summarise(outcomes: Outcome[]) {
+  const byAttempts: Record<string, number> = {};
+  const answers: Record<string, number> = {};
+  for (const outcome of outcomes) {
+    if (outcome.delivered) {
+      byAttempts[outcome.attempts] = (byAttempts[outcome.attempts] ?? 0) + 1;
+    }
+    for (const answer of outcome.answers) {
+      answers[answer] = (answers[answer] ?? 0) + 1;
+    }
+  }
+  const delivered = outcomes.filter((o) => o.delivered);
+  return {
+    sent: outcomes.length,
+    duplicatesSent: outcomes.filter((o) => o.duplicate).length,
+    delivered: delivered.length,
+    deliveredFirstTry: byAttempts[1] ?? 0,
+    retried: outcomes.filter((o) => o.attempts > 1).length,
+    givenUp: outcomes.length - delivered.length,
+    duplicatesAbsorbed: delivered.filter((o) => o.absorbed).length,
+    deliveredByAttempts: byAttempts,
+    answers,
+    requests: outcomes.reduce((sum, o) => sum + o.attempts, 0),
+    acceptedIds: [...new Set(delivered.map((o) => o.id))],
+    givenUpIds: outcomes
+      .filter((o) => !o.delivered)
+      .map((o) => ({ id: o.id, lastStatus: o.answers[o.answers.length - 1] ?? '' })),
+  };
+}
+
+export type SimulationReport = ReturnType<typeof summarise>;
+
+/** Runs `work` over `items` with at most `concurrency` in flight. */
+export async function runPool<T, R>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
