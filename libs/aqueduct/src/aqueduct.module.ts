@@ -15,7 +15,7 @@ import { resolveAqueductOptions } from './options/aqueduct-options.validator';
 export class AqueductModule extends ConfigurableAqueductModule {
   static forRoot(options: typeof AQUEDUCT_OPTIONS_TYPE): DynamicModule {
     resolveAqueductOptions(options); // fail where the module is declared, not at the first request
-    return withAqueductInternals(super.forRoot(options));
+    return withAqueductInternals(super.forRoot(options), options);
   }
 
   static forRootAsync(options: typeof AQUEDUCT_ASYNC_OPTIONS_TYPE): DynamicModule {

@@ -35,10 +35,21 @@ import { AqueductInbox } from './storage/aqueduct-inbox.service';
 import { AqueductSchemaCheck } from './storage/aqueduct-schema.check';
 import { aqueductEntities } from './storage/aqueduct-storage';
 import { webhookVerifierProvider } from './verification/verification.providers';
+import { createConsoleController } from './console/console.controller';
+import { consoleProviders, consoleRouteProvider } from './console/console.providers';
+import type { AqueductModuleOptions } from './interfaces/aqueduct-options.interface';
 
-/** Adds the module's own parts to the definition `ConfigurableModuleBuilder` produced. */
-export function withAqueductInternals(definition: DynamicModule): DynamicModule {
+/**
+ * Adds the module's own parts to the definition `ConfigurableModuleBuilder` produced. `options`
+ * are known for `forRoot` only: then the console is left out entirely unless configured; with
+ * `forRootAsync` its controller is added and mounted (or emptied) once the options resolve.
+ */
+export function withAqueductInternals(
+  definition: DynamicModule,
+  options?: AqueductModuleOptions,
+): DynamicModule {
   const controller = createWebhookController();
+  const consoleController = options && !options.console ? undefined : createConsoleController();
   return {
     ...definition,
     // Global, so that AqueductAccessService and @RequiresEntitlement work in every host module.
@@ -49,7 +60,7 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       ScheduleModule.forRoot(),
       TypeOrmModule.forFeature(aqueductEntities),
     ],
-    controllers: [controller],
+    controllers: consoleController ? [controller, consoleController] : [controller],
     providers: [
       ...(definition.providers ?? []),
       resolvedOptionsProvider,
@@ -81,6 +92,7 @@ export function withAqueductInternals(definition: DynamicModule): DynamicModule 
       aqueductApiClientProvider,
       AqueductMetrics,
       AqueductHealthIndicator,
+      ...(consoleController ? [consoleRouteProvider(consoleController), ...consoleProviders] : []),
     ],
     exports: [
       ...(definition.exports ?? []),

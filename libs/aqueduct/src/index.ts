@@ -34,6 +34,9 @@ export {
   type StoredEvent,
   type StoredDelivery,
   type EventFilter,
+  type EventSummary,
+  type EventPage,
+  type BacklogCounts,
   type DeliveryFilter,
   type DeliveryCounts,
 } from './events/aqueduct-events.service';

@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
@@ -17,6 +17,29 @@ export interface StoredEvent {
   errors: string[] | null;
   headers: Record<string, string>;
   deliveryId: string | null;
+  /** The `customerId` of the event's object, when it has one. */
+  customerId: string | null;
+}
+
+/** An event without its payload, for lists: who, what, when, and how its deliveries stand. */
+export interface EventSummary {
+  id: string;
+  type: string;
+  status: AqueductEventStatus;
+  createdAt: Date | null;
+  receivedAt: Date;
+  customerId: string | null;
+  /** Deliveries per state, e.g. `{ done: 2, dead: 1 }`. */
+  deliveries: Partial<Record<AqueductDeliveryState, number>>;
+}
+
+/** One page of a keyset-paginated list, newest first, with the cursors of its neighbours. */
+export interface EventPage<T> {
+  items: T[];
+  /** Pass as `before` for the next (older) page; null on the last page. */
+  older: string | null;
+  /** Pass as `after` for the previous (newer) page; null on the first page. */
+  newer: string | null;
 }
 
 export interface StoredDelivery {
@@ -36,10 +59,18 @@ export interface StoredDelivery {
 export interface EventFilter {
   type?: string;
   status?: AqueductEventStatus;
+  /** Only events with at least one dead delivery. */
+  withDeadDeliveries?: boolean;
+  /** The `customerId` of the event's object. */
+  customerId?: string;
   /** Received at or after. */
   since?: Date;
+  /** Received strictly before. */
+  until?: Date;
   /** Keyset pagination: events received strictly before this one (its id). */
   before?: string;
+  /** Keyset pagination: events received strictly after this one (its id); still newest first. */
+  after?: string;
   /** @default 50, at most 500 */
   limit?: number;
 }
@@ -61,8 +92,21 @@ export interface DeliveryCounts {
   oldestPendingSince: Date | null;
 }
 
+export type BacklogCounts = Omit<DeliveryCounts, 'done'>;
+
 const MAX_LIMIT = 500;
-const EVENT_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", payload, errors, headers, delivery_id AS "deliveryId"`;
+/** Most bytes of a non-JSON body `getEvent` returns. */
+const RAW_BODY_PREVIEW_BYTES = 64 * 1024;
+/**
+ * Where an event names its customer (Aqueduct's objects and the module's own access events alike).
+ * Written exactly as the expression index of migration 1763800004000, so that index serves it.
+ */
+const CUSTOMER_ID = `(payload -> 'object' ->> 'customerId')`;
+const EVENT_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", payload, errors, headers,
+  delivery_id AS "deliveryId", ${CUSTOMER_ID} AS "customerId"`;
+const SUMMARY_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", ${CUSTOMER_ID} AS "customerId",
+  (SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM
+     (SELECT state, count(*)::int AS n FROM aqueduct_deliveries d WHERE d.event_id = e.id GROUP BY state) s) AS deliveries`;
 const DELIVERY_COLUMNS = `event_id || ':' || listener AS id, event_id AS "eventId", listener, state, attempts, run_at AS "runAt",
   last_error AS "lastError", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
@@ -77,25 +121,68 @@ export class AqueductEventsService {
 
   /** Newest first. */
   listEvents(filter: EventFilter = {}): Promise<StoredEvent[]> {
-    return this.dataSource.query(
-      `SELECT ${EVENT_COLUMNS} FROM aqueduct_events
-        WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR status = $2)
-          AND ($3::timestamptz IS NULL OR received_at >= $3)
-          AND ($4::uuid IS NULL OR (received_at, id) < (SELECT received_at, id FROM aqueduct_events WHERE id = $4))
-        ORDER BY received_at DESC, id DESC LIMIT $5`,
-      [
-        filter.type ?? null,
-        filter.status ?? null,
-        filter.since ?? null,
-        filter.before ?? null,
-        limit(filter.limit),
-      ],
-    );
+    return this.selectEvents(EVENT_COLUMNS, filter, limit(filter.limit));
   }
 
-  async getEvent(id: string): Promise<StoredEvent & { deliveries: StoredDelivery[] }> {
+  /**
+   * A page of event summaries (no payloads), newest first. Keyset pagination over
+   * (received_at, id): each page is one index range scan, as fast on the last page as the first.
+   */
+  async pageEvents(filter: EventFilter = {}): Promise<EventPage<EventSummary>> {
+    const size = limit(filter.limit);
+    const rows: EventSummary[] = await this.selectEvents(SUMMARY_COLUMNS, filter, size + 1);
+    // One row more than asked tells whether there is a page beyond, in the direction walked.
+    const more = rows.length > size;
+    // Walking newer (after), the extra row is the newest one, first once reversed.
+    const items = filter.after ? rows.slice(more ? 1 : 0) : rows.slice(0, size);
+    const last = items[items.length - 1]?.id ?? null;
+    const first = items[0]?.id ?? null;
+    if (filter.after) {
+      return { items, older: last ?? filter.after, newer: more ? first : null };
+    }
+    return {
+      items,
+      older: more ? last : null,
+      newer: filter.before ? (first ?? filter.before) : null,
+    };
+  }
+
+  private selectEvents<T>(columns: string, filter: EventFilter, rows: number): Promise<T[]> {
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const where: string[] = [];
+    // Only the conditions given, so that each query is planned for its own best index.
+    if (filter.type !== undefined) where.push(`type = ${param(filter.type)}`);
+    if (filter.status !== undefined) where.push(`status = ${param(filter.status)}`);
+    if (filter.customerId !== undefined) where.push(`${CUSTOMER_ID} = ${param(filter.customerId)}`);
+    if (filter.since !== undefined) where.push(`received_at >= ${param(filter.since)}`);
+    if (filter.until !== undefined) where.push(`received_at < ${param(filter.until)}`);
+    if (filter.withDeadDeliveries) {
+      where.push(`id IN (SELECT event_id FROM aqueduct_deliveries WHERE state = 'dead')`);
+    }
+    const cursor = (id: string) =>
+      `(SELECT received_at, id FROM aqueduct_events WHERE id = ${param(id)}::uuid)`;
+    if (filter.before !== undefined) where.push(`(received_at, id) < ${cursor(filter.before)}`);
+    if (filter.after !== undefined) where.push(`(received_at, id) > ${cursor(filter.after)}`);
+    const direction = filter.after !== undefined ? 'ASC' : 'DESC';
+    const sql = `SELECT ${columns} FROM aqueduct_events e
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY received_at ${direction}, id ${direction} LIMIT ${param(rows)}`;
+    return this.dataSource
+      .query(sql, params)
+      .then((found: T[]) => (direction === 'ASC' ? found.reverse() : found));
+  }
+
+  /**
+   * One event with its deliveries. `rawBody` is the start of the raw bytes (escaped as by
+   * Postgres's `encode(..., 'escape')`), kept only for bodies that could not be stored as JSON.
+   */
+  async getEvent(
+    id: string,
+  ): Promise<StoredEvent & { deliveries: StoredDelivery[]; rawBody: string | null }> {
     const [event] = await this.dataSource.query(
-      `SELECT ${EVENT_COLUMNS} FROM aqueduct_events WHERE id = $1`,
+      `SELECT ${EVENT_COLUMNS}, encode(substring(raw_body FROM 1 FOR ${RAW_BODY_PREVIEW_BYTES}), 'escape') AS "rawBody"
+         FROM aqueduct_events WHERE id = $1`,
       [id],
     );
     if (!event) {
@@ -139,7 +226,9 @@ export class AqueductEventsService {
       const body: Buffer = event.raw_body ?? Buffer.from(event.payload ?? '');
       const parsed = parseAqueductEvent(body);
       if (!parsed.valid) {
-        throw new Error(`Event ${eventId} is still invalid: ${parsed.errors.join('; ')}`);
+        throw new UnprocessableEntityException(
+          `Event ${eventId} is still invalid: ${parsed.errors.join('; ')}`,
+        );
       }
       type = parsed.type;
       await this.dataSource.query(
@@ -200,6 +289,20 @@ export class AqueductEventsService {
               count(*) FILTER (WHERE state = 'dead')::int AS dead,
               (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince"
          FROM aqueduct_deliveries`,
+    );
+    return row;
+  }
+
+  /**
+   * Pending, active and dead counts only: each is read from its partial index, so this stays
+   * cheap however many done deliveries the table holds (for pages shown on every request).
+   */
+  async backlog(): Promise<BacklogCounts> {
+    const [row] = await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'pending')::int AS pending,
+              (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'active')::int AS active,
+              (SELECT count(*) FROM aqueduct_deliveries WHERE state = 'dead')::int AS dead,
+              (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince"`,
     );
     return row;
   }

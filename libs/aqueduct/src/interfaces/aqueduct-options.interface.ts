@@ -1,4 +1,4 @@
-import type { Type } from '@nestjs/common';
+import type { CanActivate, Type } from '@nestjs/common';
 import type { ProvisioningAdapter } from '../access/provisioning-adapter.interface';
 import type { EmailOptions } from '../email/email.interfaces';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
@@ -156,6 +156,42 @@ export interface AccessOptions {
   ) => string | null | undefined | Promise<string | null | undefined>;
 }
 
+/**
+ * The web console: server-rendered pages to inspect events, their deliveries and a customer's
+ * entitlements, and to replay events and redrive dead deliveries. Off unless given.
+ */
+export interface AqueductConsoleOptions {
+  /**
+   * Route under which the pages are served (the app's global prefix applies on top of it).
+   * @default 'aqueduct/console'
+   */
+  path?: string;
+  /**
+   * Guard deciding who may use the console; every console route runs it, and a `false` answer
+   * is a 403. Register it as a provider in one of your modules to let it inject your services
+   * (it is looked up there), or it is instantiated by the module.
+   * Required unless `allowUnauthenticated` is true.
+   */
+  guard?: Type<CanActivate>;
+  /**
+   * Serve the console to anyone who can reach it, without a guard. For local development only:
+   * a warning is logged at start-up.
+   * @default false
+   */
+  allowUnauthenticated?: boolean;
+  /**
+   * Events per page of the event list and of a customer's timeline (1 to 500).
+   * @default 50
+   */
+  pageSize?: number;
+  /**
+   * Key signing the console's CSRF tokens; every instance behind one load balancer needs the
+   * same. At least 32 characters.
+   * @default derived (HKDF-SHA256) from the first of `secrets`; required when there is none
+   */
+  csrfSecret?: string;
+}
+
 /** Options of `AqueductModule.forRoot()` / `forRootAsync()`. */
 export interface AqueductModuleOptions {
   /**
@@ -238,4 +274,10 @@ export interface AqueductModuleOptions {
    * gone; and operators when a delivery is dead-lettered. Off when not given.
    */
   email?: EmailOptions;
+  /**
+   * The web console (see `AqueductConsoleOptions`). It refuses to start without a `guard` unless
+   * `allowUnauthenticated` is set.
+   * @default undefined (no console routes)
+   */
+  console?: AqueductConsoleOptions;
 }

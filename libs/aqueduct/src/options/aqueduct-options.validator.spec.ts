@@ -159,4 +159,76 @@ describe('resolveAqueductOptions', () => {
       'option "path" must be a non-empty route path',
     );
   });
+
+  describe('console', () => {
+    class ConsoleGuard {
+      canActivate() {
+        return true;
+      }
+    }
+    const withConsole = (console: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      resolve({ secrets: ['s3cret'], console, ...extra });
+
+    it('is off unless given', () => {
+      expect(resolve({ secrets: ['s'] }).console).toBeUndefined();
+    });
+
+    it('fills in the defaults around the guard', () => {
+      expect(withConsole({ guard: ConsoleGuard }).console).toEqual({
+        guard: ConsoleGuard,
+        path: 'aqueduct/console',
+        allowUnauthenticated: false,
+        pageSize: 50,
+      });
+      expect(withConsole({ guard: ConsoleGuard, path: '/ops/webhooks/' }).console?.path).toBe(
+        'ops/webhooks',
+      );
+    });
+
+    it('refuses to start without a guard, naming the field and the way out', () => {
+      expect(() => withConsole({ path: 'console' })).toThrow(
+        /option "console.guard" is required.*allowUnauthenticated: true for local development/,
+      );
+      expect(() => withConsole({ guard: ConsoleGuard, allowUnauthenticated: 'yes' })).toThrow(
+        'option "console.allowUnauthenticated" must be true or false',
+      );
+      expect(() => withConsole({ guard: {} })).toThrow(
+        'option "console.guard" must be a class implementing CanActivate',
+      );
+    });
+
+    it('starts without a guard only when allowUnauthenticated is true', () => {
+      expect(withConsole({ allowUnauthenticated: true }).console?.allowUnauthenticated).toBe(true);
+      expect(() => withConsole({ allowUnauthenticated: false })).toThrow('"console.guard"');
+    });
+
+    it('checks the page size, the path and the CSRF key', () => {
+      expect(() => withConsole({ guard: ConsoleGuard, pageSize: 0 })).toThrow(
+        'option "console.pageSize" must be a positive integer',
+      );
+      expect(() => withConsole({ guard: ConsoleGuard, pageSize: 501 })).toThrow(
+        'option "console.pageSize" must be at most 500',
+      );
+      expect(() => withConsole({ guard: ConsoleGuard, path: '/' })).toThrow(
+        'option "console.path" must not be the root path',
+      );
+      expect(() => withConsole({ guard: ConsoleGuard, path: 'webhooks/aqueduct' })).toThrow(
+        'option "console.path" must differ from the webhook path',
+      );
+      expect(() => withConsole({ guard: ConsoleGuard, csrfSecret: 'short' })).toThrow(
+        'option "console.csrfSecret" must be a string of 32+ characters',
+      );
+    });
+
+    it('needs a CSRF key when there is no webhook secret to derive one from', () => {
+      const custom = { verification: { scheme: 'custom', verifier: MyVerifier } };
+      expect(() => resolve({ ...custom, console: { guard: ConsoleGuard } })).toThrow(
+        'option "console.csrfSecret" is required when no webhook secret is configured',
+      );
+      const csrfSecret = 'x'.repeat(32);
+      expect(resolve({ ...custom, console: { guard: ConsoleGuard, csrfSecret } }).console).toEqual(
+        expect.objectContaining({ csrfSecret }),
+      );
+    });
+  });
 });

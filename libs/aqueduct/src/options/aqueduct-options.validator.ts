@@ -4,7 +4,13 @@ import {
   DEFAULT_WEBHOOK_PATH,
 } from '../aqueduct.constants';
 import { invalidOption } from '../aqueduct.messages';
+import {
+  CONSOLE_DEFAULTS,
+  CONSOLE_MAX_PAGE_SIZE,
+  CSRF_SECRET_MIN_LENGTH,
+} from '../console/console.constants';
 import type {
+  AqueductConsoleOptions,
   AqueductModuleOptions,
   DispatchOptions,
   ExpiryOptions,
@@ -20,6 +26,14 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   storeTimeoutMs: number;
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
+  console?: ResolvedConsoleOptions;
+}
+
+/** Console options after validation: absent when the console is off. */
+export interface ResolvedConsoleOptions extends AqueductConsoleOptions {
+  path: string;
+  allowUnauthenticated: boolean;
+  pageSize: number;
 }
 
 export const EXPIRY_DEFAULTS: Required<ExpiryOptions> = {
@@ -92,11 +106,15 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       invalidOption('access.customerIdResolver', 'must be a function of the request'),
     );
   }
+  const path = normalisePath(options.path ?? DEFAULT_WEBHOOK_PATH);
+  const consoleOptions = resolveConsole(options.console, secrets, path);
+  const { console: _console, ...rest } = options;
   return {
-    ...options,
+    ...rest,
+    ...(consoleOptions ? { console: consoleOptions } : {}),
     secrets,
     verification,
-    path: normalisePath(options.path ?? DEFAULT_WEBHOOK_PATH),
+    path,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
     storeTimeoutMs: positiveInteger(
       'storeTimeoutMs',
@@ -106,6 +124,63 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
   };
+}
+
+function resolveConsole(
+  options: AqueductConsoleOptions | undefined,
+  secrets: string[],
+  webhookPath: string,
+): ResolvedConsoleOptions | undefined {
+  if (options === undefined) {
+    return undefined;
+  }
+  if (!options || typeof options !== 'object') {
+    throw new Error(invalidOption('console', 'must be an object with path and guard'));
+  }
+  const { guard, allowUnauthenticated, csrfSecret } = options;
+  if (allowUnauthenticated !== undefined && typeof allowUnauthenticated !== 'boolean') {
+    throw new Error(invalidOption('console.allowUnauthenticated', 'must be true or false'));
+  }
+  if (guard !== undefined && typeof guard !== 'function') {
+    throw new Error(invalidOption('console.guard', 'must be a class implementing CanActivate'));
+  }
+  if (guard === undefined && allowUnauthenticated !== true) {
+    throw new Error(
+      invalidOption(
+        'console.guard',
+        'is required: the console shows payloads and replays events. Give a CanActivate class, ' +
+          'or set console.allowUnauthenticated: true for local development only',
+      ),
+    );
+  }
+  if (
+    csrfSecret !== undefined &&
+    (typeof csrfSecret !== 'string' || csrfSecret.length < CSRF_SECRET_MIN_LENGTH)
+  ) {
+    throw new Error(
+      invalidOption(
+        'console.csrfSecret',
+        `must be a string of ${CSRF_SECRET_MIN_LENGTH}+ characters`,
+      ),
+    );
+  }
+  if (csrfSecret === undefined && secrets.length === 0) {
+    throw new Error(
+      invalidOption(
+        'console.csrfSecret',
+        'is required when no webhook secret is configured (it signs the console forms)',
+      ),
+    );
+  }
+  const path = normalisePath(options.path ?? CONSOLE_DEFAULTS.path, 'console.path');
+  if (path === webhookPath) {
+    throw new Error(invalidOption('console.path', 'must differ from the webhook path'));
+  }
+  const pageSize = positiveInteger('console.pageSize', options.pageSize, CONSOLE_DEFAULTS.pageSize);
+  if (pageSize > CONSOLE_MAX_PAGE_SIZE) {
+    throw new Error(invalidOption('console.pageSize', `must be at most ${CONSOLE_MAX_PAGE_SIZE}`));
+  }
+  return { ...options, path, allowUnauthenticated: allowUnauthenticated ?? false, pageSize };
 }
 
 function resolveExpiry(expiry: ExpiryOptions): Required<ExpiryOptions> {
@@ -184,13 +259,13 @@ function checkVerification(verification: VerificationOptions): void {
   }
 }
 
-function normalisePath(path: unknown): string {
+function normalisePath(path: unknown, field = 'path'): string {
   if (typeof path !== 'string' || path.trim() === '') {
-    throw new Error(invalidOption('path', 'must be a non-empty route path'));
+    throw new Error(invalidOption(field, 'must be a non-empty route path'));
   }
   const normalised = path.trim().replace(/^\/+|\/+$/g, '');
   if (normalised === '') {
-    throw new Error(invalidOption('path', 'must not be the root path'));
+    throw new Error(invalidOption(field, 'must not be the root path'));
   }
   return normalised;
 }

@@ -5,6 +5,7 @@ import { CreateAqueductDeliveries1763800001000 } from './migrations/176380000100
 import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002000-create-aqueduct-entitlements';
 import { AqueductEntitlementEntity } from './entities/aqueduct-entitlement.entity';
 import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-create-aqueduct-emails';
+import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800004000-index-aqueduct-events-for-console';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
@@ -19,6 +20,7 @@ export const aqueductMigrations = [
   CreateAqueductDeliveries1763800001000,
   CreateAqueductEntitlements1763800002000,
   CreateAqueductEmails1763800003000,
+  IndexAqueductEventsForConsole1763800004000,
 ];
 
 /** Tables the module needs; checked at start-up. */

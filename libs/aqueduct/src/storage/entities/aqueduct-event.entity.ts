@@ -9,6 +9,9 @@ export type AqueductEventStatus = 'accepted' | 'rejected';
 @Entity({ name: 'aqueduct_events' })
 @Index('aqueduct_events_received_at_idx', ['receivedAt', 'id'])
 @Index('aqueduct_events_type_received_at_idx', ['type', 'receivedAt'])
+// Expression and partial indexes from the migrations, which `synchronize` must leave alone.
+@Index('aqueduct_events_customer_received_at_idx', { synchronize: false })
+@Index('aqueduct_events_rejected_received_at_idx', { synchronize: false })
 export class AqueductEventEntity {
   @PrimaryColumn('uuid', { default: () => 'gen_random_uuid()' })
   id: string;

@@ -1,0 +1,51 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ConsoleView } from './console-view';
+import { errorPage } from './console-pages/error.page';
+import { layout } from './console-pages/layout.page';
+
+/**
+ * Console errors as pages, with the console's security headers: a refused guard is a 403 page,
+ * a bad query a 400 naming the parameter, an unexpected error a 500 whose detail stays in the log.
+ */
+@Catch()
+export class ConsoleExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('AqueductConsole');
+
+  constructor(private readonly view: ConsoleView) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
+    if (response.headersSent) {
+      return;
+    }
+    let status: number = HttpStatus.INTERNAL_SERVER_ERROR;
+    let messages = ['The page could not be shown; the details are in the application log.'];
+    if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      messages = messagesOf(exception);
+    } else {
+      this.logger.error(
+        `Console request failed: ${(exception as Error)?.stack ?? String(exception)}`,
+      );
+    }
+    this.view.send(http.getRequest<Request>(), response, status, (context) =>
+      layout(context, `${status}`, errorPage(context, status, messages)),
+    );
+  }
+}
+
+function messagesOf(exception: HttpException): string[] {
+  const body = exception.getResponse();
+  const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
+  const list = Array.isArray(message) ? message : [message ?? exception.message];
+  return list.map(String);
+}

@@ -1,0 +1,52 @@
+import { html, type SafeHtml } from '../console-html';
+
+/** `2025-11-22 10:15:03 UTC`: one zone for every operator, whatever the server's. */
+export function formatTime(value: Date | string | null | undefined): string {
+  if (value === null || value === undefined) {
+    return '—';
+  }
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    return String(value);
+  }
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** `840 ms`, `12.3 s`, `4 min`, `3 h`: how long something took or waited. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) {
+    return '—';
+  }
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+export function between(start: Date | string | null, end: Date | string | null): number | null {
+  return start && end ? new Date(end).getTime() - new Date(start).getTime() : null;
+}
+
+export type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'idle';
+
+const TONES: Record<string, Tone> = {
+  // deliveries
+  done: 'ok',
+  pending: 'warn',
+  active: 'info',
+  dead: 'bad',
+  // events
+  accepted: 'ok',
+  rejected: 'bad',
+  // entitlements
+  scheduled: 'info',
+  grace: 'warn',
+  expired: 'idle',
+};
+
+export const toneOf = (state: string): Tone => TONES[state] ?? 'idle';
+
+/** A coloured label; the colour comes from a fixed list, never from the data. */
+export function badge(label: string, tone: Tone = toneOf(label)): SafeHtml {
+  return html`<span class="badge b-${tone}">${label}</span>`;
+}

@@ -1,0 +1,159 @@
+import type { StoredDelivery, StoredEvent } from '../../events/aqueduct-events.service';
+import { CSRF_FIELD } from '../console.constants';
+import { html, type SafeHtml } from '../console-html';
+import { badge, between, formatDuration, formatTime } from './console-format';
+import type { PageContext } from './layout.page';
+
+export type EventDetail = StoredEvent & { deliveries: StoredDelivery[]; rawBody: string | null };
+
+/**
+ * Headers never shown, whatever was stored: the module keeps no signature or secret, and this
+ * holds for rows written by other versions or by hand too.
+ */
+const HIDDEN_HEADER = /signature|secret|authorization|cookie|token|api-key/i;
+
+/** One event: what arrived, how each listener fared, and the buttons to run them again. */
+export function eventPage(
+  context: PageContext,
+  event: EventDetail,
+  flash: string | null,
+): SafeHtml {
+  const { links } = context;
+  return html`${flash ? html`<div class="flash" role="status">${flash}</div>` : null}
+    <h1><span class="mono">${event.type}</span> ${badge(event.status)}</h1>
+    <p class="sub mono">${event.id}</p>
+    <div class="actions">
+      <form method="post" action="${links.replay(event.id)}">
+        ${csrfField(context)}
+        <button type="submit" class="primary">Replay</button>
+      </form>
+      <span class="sub">Runs every listener again with the same idempotency keys.</span>
+    </div>
+    <div class="grid">
+      <section>
+        <h2>Event</h2>
+        <dl class="meta">
+          <dt>Customer</dt>
+          <dd class="mono">
+            ${
+              event.customerId
+                ? html`<a href="${links.customer(event.customerId)}">${event.customerId}</a>`
+                : '—'
+            }
+          </dd>
+          <dt>Created (by Aqueduct)</dt>
+          <dd>${formatTime(event.createdAt)}</dd>
+          <dt>Received</dt>
+          <dd>${formatTime(event.receivedAt)}</dd>
+          <dt>Delivery id</dt>
+          <dd class="mono">${event.deliveryId ?? '—'}</dd>
+        </dl>
+        ${
+          event.errors?.length
+            ? html`<h2>Validation errors</h2>
+                <pre class="error">${event.errors.join('\n')}</pre>`
+            : null
+        }
+      </section>
+      <section>
+        <h2>Headers</h2>
+        ${headerTable(event.headers)}
+      </section>
+    </div>
+    <h2>Deliveries</h2>
+    ${deliveryTable(context, event)}
+    <h2>Payload</h2>
+    <pre class="mono" id="payload">
+${
+        event.payload !== null && event.payload !== undefined
+          ? JSON.stringify(event.payload, null, 2)
+          : (event.rawBody ?? '(empty body)')
+      }</pre>`;
+}
+
+function headerTable(headers: Record<string, string>): SafeHtml {
+  const shown = Object.entries(headers ?? {}).filter(([name]) => !HIDDEN_HEADER.test(name));
+  if (shown.length === 0) {
+    return html`<div class="empty">No headers kept.</div>`;
+  }
+  return html`<table>
+    <tbody>
+      ${shown.map(
+        ([name, value]) =>
+          html`<tr>
+            <th>${name}</th>
+            <td class="mono">${String(value)}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function deliveryTable(context: PageContext, event: EventDetail): SafeHtml {
+  if (event.deliveries.length === 0) {
+    return html`<div class="empty">
+      No listener subscribes to this
+      event${
+        event.status === 'rejected' ? ' (it was rejected: replay it once the cause is fixed)' : ''
+      }.
+    </div>`;
+  }
+  return html`<table>
+    <thead>
+      <tr>
+        <th>Listener</th>
+        <th>State</th>
+        <th>Attempts</th>
+        <th>Created</th>
+        <th>Last started</th>
+        <th>Finished</th>
+        <th>Took</th>
+        <th>Next run</th>
+        <th></th>
+      </tr>
+    </thead>
+    <tbody>
+      ${event.deliveries.map((delivery) => deliveryRow(context, event.id, delivery))}
+    </tbody>
+  </table>`;
+}
+
+function deliveryRow(context: PageContext, eventId: string, delivery: StoredDelivery): SafeHtml {
+  const waiting = delivery.state === 'pending';
+  return html`<tr data-listener="${delivery.listener}">
+      <td class="mono">${delivery.listener}</td>
+      <td>${badge(delivery.state)}</td>
+      <td>${delivery.attempts}</td>
+      <td class="nowrap">${formatTime(delivery.createdAt)}</td>
+      <td class="nowrap">${formatTime(delivery.startedAt)}</td>
+      <td class="nowrap">${formatTime(delivery.finishedAt)}</td>
+      <td>${formatDuration(between(delivery.startedAt, delivery.finishedAt))}</td>
+      <td class="nowrap">${waiting ? formatTime(delivery.runAt) : '—'}</td>
+      <td>
+        ${
+          delivery.state === 'dead'
+            ? html`<form method="post" action="${context.links.redrive(eventId)}">
+                ${csrfField(context)}<input
+                  type="hidden"
+                  name="listener"
+                  value="${delivery.listener}"
+                />
+                <button type="submit" class="danger">Redrive</button>
+              </form>`
+            : null
+        }
+      </td>
+    </tr>
+    ${
+      delivery.lastError
+        ? html`<tr class="error-row">
+            <td></td>
+            <td colspan="8"><pre class="error">${delivery.lastError}</pre></td>
+          </tr>`
+        : null
+    }`;
+}
+
+function csrfField(context: PageContext): SafeHtml {
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${context.csrf}" />`;
+}

@@ -1,0 +1,93 @@
+import { BadRequestException } from '@nestjs/common';
+import type { EventFilter } from '../events/aqueduct-events.service';
+import { CONSOLE_FILTER_MAX_LENGTH } from './console.constants';
+
+/** The list's filters as the form shows them back. */
+export interface EventQueryForm {
+  type: string;
+  status: string;
+  customer: string;
+  from: string;
+  to: string;
+}
+
+const STATUSES = ['accepted', 'rejected', 'dead'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** `datetime-local` gives `2025-01-31T14:00` (no zone); ISO 8601 with a zone is taken too. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$/i;
+
+export const isEventId = (value: string) => UUID.test(value);
+
+/**
+ * Reads the list's query string. Anything malformed is a 400 naming the parameter, never a
+ * database error: a bad link should say what is wrong with it.
+ */
+export function parseEventQuery(
+  query: Record<string, unknown>,
+  pageSize: number,
+): { filter: EventFilter; form: EventQueryForm } {
+  const form: EventQueryForm = {
+    type: text(query, 'type'),
+    status: text(query, 'status'),
+    customer: text(query, 'customer'),
+    from: text(query, 'from'),
+    to: text(query, 'to'),
+  };
+  if (form.status && !STATUSES.includes(form.status)) {
+    throw badQuery('status', `must be one of ${STATUSES.join(', ')}`);
+  }
+  const filter: EventFilter = { limit: pageSize, ...parseCursor(query) };
+  if (form.type) filter.type = form.type;
+  if (form.status === 'dead') filter.withDeadDeliveries = true;
+  else if (form.status) filter.status = form.status as EventFilter['status'];
+  if (form.customer) filter.customerId = form.customer;
+  if (form.from) filter.since = date('from', form.from);
+  if (form.to) filter.until = date('to', form.to);
+  return { filter, form };
+}
+
+/** `before` / `after`: the id of the last (first) event of the page seen. */
+export function parseCursor(query: Record<string, unknown>): Pick<EventFilter, 'before' | 'after'> {
+  const before = text(query, 'before');
+  const after = text(query, 'after');
+  if (before && after) {
+    throw badQuery('before', 'cannot be combined with "after"');
+  }
+  for (const [name, value] of [
+    ['before', before],
+    ['after', after],
+  ]) {
+    if (value && !isEventId(value)) {
+      throw badQuery(name, 'must be an event id (a UUID) taken from a page link');
+    }
+  }
+  return { ...(before ? { before } : {}), ...(after ? { after } : {}) };
+}
+
+function text(query: Record<string, unknown>, name: string): string {
+  const value = query[name];
+  if (value === undefined) {
+    return '';
+  }
+  if (typeof value !== 'string') {
+    throw badQuery(name, 'must be given once, as text');
+  }
+  if (value.length > CONSOLE_FILTER_MAX_LENGTH) {
+    throw badQuery(name, `must be at most ${CONSOLE_FILTER_MAX_LENGTH} characters`);
+  }
+  return value.trim();
+}
+
+function date(name: string, value: string): Date {
+  const parsed = DATE_TIME.test(value)
+    ? new Date(/[zZ]|[+-]\d{2}:\d{2}$/.test(value) || !value.includes('T') ? value : `${value}Z`)
+    : null;
+  if (!parsed || Number.isNaN(parsed.getTime())) {
+    throw badQuery(name, 'must be a date and time such as 2025-01-31T14:00 (UTC)');
+  }
+  return parsed;
+}
+
+function badQuery(name: string, problem: string): BadRequestException {
+  return new BadRequestException(`Query parameter "${name}" ${problem}.`);
+}
