@@ -3,6 +3,10 @@
  * DATABASE_URL, SECRET, SLOW_MS (time the listener takes), LEASE_MS. Prints `READY <port>`.
  * Its listener records a marker when it starts and its effect (keyed by the idempotency key) when
  * it finishes, in tables the test creates.
+ * Optional, for the fault suite: PORT (fixed, so a restart keeps the sender's URL), VERIFICATION
+ * (`standard-webhooks`: dedup on the sender's delivery id), SMTP_PORT (turns email on),
+ * PG_CONNECT_TIMEOUT_MS and STORE_TIMEOUT_MS (how fast an unreachable database means 503),
+ * RETRY_BASE_MS / RETRY_MAX_MS (delivery backoff).
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -17,6 +21,8 @@ import {
 import { DataSource } from 'typeorm';
 
 const env = (name: string, fallback?: string) => process.env[name] ?? fallback ?? '';
+const optionalNumber = (name: string) =>
+  process.env[name] ? Number(process.env[name]) : undefined;
 
 @Injectable()
 class EffectListener {
@@ -44,10 +50,32 @@ class EffectListener {
       autoLoadEntities: true,
       migrations: [...aqueductMigrations],
       migrationsRun: true,
+      extra: { connectionTimeoutMillis: optionalNumber('PG_CONNECT_TIMEOUT_MS') },
     }),
     AqueductModule.forRoot({
       secrets: [env('SECRET')],
-      dispatch: { leaseMs: Number(env('LEASE_MS', '60000')), pollIntervalMs: 100 },
+      verification:
+        env('VERIFICATION') === 'standard-webhooks'
+          ? { scheme: 'standard-webhooks' }
+          : { scheme: 'shared-secret' },
+      storeTimeoutMs: optionalNumber('STORE_TIMEOUT_MS'),
+      dispatch: {
+        leaseMs: Number(env('LEASE_MS', '60000')),
+        pollIntervalMs: 100,
+        retryBaseDelayMs: optionalNumber('RETRY_BASE_MS'),
+        retryMaxDelayMs: optionalNumber('RETRY_MAX_MS'),
+      },
+      email: process.env.SMTP_PORT
+        ? {
+            transport: {
+              host: '127.0.0.1',
+              port: Number(env('SMTP_PORT')),
+              secure: false,
+              ignoreTLS: true,
+            },
+            from: 'billing@host.test',
+          }
+        : undefined,
     }),
   ],
   providers: [EffectListener],
@@ -57,7 +85,7 @@ class ChildAppModule {}
 async function main() {
   const app = await NestFactory.create(ChildAppModule, { logger: ['error', 'warn'] });
   app.enableShutdownHooks();
-  await app.listen(0, '127.0.0.1');
+  await app.listen(Number(env('PORT', '0')), '127.0.0.1');
   const { port } = app.getHttpServer().address();
   process.stdout.write(`READY ${port}\n`);
 }

@@ -6,6 +6,8 @@ export interface ReceivedMail {
   subject: string;
   text: string;
   html: string;
+  /** The `X-Aqueduct-Event` header: which event the mail is about. */
+  eventId: string;
 }
 
 /** A real SMTP server in the test process: it accepts, refuses for a while, or bounces addresses. */
@@ -18,7 +20,8 @@ export class TestSmtpServer {
   port = 0;
   private server?: SMTPServer;
 
-  async start(): Promise<void> {
+  /** Listens on `port` (0: any free one); start again with the old port to bring it back up. */
+  async start(port = 0): Promise<void> {
     this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
@@ -42,12 +45,13 @@ export class TestSmtpServer {
             subject: mail.subject ?? '',
             text: mail.text ?? '',
             html: typeof mail.html === 'string' ? mail.html : '',
+            eventId: String(mail.headers.get('x-aqueduct-event') ?? ''),
           });
           callback();
         }, callback);
       },
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.port = (this.server.server.address() as { port: number }).port;
   }
 
