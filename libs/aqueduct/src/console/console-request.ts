@@ -41,17 +41,19 @@ export async function readForm(request: Request): Promise<Record<string, unknown
 }
 
 /**
- * A browser's signal that the request comes from another site: an `Origin` that is not this host
- * (or the opaque `null`), or `Sec-Fetch-Site` other than same-origin. Requests from other clients
- * carry neither and are judged by the token alone.
+ * A browser's signal that the request comes from another site. `Sec-Fetch-Site` (set by the
+ * browser, never by a page) decides when present; else an `Origin` naming another host. The
+ * console's `Referrer-Policy: no-referrer` makes browsers send `Origin: null` even on its own
+ * forms, so `null` proves nothing either way and the token decides, as it does for clients that
+ * send neither header.
  */
 export function isCrossOrigin(request: Request): boolean {
   const fetchSite = request.headers['sec-fetch-site'];
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
-    return true;
+  if (fetchSite !== undefined) {
+    return fetchSite !== 'same-origin' && fetchSite !== 'none';
   }
   const origin = request.headers.origin;
-  if (origin === undefined) {
+  if (origin === undefined || origin === 'null') {
     return false;
   }
   const hosts = [request.headers.host, firstValue(request.headers['x-forwarded-host'])];
@@ -59,7 +61,7 @@ export function isCrossOrigin(request: Request): boolean {
     const { host } = new URL(origin);
     return !hosts.some((candidate) => candidate !== undefined && candidate === host);
   } catch {
-    return true; // 'null' or garbage
+    return true;
   }
 }
 

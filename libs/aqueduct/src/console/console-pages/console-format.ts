@@ -1,7 +1,10 @@
 import { html, type SafeHtml } from '../console-html';
 
-/** `2025-11-22 10:15:03 UTC`: one zone for every operator, whatever the server's. */
-export function formatTime(value: Date | string | null | undefined): string {
+/**
+ * `2025-11-22 10:15:03 UTC` in a `<time>` carrying the exact instant: one zone for every
+ * operator, whatever the server's, and a machine-readable value for tools (and tests).
+ */
+export function timeOf(value: Date | string | null | undefined): SafeHtml | string {
   if (value === null || value === undefined) {
     return '—';
   }
@@ -9,7 +12,8 @@ export function formatTime(value: Date | string | null | undefined): string {
   if (Number.isNaN(date.getTime())) {
     return String(value);
   }
-  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  const iso = date.toISOString();
+  return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')} UTC</time>`;
 }
 
 /** `840 ms`, `12.3 s`, `4 min`, `3 h`: how long something took or waited. */

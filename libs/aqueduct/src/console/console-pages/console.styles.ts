@@ -14,10 +14,15 @@ header.top .stats { display:flex; gap:8px; font-size:12px; }
 header.top .stat { padding:2px 8px; border-radius:12px; background:#32383f; color:#d0d7de; }
 header.top .stat.alert { background:var(--bad); color:#fff; }
 main { padding:20px 24px 48px; max-width:1280px; }
-h1 { font-size:20px; margin:0 0 4px; } h2 { font-size:16px; margin:28px 0 8px; }
-.sub { color:var(--muted); margin:0 0 16px; }
+h1 { font-size:20px; margin:0 0 4px; display:flex; align-items:center; gap:8px; }
+h2 { font-size:16px; margin:28px 0 8px; }
+h1 .mono { font-size:inherit; }
+.sub { color:var(--muted); } p.sub { margin:0 0 16px; }
+.crumbs { font-size:13px; color:var(--muted); margin:0 0 8px; }
 table { width:100%; border-collapse:collapse; border:1px solid var(--line); border-radius:6px; }
-th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
+th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line); vertical-align:middle; }
+td.name { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:12.5px;
+  color:var(--muted); width:40%; }
 th { background:var(--bg); font-weight:600; font-size:12px; color:var(--muted); text-transform:uppercase;
   letter-spacing:.03em; }
 tbody tr:hover { background:#f9fafb; }
@@ -33,13 +38,16 @@ td.nowrap { white-space:nowrap; }
 form.filters { display:flex; flex-wrap:wrap; gap:12px; align-items:flex-end; padding:12px;
   background:var(--bg); border:1px solid var(--line); border-radius:6px; margin-bottom:16px; }
 form.filters label { display:flex; flex-direction:column; font-size:12px; color:var(--muted); gap:4px; }
-input, select { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:6px;
-  background:#fff; min-width:150px; }
-button, .button { font:inherit; font-weight:600; padding:5px 14px; border-radius:6px; cursor:pointer;
-  border:1px solid rgba(31,35,40,.15); background:#f6f8fa; color:var(--fg); }
+input, select { font:inherit; height:32px; padding:4px 8px; border:1px solid var(--line);
+  border-radius:6px; background:#fff; min-width:150px; }
+button, .button { font:inherit; font-weight:600; height:32px; padding:4px 14px; border-radius:6px;
+  cursor:pointer; border:1px solid rgba(31,35,40,.15); background:#f6f8fa; color:var(--fg);
+  display:inline-flex; align-items:center; }
+.button:hover { text-decoration:none; background:#eef1f4; }
 button.primary { background:#1f883d; color:#fff; }
 button.danger { background:#fff; color:var(--bad); }
-.actions { display:flex; gap:8px; align-items:center; margin:12px 0; }
+.actions { display:flex; gap:12px; align-items:center; margin:12px 0; }
+form { margin:0; }
 .pager { display:flex; gap:12px; justify-content:flex-end; margin-top:12px; }
 .pager .disabled { color:var(--muted); }
 dl.meta { display:grid; grid-template-columns:max-content 1fr; gap:4px 16px; margin:0; }

@@ -1,7 +1,7 @@
 import type { Entitlement } from '../../access/aqueduct-access.service';
 import type { EventPage, EventSummary } from '../../events/aqueduct-events.service';
 import { html, type SafeHtml } from '../console-html';
-import { badge, formatTime, type Tone } from './console-format';
+import { badge, timeOf, type Tone } from './console-format';
 import { eventTable, pager } from './events.page';
 import type { PageContext } from './layout.page';
 
@@ -13,7 +13,8 @@ export function customerPage(
   timeline: EventPage<EventSummary>,
 ): SafeHtml {
   const { links } = context;
-  return html`<h1>Customer <span class="mono">${customerId}</span></h1>
+  return html`<p class="crumbs"><a href="${links.events()}">Events</a> / customer</p>
+    <h1>Customer <span class="mono">${customerId}</span></h1>
     <p class="sub">
       <a href="${links.events({ customer: customerId })}">Filter the event list on this customer</a>
     </p>
@@ -63,9 +64,9 @@ function entitlementTable(entitlements: Entitlement[]): SafeHtml {
             </td>
             <td>${badge(e.status, ENTITLEMENT_TONES[e.status])}</td>
             <td>${e.hasAccess ? badge('yes', 'ok') : badge('no', 'idle')}</td>
-            <td class="nowrap">${formatTime(e.startDate)}</td>
-            <td class="nowrap">${formatTime(e.endDate)}</td>
-            <td class="nowrap">${formatTime(e.gracePeriodEndDate)}</td>
+            <td class="nowrap">${timeOf(e.startDate)}</td>
+            <td class="nowrap">${timeOf(e.endDate)}</td>
+            <td class="nowrap">${timeOf(e.gracePeriodEndDate)}</td>
             <td>
               ${(e.orgs ?? []).map(
                 (org) =>
@@ -76,7 +77,7 @@ function entitlementTable(entitlements: Entitlement[]): SafeHtml {
             </td>
             <td>
               <span class="mono">${e.lastEventType}</span>
-              <div class="sub">${formatTime(e.lastEventAt)}</div>
+              <div class="sub">${timeOf(e.lastEventAt)}</div>
             </td>
           </tr>`,
       )}

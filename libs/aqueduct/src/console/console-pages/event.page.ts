@@ -1,7 +1,7 @@
 import type { StoredDelivery, StoredEvent } from '../../events/aqueduct-events.service';
 import { CSRF_FIELD } from '../console.constants';
 import { html, type SafeHtml } from '../console-html';
-import { badge, between, formatDuration, formatTime } from './console-format';
+import { badge, between, formatDuration, timeOf } from './console-format';
 import type { PageContext } from './layout.page';
 
 export type EventDetail = StoredEvent & { deliveries: StoredDelivery[]; rawBody: string | null };
@@ -20,6 +20,7 @@ export function eventPage(
 ): SafeHtml {
   const { links } = context;
   return html`${flash ? html`<div class="flash" role="status">${flash}</div>` : null}
+    <p class="crumbs"><a href="${links.events()}">Events</a> / event</p>
     <h1><span class="mono">${event.type}</span> ${badge(event.status)}</h1>
     <p class="sub mono">${event.id}</p>
     <div class="actions">
@@ -42,9 +43,9 @@ export function eventPage(
             }
           </dd>
           <dt>Created (by Aqueduct)</dt>
-          <dd>${formatTime(event.createdAt)}</dd>
+          <dd>${timeOf(event.createdAt)}</dd>
           <dt>Received</dt>
-          <dd>${formatTime(event.receivedAt)}</dd>
+          <dd>${timeOf(event.receivedAt)}</dd>
           <dt>Delivery id</dt>
           <dd class="mono">${event.deliveryId ?? '—'}</dd>
         </dl>
@@ -81,7 +82,7 @@ function headerTable(headers: Record<string, string>): SafeHtml {
       ${shown.map(
         ([name, value]) =>
           html`<tr>
-            <th>${name}</th>
+            <td class="name">${name}</td>
             <td class="mono">${String(value)}</td>
           </tr>`,
       )}
@@ -124,11 +125,11 @@ function deliveryRow(context: PageContext, eventId: string, delivery: StoredDeli
       <td class="mono">${delivery.listener}</td>
       <td>${badge(delivery.state)}</td>
       <td>${delivery.attempts}</td>
-      <td class="nowrap">${formatTime(delivery.createdAt)}</td>
-      <td class="nowrap">${formatTime(delivery.startedAt)}</td>
-      <td class="nowrap">${formatTime(delivery.finishedAt)}</td>
+      <td class="nowrap">${timeOf(delivery.createdAt)}</td>
+      <td class="nowrap" data-col="started">${timeOf(delivery.startedAt)}</td>
+      <td class="nowrap">${timeOf(delivery.finishedAt)}</td>
       <td>${formatDuration(between(delivery.startedAt, delivery.finishedAt))}</td>
-      <td class="nowrap">${waiting ? formatTime(delivery.runAt) : '—'}</td>
+      <td class="nowrap">${waiting ? timeOf(delivery.runAt) : '—'}</td>
       <td>
         ${
           delivery.state === 'dead'

@@ -2,7 +2,7 @@ import type { EventPage, EventSummary } from '../../events/aqueduct-events.servi
 import { html, type SafeHtml } from '../console-html';
 import type { EventQueryForm } from '../console-query';
 import type { ConsoleLinks } from '../console-routes';
-import { badge, formatTime, toneOf } from './console-format';
+import { badge, timeOf, toneOf } from './console-format';
 import type { PageContext } from './layout.page';
 
 const STATUS_CHOICES: [string, string][] = [
@@ -82,7 +82,7 @@ export function eventTable(
       ${events.map(
         (event) =>
           html`<tr>
-            <td class="nowrap">${formatTime(event.receivedAt)}</td>
+            <td class="nowrap">${timeOf(event.receivedAt)}</td>
             <td class="mono">${event.type}</td>
             ${
               showCustomer
