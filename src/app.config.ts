@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import type { AqueductModuleOptions, VerificationScheme } from 'nestjs-aqueduct';
+import { ConsolePasswordGuard } from './console/console-password.guard';
 
 /**
  * Development-only secret, so that `npm start` works on a fresh clone. It is a valid Standard
@@ -27,7 +28,22 @@ export function aqueductOptionsFromEnv(config: ConfigService): AqueductModuleOpt
     verification: { scheme } as AqueductModuleOptions['verification'],
     path: config.get<string>('AQUEDUCT_WEBHOOK_PATH') ?? 'webhooks/aqueduct',
     email: emailFromEnv(config),
+    console: consoleFromEnv(config),
   };
+}
+
+/**
+ * The console at /aqueduct/console: open on a development machine, behind a password in
+ * production (AQUEDUCT_CONSOLE_PASSWORD), absent in production without one.
+ */
+function consoleFromEnv(config: ConfigService): AqueductModuleOptions['console'] {
+  const path = 'aqueduct/console';
+  if (config.get<string>('NODE_ENV') !== 'production') {
+    return { path, allowUnauthenticated: true };
+  }
+  return config.get<string>('AQUEDUCT_CONSOLE_PASSWORD')
+    ? { path, guard: ConsolePasswordGuard }
+    : undefined;
 }
 
 /** Real mail through SMTP_URL; without it, mails are built and logged but not sent. */

@@ -3,6 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductModule, aqueductMigrations } from 'nestjs-aqueduct';
 import { aqueductOptionsFromEnv } from './app.config';
+import { ConsolePasswordGuard } from './console/console-password.guard';
 import { CustomersController } from './customers/customers.controller';
 
 /** An ordinary Nest app that bills through Aqueduct: one import gives it the webhook endpoint. */
@@ -27,5 +28,7 @@ import { CustomersController } from './customers/customers.controller';
     }),
   ],
   controllers: [CustomersController],
+  // Registered here so the console finds it with its ConfigService dependency.
+  providers: [ConsolePasswordGuard],
 })
 export class AppModule {}

@@ -15,6 +15,9 @@ async function bootstrap(): Promise<void> {
   const path = process.env.AQUEDUCT_WEBHOOK_PATH ?? 'webhooks/aqueduct';
   logger.log(`Aqueduct webhook endpoint: POST http://localhost:${port}/${path}`);
   logger.log(`Database: ${database.description}`);
+  if (process.env.NODE_ENV !== 'production') {
+    logger.log(`Aqueduct console (development only): http://localhost:${port}/aqueduct/console`);
+  }
   if (database.stop) {
     const stop = database.stop;
     process.once('beforeExit', () => void stop());

@@ -44,6 +44,11 @@ describe('Example app', () => {
     expect(rows).toEqual([{ type: 'provisioning.start', status: 'accepted' }]);
   });
 
+  it('serves the console at /aqueduct/console outside production', async () => {
+    const page = await request(app.getHttpServer()).get('/aqueduct/console').expect(200);
+    expect(page.text).toContain('Aqueduct console');
+  });
+
   it('gates a route with @RequiresEntitlement and reports access per product', async () => {
     const event = provisioningStartEvent({ customerId: 'owner_example', productId: 'prod_pro' });
     const { body, headers } = signAqueductRequest(event, {
