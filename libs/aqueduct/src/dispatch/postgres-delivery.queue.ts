@@ -2,17 +2,27 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
+import { appendToAttemptLog, attemptEntry } from './delivery-attempt-log';
 
 /**
  * Claiming is one short statement: SKIP LOCKED lets every instance take different rows without
  * waiting on each other, and the lease (run_at = lease expiry while active) lets any instance
  * retake the work of one that died. Listeners run outside any transaction.
+ *
+ * Every statement that ends an attempt appends it to `attempt_log` in the same UPDATE (no extra
+ * round trip on the hot path). Retaking an active row is how an attempt whose holder died ends:
+ * the claim logs it as abandoned, with the old holder's number, start and id, before overwriting
+ * them.
  */
+const ABANDONED_ERROR = `'lease expired before the attempt finished (its process stopped or lost the database)'`;
 const CLAIM_SQL = `
 UPDATE aqueduct_deliveries d
    SET state = 'active', attempts = d.attempts + 1, locked_by = $1,
        locked_until = now() + $2 * interval '1 millisecond', run_at = now() + $2 * interval '1 millisecond',
-       started_at = now()
+       started_at = now(),
+       attempt_log = CASE WHEN d.state = 'active'
+         THEN ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'abandoned'`, ABANDONED_ERROR))}
+         ELSE d.attempt_log END
   FROM (SELECT event_id, listener FROM aqueduct_deliveries
          WHERE state IN ('pending', 'active') AND run_at <= now() AND listener = ANY($3::text[])
          ORDER BY run_at
@@ -32,16 +42,21 @@ const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
 /** Completions that finish together are recorded together: one statement, one commit. */
 const COMPLETE_SQL = `
 UPDATE aqueduct_deliveries d
-   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
+   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL,
+       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL'))}
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
 const FAIL_SQL = `
-UPDATE aqueduct_deliveries
+UPDATE aqueduct_deliveries d
    SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
        run_at = now() + $6 * interval '1 millisecond',
        finished_at = CASE WHEN $5 THEN now() END,
-       last_error = $4, locked_by = NULL, locked_until = NULL
+       last_error = $4, locked_by = NULL, locked_until = NULL,
+       attempt_log = ${appendToAttemptLog(
+         'd.attempt_log',
+         attemptEntry('d.', `CASE WHEN $5 THEN 'dead' ELSE 'failed' END`, '$4::text'),
+       )}
  WHERE ${OWNED}`;
 
 const EXTEND_SQL = `
@@ -50,10 +65,18 @@ UPDATE aqueduct_deliveries d
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
+/**
+ * Shutdown hands back what it did not finish: deliveries waiting in memory (never started) and
+ * listeners still running after the shutdown timeout. Neither is the listener's failure, so the
+ * attempt is given back to the retry budget (the next run reuses its number). It is still logged,
+ * as `released`: a listener cut off mid-run may have done part of its work on this instance, and
+ * the operator should see why the same attempt number then appears again on another.
+ */
 const RELEASE_SQL = `
 UPDATE aqueduct_deliveries d
    SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
-       attempts = greatest(d.attempts - 1, 0)
+       attempts = greatest(d.attempts - 1, 0),
+       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'released'`, 'NULL'))}
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 

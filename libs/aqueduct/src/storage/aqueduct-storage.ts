@@ -6,6 +6,7 @@ import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002
 import { AqueductEntitlementEntity } from './entities/aqueduct-entitlement.entity';
 import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-create-aqueduct-emails';
 import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800004000-index-aqueduct-events-for-console';
+import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800005000-add-aqueduct-delivery-attempt-log';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
@@ -21,6 +22,7 @@ export const aqueductMigrations = [
   CreateAqueductEntitlements1763800002000,
   CreateAqueductEmails1763800003000,
   IndexAqueductEventsForConsole1763800004000,
+  AddAqueductDeliveryAttemptLog1763800005000,
 ];
 
 /** Tables the module needs; checked at start-up. */

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { DeliveryAttempt } from '../../dispatch/delivery-attempt-log';
 
 export type AqueductDeliveryState = 'pending' | 'active' | 'done' | 'dead';
 
@@ -38,4 +39,8 @@ export class AqueductDeliveryEntity {
 
   @Column('timestamptz', { name: 'finished_at', nullable: true })
   finishedAt: Date | null;
+
+  /** The last attempts (and replay/redrive markers), oldest first; bounded (ATTEMPT_LOG_LIMIT). */
+  @Column('jsonb', { name: 'attempt_log', default: () => "'[]'::jsonb" })
+  attemptLog: DeliveryAttempt[];
 }
