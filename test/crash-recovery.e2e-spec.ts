@@ -85,6 +85,25 @@ describe('(c) A process killed with SIGKILL in the middle of a listener', () => 
       [res.body.id],
     );
     expect(done).toEqual([{ state: 'done', attempts: 2, locked_by: null }]);
+    // The attempt log tells the story: the first process's attempt abandoned, the second's done.
+    const { rows: logs } = await client.query(
+      `SELECT attempt_log FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'effect'`,
+      [res.body.id],
+    );
+    const [abandoned, finished] = logs[0].attempt_log;
+    expect(logs[0].attempt_log).toHaveLength(2);
+    expect(abandoned).toMatchObject({
+      attempt: 1,
+      outcome: 'abandoned',
+      instance: expect.stringContaining(`:${first.process.pid}:`),
+      error: expect.stringContaining('lease expired'),
+    });
+    expect(abandoned.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(finished).toMatchObject({
+      attempt: 2,
+      outcome: 'done',
+      instance: expect.stringContaining(`:${second.process.pid}:`),
+    });
     const { rows: markers } = await client.query(
       `SELECT pid FROM test_markers WHERE key = $1 ORDER BY at`,
       [key],

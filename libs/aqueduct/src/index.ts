@@ -43,6 +43,13 @@ export {
 export { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 export type { DeliveryQueue, ClaimedDelivery } from './dispatch/delivery-queue.interface';
 export {
+  ATTEMPT_LOG_LIMIT,
+  type DeliveryAttempt,
+  type DeliveryAttemptRun,
+  type DeliveryAttemptOutcome,
+  type DeliveryRestart,
+} from './dispatch/delivery-attempt-log';
+export {
   AqueductDeliveryEntity,
   type AqueductDeliveryState,
 } from './storage/entities/aqueduct-delivery.entity';

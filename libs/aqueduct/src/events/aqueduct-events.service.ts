@@ -1,6 +1,11 @@
 import { Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import {
+  appendToAttemptLog,
+  type DeliveryAttempt,
+  restartEntry,
+} from '../dispatch/delivery-attempt-log';
 import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import type { AqueductDeliveryState } from '../storage/entities/aqueduct-delivery.entity';
@@ -54,6 +59,11 @@ export interface StoredDelivery {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /**
+   * The last attempts, oldest first, with replay and redrive markers between runs (at most
+   * ATTEMPT_LOG_LIMIT entries). `startedAt`/`finishedAt` above are those of the latest attempt only.
+   */
+  attemptLog: DeliveryAttempt[];
 }
 
 export interface EventFilter {
@@ -95,6 +105,18 @@ export interface DeliveryCounts {
 export type BacklogCounts = Omit<DeliveryCounts, 'done'>;
 
 const MAX_LIMIT = 500;
+
+/**
+ * Starting a delivery over (replay, redrive) keeps its attempt log and marks the restart in it.
+ * `attempts` goes back to 0 because it is the retry budget (maxAttempts, backoff, the listener's
+ * `context.attempt`): a replayed delivery gets a full set of attempts. Log entries carry that same
+ * number, so after a marker they count from 1 again; the console draws the marker as a divider
+ * between runs. (A monotonic count would need a second column for the budget; numbering by
+ * position in the log would shift as the capped log drops its oldest entries.)
+ */
+const RESTART = (marker: 'replayed' | 'redriven') =>
+  `state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL,
+   attempt_log = ${appendToAttemptLog('aqueduct_deliveries.attempt_log', restartEntry(marker))}`;
 /** Most bytes of a non-JSON body `getEvent` returns. */
 const RAW_BODY_PREVIEW_BYTES = 64 * 1024;
 /**
@@ -108,7 +130,8 @@ const SUMMARY_COLUMNS = `id, type, status, created_at AS "createdAt", received_a
   (SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM
      (SELECT state, count(*)::int AS n FROM aqueduct_deliveries d WHERE d.event_id = e.id GROUP BY state) s) AS deliveries`;
 const DELIVERY_COLUMNS = `event_id || ':' || listener AS id, event_id AS "eventId", listener, state, attempts, run_at AS "runAt",
-  last_error AS "lastError", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  last_error AS "lastError", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
+  attempt_log AS "attemptLog"`;
 
 /** Inspect stored events and their deliveries; replay events and redrive dead deliveries. */
 @Injectable()
@@ -243,7 +266,7 @@ export class AqueductEventsService {
        SELECT $1, unnest($2::text[])
        UNION SELECT event_id, listener FROM aqueduct_deliveries WHERE event_id = $1
        ON CONFLICT (event_id, listener) DO UPDATE
-         SET state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL
+         SET ${RESTART('replayed')}
          WHERE aqueduct_deliveries.state <> 'active'
        RETURNING 1`,
       [eventId, this.registry.namesFor(type)],
@@ -257,7 +280,7 @@ export class AqueductEventsService {
     const separator = deliveryId.indexOf(':');
     const [eventId, listener] = [deliveryId.slice(0, separator), deliveryId.slice(separator + 1)];
     const [, count] = await this.dataSource.query(
-      `UPDATE aqueduct_deliveries SET state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL
+      `UPDATE aqueduct_deliveries SET ${RESTART('redriven')}
         WHERE event_id = $1::uuid AND listener = $2 AND state IN ('dead', 'done')`,
       [
         /^[0-9a-f-]{36}$/i.test(eventId) ? eventId : '00000000-0000-0000-0000-000000000000',
@@ -273,7 +296,7 @@ export class AqueductEventsService {
   /** Every dead delivery (optionally of one listener) back to pending. Returns how many. */
   async redriveDead(listener?: string): Promise<number> {
     const [, count] = await this.dataSource.query(
-      `UPDATE aqueduct_deliveries SET state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL
+      `UPDATE aqueduct_deliveries SET ${RESTART('redriven')}
         WHERE state = 'dead' AND ($1::text IS NULL OR listener = $1)`,
       [listener ?? null],
     );
