@@ -125,9 +125,9 @@ if (!available) {
     await page.locator(`a[href$="/events/${ids.replay}"]`).click();
     await page.waitForURL(new RegExp(`/events/${ids.replay}$`));
     expect(await page.locator('#payload').innerText()).toContain('"seats": 12');
-    const started = page.locator('tr[data-listener="console-test"] [data-col="started"] time');
-    const before = await started.getAttribute('datetime');
-    expect(before).toBeTruthy();
+    const attempts = page.locator('table.attempts[data-listener="console-test"] tbody tr');
+    expect(await attempts.count()).toBe(1);
+    expect(await attempts.first().innerText()).toMatch(/^1\s+done/);
 
     await page.getByRole('button', { name: 'Replay' }).click();
     await page.waitForURL(/replayed=1$/);
@@ -136,18 +136,28 @@ if (!available) {
       async () => {
         await page.reload();
         const state = await page.locator('tr[data-listener="console-test"] .badge').innerText();
-        return state === 'done' && (await started.getAttribute('datetime')) !== before;
+        return state === 'done' && (await attempts.locator('.badge').count()) === 2;
       },
       15_000,
       'the replayed delivery to run again',
     );
+    // The first attempt is still there; the replay is marked; the new attempt is the last row.
+    const rows = await attempts.allInnerTexts();
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^1\s+done/);
+    expect(rows[1]).toMatch(/^Replayed \d{4}-/);
+    expect(rows[2]).toMatch(/^1\s+done/);
     expect(app.get(ConsoleTestListener).runs.get(ids.replay)).toBe(2);
     await shoot('event');
   });
 
   it('redrives a dead delivery', async () => {
     await open(`/events/${ids.dead}`);
-    expect(await page.locator('pre.error').innerText()).toContain('failed as asked');
+    const attempts = page.locator('table.attempts[data-listener="console-test"] tbody tr');
+    expect(await attempts.allInnerTexts()).toEqual([
+      expect.stringMatching(/^1\s+dead[\s\S]*failed as asked/),
+    ]);
+    await shoot('event-dead');
     await page.getByRole('button', { name: 'Redrive' }).click();
     await page.waitForURL(/redriven=console-test$/);
     await waitFor(

@@ -127,6 +127,8 @@ describe('Console', () => {
     expect(page.text).toContain('console-test'); // the delivery
     expect(page.text).not.toContain(CONSOLE_SECRET);
     expect(page.text).not.toMatch(/authorization/i);
+    // Each attempt of the delivery, in its own table.
+    expect(page.text).toMatch(/<table class="attempts" data-listener="console-test">[\s\S]*>done</);
     // The customer link is encoded, the customer page escapes the id too.
     const customer = await get(`/customers/${encodeURIComponent(`owner_${XSS}`)}`).expect(200);
     expect(customer.text).not.toContain(XSS);
@@ -163,6 +165,17 @@ describe('Console', () => {
     expect(outOfRange.text).toContain('No events match these filters.');
     // datetime-local's own format (no zone) is read as UTC.
     await get(`?from=${before.slice(0, 16)}`).expect(200);
+  });
+
+  it("shows each attempt's error escaped", async () => {
+    const id = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { fail: true, note: XSS }));
+    await settled(id);
+    const page = await get(`/events/${id}`).expect(200);
+    expect(page.text).not.toContain(XSS);
+    const attempts = page.text.slice(page.text.indexOf('<table class="attempts"'));
+    expect(attempts).toMatch(
+      /<pre class="error">Error: console-test listener failed as asked: &lt;img src=x onerror=alert\(1\)&gt;<\/pre>/,
+    );
   });
 
   it('filters events with dead deliveries, and redrives one with a valid form', async () => {

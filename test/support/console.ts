@@ -36,7 +36,7 @@ export class SwitchGuard implements CanActivate {
   }
 }
 
-/** Counts runs per event, and fails the ones asked to fail. */
+/** Counts runs per event, and fails the ones asked to fail (with their `note` in the error). */
 @Injectable()
 export class ConsoleTestListener {
   readonly runs = new Map<string, number>();
@@ -44,8 +44,9 @@ export class ConsoleTestListener {
   @OnAqueductEvent(CONSOLE_TEST_EVENT, { name: 'console-test' })
   handle(event: AqueductEvent, _context: AqueductListenerContext) {
     this.runs.set(event.id, (this.runs.get(event.id) ?? 0) + 1);
-    if ((event.object as { fail?: boolean })?.fail) {
-      throw new Error('console-test listener failed as asked');
+    const { fail, note } = (event.object ?? {}) as { fail?: boolean; note?: string };
+    if (fail) {
+      throw new Error(`console-test listener failed as asked${note ? `: ${note}` : ''}`);
     }
   }
 }

@@ -39,6 +39,10 @@ const TONES: Record<string, Tone> = {
   pending: 'warn',
   active: 'info',
   dead: 'bad',
+  // attempts (done and dead as above)
+  failed: 'bad',
+  abandoned: 'warn',
+  released: 'idle',
   // events
   accepted: 'ok',
   rejected: 'bad',

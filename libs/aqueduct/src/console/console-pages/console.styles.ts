@@ -55,6 +55,16 @@ dl.meta dt { color:var(--muted); } dl.meta dd { margin:0; }
 pre { background:var(--bg); border:1px solid var(--line); border-radius:6px; padding:12px;
   overflow:auto; max-height:520px; font-size:12.5px; margin:0; white-space:pre-wrap; word-break:break-word; }
 pre.error { color:var(--bad); background:var(--bad-bg); border-color:#ffcecb; max-height:160px; padding:6px 8px; }
+tr.attempts-row > td { padding-top:0; border-bottom-width:2px; }
+tr.attempts-row:hover, table.attempts tbody tr:hover { background:none; }
+table.attempts { border:none; border-left:3px solid var(--line); border-radius:0; font-size:12.5px; }
+table.attempts th { background:none; text-transform:none; letter-spacing:0; font-size:12px; padding:3px 8px; }
+table.attempts td { padding:3px 8px; border-bottom:1px dashed var(--line); }
+table.attempts tr:last-child td { border-bottom:none; }
+table.attempts td:nth-child(5) { width:50%; }
+table.attempts td.instance { color:var(--muted); font-size:11.5px; white-space:nowrap; }
+table.attempts tr.marker td { color:var(--muted); font-size:12px; font-style:italic; background:var(--bg); }
+table.attempts pre.error { padding:2px 6px; max-height:96px; }
 .flash { padding:10px 14px; border-radius:6px; background:var(--ok-bg); color:var(--ok); margin-bottom:16px;
   border:1px solid #aceebb; }
 .empty { padding:24px; text-align:center; color:var(--muted); }

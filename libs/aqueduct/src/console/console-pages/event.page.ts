@@ -1,3 +1,4 @@
+import type { DeliveryAttempt } from '../../dispatch/delivery-attempt-log';
 import type { StoredDelivery, StoredEvent } from '../../events/aqueduct-events.service';
 import { CSRF_FIELD } from '../console.constants';
 import { html, type SafeHtml } from '../console-html';
@@ -146,13 +147,59 @@ function deliveryRow(context: PageContext, eventId: string, delivery: StoredDeli
       </td>
     </tr>
     ${
-      delivery.lastError
-        ? html`<tr class="error-row">
+      delivery.attemptLog?.length
+        ? html`<tr class="attempts-row">
             <td></td>
-            <td colspan="8"><pre class="error">${delivery.lastError}</pre></td>
+            <td colspan="8">${attemptTable(delivery)}</td>
           </tr>`
-        : null
+        : delivery.lastError
+          ? // A row with no log (written before the log existed, or by hand): its last error only.
+            html`<tr class="error-row">
+              <td></td>
+              <td colspan="8"><pre class="error">${delivery.lastError}</pre></td>
+            </tr>`
+          : null
     }`;
+}
+
+/**
+ * Each attempt of one delivery, oldest first (so the newest is next to the delivery's current
+ * state below it), with replays and redrives as dividers: attempt numbers restart after them.
+ */
+function attemptTable(delivery: StoredDelivery): SafeHtml {
+  return html`<table class="attempts" data-listener="${delivery.listener}">
+    <thead>
+      <tr>
+        <th>#</th>
+        <th>Outcome</th>
+        <th>Started</th>
+        <th>Took</th>
+        <th>Error</th>
+        <th>Instance</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${delivery.attemptLog.map(attemptRow)}
+    </tbody>
+  </table>`;
+}
+
+function attemptRow(entry: DeliveryAttempt): SafeHtml {
+  if (!('attempt' in entry)) {
+    return html`<tr class="marker">
+      <td colspan="6">
+        ${entry.outcome === 'replayed' ? 'Replayed' : 'Redriven'} ${timeOf(entry.at)}
+      </td>
+    </tr>`;
+  }
+  return html`<tr class="attempt">
+    <td>${entry.attempt}</td>
+    <td>${badge(entry.outcome)}</td>
+    <td class="nowrap">${timeOf(entry.startedAt)}</td>
+    <td class="nowrap">${formatDuration(entry.durationMs)}</td>
+    <td>${entry.error ? html`<pre class="error">${entry.error}</pre>` : '—'}</td>
+    <td class="mono instance">${entry.instance ?? '—'}</td>
+  </tr>`;
 }
 
 function csrfField(context: PageContext): SafeHtml {
