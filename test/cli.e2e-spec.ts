@@ -220,6 +220,13 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       expect(show.code).toBe(0);
       expect(show.stdout).toContain('owner_replay_cli');
       expect(show.stdout).toMatch(/counter\s+done\s+1/);
+      const json = await runCli(['events', 'show', eventId, '--database-url', db.url, '--json']);
+      const counter = JSON.parse(json.stdout).deliveries.find(
+        (d: { listener: string }) => d.listener === 'counter',
+      );
+      expect(counter.attemptLog).toEqual([
+        expect.objectContaining({ attempt: 1, outcome: 'done', error: null }),
+      ]);
     });
 
     it("replay re-runs the app's listeners (the running app picks it up)", async () => {
