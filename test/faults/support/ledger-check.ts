@@ -8,6 +8,11 @@ export interface LedgerSummary {
   deliveries: number;
   /** Listener runs beyond the first per delivery (kills, lease expiries, transient failures). */
   reruns: number;
+  /**
+   * Of those, re-runs in the same process (no kill explains them: a lease that lapsed while the
+   * process still held the delivery). Allowed by at-least-once, reported to spot a regression.
+   */
+  rerunsInOneProcess: number;
   /** Entitlements checked against the newest event of their provisioning. */
   entitlements: number;
 }
@@ -56,8 +61,8 @@ export async function checkLedger(
 
   const { rows: effects } = await client.query<{ key: string }>(`SELECT key FROM test_effects`);
   expect(effects.map((e) => e.key).sort()).toEqual(events.map((e) => `${e.id}:effect`).sort());
-  const { rows: runs } = await client.query<{ key: string; n: number }>(
-    `SELECT key, count(*)::int AS n FROM test_markers GROUP BY key`,
+  const { rows: runs } = await client.query<{ key: string; n: number; pids: number }>(
+    `SELECT key, count(*)::int AS n, count(DISTINCT pid)::int AS pids FROM test_markers GROUP BY key`,
   );
   const attempts = new Map(deliveries.map((d) => [`${d.event_id}:${d.listener}`, d.attempts]));
   // A run is recorded after its claim counted the attempt (a kill can fall in between).
@@ -68,6 +73,7 @@ export async function checkLedger(
     events: events.length,
     deliveries: deliveries.length,
     reruns,
+    rerunsInOneProcess: runs.reduce((sum, r) => sum + r.n - r.pids, 0),
     entitlements: await checkEntitlements(client, events),
   };
 }
