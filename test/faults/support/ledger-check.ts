@@ -9,8 +9,9 @@ export interface LedgerSummary {
   /** Listener runs beyond the first per delivery (kills, lease expiries, transient failures). */
   reruns: number;
   /**
-   * Of those, re-runs in the same process (no kill explains them: a lease that lapsed while the
-   * process still held the delivery). Allowed by at-least-once, reported to spot a regression.
+   * Of those, re-runs in the same process: a run that failed (e.g. the database was away) and was
+   * retried, or, where nothing fails (the kill scenarios), a lease that lapsed while the process
+   * still held the delivery. Allowed by at-least-once; reported to spot a regression.
    */
   rerunsInOneProcess: number;
   /** Entitlements checked against the newest event of their provisioning. */
