@@ -54,6 +54,12 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private readonly local: ClaimedDelivery[] = [];
   /** Completions written in the background, awaited on shutdown. */
   private readonly recording = new Set<Promise<unknown>>();
+  /**
+   * Deliveries whose listener is done but whose `done` is not written yet (it joins the next batch
+   * of completions). Their leases are still renewed: a lease that lapsed before a slow write would
+   * let a claim run the listener again.
+   */
+  private readonly completing = new Map<string, ClaimedDelivery>();
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
@@ -199,7 +205,18 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
             leaseMs,
           );
           this.typeObjects(claimed);
-          claimed.forEach((delivery) => this.launch(delivery));
+          claimed.forEach((delivery) => {
+            // A lease of ours can lapse while we still hold the delivery (a heartbeat delayed on a
+            // saturated pool); the claim then hands it back to us. Running it twice in one process
+            // would be a duplicate the lease was meant to prevent: the holder finishes it.
+            if (this.holds(delivery)) {
+              this.logger.warn(
+                `Lease of ${deliveryId(delivery)} lapsed while this instance held it; not running it twice`,
+              );
+            } else {
+              this.launch(delivery);
+            }
+          });
           this.backlog = claimed.length === free;
           if (this.backlog) {
             continue;
@@ -210,6 +227,16 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       }
       await this.signal.wait(pollIntervalMs);
     }
+  }
+
+  /** Waiting in memory, running, or waiting for its `done` to be written, here. */
+  private holds(delivery: ClaimedDelivery): boolean {
+    const id = deliveryId(delivery);
+    return (
+      this.inFlight.has(id) ||
+      this.completing.has(id) ||
+      this.local.some((waiting) => deliveryId(waiting) === id)
+    );
   }
 
   private launch(delivery: ClaimedDelivery): void {
@@ -241,15 +268,18 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
         await listener.handler(this.toEvent(delivery), this.toContext(delivery));
         this.metrics.listenerFinished(delivery.listener, 'done', (Date.now() - started) / 1000);
         // The slot is free as soon as the listener is done; the write that records it joins the
-        // next batch of completions (the lease covers the delivery until then).
+        // next batch of completions (the lease, still renewed, covers the delivery until then).
+        const id = deliveryId(delivery);
+        this.completing.set(id, delivery);
         this.track(
           this.queue
             .complete(delivery, this.instanceId)
             .catch((failure) =>
               this.logger.error(
-                `Could not record success of ${deliveryId(delivery)} (it will run again): ${failure.message}`,
+                `Could not record success of ${id} (it will run again): ${failure.message}`,
               ),
-            ),
+            )
+            .finally(() => this.completing.delete(id)),
         );
         return;
       } catch (thrown) {
@@ -329,7 +359,11 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async extendLeases(): Promise<void> {
-    const running = [...this.inFlight.values()].map((entry) => entry.delivery).concat(this.local);
+    const running = [
+      ...[...this.inFlight.values()].map((entry) => entry.delivery),
+      ...this.local,
+      ...this.completing.values(),
+    ];
     await this.queue
       .extend(running, this.instanceId, this.options.dispatch.leaseMs)
       .catch((error) => this.logger.warn(`Could not extend leases: ${error.message}`));
