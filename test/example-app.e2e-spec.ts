@@ -69,3 +69,43 @@ describe('Example app', () => {
     await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(200);
   });
 });
+
+/** In production the example app serves the console only behind its password guard. */
+describe('Example app in production: the console behind a password', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  const env = { ...process.env };
+  // Colons are allowed in a Basic password (only the user name may not contain one).
+  const PASSWORD = 'correct:horse:battery';
+  const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    process.env.DATABASE_URL = db.url;
+    process.env.NODE_ENV = 'production';
+    process.env.AQUEDUCT_WEBHOOK_SECRET = 'whsec_cHJvZHVjdGlvbi1saWtlLXNlY3JldC1mb3ItdGVzdHM=';
+    process.env.AQUEDUCT_CONSOLE_PASSWORD = PASSWORD;
+    app = await NestFactory.create(AppModule, { logger: false });
+    await app.init();
+  });
+  afterAll(async () => {
+    await app?.close();
+    process.env = env;
+    await db?.drop();
+  });
+
+  it('asks for the password, refuses a wrong one, and opens with the right one', async () => {
+    const server = app.getHttpServer();
+    const missing = await request(server).get('/aqueduct/console').expect(401);
+    expect(missing.headers['www-authenticate']).toMatch(/^Basic /);
+    await request(server)
+      .get('/aqueduct/console')
+      .set('Authorization', basic('admin:correct'))
+      .expect(401);
+    const page = await request(server)
+      .get('/aqueduct/console')
+      .set('Authorization', basic(`admin:${PASSWORD}`))
+      .expect(200);
+    expect(page.text).toContain('Aqueduct console');
+  });
+});

@@ -21,8 +21,12 @@ export class ConsolePasswordGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<Request>();
     const expected = this.config.get<string>('AQUEDUCT_CONSOLE_PASSWORD');
     const [scheme, encoded] = (request.headers.authorization ?? '').split(' ');
-    const password =
-      scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString().split(':')[1] : '';
+    const credentials =
+      scheme?.toLowerCase() === 'basic' && encoded ? Buffer.from(encoded, 'base64').toString() : '';
+    // user:password, where only the password may contain colons (RFC 7617).
+    const password = credentials.includes(':')
+      ? credentials.slice(credentials.indexOf(':') + 1)
+      : '';
     // Compared as hashes: equal lengths for timingSafeEqual, and no length leak.
     const digest = (text: string) => createHash('sha256').update(text).digest();
     if (expected && password && timingSafeEqual(digest(password), digest(expected))) {
