@@ -6,7 +6,7 @@
  * Env: BENCH_DATABASE_URL (required), BENCH_AQUEDUCT_OPTIONS (JSON AqueductModuleOptions, required),
  * BENCH_NOOP_LISTENERS=1 to register three no-op provisioning.start listeners (off by default, so the
  * ingest benchmark measures receiving alone: without listeners no delivery is created or run).
- * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'memory' }`.
+ * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'stats' }`.
  */
 import 'reflect-metadata';
 import {
@@ -28,8 +28,8 @@ import {
   aqueductMigrations,
 } from 'nestjs-aqueduct';
 import type {
-  ServerMemoryMessage,
-  ServerMemoryRequest,
+  ServerStatsMessage,
+  ServerStatsRequest,
   ServerReadyMessage,
 } from './support/child-server';
 
@@ -115,11 +115,13 @@ async function main(): Promise<void> {
   // The parent died without stopping us: do not linger holding a port and Postgres connections.
   process.once('disconnect', shutdown);
 
-  // The benchmark reports the server's memory at the end of its run: only this process can read it.
-  process.on('message', (message: Partial<ServerMemoryRequest>) => {
-    if (message?.type === 'memory') {
-      const answer: ServerMemoryMessage = {
-        type: 'memory',
+  // Memory and CPU time of the server alone: only this process can read them.
+  process.on('message', (message: Partial<ServerStatsRequest>) => {
+    if (message?.type === 'stats') {
+      const cpu = process.cpuUsage();
+      const answer: ServerStatsMessage = {
+        type: 'stats',
+        cpuMicros: cpu.user + cpu.system,
         rssBytes: process.memoryUsage().rss,
         // maxRSS is in kilobytes (getrusage).
         maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -16,7 +16,7 @@ const TS_EXEC_ARGV = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-p
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
-const MEMORY_TIMEOUT_MS = 5_000;
+const STATS_TIMEOUT_MS = 5_000;
 
 /** What a server script sends over IPC once it listens. */
 export interface ServerReadyMessage {
@@ -24,23 +24,25 @@ export interface ServerReadyMessage {
   port: number;
 }
 
-/** The parent's question, and the server's answer, about its memory. */
-export interface ServerMemoryRequest {
-  type: 'memory';
+/** The parent's question, and the server's answer, about its resources. */
+export interface ServerStatsRequest {
+  type: 'stats';
 }
-export interface ServerMemoryMessage {
-  type: 'memory';
+export interface ServerStatsMessage {
+  type: 'stats';
   /** process.memoryUsage().rss now, bytes. */
   rssBytes: number;
   /** Peak resident set since the process started (getrusage maxrss), bytes. */
   maxRssBytes: number;
+  /** CPU time (user + system) since the process started, microseconds. */
+  cpuMicros: number;
 }
 
 export interface ChildServer {
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
-  /** The server's resident memory, asked over IPC (the server runs in its own process). */
-  memory(): Promise<ServerMemoryMessage>;
+  /** The server's memory and CPU time, asked over IPC (the server runs in its own process). */
+  stats(): Promise<ServerStatsMessage>;
   stop(): Promise<void>;
 }
 
@@ -66,26 +68,26 @@ export async function startChildServer(
   const port = await waitForReady(child);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    memory: () => askMemory(child),
+    stats: () => askStats(child),
     stop: once(() => stopChild(child)),
   };
 }
 
-function askMemory(child: ChildProcess): Promise<ServerMemoryMessage> {
-  return new Promise((resolveMemory, reject) => {
+function askStats(child: ChildProcess): Promise<ServerStatsMessage> {
+  return new Promise((resolveStats, reject) => {
     const timer = setTimeout(() => {
       child.off('message', onMessage);
-      reject(new Error(`server did not report its memory within ${MEMORY_TIMEOUT_MS} ms`));
-    }, MEMORY_TIMEOUT_MS);
-    const onMessage = (message: Partial<ServerMemoryMessage>) => {
-      if (message?.type === 'memory') {
+      reject(new Error(`server did not report its stats within ${STATS_TIMEOUT_MS} ms`));
+    }, STATS_TIMEOUT_MS);
+    const onMessage = (message: Partial<ServerStatsMessage>) => {
+      if (message?.type === 'stats') {
         clearTimeout(timer);
         child.off('message', onMessage);
-        resolveMemory(message as ServerMemoryMessage);
+        resolveStats(message as ServerStatsMessage);
       }
     };
     child.on('message', onMessage);
-    const request: ServerMemoryRequest = { type: 'memory' };
+    const request: ServerStatsRequest = { type: 'stats' };
     child.send(request);
   });
 }
@@ -128,7 +130,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 /** The summary line for a server's memory, asked just before it is stopped. */
 export async function serverMemoryLine(label: string, server: ChildServer): Promise<SummaryLine> {
-  const { rssBytes, maxRssBytes } = await server.memory();
+  const { rssBytes, maxRssBytes } = await server.stats();
   return {
     metric: `${label}: RSS at the end of the run`,
     value: `${mebibytes(rssBytes)} (peak ${mebibytes(maxRssBytes)})`,
