@@ -23,13 +23,6 @@ import {
 } from './delivery-queue.interface';
 import { DispatchSignal } from './dispatch-signal';
 
-/**
- * How many deliveries the fast path may hold per slot of `concurrency` (running or waiting in
- * memory, leased to this instance). Bounded, so a burst cannot pile up unbounded work in one
- * process; beyond it, deliveries are stored pending for any instance.
- */
-const LOCAL_QUEUE_FACTOR = 50;
-
 const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;
 
 /**
@@ -146,9 +139,11 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
    * when this instance is not dispatching or is full (then they are stored pending, for anyone).
    */
   reserve(count: number): { owner: string; leaseMs: number } | undefined {
-    const { concurrency, leaseMs } = this.options.dispatch;
+    // Bounded (`localBacklogPerSlot`), so a burst cannot pile up unbounded work in one process;
+    // beyond it, deliveries are stored pending for any instance.
+    const { concurrency, leaseMs, localBacklogPerSlot } = this.options.dispatch;
     const outstanding = this.inFlight.size + this.local.length + this.reserved;
-    if (!this.running || count === 0 || outstanding + count > concurrency * LOCAL_QUEUE_FACTOR) {
+    if (!this.running || count === 0 || outstanding + count > concurrency * localBacklogPerSlot) {
       return undefined;
     }
     this.reserved += count;

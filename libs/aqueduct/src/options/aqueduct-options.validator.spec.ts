@@ -46,6 +46,18 @@ describe('resolveAqueductOptions', () => {
     );
   });
 
+  it('takes 0 for dispatch.localBacklogPerSlot (the fast path off), not a negative or a fraction', () => {
+    expect(resolve({ secrets: ['s'], dispatch: { localBacklogPerSlot: 0 } }).dispatch).toEqual({
+      ...DISPATCH_DEFAULTS,
+      localBacklogPerSlot: 0,
+    });
+    for (const bad of [-1, 1.5, '5']) {
+      expect(() => resolve({ secrets: ['s'], dispatch: { localBacklogPerSlot: bad } })).toThrow(
+        'option "dispatch.localBacklogPerSlot" must be an integer >= 0',
+      );
+    }
+  });
+
   it('keeps the values given', () => {
     const verification: VerificationOptions = { scheme: 'hmac', header: 'x-sig', prefix: 'v1=' };
     const options = { secrets: ['a', 'b'], verification, maxBodyBytes: 10, storeTimeoutMs: 1 };

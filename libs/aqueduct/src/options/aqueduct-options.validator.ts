@@ -51,6 +51,7 @@ export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   leaseMs: 60_000,
   pollIntervalMs: 1_000,
   shutdownTimeoutMs: 10_000,
+  localBacklogPerSlot: 50,
 };
 
 const SCHEMES = ['standard-webhooks', 'hmac', 'shared-secret', 'custom'];
@@ -212,6 +213,11 @@ function resolveDispatch(dispatch: DispatchOptions): Required<DispatchOptions> {
         throw new Error(invalidOption('dispatch.enabled', 'must be true or false'));
       }
       resolved.enabled = value;
+    } else if (key === 'localBacklogPerSlot') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw new Error(invalidOption('dispatch.localBacklogPerSlot', 'must be an integer >= 0'));
+      }
+      resolved.localBacklogPerSlot = value;
     } else {
       (resolved as Record<string, unknown>)[key] = positiveInteger(`dispatch.${key}`, value, 0);
     }
