@@ -220,6 +220,8 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       expect(show.code).toBe(0);
       expect(show.stdout).toContain('owner_replay_cli');
       expect(show.stdout).toMatch(/counter\s+done\s+1/);
+      // The attempt log: the run that finished it.
+      expect(show.stdout).toMatch(/counter\s+1\s+done\s+\d{4}-\d\d-\d\dT/);
       const json = await runCli(['events', 'show', eventId, '--database-url', db.url, '--json']);
       const counter = JSON.parse(json.stdout).deliveries.find(
         (d: { listener: string }) => d.listener === 'counter',

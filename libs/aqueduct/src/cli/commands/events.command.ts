@@ -82,6 +82,25 @@ export function registerEvents(program: Command): void {
           ['listener', 'state', 'attempts', 'last error'],
           event.deliveries.map((d) => [d.listener, d.state, String(d.attempts), d.lastError ?? '']),
         ),
+        // Every attempt, as the console shows them: what happened, where, and how long it took.
+        table(
+          ['listener', '#', 'outcome', 'started', 'ms', 'instance', 'error'],
+          event.deliveries.flatMap((d) =>
+            (d.attemptLog ?? []).map((entry) =>
+              'at' in entry
+                ? [d.listener, '', entry.outcome, entry.at, '', '', '']
+                : [
+                    d.listener,
+                    String(entry.attempt),
+                    entry.outcome,
+                    entry.startedAt ?? '',
+                    entry.durationMs === null ? '' : String(entry.durationMs),
+                    entry.instance ?? '',
+                    entry.error ?? '',
+                  ],
+            ),
+          ),
+        ),
       ]
         .filter(Boolean)
         .join('\n'),
