@@ -68,7 +68,8 @@ export async function startEmbeddedPostgres(
   };
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free right now on 127.0.0.1 (the test harness uses it too). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { Client } from 'pg';
 import type { SimulationReport } from '../../../libs/aqueduct/src/cli/simulation';
 import { killHard, type RunningChild, startChildApp } from '../../support/child-process';
@@ -72,16 +71,7 @@ export class FaultBed {
 export const webhookUrl = (port: number) => `http://127.0.0.1:${port}/webhooks/aqueduct`;
 
 /** A port free right now, so a restarted app can listen on the same one. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../../src/database/embedded-postgres';
 
 export interface SimulateRun {
   /** Resolves with the simulator's JSON report once every delivery got a 2xx or was given up. */
