@@ -7,7 +7,7 @@ import {
   AqueductEventsService,
   type AqueductListenerContext,
   type DeliveryAttempt,
-  type DeliveryAttemptRun,
+  isAttemptRun,
   OnAqueductEvent,
   type StoredDelivery,
 } from 'nestjs-aqueduct';
@@ -48,7 +48,6 @@ class Listeners {
   }
 }
 
-const isRun = (entry: DeliveryAttempt): entry is DeliveryAttemptRun => 'attempt' in entry;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('Attempt log: every attempt of a delivery, bounded, kept across replays', () => {
@@ -119,7 +118,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
       expect.objectContaining({ attempt: 3, outcome: 'done', error: null }),
     ]);
     const instance = app.get(AqueductDispatcher).instanceId;
-    for (const entry of found.attemptLog.filter(isRun)) {
+    for (const entry of found.attemptLog.filter(isAttemptRun)) {
       expect(entry.startedAt).toMatch(ISO);
       expect(entry.finishedAt).toMatch(ISO);
       expect(entry.durationMs).toBeGreaterThanOrEqual(0);
@@ -146,7 +145,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
     ]);
     expect(found.attemptLog[3]).toEqual({ outcome: 'replayed', at: expect.stringMatching(ISO) });
     // The replay has a full retry budget: the listener saw attempts 1, 2, 3 again, as the log says.
-    expect(found.attemptLog.map((e) => (isRun(e) ? e.attempt : '-'))).toEqual([
+    expect(found.attemptLog.map((e) => (isAttemptRun(e) ? e.attempt : '-'))).toEqual([
       1,
       2,
       3,
@@ -164,7 +163,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
     const dead = await untilLog(id, 'the delivery to die', (log) => lastOutcome(log) === 'dead');
     expect(dead).toMatchObject({ state: 'dead', attempts: MAX_ATTEMPTS });
     expect(dead.attemptLog).toHaveLength(ATTEMPT_LOG_LIMIT);
-    const runs = dead.attemptLog.filter(isRun);
+    const runs = dead.attemptLog.filter(isAttemptRun);
     // The oldest went first: the log holds attempts 6..25, in order.
     expect(runs.map((e) => e.attempt)).toEqual(
       Array.from({ length: ATTEMPT_LOG_LIMIT }, (_, i) => MAX_ATTEMPTS - ATTEMPT_LOG_LIMIT + 1 + i),

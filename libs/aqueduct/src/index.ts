@@ -48,6 +48,7 @@ export {
   type DeliveryAttemptRun,
   type DeliveryAttemptOutcome,
   type DeliveryRestart,
+  isAttemptRun,
 } from './dispatch/delivery-attempt-log';
 export {
   AqueductDeliveryEntity,

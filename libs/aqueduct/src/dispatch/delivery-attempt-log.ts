@@ -35,6 +35,10 @@ export interface DeliveryRestart {
 /** An entry of a delivery's `attemptLog`: an attempt, or a replay/redrive marker. Oldest first. */
 export type DeliveryAttempt = DeliveryAttemptRun | DeliveryRestart;
 
+/** An attempt, as opposed to a replay/redrive marker. */
+export const isAttemptRun = (entry: DeliveryAttempt): entry is DeliveryAttemptRun =>
+  'attempt' in entry;
+
 /**
  * Entries kept per delivery: the oldest go first, so a delivery retried (or replayed) forever
  * keeps a row of bounded size. With errors capped at 2,000 characters this is at most ~45 kB.

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isAttemptRun } from '../../dispatch/delivery-attempt-log';
 import { AqueductEventsService } from '../../events/aqueduct-events.service';
 import type { AqueductDeliveryState } from '../../storage/entities/aqueduct-delivery.entity';
 import type { AqueductEventStatus } from '../../storage/entities/aqueduct-event.entity';
@@ -87,9 +88,8 @@ export function registerEvents(program: Command): void {
           ['listener', '#', 'outcome', 'started', 'ms', 'instance', 'error'],
           event.deliveries.flatMap((d) =>
             (d.attemptLog ?? []).map((entry) =>
-              'at' in entry
-                ? [d.listener, '', entry.outcome, entry.at, '', '', '']
-                : [
+              isAttemptRun(entry)
+                ? [
                     d.listener,
                     String(entry.attempt),
                     entry.outcome,
@@ -97,7 +97,8 @@ export function registerEvents(program: Command): void {
                     entry.durationMs === null ? '' : String(entry.durationMs),
                     entry.instance ?? '',
                     entry.error ?? '',
-                  ],
+                  ]
+                : [d.listener, '', entry.outcome, entry.at, '', '', ''],
             ),
           ),
         ),

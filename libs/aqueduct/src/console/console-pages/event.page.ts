@@ -1,4 +1,4 @@
-import type { DeliveryAttempt } from '../../dispatch/delivery-attempt-log';
+import { type DeliveryAttempt, isAttemptRun } from '../../dispatch/delivery-attempt-log';
 import type { StoredDelivery, StoredEvent } from '../../events/aqueduct-events.service';
 import { CSRF_FIELD } from '../console.constants';
 import { html, type SafeHtml } from '../console-html';
@@ -185,7 +185,7 @@ function attemptTable(delivery: StoredDelivery): SafeHtml {
 }
 
 function attemptRow(entry: DeliveryAttempt): SafeHtml {
-  if (!('attempt' in entry)) {
+  if (!isAttemptRun(entry)) {
     return html`<tr class="marker">
       <td colspan="6">
         ${entry.outcome === 'replayed' ? 'Replayed' : 'Redriven'} ${timeOf(entry.at)}
