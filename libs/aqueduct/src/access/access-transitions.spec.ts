@@ -1,0 +1,93 @@
+import { type ProvisioningDates, evaluateAccess } from './access-timeline';
+import { type AnnouncedAccess, transitionsDue } from './access-transitions';
+
+const DAY = 86_400_000;
+const MINUTE = 60_000;
+const SETTLE = 5 * MINUTE;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const day = (n: number, minutes = 0) => new Date(T0 + n * DAY + minutes * MINUTE);
+const ORGS = [{ name: 'Acme', users: [{ name: 'Ada', email: 'ada@acme.test' }] }];
+
+const provisioning = (key: string, start: number, end: number, until = end): ProvisioningDates => ({
+  key,
+  startDate: day(start),
+  endDate: day(end),
+  accessUntil: day(until),
+  invoiceId: null,
+  orgs: ORGS,
+  paidAt: null,
+});
+
+const NONE: AnnouncedAccess = { status: 'none', accessUntil: null, orgs: [] };
+
+/** The transitions at `now`, starting from `announced`. */
+const due = (announced: AnnouncedAccess, list: ProvisioningDates[], now: Date) =>
+  transitionsDue(announced, evaluateAccess(list, false, now), now, SETTLE);
+
+describe('transitionsDue', () => {
+  const p1 = provisioning('p1', 0, 30, 37);
+  const p2 = provisioning('p2', 30, 60, 67);
+
+  it('starts at once', () => {
+    const { transitions, announced } = due(NONE, [p1], day(0));
+    expect(transitions.map((t) => t.type)).toEqual(['access.started']);
+    expect(announced).toEqual({ status: 'active', accessUntil: day(37), orgs: ORGS });
+  });
+
+  it('a renewal known before the end: renewed, and never a grace notice', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const renewed = due(started, [p1, p2], day(30));
+    expect(renewed.transitions.map((t) => t.type)).toEqual(['access.renewed']);
+    expect(due(renewed.announced, [p1, p2], day(35)).transitions).toEqual([]);
+  });
+
+  it('the paid period ends: the grace notice waits for the settle time', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const early = due(started, [p1], day(30, 1));
+    expect(early.transitions).toEqual([]);
+    expect(early.settlesAt).toEqual(day(30, 5));
+    const late = due(started, [p1], day(30, 5));
+    expect(late.transitions.map((t) => [t.type, t.at])).toEqual([['access.grace', day(30)]]);
+  });
+
+  it('a renewal arriving within the settle time cancels the grace notice', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    expect(due(started, [p1], day(30, 2)).transitions).toEqual([]);
+    const renewed = due(started, [p1, p2], day(30, 3));
+    expect(renewed.transitions.map((t) => t.type)).toEqual(['access.renewed']);
+    expect(due(renewed.announced, [p1, p2], day(30, 10)).transitions).toEqual([]);
+  });
+
+  it('a loss of access waits for the settle time, then expires with the orgs that had access', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const inGrace = due(started, [p1], day(31)).announced;
+    expect(due(inGrace, [p1], day(37, 1)).settlesAt).toEqual(day(37, 5));
+    const expired = due(inGrace, [p1], day(37, 5));
+    expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(37)]]);
+    expect(expired.announced).toEqual({ status: 'expired', accessUntil: day(37), orgs: ORGS });
+  });
+
+  it('an end long past when it arrives: expired at once', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    expect(due(started, [p1], day(40)).transitions.map((t) => t.type)).toEqual(['access.expired']);
+  });
+
+  it('never anything for what never gave access, nor twice for the same state', () => {
+    expect(due(NONE, [p1], day(50)).transitions).toEqual([]);
+    const started = due(NONE, [p1], day(0)).announced;
+    expect(due(started, [p1], day(1)).transitions).toEqual([]);
+  });
+
+  it('a cancellation that shortens access, and users that change, are changes', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const cancelled = provisioning('p1', 0, 10, 13);
+    expect(due(started, [cancelled], day(10)).transitions.map((t) => t.type)).toEqual([
+      'access.changed',
+    ]);
+    const more = {
+      ...p1,
+      orgs: [{ name: 'Acme', users: [...ORGS[0].users, { name: 'Bo', email: 'bo@acme.test' }] }],
+    };
+    expect(due(started, [more], day(1)).transitions.map((t) => t.type)).toEqual(['access.changed']);
+  });
+});

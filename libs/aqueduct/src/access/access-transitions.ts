@@ -1,0 +1,129 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ProvisioningOrgDto } from '../events/provisioning.dto';
+import { AccessEventType, type AccessEventTypeName } from './access-event-types';
+import type { AccessEvaluation } from './access-timeline';
+
+/** The last state published by an `access.*` event: what the adapter and the mails follow. */
+export interface AnnouncedAccess {
+  /** `none` until access first starts; `grace` once the grace notice went out. */
+  status: 'none' | 'active' | 'grace' | 'expired';
+  /** End of the covered span (when access ended, for `expired`). */
+  accessUntil: Date | null;
+  /** The orgs and users that have access (that had it, for `expired`). */
+  orgs: ProvisioningOrgDto[];
+}
+
+export interface AccessTransition {
+  type: AccessEventTypeName;
+  /** The moment it is about: access began, the paid period ended, access ended; else now. */
+  at: Date;
+  previous: AnnouncedAccess;
+  next: AnnouncedAccess;
+}
+
+export interface TransitionDecision {
+  /** At most one per call: call again with `next` until there is none. */
+  transition: AccessTransition | null;
+  /** A loss that is not announced yet: look again then. */
+  settlesAt: Date | null;
+}
+
+const ms = (date: Date | null) => date?.getTime() ?? Number.NEGATIVE_INFINITY;
+
+/**
+ * Compares what the provisionings say now with what was last announced, and names the change:
+ * - `access.started`: access begins (immediately: a gain is never held back);
+ * - `access.renewed`: access continues and its covered span grew (a renewal), or a renewal ended
+ *   the grace period;
+ * - `access.changed`: access continues with other orgs/users, or a shorter span (a cancellation);
+ * - `access.grace`: the paid period ended and no renewal is known, while access continues until
+ *   the grace period's end;
+ * - `access.expired`: no provisioning grants access any more.
+ *
+ * The two losses (`access.grace`, `access.expired`) are announced only once they have held for
+ * `settleMs` past the moment they happened. Aqueduct fires period 2's start and period 1's end at
+ * the same moment, in either order: the wait lets a renewal that arrives second cancel the loss,
+ * so a renewing customer is never deprovisioned nor told that anything ended. Access checks are
+ * not delayed: they follow the dates exactly.
+ */
+export function nextTransition(
+  announced: AnnouncedAccess,
+  evaluation: AccessEvaluation,
+  now: Date,
+  settleMs: number,
+): TransitionDecision {
+  const had = announced.status === 'active' || announced.status === 'grace';
+  const transition = (type: AccessEventTypeName, at: Date, next: AnnouncedAccess) => ({
+    transition: { type, at, previous: announced, next },
+    settlesAt: null,
+  });
+
+  if (!evaluation.hasAccess) {
+    if (!had) {
+      return { transition: null, settlesAt: null };
+    }
+    const lostAt = evaluation.lostAt ?? now;
+    const due = new Date(lostAt.getTime() + settleMs);
+    return ms(now) >= ms(due)
+      ? transition(AccessEventType.Expired, lostAt, {
+          status: 'expired',
+          accessUntil: lostAt,
+          orgs: announced.orgs,
+        })
+      : { transition: null, settlesAt: due };
+  }
+
+  // In grace with a renewal already known, the customer is renewed: nothing is ending.
+  const inGrace = evaluation.status === 'grace' && !evaluation.renewalAhead;
+  const current: AnnouncedAccess = {
+    status: inGrace ? 'grace' : 'active',
+    accessUntil: evaluation.accessUntil,
+    orgs: evaluation.orgs,
+  };
+  if (!had) {
+    return transition(AccessEventType.Started, evaluation.since ?? now, current);
+  }
+  let settlesAt: Date | null = null;
+  if (inGrace && announced.status === 'active') {
+    const graceSince = evaluation.graceSince ?? now;
+    const due = new Date(graceSince.getTime() + settleMs);
+    if (ms(now) >= ms(due)) {
+      return transition(AccessEventType.Grace, graceSince, current);
+    }
+    settlesAt = due;
+    current.status = 'active';
+  }
+  const grew = ms(current.accessUntil) > ms(announced.accessUntil);
+  if (grew || (announced.status === 'grace' && current.status === 'active')) {
+    return { ...transition(AccessEventType.Renewed, now, current), settlesAt };
+  }
+  if (
+    ms(current.accessUntil) < ms(announced.accessUntil) ||
+    !isDeepStrictEqual(current.orgs, announced.orgs)
+  ) {
+    return { ...transition(AccessEventType.Changed, now, current), settlesAt };
+  }
+  return { transition: null, settlesAt };
+}
+
+/** Every transition due now, in order, and when to look again for a loss still settling. */
+export function transitionsDue(
+  announced: AnnouncedAccess,
+  evaluation: AccessEvaluation,
+  now: Date,
+  settleMs: number,
+): { transitions: AccessTransition[]; announced: AnnouncedAccess; settlesAt: Date | null } {
+  const transitions: AccessTransition[] = [];
+  let state = announced;
+  // Each transition moves `state` onto the evaluation, so the second call finds nothing new;
+  // the bound only guards against a rule that would never settle.
+  for (let round = 0; round < 3; round++) {
+    const { transition, settlesAt } = nextTransition(state, evaluation, now, settleMs);
+    if (!transition) {
+      return { transitions, announced: state, settlesAt };
+    }
+    transitions.push(transition);
+    state = transition.next;
+  }
+  return { transitions, announced: state, settlesAt: null };
+}
