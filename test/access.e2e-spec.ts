@@ -56,6 +56,7 @@ const period = (customerId: string, overrides: Record<string, unknown> = {}) => 
   customerId,
   productId: 'prod_pro',
   subscriptionId: `sub_${customerId}`,
+  invoiceId: `inv_${customerId}`, // one provisioning: its start and its end share the invoice
   startDate: at(0).toISOString(),
   endDate: at(30).toISOString(),
   contractStartDate: at(0).toISOString(),
@@ -135,6 +136,9 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
 
     clock.set(at(37));
     expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(false); // the dates decide, before the job runs
+    // The loss is announced (deprovision, mails) once it has held for the settle time (5 min).
+    expect((await app.get(ExpiryJob).sweep()).expired).toBe(0);
+    clock.set(new Date(at(37).getTime() + 5 * 60_000));
     expect((await app.get(ExpiryJob).sweep()).expired).toBeGreaterThanOrEqual(1);
     await idle();
     expect(calls('owner_a')).toEqual(['provision', 'deprovision']);
@@ -156,7 +160,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await post(provisioningStartEvent(period('owner_b'), at(0)));
     await idle();
     expect(await status('owner_b')).toBe('grace');
-    expect((await access.getEntitlement('owner_b', 'prod_pro'))?.lastEventType).toBe(
+    expect((await access.getProvisionings('owner_b', 'prod_pro'))[0]?.lastEventType).toBe(
       'provisioning.end',
     );
     expect(calls('owner_b')).toEqual(['provision']);
@@ -188,6 +192,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await post(
       provisioningStartEvent(
         period('owner_r', {
+          invoiceId: 'inv_owner_r_2', // a new period is a new invoice, so a new provisioning
           startDate: at(40).toISOString(),
           endDate: at(70).toISOString(),
           gracePeriodEndDate: at(77).toISOString(),

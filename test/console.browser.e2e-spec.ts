@@ -13,6 +13,7 @@ import {
   sendEvent,
 } from './support/console';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { deliveriesSettled } from './support/subscription';
 import { waitFor } from './support/wait';
 
 /**
@@ -75,6 +76,7 @@ if (!available) {
     });
     const listener = app.get(ConsoleTestListener);
     await waitFor(() => [ids.replay, ids.dead, ids.xss].every((id) => listener.runs.get(id) === 1));
+    await deliveriesSettled(app, 30_000);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -102,7 +104,8 @@ if (!available) {
     const response = await open();
     expect(response?.status()).toBe(200);
     await page.getByRole('heading', { name: 'Events' }).waitFor();
-    expect(await page.locator('tbody tr').count()).toBe(7);
+    // The seven events sent, and the access.started of each of the three customers.
+    expect(await page.locator('tbody tr').count()).toBe(10);
     expect(await page.locator('header .stats').innerText()).toContain('1 dead');
     await shoot('events');
   });

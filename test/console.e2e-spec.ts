@@ -138,7 +138,16 @@ describe('Console', () => {
   it('filters by type, status, customer and time, each answer indexed newest first', async () => {
     const customer = `owner_filter_${Date.now()}`;
     const before = new Date(Date.now() - 1000).toISOString();
-    const start = await sendEvent(app, provisioningStartEvent({ customerId: customer }));
+    // Starting next year: the ledger schedules it and writes no access.started into the list.
+    const next = new Date(Date.now() + 365 * 86_400_000);
+    const start = await sendEvent(
+      app,
+      provisioningStartEvent({
+        customerId: customer,
+        startDate: next.toISOString(),
+        endDate: new Date(next.getTime() + 30 * 86_400_000).toISOString(),
+      }),
+    );
     const other = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: customer }));
     const rejected = await sendEvent(app, {
       type: 'provisioning.start',

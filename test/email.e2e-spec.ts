@@ -6,6 +6,8 @@ import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { TestSmtpServer } from './support/smtp';
+import { deliveriesSettled } from './support/subscription';
+import { DAY, TestClock } from './support/test-clock';
 import { waitFor } from './support/wait';
 
 const SECRET = 'email-secret';
@@ -28,12 +30,15 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
   let db: TestDatabase;
   let app: INestApplication;
   const smtp = new TestSmtpServer();
+  const T0 = new Date('2026-03-01T12:00:00Z');
+  const clock = new TestClock(T0);
 
   beforeAll(async () => {
     await smtp.start();
     db = await createTestDatabase();
     app = await createTestApp({
       databaseUrl: db.url,
+      clock,
       aqueduct: {
         secrets: [SECRET],
         dispatch: {
@@ -59,8 +64,37 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     await db?.drop();
     await smtp.stop();
   });
+  beforeEach(() => clock.set(T0));
 
   const post = (payload: unknown) => postAccepted(app, payload, SECRET);
+  /** A 30-day period starting now (on the test's clock), with a week of grace. */
+  const startNow = (overrides: Record<string, unknown>) => {
+    const now = clock.now();
+    return provisioningStartEvent(
+      {
+        startDate: now.toISOString(),
+        endDate: new Date(now.getTime() + 30 * DAY).toISOString(),
+        gracePeriodEndDate: new Date(now.getTime() + 37 * DAY).toISOString(),
+        ...overrides,
+      },
+      now,
+    );
+  };
+  /** The `access.*` event of that type for the customer: the mails hang off it. */
+  const accessEvent = (customerId: string, type = 'access.started') =>
+    waitFor(
+      async () =>
+        (
+          await app
+            .get(DataSource)
+            .query(
+              `SELECT id FROM aqueduct_events WHERE type = $1 AND payload->'object'->>'customerId' = $2`,
+              [type, customerId],
+            )
+        )[0]?.id as string | undefined,
+      20_000,
+      `the ${type} event of ${customerId}`,
+    );
   const emailDelivery = (eventId: string) =>
     waitFor(
       async () => {
@@ -77,20 +111,20 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     );
 
   it('mails every user when access starts, with product, names and dates in the configured time zone', async () => {
-    const id = await post(
-      provisioningStartEvent({
+    await post(
+      startNow({
         customerId: 'owner_mail',
-        startDate: '2026-03-01T12:00:00Z',
-        endDate: '2026-03-31T12:00:00Z',
         provisioningOrgs: users(
           ['Ada Lovelace', 'ada@acme.test'],
           ['Alan Turing', 'alan@acme.test'],
         ),
       }),
     );
+    const id = await accessEvent('owner_mail');
     expect(await emailDelivery(id)).toMatchObject({ state: 'done', attempts: 1 });
     const [ada] = smtp.to('ada@acme.test');
     expect(ada.subject).toBe('Your access to Acme Pro has started');
+    expect(ada.eventId).toBe(id);
     expect(ada.text).toContain('Hello Ada Lovelace');
     expect(ada.text).toContain('March 1, 2026 at 1:00 PM'); // 12:00 UTC in Paris
     expect(ada.text).toContain('March 31, 2026');
@@ -105,37 +139,43 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
   });
 
   it('tells users the paid period ended and until when the grace period runs, then that access ended', async () => {
-    const day = 24 * 60 * 60 * 1000;
-    const now = Date.now();
     const paris = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZone: 'Europe/Paris' });
-    const object = {
+    const start = startNow({
       customerId: 'owner_grace',
-      productId: 'prod_pro',
-      startDate: new Date(now - 31 * day).toISOString(),
-      endDate: new Date(now - day).toISOString(),
-      gracePeriodEndDate: new Date(now + 7 * day).toISOString(),
       provisioningOrgs: users(['Grace Hopper', 'grace@acme.test']),
-    };
-    await emailDelivery(await post(provisioningEndEvent(object)));
-    const [ended] = smtp.to('grace@acme.test');
+    });
+    const object = start.object;
+    await post(start);
+    await deliveriesSettled(app);
+    clock.set(new Date(object.endDate));
+    await post(provisioningEndEvent(object, clock.now()));
+    await deliveriesSettled(app);
+    expect(smtp.to('grace@acme.test')).toHaveLength(1); // not yet: a renewal may still arrive
+    clock.set(new Date(new Date(object.endDate).getTime() + 10 * 60_000));
+    await app.get(ExpiryJob).sweep();
+    await waitFor(() => smtp.to('grace@acme.test').length === 2, 20_000, 'the period-ended mail');
+    const ended = smtp.to('grace@acme.test')[1];
     expect(ended.subject).toBe('Your paid period for Acme Pro has ended');
     expect(ended.text).toContain(`ended on ${paris.format(new Date(object.endDate))}`);
     expect(ended.text).toContain(
       `continues until ${paris.format(new Date(object.gracePeriodEndDate))}`,
     );
 
-    await app.get(ExpiryJob).sweep(new Date(now + 8 * day));
-    await waitFor(() => smtp.to('grace@acme.test').length === 2, 20_000, 'the access-ended mail');
-    expect(smtp.to('grace@acme.test')[1].subject).toBe('Your access to Acme Pro has ended');
+    clock.set(new Date(new Date(object.gracePeriodEndDate).getTime() + DAY));
+    await app.get(ExpiryJob).sweep();
+    await waitFor(() => smtp.to('grace@acme.test').length === 3, 20_000, 'the access-ended mail');
+    expect(smtp.to('grace@acme.test')[2].subject).toBe('Your access to Acme Pro has ended');
   });
 
   it('a mail server that refuses for a while delays mail and loses none: exactly one mail per recipient', async () => {
     smtp.down = true;
-    const id = await post(
-      provisioningStartEvent({
+    await post(
+      startNow({
+        customerId: 'owner_smtp_down',
         provisioningOrgs: users(['Katherine', 'kat@acme.test'], ['Dorothy', 'dot@acme.test']),
       }),
     );
+    const id = await accessEvent('owner_smtp_down');
     await waitFor(
       async () => {
         const [row] = await app
@@ -159,8 +199,9 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
 
   it('a bad address among three users does not block the other two, and is not retried forever', async () => {
     smtp.unknownUsers.add('gone@acme.test');
-    const id = await post(
-      provisioningStartEvent({
+    await post(
+      startNow({
+        customerId: 'owner_bad_address',
         provisioningOrgs: users(
           ['Mary', 'mary@acme.test'],
           ['Typo', 'not an address'],
@@ -169,6 +210,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
         ),
       }),
     );
+    const id = await accessEvent('owner_bad_address');
     expect(await emailDelivery(id)).toMatchObject({ state: 'done', attempts: 1 });
     expect(smtp.to('mary@acme.test')).toHaveLength(1);
     expect(smtp.to('joan@acme.test')).toHaveLength(1);
@@ -185,15 +227,47 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
   });
 
   it('escapes what goes into HTML', async () => {
-    const id = await post(
-      provisioningStartEvent({
+    await post(
+      startNow({
+        customerId: 'owner_xss',
         provisioningOrgs: users(['<script>alert(1)</script>', 'xss@acme.test']),
       }),
     );
-    await emailDelivery(id);
+    await emailDelivery(await accessEvent('owner_xss'));
     const [mail] = smtp.to('xss@acme.test');
     expect(mail.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(mail.html).not.toContain('<script>');
+  });
+
+  it('sends the renewal mail only when asked to, and never an "ended" mail for a renewal', async () => {
+    const first = startNow({
+      customerId: 'owner_renewal_mail',
+      provisioningOrgs: users(['Rita', 'rita@acme.test']),
+    });
+    await post(first);
+    await deliveriesSettled(app);
+    clock.set(new Date(first.object.endDate));
+    await post(provisioningEndEvent(first.object, clock.now()));
+    await post(
+      startNow({
+        customerId: 'owner_renewal_mail',
+        provisioningOrgs: users(['Rita', 'rita@acme.test']),
+      }),
+    );
+    await deliveriesSettled(app);
+    clock.set(new Date(new Date(first.object.gracePeriodEndDate).getTime() + DAY));
+    await app.get(ExpiryJob).sweep();
+    await deliveriesSettled(app);
+    // Only the start: `access-renewed` is off by default (email.mails), and nothing ended.
+    expect(smtp.to('rita@acme.test').map((m) => m.subject)).toEqual([
+      'Your access to Acme Pro has started',
+    ]);
+    const [{ n }] = await app
+      .get(DataSource)
+      .query(
+        `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'access.renewed' AND payload->'object'->>'customerId' = 'owner_renewal_mail'`,
+      );
+    expect(n).toBe(1);
   });
 
   it('alerts the operators when a delivery is dead-lettered', async () => {
@@ -210,5 +284,57 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(alert.subject).toBe('[Aqueduct] always-broken failed for good on a invoice.paid event');
     expect(alert.text).toContain('the ERP is unreachable');
     expect(alert.text).toContain(`redrive('${id}:always-broken')`);
+  });
+});
+
+describe('The renewal mail, when asked for (email.mails)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  const smtp = new TestSmtpServer();
+  const T0 = new Date('2026-05-01T00:00:00Z');
+  const clock = new TestClock(T0);
+
+  beforeAll(async () => {
+    await smtp.start();
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        dispatch: { pollIntervalMs: 50 },
+        expiry: { enabled: false },
+        email: {
+          transport: smtp.transport,
+          from: 'Acme Billing <billing@acme.test>',
+          mails: { 'access-renewed': true, 'access-started': false },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await smtp.stop();
+  });
+
+  it('mails "renewed" with the new paid period, and nothing for the mails turned off', async () => {
+    const period = (start: Date) => ({
+      customerId: 'owner_renewed',
+      invoiceId: `inv_${start.getTime()}`,
+      startDate: start.toISOString(),
+      endDate: new Date(start.getTime() + 30 * DAY).toISOString(),
+      gracePeriodEndDate: new Date(start.getTime() + 37 * DAY).toISOString(),
+      provisioningOrgs: users(['Rene', 'rene@acme.test']),
+    });
+    await postAccepted(app, provisioningStartEvent(period(T0), T0), SECRET);
+    await deliveriesSettled(app);
+    const next = new Date(T0.getTime() + 30 * DAY);
+    clock.set(next);
+    await postAccepted(app, provisioningStartEvent(period(next), next), SECRET);
+    await waitFor(() => smtp.to('rene@acme.test').length === 1, 20_000, 'the renewal mail');
+    const [mail] = smtp.to('rene@acme.test');
+    expect(mail.subject).toBe('Your access to prod_pro was renewed');
+    expect(mail.text).toContain('the new period runs until June 30, 2026');
   });
 });

@@ -110,17 +110,21 @@ describe('(d) Three instances against one database', () => {
       `SELECT (SELECT count(*)::int FROM aqueduct_events) AS events,
               count(*)::int AS deliveries, max(attempts) AS "maxAttempts" FROM aqueduct_deliveries`,
     );
+    // Each event is a new customer's start, so each also yields exactly one `access.started`,
+    // whichever instance applied it.
     expect({ events, deliveries, maxAttempts }).toEqual({
-      events: EVENTS,
-      deliveries: EVENTS * 3, // grant, audit and the built-in provisioning listener
+      events: EVENTS * 2,
+      // provisioning.start: grant, audit and the built-in provisioning listener;
+      // access.started: audit and the provisioning listener.
+      deliveries: EVENTS * 5,
       maxAttempts: 1,
     });
-    expect(runs.size).toBe(EVENTS * 2);
+    expect(runs.size).toBe(EVENTS * 3);
     expect([...runs.values()].every((instances) => instances.length === 1)).toBe(true);
     const [{ effects }] = await dataSource.query(
       `SELECT count(*)::int AS effects FROM test_effects`,
     );
-    expect(effects).toBe(EVENTS * 2);
+    expect(effects).toBe(EVENTS * 3);
     const workers = new Set([...runs.values()].flat());
     expect(workers.size).toBeGreaterThan(1);
   });

@@ -39,7 +39,9 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   const post = (signed: { body: string; headers: Record<string, string> }) =>
     request(app.getHttpServer()).post(PATH).set(signed.headers).send(signed.body);
   const rowsFor = async (id: string) => (await storedEvents(app)).filter((row) => row.id === id);
-  const total = async () => (await storedEvents(app)).length;
+  // Aqueduct's events only: the module's own `access.*` events follow on their own time.
+  const total = async () =>
+    (await storedEvents(app)).filter((event) => !event.type.startsWith('access.')).length;
 
   it('200 for a verified, valid, new event, stored with its unknown fields', async () => {
     const event = {

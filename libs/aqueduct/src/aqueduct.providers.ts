@@ -6,6 +6,7 @@ import { AqueductAccessService } from './access/aqueduct-access.service';
 import { AqueductLedger } from './access/aqueduct-ledger.service';
 import { ExpiryJob } from './access/expiry.job';
 import { ProvisioningListener } from './access/provisioning.listener';
+import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
@@ -82,6 +83,7 @@ export function withAqueductInternals(
       clockProvider,
       provisioningAdapterProvider,
       AqueductLedger,
+      ProvisioningReconciler,
       ProvisioningListener,
       AqueductAccessService,
       EntitlementGuard,

@@ -58,16 +58,29 @@ export { EVENT_EMITTER_PREFIX } from './events/aqueduct-event.publisher';
 export { AQUEDUCT_CLOCK, type AqueductClock } from './access/aqueduct-clock';
 export * from './access/provisioning-adapter.interface';
 export { LoggingProvisioningAdapter } from './access/logging-provisioning.adapter';
-export { AqueductAccessService, type Entitlement } from './access/aqueduct-access.service';
+export {
+  AqueductAccessService,
+  type Entitlement,
+  type Provisioning,
+} from './access/aqueduct-access.service';
+export type { AccessSegment } from './access/access-timeline';
 export { RequiresEntitlement, EntitlementGuard } from './access/requires-entitlement.guard';
 export { ExpiryJob, EXPIRY_JOB, type SweepResult } from './access/expiry.job';
-export { AccessEventType } from './access/access-event-types';
-export { PROVISIONING_LISTENER } from './access/provisioning.listener';
-export { entitlementKey } from './access/aqueduct-ledger.service';
 export {
-  AqueductEntitlementEntity,
+  AccessEventType,
+  type AccessEventTypeName,
+  ACCESS_EVENT_TYPES,
+} from './access/access-event-types';
+export type { AccessEventObject, AccessEvent } from './access/access-event.interface';
+export { PROVISIONING_LISTENER } from './access/provisioning.listener';
+export { provisioningKey } from './access/aqueduct-ledger.service';
+export {
+  AqueductAccessEntity,
   type EntitlementStatus,
-} from './storage/entities/aqueduct-entitlement.entity';
+  type AnnouncedStatus,
+} from './storage/entities/aqueduct-access.entity';
+export { AqueductProvisioningEntity } from './storage/entities/aqueduct-provisioning.entity';
+export { AqueductInvoicePaymentEntity } from './storage/entities/aqueduct-invoice-payment.entity';
 export * from './email/email.interfaces';
 export { EMAIL_LISTENER } from './email/email.listener';
 export { DELIVERY_DEAD_EVENT } from './dispatch/dead-delivery.alert';

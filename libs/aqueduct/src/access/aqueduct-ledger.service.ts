@@ -1,9 +1,34 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { DataSource, type EntityManager } from 'typeorm';
+import { DispatchSignal } from '../dispatch/dispatch-signal';
 import { AqueductEventType } from '../events/aqueduct-event-types';
+import type { InvoiceDto } from '../events/invoice.dto';
 import type { ProvisioningDto } from '../events/provisioning.dto';
-import { nextTransitionAt, statusAt } from './entitlement-status';
+import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
+import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
+import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
+import type { AccessEventObject } from './access-event.interface';
+import {
+  type AccessEvaluation,
+  type AccessSegment,
+  type ProvisioningDates,
+  evaluateAccess,
+} from './access-timeline';
+import { type AccessTransition, type AnnouncedAccess, transitionsDue } from './access-transitions';
+import {
+  type AccessRow,
+  type Pair,
+  LedgerSql,
+  SWEEP_LOCK,
+  pairKey,
+  samePair,
+} from './aqueduct-ledger.sql';
 
 /** Ties between events created at the same instant: an end outranks an update outranks a start. */
 const EVENT_RANK: Record<string, number> = {
@@ -12,82 +37,296 @@ const EVENT_RANK: Record<string, number> = {
   [AqueductEventType.ProvisioningEnd]: 2,
 };
 
-/**
- * One statement inserts the entitlement or, only when this event is newer (envelope time, then
- * rank) than the last one applied, replaces its dates, orgs and status. An older or repeated event
- * changes nothing, whatever order retries bring them in.
- */
-const APPLY_SQL = `
-INSERT INTO aqueduct_entitlements AS e
-  (key, customer_id, product_id, subscription_id, invoice_id, start_date, end_date, grace_period_end_date,
-   contract_start_date, contract_end_date, access_until, orgs, metadata, status, next_transition_at,
-   expired_at, last_event_id, last_event_type, last_event_at, last_event_rank)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, $15,
-        CASE WHEN $14 = 'expired' THEN $19::timestamptz END, $16, $17, $18, $20)
-ON CONFLICT (key) DO UPDATE SET
-  customer_id = EXCLUDED.customer_id, product_id = EXCLUDED.product_id,
-  subscription_id = EXCLUDED.subscription_id, invoice_id = EXCLUDED.invoice_id,
-  start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
-  grace_period_end_date = EXCLUDED.grace_period_end_date,
-  contract_start_date = EXCLUDED.contract_start_date, contract_end_date = EXCLUDED.contract_end_date,
-  access_until = EXCLUDED.access_until, orgs = EXCLUDED.orgs, metadata = EXCLUDED.metadata,
-  status = EXCLUDED.status, next_transition_at = EXCLUDED.next_transition_at,
-  expired_at = CASE WHEN EXCLUDED.status = 'expired' THEN coalesce(e.expired_at, EXCLUDED.expired_at) END,
-  last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
-  last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
-WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (e.last_event_at, e.last_event_rank)
-RETURNING id`;
+/** Longer keys are hashed: a btree entry has a size limit, and ids come from the sender. */
+const MAX_KEY_BYTES = 512;
 
-/** The key of a provisioning: its own id when it has one, else what identifies it. */
-export function entitlementKey(object: ProvisioningDto): string {
-  if (typeof object.id === 'string' && object.id !== '') {
-    return `id:${object.id}`;
-  }
-  const source = object.subscriptionId
-    ? `sub:${object.subscriptionId}`
-    : object.invoiceId
-      ? `inv:${object.invoiceId}`
-      : '-';
-  return `${object.customerId}:${object.productId}:${source}`;
+/**
+ * The key of a provisioning: its own `id` when the object has one; else its invoice (each invoice
+ * creates its own provisioning, and one invoice may cover several products); else its period
+ * (customer, product, subscription and start date), which the start and the end of one period
+ * share even when the end moves the end date (a cancellation).
+ */
+export function provisioningKey(object: ProvisioningDto): string {
+  const id = object.id;
+  const key =
+    (typeof id === 'string' && id !== '') || typeof id === 'number'
+      ? `id:${id}`
+      : object.invoiceId
+        ? `invoice:${object.customerId}:${object.productId}:${object.invoiceId}`
+        : `period:${object.customerId}:${object.productId}:${object.subscriptionId ?? '-'}:${object.startDate.getTime()}`;
+  return Buffer.byteLength(key) > MAX_KEY_BYTES
+    ? `sha256:${createHash('sha256').update(key).digest('hex')}`
+    : key;
 }
 
-/** The access ledger's writes. */
+/** What one ledger write touched. */
+export interface LedgerChange {
+  /** The (customer, product) pairs whose access was re-evaluated. */
+  pairs: Pair[];
+  /** Whether the event changed its provisioning (false for an older or repeated one). */
+  applied: boolean;
+  /** The `access.*` events written. */
+  transitions: AccessTransition[];
+}
+
+/** What one batch of the expiry job did. */
+export interface SweepBatch {
+  /** False when another instance held the sweep lock. */
+  won: boolean;
+  evaluated: number;
+  transitions: AccessTransition[];
+}
+
+/**
+ * The access ledger's writes. Every change to a customer's access to a product happens under that
+ * (customer, product)'s row lock, in one transaction: the provisioning (or payment) is written,
+ * the union of the customer's windows is evaluated, and each transition it yields is written into
+ * the inbox as an `access.*` event with its deliveries. So the access row, the announcement and
+ * the work it causes commit together, whatever instance runs it, and a retry finds nothing new.
+ */
 @Injectable()
 export class AqueductLedger {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly sql: LedgerSql;
 
-  /** Applies a provisioning event; returns the entitlement's key (applied or not). */
-  async apply(
-    event: { id: string; type: string; createdAt: Date | null; object: ProvisioningDto },
-    now: Date,
-  ): Promise<{ key: string; applied: boolean }> {
-    const { object } = event;
-    const accessUntil = object.gracePeriodEndDate ?? object.endDate;
-    const dates = { startDate: object.startDate, endDate: object.endDate, accessUntil };
-    const status = statusAt(dates, now);
-    const key = entitlementKey(object);
-    const rows = await this.dataSource.query(APPLY_SQL, [
-      key,
-      object.customerId,
-      object.productId,
-      object.subscriptionId ?? null,
-      object.invoiceId ?? null,
-      object.startDate,
-      object.endDate,
-      object.gracePeriodEndDate ?? null,
-      object.contractStartDate ?? null,
-      object.contractEndDate ?? null,
-      accessUntil,
-      JSON.stringify(object.provisioningOrgs),
-      object.metadata ? JSON.stringify(object.metadata) : null,
-      status,
-      nextTransitionAt(dates, status),
-      event.id,
-      event.type,
-      event.createdAt ?? new Date(0),
-      now,
-      EVENT_RANK[event.type] ?? 0,
-    ]);
-    return { key, applied: rows.length > 0 };
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
+    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    private readonly listeners: AqueductListenerRegistry,
+    private readonly inbox: AqueductInbox,
+    private readonly signal: DispatchSignal,
+  ) {
+    this.sql = new LedgerSql();
   }
+
+  /**
+   * Applies a `provisioning.*` event when it is newer (envelope time, then start < update < end)
+   * than the last one applied to its provisioning, then re-evaluates the customer's access.
+   */
+  applyProvisioning(event: AqueductEvent<ProvisioningDto>): Promise<LedgerChange> {
+    const object = event.object;
+    const key = provisioningKey(object);
+    const own: Pair = { customerId: object.customerId, productId: object.productId };
+    return this.write(async (manager, now) => {
+      if (object.invoiceId) {
+        // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other.
+        await this.sql.lockInvoice(manager, object.invoiceId);
+      }
+      // The provisioning may have been under another customer or product before: both change.
+      // Its row stays locked until the commit, so nothing moves it meanwhile.
+      const pairs = uniquePairs([own, ...(await this.sql.lockProvisioning(manager, key))]);
+      const rows = await this.sql.lockAccess(manager, pairs);
+      const applied = await this.sql.upsertProvisioning(
+        manager,
+        key,
+        event,
+        EVENT_RANK[event.type] ?? 0,
+      );
+      return { pairs, applied, transitions: await this.evaluate(manager, rows, now) };
+    });
+  }
+
+  /**
+   * Records an `invoice.paid` (the first one counts: access may start from that moment). With
+   * `access.requirePayment`, the provisionings of that invoice are then re-evaluated.
+   */
+  applyPayment(event: AqueductEvent<InvoiceDto>): Promise<LedgerChange> {
+    const invoiceId = typeof event.object?.id === 'string' ? event.object.id : '';
+    return this.write(async (manager, now) => {
+      if (!invoiceId) {
+        return { pairs: [], applied: false, transitions: [] };
+      }
+      await this.sql.lockInvoice(manager, invoiceId);
+      const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
+      if (!applied || !this.options.access.requirePayment) {
+        return { pairs: [], applied, transitions: [] };
+      }
+      const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
+      const rows = await this.sql.lockAccess(manager, pairs);
+      return { pairs, applied, transitions: await this.evaluate(manager, rows, now) };
+    });
+  }
+
+  /**
+   * One batch of the expiry job: the rows whose next moment has come, oldest first, each
+   * re-evaluated at `now`. Rows another transaction holds are skipped (it evaluates them itself).
+   */
+  sweepBatch(now: Date, batchSize: number): Promise<SweepBatch> {
+    return this.write(async (manager) => {
+      if (!(await this.sql.tryLock(manager, SWEEP_LOCK))) {
+        return { won: false, evaluated: 0, transitions: [] };
+      }
+      const { rows, provisionings } = await this.sql.lockDue(manager, now, batchSize);
+      return {
+        won: true,
+        evaluated: rows.length,
+        transitions: await this.evaluate(manager, rows, now, provisionings),
+      };
+    }, now);
+  }
+
+  /** Runs a ledger transaction; wakes this instance's dispatcher when it wrote events. */
+  private async write<T extends { transitions: AccessTransition[] }>(
+    work: (manager: EntityManager, now: Date) => Promise<T>,
+    now: Date = this.clock.now(),
+  ): Promise<T> {
+    const result = await this.dataSource.transaction((manager) => work(manager, now));
+    if (result.transitions.length > 0) {
+      this.signal.wake();
+    }
+    return result;
+  }
+
+  /** Evaluates locked access rows at `now`; writes what changed and the transitions. */
+  private async evaluate(
+    manager: EntityManager,
+    rows: AccessRow[],
+    now: Date,
+    loaded?: Map<string, ProvisioningDates[]>,
+  ): Promise<AccessTransition[]> {
+    if (rows.length === 0) {
+      return [];
+    }
+    const provisionings = loaded ?? (await this.sql.provisioningsOf(manager, rows, now));
+    const { requirePayment, settleMs } = this.options.access;
+    const updates: Record<string, unknown>[] = [];
+    const records: InternalEventRecord[] = [];
+    const written: AccessTransition[] = [];
+    for (const row of rows) {
+      const mine = provisionings.get(pairKey(row.customer_id, row.product_id)) ?? [];
+      const evaluation = evaluateAccess(mine, requirePayment, now);
+      const announced: AnnouncedAccess = {
+        status: row.announced_status,
+        accessUntil: row.announced_until,
+        orgs: row.announced_orgs,
+      };
+      const due = transitionsDue(announced, evaluation, now, settleMs);
+      const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
+      due.transitions.forEach((transition, index) => {
+        records.push(
+          this.transitionRecord(row, evaluation, transition, row.announce_seq + index + 1, now),
+        );
+        written.push(transition);
+      });
+      const update = accessUpdate(row, evaluation, due.announced, nextCheckAt, due.transitions);
+      if (update) {
+        updates.push({ ...update, evaluated_at: now });
+      }
+    }
+    await this.sql.updateAccess(manager, updates);
+    await this.inbox.storeWithin(manager, records);
+    return written;
+  }
+
+  /** An `access.*` event: the transition, and the access it leaves, for every listener. */
+  private transitionRecord(
+    row: AccessRow,
+    evaluation: AccessEvaluation,
+    transition: AccessTransition,
+    seq: number,
+    now: Date,
+  ): InternalEventRecord {
+    const { next, previous } = transition;
+    // Dates become ISO strings in the stored JSON, as `AccessEventObject` says.
+    const object: Omit<
+      AccessEventObject,
+      'at' | 'startDate' | 'endDate' | 'accessUntil' | 'previousAccessUntil'
+    > &
+      Record<string, unknown> = {
+      accessId: row.id,
+      customerId: row.customer_id,
+      productId: row.product_id,
+      status: evaluation.status,
+      previousStatus: previous.status,
+      at: transition.at,
+      startDate: evaluation.since,
+      endDate: evaluation.paidUntil,
+      accessUntil: next.accessUntil,
+      previousAccessUntil: previous.accessUntil,
+      provisioningOrgs: next.orgs,
+      // Only when they differ: an expiry's recipients are its previous orgs already.
+      previousOrgs: next.orgs === previous.orgs ? undefined : previous.orgs,
+      provisionings: evaluation.granting,
+    };
+    return {
+      dedupKey: `access:${row.id}:${seq}`,
+      type: transition.type,
+      createdAt: now,
+      payload: { type: transition.type, createdAt: now, object },
+      listeners: this.listeners.namesFor(transition.type),
+    };
+  }
+}
+
+function uniquePairs(pairs: Pair[]): Pair[] {
+  return pairs.filter((pair, index) => pairs.findIndex((p) => samePair(p, pair)) === index);
+}
+
+function earliest(a: Date | null, b: Date | null): Date | null {
+  if (!a || !b) {
+    return a ?? b;
+  }
+  return a.getTime() <= b.getTime() ? a : b;
+}
+
+/**
+ * The columns of an access row to write, or null when nothing changed (no write, no new version).
+ * The jsonb columns are sent only when they changed (null keeps them): the expiry job's rows keep
+ * their timeline and orgs, and a batch's statement stays small.
+ */
+function accessUpdate(
+  row: AccessRow,
+  evaluation: AccessEvaluation,
+  announced: AnnouncedAccess,
+  nextCheckAt: Date | null,
+  transitions: AccessTransition[],
+): Record<string, unknown> | null {
+  const timeline = sameTimeline(row.timeline, evaluation.timeline) ? null : evaluation.timeline;
+  const orgs =
+    evaluation.hasAccess && !isDeepStrictEqual(row.orgs, evaluation.orgs) ? evaluation.orgs : null;
+  const announcedOrgs = isDeepStrictEqual(row.announced_orgs, announced.orgs)
+    ? null
+    : announced.orgs;
+  const scalars = {
+    status: evaluation.status,
+    has_access: evaluation.hasAccess,
+    since: evaluation.since,
+    access_until: evaluation.accessUntil,
+    paid_until: evaluation.paidUntil,
+    awaiting_payment: evaluation.awaitingPayment,
+    next_check_at: nextCheckAt,
+    announced_status: announced.status,
+    announced_until: announced.accessUntil,
+    announce_seq: row.announce_seq + transitions.length,
+    last_transition: transitions.at(-1)?.type ?? row.last_transition,
+  };
+  const same = Object.entries(scalars).every(([column, value]) =>
+    sameValue(row[column as keyof AccessRow], value),
+  );
+  if (same && !timeline && !orgs && !announcedOrgs) {
+    return null;
+  }
+  return { id: row.id, ...scalars, timeline, orgs, announced_orgs: announcedOrgs };
+}
+
+/** Instants compared as numbers, whether they came from Postgres or were computed. */
+function sameValue(stored: unknown, computed: unknown): boolean {
+  if (stored instanceof Date || computed instanceof Date) {
+    return (
+      stored instanceof Date && computed instanceof Date && stored.getTime() === computed.getTime()
+    );
+  }
+  return (stored ?? null) === (computed ?? null);
+}
+
+function sameTimeline(stored: AccessRow['timeline'], computed: AccessSegment[]): boolean {
+  return (
+    stored.length === computed.length &&
+    stored.every(
+      (segment, i) =>
+        segment.status === computed[i].status &&
+        Date.parse(segment.from) === computed[i].from.getTime() &&
+        Date.parse(segment.until) === computed[i].until.getTime(),
+    )
+  );
 }

@@ -23,5 +23,6 @@ export class LoggingProvisioningAdapter implements ProvisioningAdapter {
 
 function describe(grant: ProvisioningGrant): string {
   const users = grant.orgs.reduce((sum, org) => sum + org.users.length, 0);
-  return `${grant.customerId}/${grant.productId}: ${grant.orgs.length} org(s), ${users} user(s), until ${grant.accessUntil.toISOString()}`;
+  const until = grant.accessUntil ? `, until ${grant.accessUntil.toISOString()}` : '';
+  return `${grant.customerId}/${grant.productId} (${grant.reason}): ${grant.orgs.length} org(s), ${users} user(s)${until}`;
 }

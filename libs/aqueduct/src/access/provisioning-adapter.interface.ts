@@ -1,38 +1,53 @@
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
+import type { AnnouncedStatus } from '../storage/entities/aqueduct-access.entity';
 
-/** Everything the host needs to give or take access, for one provisioning. */
+/**
+ * Everything the host needs to give or take a customer's access to a product. Access belongs to
+ * the customer and the product, not to one provisioning: a renewal (a new provisioning) that
+ * repeats the same users changes nothing here.
+ */
 export interface ProvisioningGrant {
-  entitlementId: string;
+  /** The module's id of this customer's access to this product (stable across renewals). */
+  accessId: string;
   customerId: string;
   productId: string;
-  subscriptionId: string | null;
-  invoiceId: string | null;
+  /**
+   * The orgs and users to give access to (`provision`, `update`), or to take it from
+   * (`deprovision`: exactly those last provisioned). Merged over every provisioning that grants
+   * access now: orgs by name, users by email.
+   */
   orgs: ProvisioningOrgDto[];
-  startDate: Date;
-  endDate: Date;
-  gracePeriodEndDate: Date | null;
-  /** When access ends: the grace period's end, else the end date. */
-  accessUntil: Date;
-  /** The event type that led to this call (`provisioning.start`, `access.expired`, …). */
+  /** `active`, `grace` (the paid period ended, access continues) or `expired`. */
+  status: Exclude<AnnouncedStatus, 'none'>;
+  /** Start of the current covered span. */
+  since: Date | null;
+  /** When access ends unless a renewal arrives (when it ended, for `deprovision`). */
+  accessUntil: Date | null;
+  /** End of the paid period within the covered span. */
+  paidUntil: Date | null;
+  /** The transition behind the call: `access.started`, `access.renewed`, `access.changed`, `access.expired`… */
   reason: string;
   /**
-   * The same on every retry of this call: pass it to your user service / API so a retry never
-   * creates or disables users twice.
+   * The same on every retry of this call, whichever delivery makes it: pass it to your user
+   * service / API so a retry never creates or disables users twice.
    */
   idempotencyKey: string;
 }
 
 /**
- * The host's hook into its own user system. Each call runs inside a durable delivery: a throw
- * retries it (with backoff), and after the last attempt it is dead-lettered and can be redriven.
- * Calls for one entitlement never overlap.
+ * The host's hook into its own user system, driven by transitions of the customer's access to a
+ * product, not by single events: `provision` once when access begins, `update` when the users
+ * change while it lasts, `deprovision` once no provisioning grants access any more (after the
+ * last grace period). Each call runs inside a durable delivery: a throw retries it (with backoff),
+ * and after the last attempt it is dead-lettered and can be redriven. Calls for one customer and
+ * product never overlap, and alternate provision → (update…) → deprovision.
  */
 export interface ProvisioningAdapter {
   /** Access starts: create the org and its users, or enable them. */
   provision(grant: ProvisioningGrant): Promise<void> | void;
-  /** Access is gone (after the grace period): disable them. */
+  /** Access is gone (after the last grace period): disable them. */
   deprovision(grant: ProvisioningGrant): Promise<void> | void;
-  /** Access continues but the orgs or users changed. */
+  /** Access continues but the orgs or users changed (e.g. a renewal that adds seats). */
   update(grant: ProvisioningGrant, previousOrgs: ProvisioningOrgDto[]): Promise<void> | void;
 }
 

@@ -20,9 +20,12 @@ export interface SimulationPlan {
   /** Share of events delivered a second time (same id, same body). */
   duplicates: number;
   /**
-   * Spread the events over this many customers (one subscription each), alternating
-   * provisioning.start and provisioning.end, with distinct `createdAt`s so the latest event per
-   * customer is well defined. Unset: every event is a new customer's provisioning.start.
+   * Spread the events over this many customers, alternating provisioning.start and
+   * provisioning.end. Every event of one customer describes the same provisioning (one
+   * subscription, one invoice, one period: from a day before the run to 29 days after it, then a
+   * 7-day grace period), so the ledger sees one provisioning per customer receiving start and end
+   * events, with distinct `createdAt`s so the latest event per provisioning is well defined. Unset:
+   * every event is a new customer's provisioning.start.
    */
   customers?: number;
 }
@@ -48,13 +51,35 @@ function eventFor(i: number, plan: SimulationPlan, now: number) {
   if (!plan.customers) {
     return provisioningStartEvent();
   }
-  const n = i % plan.customers;
-  const object = { customerId: `owner_sim_${n}`, subscriptionId: `sub_sim_${n}` };
+  const object = simulatedProvisioning(i % plan.customers, now);
   // One millisecond apart, in the order planned: concurrency and retries then shuffle arrival.
   const createdAt = new Date(now - (plan.events - i));
   return Math.floor(i / plan.customers) % 2 === 0
     ? provisioningStartEvent(object, createdAt)
     : provisioningEndEvent(object, createdAt);
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Customer `n`'s one provisioning, the same for all its events (ids and dates fixed by `n` and
+ * `now`), so a start and an end of that customer are the same provisioning, and its period covers
+ * the run.
+ */
+function simulatedProvisioning(n: number, now: number) {
+  const end = now + 29 * DAY_MS;
+  const startDate = new Date(now - DAY_MS).toISOString();
+  const endDate = new Date(end).toISOString();
+  return {
+    customerId: `owner_sim_${n}`,
+    subscriptionId: `sub_sim_${n}`,
+    invoiceId: `inv_sim_${n}`,
+    startDate,
+    endDate,
+    contractStartDate: startDate,
+    contractEndDate: endDate,
+    gracePeriodEndDate: new Date(end + 7 * DAY_MS).toISOString(),
+  };
 }
 
 export interface SenderSettings {

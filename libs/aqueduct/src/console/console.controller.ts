@@ -18,6 +18,7 @@ import {
 import type { Request, Response } from 'express';
 import { AccessEventType } from '../access/access-event-types';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
+import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { AqueductEventType } from '../events/aqueduct-event-types';
 import { AqueductEventsService } from '../events/aqueduct-events.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -53,6 +54,7 @@ export function createConsoleController(): Type<unknown> {
       private readonly events: AqueductEventsService,
       private readonly access: AqueductAccessService,
       private readonly view: ConsoleView,
+      @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
       @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
     ) {
       this.pageSize = options.console?.pageSize ?? 0;
@@ -118,8 +120,10 @@ export function createConsoleController(): Type<unknown> {
       @Query() query: Record<string, unknown>,
     ) {
       const cursor = parseCursor(query);
-      const [entitlements, timeline, backlog] = await Promise.all([
-        this.access.getEntitlements(customerId),
+      const now = this.clock.now();
+      const [entitlements, provisionings, timeline, backlog] = await Promise.all([
+        this.access.getEntitlements(customerId, now),
+        this.access.getProvisionings(customerId),
         this.events.pageEvents({ customerId, limit: this.pageSize, ...cursor }),
         this.events.backlog(),
       ]);
@@ -127,7 +131,7 @@ export function createConsoleController(): Type<unknown> {
         layout(
           context,
           customerId,
-          customerPage(context, customerId, entitlements, timeline),
+          customerPage(context, customerId, entitlements, provisionings, timeline, now),
           backlog,
         ),
       );

@@ -3,7 +3,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 
 /** The mails the module sends. */
 export type EmailTemplateName =
-  'access-started' | 'period-ended' | 'access-ended' | 'delivery-dead';
+  'access-started' | 'access-renewed' | 'period-ended' | 'access-ended' | 'delivery-dead';
 
 export interface EmailContent {
   subject: string;
@@ -63,4 +63,12 @@ export interface EmailOptions {
   productNames?: Record<string, string>;
   /** Your own subject/text/html for any template. */
   templates?: Partial<Record<EmailTemplateName, EmailTemplate>>;
+  /**
+   * Which mails are sent: `access-started` (access begins), `access-renewed` (a renewal extended
+   * it), `period-ended` (the paid period ended with no renewal known; access continues until the
+   * grace period's end), `access-ended` (no provisioning grants access any more), `delivery-dead`
+   * (to `alertTo`).
+   * @default every one but `access-renewed`
+   */
+  mails?: Partial<Record<EmailTemplateName, boolean>>;
 }

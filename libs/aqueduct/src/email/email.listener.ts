@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { AccessEventType } from '../access/access-event-types';
-import { AqueductEventType } from '../events/aqueduct-event-types';
+import { AqueductAccessService } from '../access/aqueduct-access.service';
+import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -16,11 +17,22 @@ import { renderEmail } from './email.templates';
 /** Name of the built-in email listener, as stored with its deliveries. */
 export const EMAIL_LISTENER = 'aqueduct.email';
 
+/** Mails follow transitions of access (never a single Aqueduct event), and dead deliveries. */
 const TEMPLATE_FOR: Record<string, EmailTemplateName> = {
-  [AqueductEventType.ProvisioningStart]: 'access-started',
-  [AqueductEventType.ProvisioningEnd]: 'period-ended',
+  [AccessEventType.Started]: 'access-started',
+  [AccessEventType.Renewed]: 'access-renewed',
+  [AccessEventType.Grace]: 'period-ended',
   [AccessEventType.Expired]: 'access-ended',
   [DELIVERY_DEAD_EVENT]: 'delivery-dead',
+};
+
+/** Which mails go out unless `email.mails` says otherwise: a renewal is not news to the customer. */
+export const MAIL_DEFAULTS: Record<EmailTemplateName, boolean> = {
+  'access-started': true,
+  'access-renewed': false,
+  'period-ended': true,
+  'access-ended': true,
+  'delivery-dead': true,
 };
 
 /** Syntax check only: anything else is for the mail server to refuse. */
@@ -33,8 +45,10 @@ interface Recipient {
 }
 
 /**
- * Mails the org's users when access starts, when the paid period ends and when access is gone, and
- * the operators when a delivery dies. Once only: each (delivery, recipient, template) is recorded
+ * Mails the org's users when their access starts, when its paid period ends with nothing after it,
+ * when it is gone (and, if asked, when it is renewed), and the operators when a delivery dies.
+ * Each mail follows an `access.*` transition, and is sent only if it is still true when it goes
+ * out: no "period ended" once a renewal has arrived, no "access ended" once access is back. Once only: each (delivery, recipient, template) is recorded
  * right after the server accepts it, and skipped on any retry or replay; the one window left is a
  * crash between the server's acceptance and that write. A recipient the server refuses for good
  * is recorded and skipped; a server that is down fails the delivery so it is retried later.
@@ -50,6 +64,8 @@ export class EmailListener implements OnModuleInit {
     @Inject(EMAIL_TRANSPORT) private readonly transport: Transporter | null,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: AqueductListenerRegistry,
+    private readonly access: AqueductAccessService,
+    @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {
     this.dateFormat = new Intl.DateTimeFormat(options.email?.locale ?? 'en-US', {
       dateStyle: 'long',
@@ -60,10 +76,16 @@ export class EmailListener implements OnModuleInit {
 
   /** Registered only when email is configured (options may be known only at run time). */
   onModuleInit(): void {
-    if (this.options.email && this.transport) {
-      const types = Object.keys(TEMPLATE_FOR).filter(
-        (t) => t !== DELIVERY_DEAD_EVENT || this.options.email?.alertTo,
-      );
+    const email = this.options.email;
+    if (email && this.transport) {
+      const types = Object.keys(TEMPLATE_FOR).filter((type) => {
+        const template = TEMPLATE_FOR[type];
+        const wanted = email.mails?.[template] ?? MAIL_DEFAULTS[template];
+        return wanted && (type !== DELIVERY_DEAD_EVENT || email.alertTo);
+      });
+      if (this.options.ledger === false) {
+        this.logger.warn('Email is configured with ledger: false: only operator alerts are sent');
+      }
       this.registry.add(EMAIL_LISTENER, types, (event, context) => this.handle(event, context));
     }
   }
@@ -72,6 +94,10 @@ export class EmailListener implements OnModuleInit {
     const email = this.options.email as EmailOptions;
     const template = TEMPLATE_FOR[event.type];
     const object = (event.object ?? {}) as Record<string, any>;
+    // A delivery stored before an upgrade may be for a type that is no longer mailed.
+    if (!template || !(await this.stillTrue(template, object))) {
+      return;
+    }
     const recipients = template === 'delivery-dead' ? this.operators(email) : this.users(object);
     const keys = recipients.map(
       (r) => `${context.idempotencyKey}:${r.address.toLowerCase()}:${template}`,
@@ -148,6 +174,35 @@ export class EmailListener implements OnModuleInit {
     }
   }
 
+  /**
+   * Whether the transition still describes the customer when its mail goes out (a delivery may
+   * run late, after a retry or an outage): "period ended" only while in grace with nothing after
+   * it and its end ahead, "access ended" only while access is gone.
+   */
+  private async stillTrue(
+    template: EmailTemplateName,
+    object: Record<string, any>,
+  ): Promise<boolean> {
+    if (template !== 'period-ended' && template !== 'access-ended') {
+      return true;
+    }
+    const now = this.clock.now();
+    const access = await this.access.getEntitlement(
+      String(object.customerId),
+      String(object.productId),
+      now,
+    );
+    if (template === 'access-ended') {
+      return !access?.hasAccess;
+    }
+    return (
+      access?.status === 'grace' &&
+      !access.renewalAhead &&
+      access.accessUntil !== null &&
+      access.accessUntil.getTime() > now.getTime()
+    );
+  }
+
   private users(object: Record<string, any>): Recipient[] {
     const orgs: any[] = Array.isArray(object.provisioningOrgs) ? object.provisioningOrgs : [];
     const seen = new Set<string>();
@@ -198,7 +253,7 @@ export class EmailListener implements OnModuleInit {
       userName: recipient.userName,
       startDate: date(object.startDate),
       endDate: date(object.endDate),
-      gracePeriodEndDate: date(object.gracePeriodEndDate),
+      gracePeriodEndDate: date(object.gracePeriodEndDate ?? object.accessUntil),
       accessUntil: date(accessUntil),
       deliveryId: object.deliveryId,
       listener: object.listener,

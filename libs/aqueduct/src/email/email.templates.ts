@@ -23,6 +23,10 @@ const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: 
     subject: `Your access to ${v.productName} has started`,
     text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.startDate}. The current period runs until ${v.endDate}.\n`,
   }),
+  'access-renewed': (v) => ({
+    subject: `Your access to ${v.productName} was renewed`,
+    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} was renewed: the new period runs until ${v.endDate}.\n`,
+  }),
   'period-ended': (v) => ({
     subject: `Your paid period for ${v.productName} has ended`,
     text: `Hello ${v.userName},\n\nThe paid period of ${v.productName} for ${v.orgName} ended on ${v.endDate}. Your access continues until ${v.accessUntil}; renew before then to keep it.\n`,

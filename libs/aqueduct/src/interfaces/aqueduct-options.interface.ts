@@ -154,7 +154,7 @@ export interface ExpiryOptions {
   batchSize?: number;
 }
 
-/** How `@RequiresEntitlement()` finds the customer a request is for. */
+/** How access is computed, and how `@RequiresEntitlement()` finds the customer a request is for. */
 export interface AccessOptions {
   /**
    * Returns the Aqueduct customer id (`owner_...`) of the request, or nothing when unknown (403).
@@ -163,6 +163,23 @@ export interface AccessOptions {
   customerIdResolver?: (
     request: any,
   ) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Grant access only once the provisioning's invoice is paid: a provisioning with an `invoiceId`
+   * opens when an `invoice.paid` for that invoice has arrived (before or after it), and not before
+   * the payment arrived. A provisioning without an invoice has nothing to wait for.
+   * @default false (access follows the provisioning's dates)
+   */
+  requirePayment?: boolean;
+  /**
+   * How long a loss must hold before it is announced: the paid period's end (`access.grace`, the
+   * "period ended" mail) and the end of access (`access.expired`, `deprovision`, the "access
+   * ended" mail). Aqueduct fires a renewal's `provisioning.start` and the previous period's
+   * `provisioning.end` at the same moment, in either order; the wait lets the renewal arrive
+   * second without the customer being deprovisioned or told anything ended. Access checks
+   * (`hasAccess`, `@RequiresEntitlement`) are never delayed: they follow the dates exactly.
+   * @default 300000 (5 minutes)
+   */
+  settleMs?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import type {
 } from '../interfaces/aqueduct-options.interface';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
 import {
+  ACCESS_DEFAULTS,
   DISPATCH_DEFAULTS,
   EXPIRY_DEFAULTS,
   resolveAqueductOptions,
@@ -30,6 +31,7 @@ describe('resolveAqueductOptions', () => {
       storeTimeoutMs: 5000,
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
+      access: ACCESS_DEFAULTS,
     });
   });
 
@@ -66,7 +68,30 @@ describe('resolveAqueductOptions', () => {
       path: 'webhooks/aqueduct',
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
+      access: ACCESS_DEFAULTS,
     });
+  });
+
+  it('fills access defaults and names a bad access option', () => {
+    expect(
+      resolve({ secrets: ['s'], access: { requirePayment: true, settleMs: 0 } }).access,
+    ).toEqual({ requirePayment: true, settleMs: 0 });
+    expect(() => resolve({ secrets: ['s'], access: { settleMs: -1 } })).toThrow(
+      'option "access.settleMs" must be an integer number of ms >= 0',
+    );
+    expect(() => resolve({ secrets: ['s'], access: { requirePayment: 'yes' as never } })).toThrow(
+      'option "access.requirePayment" must be true or false',
+    );
+  });
+
+  it('names an unknown mail in email.mails', () => {
+    const email = { transport: 'smtp://localhost', from: 'a@b.test' };
+    expect(() =>
+      resolve({ secrets: ['s'], email: { ...email, mails: { 'access-renewd': true } as never } }),
+    ).toThrow('option "email.mails.access-renewd" must be true or false, for one of');
+    expect(
+      resolve({ secrets: ['s'], email: { ...email, mails: { 'access-renewed': true } } }).email,
+    ).toBeDefined();
   });
 
   it('accepts a single secret given as a string', () => {

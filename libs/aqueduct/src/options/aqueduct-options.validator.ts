@@ -10,6 +10,7 @@ import {
   CSRF_SECRET_MIN_LENGTH,
 } from '../console/console.constants';
 import type {
+  AccessOptions,
   AqueductConsoleOptions,
   AqueductModuleOptions,
   DispatchOptions,
@@ -26,7 +27,14 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   storeTimeoutMs: number;
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
+  access: ResolvedAccessOptions;
   console?: ResolvedConsoleOptions;
+}
+
+/** Access options with their defaults. */
+export interface ResolvedAccessOptions extends AccessOptions {
+  requirePayment: boolean;
+  settleMs: number;
 }
 
 /** Console options after validation: absent when the console is off. */
@@ -42,6 +50,11 @@ export const EXPIRY_DEFAULTS: Required<ExpiryOptions> = {
   batchSize: 500,
 };
 
+export const ACCESS_DEFAULTS = {
+  requirePayment: false,
+  settleMs: 300_000,
+};
+
 export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   enabled: true,
   concurrency: 10,
@@ -53,6 +66,14 @@ export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   shutdownTimeoutMs: 10_000,
   localBacklogPerSlot: 50,
 };
+
+const EMAIL_TEMPLATE_NAMES = [
+  'access-started',
+  'access-renewed',
+  'period-ended',
+  'access-ended',
+  'delivery-dead',
+];
 
 const SCHEMES = ['standard-webhooks', 'hmac', 'shared-secret', 'custom'];
 
@@ -101,12 +122,6 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
   if (options.ledger !== undefined && typeof options.ledger !== 'boolean') {
     throw new Error(invalidOption('ledger', 'must be true or false'));
   }
-  const resolver = options.access?.customerIdResolver;
-  if (resolver !== undefined && typeof resolver !== 'function') {
-    throw new Error(
-      invalidOption('access.customerIdResolver', 'must be a function of the request'),
-    );
-  }
   const path = normalisePath(options.path ?? DEFAULT_WEBHOOK_PATH);
   const consoleOptions = resolveConsole(options.console, secrets, path);
   const { console: _console, ...rest } = options;
@@ -124,6 +139,31 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     ),
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
+    access: resolveAccess(options.access ?? {}),
+  };
+}
+
+function resolveAccess(access: AccessOptions): ResolvedAccessOptions {
+  if (!access || typeof access !== 'object') {
+    throw new Error(invalidOption('access', 'must be an object'));
+  }
+  const resolver = access.customerIdResolver;
+  if (resolver !== undefined && typeof resolver !== 'function') {
+    throw new Error(
+      invalidOption('access.customerIdResolver', 'must be a function of the request'),
+    );
+  }
+  if (access.requirePayment !== undefined && typeof access.requirePayment !== 'boolean') {
+    throw new Error(invalidOption('access.requirePayment', 'must be true or false'));
+  }
+  const settleMs = access.settleMs ?? ACCESS_DEFAULTS.settleMs;
+  if (typeof settleMs !== 'number' || !Number.isInteger(settleMs) || settleMs < 0) {
+    throw new Error(invalidOption('access.settleMs', 'must be an integer number of ms >= 0'));
+  }
+  return {
+    ...access,
+    requirePayment: access.requirePayment ?? ACCESS_DEFAULTS.requirePayment,
+    settleMs,
   };
 }
 
@@ -307,6 +347,22 @@ function checkEmail(options: AqueductModuleOptions): void {
         'must be an SMTP URL, nodemailer transport options or a transport',
       ),
     );
+  }
+  const mails = email.mails as unknown;
+  if (mails !== undefined) {
+    if (!mails || typeof mails !== 'object') {
+      throw new Error(invalidOption('email.mails', 'must map mail names to true or false'));
+    }
+    for (const [name, on] of Object.entries(mails)) {
+      if (!EMAIL_TEMPLATE_NAMES.includes(name) || typeof on !== 'boolean') {
+        throw new Error(
+          invalidOption(
+            `email.mails.${name}`,
+            `must be true or false, for one of ${EMAIL_TEMPLATE_NAMES.join(', ')}`,
+          ),
+        );
+      }
+    }
   }
   if (email.timeZone !== undefined) {
     try {

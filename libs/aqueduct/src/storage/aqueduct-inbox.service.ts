@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
 import type { AqueductEventStatus } from './entities/aqueduct-event.entity';
 
@@ -25,6 +25,15 @@ export interface InboxRecord {
    * room to run them at once), instead of pending for any instance to claim.
    */
   lease?: { owner: string; leaseMs: number };
+}
+
+/** An event the module writes itself (an `access.*` transition): always valid JSON, accepted. */
+export interface InternalEventRecord {
+  dedupKey: string;
+  type: string;
+  createdAt: Date;
+  payload: unknown;
+  listeners: string[];
 }
 
 export interface InboxResult {
@@ -92,6 +101,30 @@ SELECT i.dedup_key,
   FROM input i
   LEFT JOIN stored s USING (dedup_key)
   LEFT JOIN aqueduct_events e ON s.id IS NULL AND e.dedup_key = i.dedup_key`;
+
+/**
+ * The module's own events, written in the caller's transaction: no raw bytes, headers or leases to
+ * carry, so a sweep's batch of transitions stays one lean statement.
+ */
+const STORE_INTERNAL_SQL = `
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+    AS t(dedup_key, type, created_at, payload, listeners)
+),
+stored AS (
+  INSERT INTO aqueduct_events (dedup_key, type, created_at, payload, status)
+  SELECT dedup_key, type, created_at, payload::jsonb, 'accepted' FROM input
+  ON CONFLICT (dedup_key) DO NOTHING
+  RETURNING id, dedup_key
+),
+deliveries AS (
+  INSERT INTO aqueduct_deliveries (event_id, listener)
+  SELECT s.id, l.name FROM stored s JOIN input i USING (dedup_key)
+   CROSS JOIN LATERAL unnest(string_to_array(NULLIF(i.listeners, ''), ' ')) AS l(name)
+  RETURNING 1
+)
+SELECT (SELECT pg_notify('${DELIVERIES_CHANNEL}', '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery)
+  AS notified`;
 
 /**
  * A conflicting row committed by another transaction after the statement took its snapshot is
@@ -196,6 +229,23 @@ export class AqueductInbox {
         return this.writeBatch(groups[0].map((pending) => ({ ...pending, record: asRaw })));
       }
       batch.forEach((pending) => pending.reject(error));
+    }
+  }
+
+  /**
+   * Stores events the module writes itself, with their deliveries, inside the caller's transaction:
+   * they commit (and their NOTIFY goes out) with the change that caused them, or not at all. A
+   * key already stored is left alone (the same change written twice is one event).
+   */
+  async storeWithin(manager: EntityManager, records: InternalEventRecord[]): Promise<void> {
+    if (records.length > 0) {
+      await manager.query(STORE_INTERNAL_SQL, [
+        records.map((r) => r.dedupKey),
+        records.map((r) => r.type),
+        records.map((r) => r.createdAt),
+        records.map((r) => JSON.stringify(r.payload)),
+        records.map((r) => r.listeners.join(' ')),
+      ]);
     }
   }
 

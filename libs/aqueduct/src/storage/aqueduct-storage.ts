@@ -3,16 +3,21 @@ import { AqueductEventEntity } from './entities/aqueduct-event.entity';
 import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-create-aqueduct-events';
 import { CreateAqueductDeliveries1763800001000 } from './migrations/1763800001000-create-aqueduct-deliveries';
 import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002000-create-aqueduct-entitlements';
-import { AqueductEntitlementEntity } from './entities/aqueduct-entitlement.entity';
+import { AqueductAccessEntity } from './entities/aqueduct-access.entity';
+import { AqueductInvoicePaymentEntity } from './entities/aqueduct-invoice-payment.entity';
+import { AqueductProvisioningEntity } from './entities/aqueduct-provisioning.entity';
 import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-create-aqueduct-emails';
 import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800004000-index-aqueduct-events-for-console';
 import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800005000-add-aqueduct-delivery-attempt-log';
+import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-split-aqueduct-access';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
   AqueductEventEntity,
   AqueductDeliveryEntity,
-  AqueductEntitlementEntity,
+  AqueductProvisioningEntity,
+  AqueductAccessEntity,
+  AqueductInvoicePaymentEntity,
 ];
 
 /** Migrations creating the module's tables, in order. Add them to the DataSource's `migrations`. */
@@ -23,12 +28,15 @@ export const aqueductMigrations = [
   CreateAqueductEmails1763800003000,
   IndexAqueductEventsForConsole1763800004000,
   AddAqueductDeliveryAttemptLog1763800005000,
+  SplitAqueductAccess1763800006000,
 ];
 
 /** Tables the module needs; checked at start-up. */
 export const AQUEDUCT_TABLES = [
   'aqueduct_events',
   'aqueduct_deliveries',
-  'aqueduct_entitlements',
+  'aqueduct_provisionings',
+  'aqueduct_access',
+  'aqueduct_invoice_payments',
   'aqueduct_emails',
 ];

@@ -68,6 +68,12 @@ table.attempts pre.error { padding:2px 6px; max-height:96px; }
 .flash { padding:10px 14px; border-radius:6px; background:var(--ok-bg); color:var(--ok); margin-bottom:16px;
   border:1px solid #aceebb; }
 .empty { padding:24px; text-align:center; color:var(--muted); }
+figure.timeline { margin:8px 0 12px; padding:8px; border:1px solid var(--line); border-radius:6px; }
+figure.timeline svg { width:100%; height:auto; display:block; }
+figure.timeline figcaption { font-size:12px; margin-top:4px; }
+.key { display:inline-block; width:14px; height:8px; border-radius:2px; margin:0 4px 0 10px; }
+.k-paid { background:#2da44e; } .k-grace { background:#d4a72c; } .k-access { background:#0969da; }
+.k-access-grace { background:#54aeff; } .k-now { background:#cf222e; width:3px; height:12px; }
 .grid { display:grid; grid-template-columns:1fr 1fr; gap:24px; }
 @media (max-width: 900px) { .grid { grid-template-columns:1fr; } }
 `;

@@ -1,16 +1,22 @@
-import type { Entitlement } from '../../access/aqueduct-access.service';
+import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
 import type { EventPage, EventSummary } from '../../events/aqueduct-events.service';
 import { html, type SafeHtml } from '../console-html';
+import { accessTimelineSvg } from './access-timeline.svg';
 import { badge, timeOf, type Tone } from './console-format';
 import { eventTable, pager } from './events.page';
 import type { PageContext } from './layout.page';
 
-/** A customer: what they may use now, and the events that made it so. */
+/**
+ * A customer: per product, whether they have access now and why (their provisionings drawn on one
+ * timeline, and the access they add up to), then the events that made it so.
+ */
 export function customerPage(
   context: PageContext,
   customerId: string,
   entitlements: Entitlement[],
+  provisionings: Provisioning[],
   timeline: EventPage<EventSummary>,
+  now: Date,
 ): SafeHtml {
   const { links } = context;
   return html`<p class="crumbs"><a href="${links.events()}">Events</a> / customer</p>
@@ -19,11 +25,22 @@ export function customerPage(
       <a href="${links.events({ customer: customerId })}">Filter the event list on this customer</a>
     </p>
     <h2>Entitlements</h2>
+    <p class="sub">
+      Access to a product is the union of its provisionings' windows, each from its start until its
+      grace period ends: a renewal keeps it whole.
+    </p>
     ${entitlementTable(entitlements)}
+    ${entitlements.map((entitlement) =>
+      productSection(
+        entitlement,
+        provisionings.filter((p) => p.productId === entitlement.productId),
+        now,
+      ),
+    )}
     <h2>Timeline</h2>
     <p class="sub">
-      The events naming this customer, newest first: the ledger applies each one only if it is newer
-      than the last it applied.
+      The events naming this customer, newest first: the ledger applies each one to its provisioning
+      only if it is newer than the last it applied.
     </p>
     ${eventTable(links, timeline.items, 'No events name this customer.', false)}
     ${pager(timeline, (cursor) => `${links.customer(customerId)}${query(cursor)}`)}`;
@@ -46,27 +63,29 @@ function entitlementTable(entitlements: Entitlement[]): SafeHtml {
         <th>Product</th>
         <th>Status</th>
         <th>Access</th>
-        <th>Start</th>
-        <th>End</th>
-        <th>Grace ends</th>
+        <th>Since</th>
+        <th>Paid until</th>
+        <th>Access until</th>
+        <th>Next change</th>
         <th>Orgs</th>
-        <th>Last event</th>
+        <th>Adapter</th>
       </tr>
     </thead>
     <tbody>
       ${entitlements.map(
         (e) =>
           html`<tr>
-            <td class="mono">
-              ${e.productId}${
-                e.subscriptionId ? html`<div class="sub">${e.subscriptionId}</div>` : null
-              }
+            <td class="mono">${e.productId}</td>
+            <td>
+              ${badge(e.status, ENTITLEMENT_TONES[e.status])}
+              ${e.awaitingPayment ? badge('awaiting payment', 'info') : null}
+              ${e.renewalAhead ? badge('renewal ahead', 'ok') : null}
             </td>
-            <td>${badge(e.status, ENTITLEMENT_TONES[e.status])}</td>
             <td>${e.hasAccess ? badge('yes', 'ok') : badge('no', 'idle')}</td>
-            <td class="nowrap">${timeOf(e.startDate)}</td>
-            <td class="nowrap">${timeOf(e.endDate)}</td>
-            <td class="nowrap">${timeOf(e.gracePeriodEndDate)}</td>
+            <td class="nowrap">${timeOf(e.since)}</td>
+            <td class="nowrap">${timeOf(e.paidUntil)}</td>
+            <td class="nowrap">${timeOf(e.accessUntil)}</td>
+            <td class="nowrap">${timeOf(e.changesAt)}</td>
             <td>
               ${(e.orgs ?? []).map(
                 (org) =>
@@ -76,8 +95,59 @@ function entitlementTable(entitlements: Entitlement[]): SafeHtml {
               )}
             </td>
             <td>
-              <span class="mono">${e.lastEventType}</span>
-              <div class="sub">${timeOf(e.lastEventAt)}</div>
+              ${e.provisioned ? badge('provisioned', 'ok') : badge('not provisioned', 'idle')}
+            </td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function productSection(
+  entitlement: Entitlement,
+  provisionings: Provisioning[],
+  now: Date,
+): SafeHtml {
+  return html`<section class="product" data-product="${entitlement.productId}">
+    <h2><span class="mono">${entitlement.productId}</span>: why</h2>
+    <figure class="timeline">
+      ${accessTimelineSvg(entitlement, provisionings, now)}
+      <figcaption class="sub">
+        <span class="key k-paid"></span> paid period <span class="key k-grace"></span> grace period
+        <span class="key k-access"></span> access (paid)
+        <span class="key k-access-grace"></span> access (grace) <span class="key k-now"></span> now
+      </figcaption>
+    </figure>
+    ${provisioningTable(provisionings)}
+  </section>`;
+}
+
+function provisioningTable(provisionings: Provisioning[]): SafeHtml {
+  return html`<table class="provisionings">
+    <thead>
+      <tr>
+        <th>Provisioning</th>
+        <th>Start</th>
+        <th>End</th>
+        <th>Access until</th>
+        <th>Paid</th>
+        <th>Last event</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${provisionings.map(
+        (p) =>
+          html`<tr>
+            <td class="mono">
+              ${p.key} ${p.subscriptionId ? html`<div class="sub">${p.subscriptionId}</div>` : null}
+            </td>
+            <td class="nowrap">${timeOf(p.startDate)}</td>
+            <td class="nowrap">${timeOf(p.endDate)}</td>
+            <td class="nowrap">${timeOf(p.accessUntil)}</td>
+            <td class="nowrap">${p.invoiceId ? timeOf(p.paidAt) : '—'}</td>
+            <td>
+              <span class="mono">${p.lastEventType}</span>
+              <div class="sub">${timeOf(p.lastEventAt)}</div>
             </td>
           </tr>`,
       )}

@@ -1,17 +1,28 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { ProvisioningOrgDto } from '../../events/provisioning.dto';
 
-export type EntitlementStatus = 'scheduled' | 'active' | 'grace' | 'expired';
-
-/** One provisioning in the access ledger. */
-@Entity({ name: 'aqueduct_entitlements' })
-export class AqueductEntitlementEntity {
+/**
+ * One provisioning as Aqueduct last described it: one per invoice (so one per period of a
+ * subscription), updated only by an event newer than the last one applied.
+ */
+@Entity({ name: 'aqueduct_provisionings' })
+@Index('aqueduct_provisionings_customer_product_idx', ['customerId', 'productId', 'startDate'])
+@Index('aqueduct_provisionings_invoice_idx', { synchronize: false })
+export class AqueductProvisioningEntity {
   @PrimaryColumn('uuid', { default: () => 'gen_random_uuid()' })
   id: string;
 
-  /** The provisioning's id when it has one, else customer, product and subscription (or invoice). */
-  @Column('text', { unique: true })
+  /**
+   * `id:<id>` when the object has an `id`, else `invoice:<customer>:<product>:<invoiceId>`, else
+   * `period:<customer>:<product>:<subscriptionId or ->:<startDate in ms>` (see the README).
+   */
+  @Index('aqueduct_provisionings_key_key', { unique: true })
+  @Column('text')
   key: string;
+
+  /** Aqueduct's id of the provisioning, when its object carries one. */
+  @Column('text', { name: 'provisioning_id', nullable: true })
+  provisioningId: string | null;
 
   @Column('text', { name: 'customer_id' })
   customerId: string;
@@ -40,7 +51,7 @@ export class AqueductEntitlementEntity {
   @Column('timestamptz', { name: 'contract_end_date', nullable: true })
   contractEndDate: Date | null;
 
-  /** The grace period's end, or the end date when there is none: access ends here. */
+  /** The grace period's end, or the end date without one (never before it): its access ends here. */
   @Column('timestamptz', { name: 'access_until' })
   accessUntil: Date;
 
@@ -49,12 +60,6 @@ export class AqueductEntitlementEntity {
 
   @Column('jsonb', { nullable: true })
   metadata: Record<string, unknown> | null;
-
-  @Column('text')
-  status: EntitlementStatus;
-
-  @Column('timestamptz', { name: 'next_transition_at', nullable: true })
-  nextTransitionAt: Date | null;
 
   @Column('uuid', { name: 'last_event_id', nullable: true })
   lastEventId: string | null;
@@ -69,16 +74,6 @@ export class AqueductEntitlementEntity {
   /** Breaks ties between events created at the same instant: start < update < end. */
   @Column('smallint', { name: 'last_event_rank' })
   lastEventRank: number;
-
-  /** Whether the host's adapter was last told to provision (true) or deprovision (false). */
-  @Column('boolean')
-  provisioned: boolean;
-
-  @Column('jsonb', { name: 'provisioned_orgs', nullable: true })
-  provisionedOrgs: ProvisioningOrgDto[] | null;
-
-  @Column('timestamptz', { name: 'expired_at', nullable: true })
-  expiredAt: Date | null;
 
   @Column('timestamptz', { name: 'created_at' })
   createdAt: Date;

@@ -1,0 +1,112 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { isDeepStrictEqual } from 'node:util';
+import { DataSource } from 'typeorm';
+import { AccessEventType } from './access-event-types';
+import { ADAPTER_LOCK_CLASS, type AccessRow, type Pair } from './aqueduct-ledger.sql';
+import {
+  PROVISIONING_ADAPTER,
+  type ProvisioningAdapter,
+  type ProvisioningGrant,
+} from './provisioning-adapter.interface';
+
+type AdapterAction = 'provision' | 'deprovision' | 'update';
+
+const ROW_SQL = `SELECT * FROM aqueduct_access WHERE customer_id = $1 AND product_id = $2`;
+
+/** The reason given when the row does not name its last transition (rows carried over). */
+const DEFAULT_REASON: Record<AdapterAction, string> = {
+  provision: AccessEventType.Started,
+  deprovision: AccessEventType.Expired,
+  update: AccessEventType.Changed,
+};
+
+/**
+ * Brings the host's adapter in step with what was last announced for a customer's access to a
+ * product: provisioned while access is announced, deprovisioned once its end is, updated when the
+ * announced users differ from those provisioned. It compares states rather than replaying events,
+ * so any delivery may call it, in any order, any number of times: a call that finds the adapter
+ * in step does nothing. An advisory lock per (customer, product) keeps calls from overlapping
+ * without blocking the ledger, which keeps writing while a slow adapter runs; what it writes
+ * meanwhile announces a transition whose own delivery reconciles again.
+ */
+@Injectable()
+export class ProvisioningReconciler {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(PROVISIONING_ADAPTER) private readonly adapter: ProvisioningAdapter,
+  ) {}
+
+  async reconcile(pair: Pair): Promise<void> {
+    // Most calls find the adapter in step (the delivery that got there first did the work): one
+    // read, no transaction, no lock.
+    const [current]: AccessRow[] = await this.dataSource.query(ROW_SQL, [
+      pair.customerId,
+      pair.productId,
+    ]);
+    if (!current || !actionFor(current)) {
+      return;
+    }
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`, [
+        ADAPTER_LOCK_CLASS,
+        pair.customerId,
+        pair.productId,
+      ]);
+      const [row]: AccessRow[] = await manager.query(ROW_SQL, [pair.customerId, pair.productId]);
+      const action = row && actionFor(row);
+      if (!action) {
+        return;
+      }
+      const grant = grantOf(row, action);
+      if (action === 'provision') {
+        await this.adapter.provision(grant);
+      } else if (action === 'deprovision') {
+        await this.adapter.deprovision(grant);
+      } else {
+        await this.adapter.update(grant, row.provisioned_orgs ?? []);
+      }
+      await manager.query(
+        `UPDATE aqueduct_access
+            SET provisioned = $2, provisioned_orgs = $3::jsonb, adapter_seq = adapter_seq + 1,
+                version = version + 1, updated_at = now()
+          WHERE id = $1`,
+        [
+          row.id,
+          action !== 'deprovision',
+          action === 'deprovision' ? null : JSON.stringify(grant.orgs),
+        ],
+      );
+    });
+  }
+}
+
+function actionFor(row: AccessRow): AdapterAction | null {
+  const announced = row.announced_status === 'active' || row.announced_status === 'grace';
+  if (announced && !row.provisioned) {
+    return 'provision';
+  }
+  if (!announced && row.provisioned) {
+    return 'deprovision';
+  }
+  if (announced && !isDeepStrictEqual(row.provisioned_orgs ?? [], row.announced_orgs)) {
+    return 'update';
+  }
+  return null;
+}
+
+function grantOf(row: AccessRow, action: AdapterAction): ProvisioningGrant {
+  return {
+    accessId: row.id,
+    customerId: row.customer_id,
+    productId: row.product_id,
+    orgs: action === 'deprovision' ? (row.provisioned_orgs ?? []) : row.announced_orgs,
+    status: row.announced_status === 'none' ? 'expired' : row.announced_status,
+    since: action === 'deprovision' ? null : row.since,
+    accessUntil: row.announced_until,
+    paidUntil: action === 'deprovision' ? null : row.paid_until,
+    reason: row.last_transition ?? DEFAULT_REASON[action],
+    // The call's number for this access: the same on a retry after a failure or a crash.
+    idempotencyKey: `${row.id}:${row.adapter_seq + 1}:${action}`,
+  };
+}

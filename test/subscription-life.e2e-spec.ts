@@ -1,0 +1,482 @@
+import { Injectable, type INestApplication } from '@nestjs/common';
+import {
+  AqueductAccessService,
+  ExpiryJob,
+  type ProvisioningAdapter,
+  type ProvisioningGrant,
+} from 'nestjs-aqueduct';
+import { postAccepted } from './support/post';
+import { createTestApp } from './support/app';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { TestSmtpServer } from './support/smtp';
+import {
+  accessEvents,
+  deliveriesSettled,
+  domainOf,
+  envelope,
+  period,
+} from './support/subscription';
+import { DAY, TestClock } from './support/test-clock';
+
+const SECRET = 'life-secret';
+const T0 = new Date('2026-01-01T00:00:00Z');
+const MINUTE = 60_000;
+/** Days (and minutes) after T0. */
+const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
+/** Past the default settle time (5 minutes) of a loss that happened on the hour. */
+const SETTLED = 6;
+
+interface Call {
+  action: string;
+  customerId: string;
+  productId: string;
+  emails: string[];
+  reason: string;
+  idempotencyKey: string;
+}
+
+const calls: Call[] = [];
+
+/** The host's user system: every call recorded. */
+@Injectable()
+class RecordingAdapter implements ProvisioningAdapter {
+  private record(action: string, grant: ProvisioningGrant) {
+    calls.push({
+      action,
+      customerId: grant.customerId,
+      productId: grant.productId,
+      emails: grant.orgs.flatMap((org) => org.users.map((user) => user.email)),
+      reason: grant.reason,
+      idempotencyKey: grant.idempotencyKey,
+    });
+  }
+  provision(grant: ProvisioningGrant) {
+    this.record('provision', grant);
+  }
+  deprovision(grant: ProvisioningGrant) {
+    this.record('deprovision', grant);
+  }
+  update(grant: ProvisioningGrant) {
+    this.record('update', grant);
+  }
+}
+
+const actions = (customerId: string, productId = 'prod_pro') =>
+  calls
+    .filter((c) => c.customerId === customerId && c.productId === productId)
+    .map((c) => c.action);
+
+describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, controlled clock)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let other: INestApplication;
+  let access: AqueductAccessService;
+  const clock = new TestClock(T0);
+  const smtp = new TestSmtpServer();
+
+  beforeAll(async () => {
+    await smtp.start();
+    db = await createTestDatabase();
+    const options = {
+      databaseUrl: db.url,
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+      },
+      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    };
+    app = await createTestApp(options);
+    other = await createTestApp(options); // a second instance on the same database
+    access = app.get(AqueductAccessService);
+  });
+  afterAll(async () => {
+    await Promise.all([app?.close(), other?.close()]);
+    await db?.drop();
+    await smtp.stop();
+  });
+
+  const send = (type: string, object: unknown, createdAt: Date, to = app) =>
+    postAccepted(to, envelope(type, object, createdAt), SECRET);
+  const settled = () => deliveriesSettled(app);
+  /** Sends an event and waits for everything it causes, so the clock cannot move under it. */
+  const start = async (
+    object: Record<string, unknown>,
+    createdAt = new Date(String(object.startDate)),
+  ) => {
+    await send('provisioning.start', object, createdAt);
+    await settled();
+  };
+  const end = async (
+    object: Record<string, unknown>,
+    createdAt = new Date(String(object.endDate)),
+  ) => {
+    await send('provisioning.end', object, createdAt);
+    await settled();
+  };
+  /** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
+  const tick = async (moment: Date) => {
+    clock.set(moment);
+    await app.get(ExpiryJob).sweep();
+    await settled();
+  };
+  const has = (customerId: string, moment: Date, productId = 'prod_pro') =>
+    access.hasAccess(customerId, productId, moment);
+  const mails = (customerId: string) =>
+    smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
+      .map((mail) => mail.subject);
+
+  const STARTED = 'Your access to prod_pro has started';
+  const PERIOD_ENDED = 'Your paid period for prod_pro has ended';
+  const ENDED = 'Your access to prod_pro has ended';
+
+  beforeEach(() => clock.set(T0));
+
+  it('a renewal whose start arrives first: access never stops, one provision, one mail, nothing ended', async () => {
+    const c = 'owner_renew_first';
+    const p1 = period(c, { start: at(0) });
+    const p2 = period(c, { start: at(30) });
+    await start(p1);
+    await settled();
+    expect(actions(c)).toEqual(['provision']);
+
+    clock.set(at(30));
+    await start(p2, at(30));
+    await end(p1, at(30)); // the same instant: an end outranks a start, but they are two provisionings
+    await settled();
+    for (const moment of [at(29), at(30), at(35), at(37, 1), at(59)]) {
+      expect(await has(c, moment)).toBe(true);
+    }
+    await tick(at(30, SETTLED));
+    await tick(at(37, SETTLED)); // period 1's grace is over; period 2 carries on
+    expect(actions(c)).toEqual(['provision']);
+    expect(mails(c)).toEqual([STARTED]);
+    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.renewed']);
+
+    // The subscription is not renewed again: the period ends, then the grace, then access.
+    clock.set(at(60));
+    await end(p2, at(60));
+    await settled();
+    expect(mails(c)).toEqual([STARTED]); // not yet: a renewal may still arrive
+    await tick(at(60, SETTLED));
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED]);
+    await tick(at(67, SETTLED));
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
+    expect(await accessEvents(app, c)).toEqual([
+      'access.started',
+      'access.renewed',
+      'access.grace',
+      'access.expired',
+    ]);
+    expect(await has(c, at(66, 59 * 24))).toBe(true);
+    expect(await has(c, at(67))).toBe(false);
+  });
+
+  it('a renewal whose start arrives minutes after the end, then again as a retry a day late', async () => {
+    const c = 'owner_renew_second';
+    const p1 = period(c, { start: at(0) });
+    const p2 = period(c, { start: at(30) });
+    await start(p1);
+    await settled();
+    clock.set(at(30));
+    await end(p1, at(30));
+    await tick(at(30, 1)); // the job runs between the two
+    clock.set(at(30, 3));
+    await start(p2, at(30));
+    await tick(at(30, SETTLED));
+    await tick(at(38));
+    clock.set(at(31));
+    // Aqueduct's retry of period 2's start (other bytes, same event): older than nothing, changes nothing.
+    await postAccepted(app, { ...envelope('provisioning.start', p2, at(30)), retry: 1 }, SECRET);
+    await settled();
+    expect(await has(c, at(31))).toBe(true);
+    expect(await has(c, at(45))).toBe(true);
+    expect(actions(c)).toEqual(['provision']);
+    expect(mails(c)).toEqual([STARTED]);
+    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.renewed']);
+  });
+
+  it('a renewal without grace, end first: access checks follow the dates, but nobody is deprovisioned', async () => {
+    const c = 'owner_no_grace';
+    const p1 = period(c, { start: at(0), graceDays: null });
+    const p2 = period(c, { start: at(30), graceDays: null });
+    await start(p1);
+    await settled();
+    clock.set(at(30));
+    await end(p1, at(30));
+    await tick(at(30, 1));
+    expect(await has(c, at(30, 1))).toBe(false); // nothing known covers this minute
+    clock.set(at(30, 2));
+    await start(p2, at(30));
+    await settled();
+    expect(await has(c, at(30, 1))).toBe(true);
+    await tick(at(30, SETTLED));
+    expect(actions(c)).toEqual(['provision']);
+    expect(mails(c)).toEqual([STARTED]);
+  });
+
+  it('provisionings with their own ids: each period is its own record', async () => {
+    const c = 'owner_ids';
+    const p1 = period(c, { start: at(0), id: 'prov_1', invoiceId: null });
+    const p2 = period(c, { start: at(30), id: 'prov_2', invoiceId: null });
+    await start(p1);
+    clock.set(at(30));
+    await end(p1, at(30));
+    await start(p2, at(30));
+    await tick(at(38));
+    expect(actions(c)).toEqual(['provision']);
+    const keys = (await access.getProvisionings(c)).map((p) => p.key);
+    expect(keys).toEqual(['id:prov_1', 'id:prov_2']);
+  });
+
+  it('a renewal and an end on two instances at once, for 20 customers: nobody loses anything', async () => {
+    const customers = Array.from({ length: 20 }, (_, i) => `owner_race${i}`);
+    for (const c of customers) {
+      await start(period(c, { start: at(0) }));
+    }
+    await settled();
+    clock.set(at(30));
+    await Promise.all(
+      customers.flatMap((c) => [
+        send('provisioning.end', period(c, { start: at(0) }), at(30), app),
+        send('provisioning.start', period(c, { start: at(30) }), at(30), other),
+      ]),
+    );
+    await settled();
+    await tick(at(40));
+    for (const c of customers) {
+      expect(actions(c)).toEqual(['provision']);
+      expect(await has(c, at(40))).toBe(true);
+      expect(mails(c)).toEqual([STARTED]);
+    }
+  });
+
+  it('an early cancellation ends access at the new end date, tells the users, then deprovisions', async () => {
+    const c = 'owner_cancel';
+    const p = period(c, { start: at(0) }); // paid until day 30, grace until 37
+    await start(p);
+    await settled();
+    expect(await has(c, at(20))).toBe(true);
+    clock.set(at(10));
+    await end(
+      { ...p, endDate: at(10).toISOString(), gracePeriodEndDate: at(13).toISOString() },
+      at(10),
+    );
+    await settled();
+    expect(await has(c, at(12))).toBe(true);
+    expect(await has(c, at(13))).toBe(false);
+    expect(await has(c, at(20))).toBe(false);
+    await tick(at(10, SETTLED));
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED]);
+    const [, notice] = smtp.received.filter((m) => m.to.includes(`ada@${domainOf(c)}`));
+    expect(notice.text).toContain('continues until January 14, 2026'); // day 13
+    await tick(at(13, SETTLED));
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
+  });
+
+  it('an upgrade from one product to another mid-period: each provisioned and deprovisioned once', async () => {
+    const c = 'owner_upgrade';
+    const basic = period(c, { start: at(0), productId: 'prod_basic' });
+    await start(basic);
+    await settled();
+    clock.set(at(15));
+    await end(
+      { ...basic, endDate: at(15).toISOString(), gracePeriodEndDate: at(15).toISOString() },
+      at(15),
+    );
+    await start(period(c, { start: at(15), productId: 'prod_pro' }), at(15));
+    await tick(at(15, SETTLED));
+    expect(actions(c, 'prod_basic')).toEqual(['provision', 'deprovision']);
+    expect(actions(c, 'prod_pro')).toEqual(['provision']);
+    expect(await has(c, at(16), 'prod_basic')).toBe(false);
+    expect(await has(c, at(16), 'prod_pro')).toBe(true);
+    expect(mails(c)).toEqual([
+      'Your access to prod_basic has started',
+      STARTED,
+      'Your access to prod_basic has ended',
+    ]);
+  });
+
+  it('a gap, then a new subscription: deprovisioned in the gap, provisioned again', async () => {
+    const c = 'owner_gap';
+    const first = period(c, { start: at(0), subscriptionId: 'sub_a' });
+    await start(first);
+    clock.set(at(30));
+    await end(first, at(30));
+    await tick(at(30, SETTLED));
+    await tick(at(37, SETTLED));
+    clock.set(at(50));
+    await start(period(c, { start: at(50), subscriptionId: 'sub_b' }), at(50));
+    await settled();
+    expect(await has(c, at(40))).toBe(false);
+    expect(await has(c, at(55))).toBe(true);
+    expect(actions(c)).toEqual(['provision', 'deprovision', 'provision']);
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED, STARTED]);
+  });
+
+  it('two products at once are independent', async () => {
+    const c = 'owner_two';
+    const pro = period(c, { start: at(0) });
+    await start(pro);
+    await start(period(c, { start: at(0), productId: 'prod_team', days: 60 }));
+    clock.set(at(30));
+    await end(pro, at(30));
+    await tick(at(37, SETTLED));
+    expect(actions(c, 'prod_pro')).toEqual(['provision', 'deprovision']);
+    expect(actions(c, 'prod_team')).toEqual(['provision']);
+    expect(await has(c, at(40), 'prod_team')).toBe(true);
+    expect(await has(c, at(40), 'prod_pro')).toBe(false);
+  });
+
+  it('a trial without grace ends at its end date, with no "period ended" mail', async () => {
+    const c = 'owner_trial';
+    const trial = period(c, {
+      start: at(0),
+      days: 14,
+      graceDays: null,
+      invoiceId: null,
+      subscriptionId: null,
+    });
+    await start(trial);
+    clock.set(at(14));
+    await end(trial, at(14));
+    await settled();
+    expect(await has(c, at(13))).toBe(true);
+    expect(await has(c, at(14))).toBe(false);
+    await tick(at(14, SETTLED));
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    expect(mails(c)).toEqual([STARTED, ENDED]);
+  });
+
+  it('an end whose grace is already over when it arrives expires access at once; a stale start then changes nothing', async () => {
+    const c = 'owner_late_end';
+    const p = period(c, { start: at(0) });
+    await start(p);
+    clock.set(at(40)); // no job ran since day 0
+    await end(p, at(30));
+    await settled();
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    expect(mails(c)).toEqual([STARTED, ENDED]);
+    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.expired']);
+    await postAccepted(app, { ...envelope('provisioning.start', p, at(0)), retry: 2 }, SECRET);
+    await tick(at(41));
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    expect(mails(c)).toEqual([STARTED, ENDED]); // never a mail about an event the ledger ignored
+  });
+
+  it('seats added on renewal are provisioned at once; seats only the old period had go with its grace', async () => {
+    const c = 'owner_seats';
+    const [ada, bob, cy] = ['ada', 'bob', 'cy'].map(
+      (n) => [n, `${n}@${domainOf(c)}`] as [string, string],
+    );
+    await start(period(c, { start: at(0), users: [ada, bob] }));
+    clock.set(at(30));
+    await start(period(c, { start: at(30), users: [ada, cy] }), at(30));
+    await end(period(c, { start: at(0), users: [ada, bob] }), at(30));
+    await settled();
+    await tick(at(37, SETTLED));
+    const mine = calls.filter((call) => call.customerId === c);
+    expect(mine.map((call) => [call.action, call.emails, call.reason])).toEqual([
+      ['provision', [ada[1], bob[1]], 'access.started'],
+      ['update', [ada[1], cy[1], bob[1]], 'access.renewed'],
+      ['update', [ada[1], cy[1]], 'access.changed'],
+    ]);
+    expect(new Set(mine.map((call) => call.idempotencyKey)).size).toBe(3);
+  });
+});
+
+describe('Access after payment (access.requirePayment)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let access: AqueductAccessService;
+  const clock = new TestClock(T0);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        access: { requirePayment: true },
+        dispatch: { pollIntervalMs: 50 },
+      },
+      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    });
+    access = app.get(AqueductAccessService);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  const send = (type: string, object: unknown, createdAt: Date) =>
+    postAccepted(app, envelope(type, object, createdAt), SECRET);
+  const paid = async (invoiceId: unknown, moment: Date) => {
+    clock.set(moment);
+    await send('invoice.paid', { id: invoiceId, status: 'paid' }, moment);
+    await deliveriesSettled(app);
+  };
+  const started = async (object: Record<string, unknown>, moment: Date) => {
+    clock.set(moment);
+    await send('provisioning.start', object, moment);
+    await deliveriesSettled(app);
+  };
+
+  it('waits for the payment; a late payment grants access from the moment it arrives', async () => {
+    const c = 'owner_pay_late';
+    const p = period(c, { start: at(0) });
+    await started(p, at(0));
+    expect(await access.hasAccess(c, 'prod_pro', at(1))).toBe(false);
+    expect(await access.getEntitlement(c, 'prod_pro')).toMatchObject({
+      status: 'scheduled',
+      awaitingPayment: true,
+    });
+    expect(actions(c)).toEqual([]);
+    await paid(p.invoiceId, at(2));
+    expect(await access.hasAccess(c, 'prod_pro', at(1))).toBe(false);
+    expect(await access.hasAccess(c, 'prod_pro', at(2))).toBe(true);
+    expect(actions(c)).toEqual(['provision']);
+    const [provisioning] = await access.getProvisionings(c);
+    expect(provisioning.paidAt).toEqual(at(2));
+  });
+
+  it('a payment that arrives before its provisioning: access from the start date', async () => {
+    const c = 'owner_pay_first';
+    const p = period(c, { start: at(1) });
+    await paid(p.invoiceId, at(0));
+    await started(p, at(1));
+    expect(await access.hasAccess(c, 'prod_pro', at(1))).toBe(true);
+    expect(actions(c)).toEqual(['provision']);
+  });
+
+  it('a provisioning without an invoice has nothing to wait for', async () => {
+    const c = 'owner_pay_none';
+    await started(period(c, { start: at(0), invoiceId: null }), at(0));
+    expect(await access.hasAccess(c, 'prod_pro', at(0))).toBe(true);
+  });
+
+  it('an unpaid renewal lets access end after the grace; its payment brings it back', async () => {
+    const c = 'owner_pay_renew';
+    const p1 = period(c, { start: at(0) });
+    const p2 = period(c, { start: at(30) });
+    await paid(p1.invoiceId, at(0));
+    await started(p1, at(0));
+    await started(p2, at(30));
+    clock.set(at(37, SETTLED));
+    await app.get(ExpiryJob).sweep();
+    await deliveriesSettled(app);
+    expect(await access.hasAccess(c, 'prod_pro', at(37, SETTLED))).toBe(false);
+    await paid(p2.invoiceId, at(40));
+    expect(await access.hasAccess(c, 'prod_pro', at(40))).toBe(true);
+    expect(actions(c)).toEqual(['provision', 'deprovision', 'provision']);
+  });
+});
