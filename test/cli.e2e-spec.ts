@@ -10,6 +10,7 @@ import { AppModule } from '../src/app.module';
 import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { postAccepted } from './support/post';
 import { waitFor } from './support/wait';
 
 describe('The nestjs-aqueduct CLI, driven as a user would', () => {
@@ -262,6 +263,207 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       const usage = await runCli(['send', 'provisioning.start', '--secret', 'x']);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain("required option '--url <url>' not specified");
+    });
+  });
+
+  describe('access', () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    const start = new Date(Date.now() - DAY);
+    const end = new Date(start.getTime() + 30 * DAY);
+    const grace = new Date(end.getTime() + 7 * DAY);
+    let app: INestApplication;
+
+    beforeAll(async () => {
+      app = await createTestApp({
+        databaseUrl: db.url,
+        aqueduct: { secrets: ['cli-access-secret'], dispatch: { pollIntervalMs: 100 } },
+      });
+      await postAccepted(
+        app,
+        provisioningStartEvent({
+          customerId: 'owner_access_cli',
+          productId: 'prod_pro',
+          invoiceId: 'inv_access_cli',
+          startDate: start.toISOString(),
+          endDate: end.toISOString(),
+          contractStartDate: start.toISOString(),
+          contractEndDate: end.toISOString(),
+          gracePeriodEndDate: grace.toISOString(),
+          provisioningOrgs: [
+            {
+              // A sender's escape sequence: it must not reach the terminal.
+              name: 'Acme\u001b[31m Inc.\u009b',
+              users: [
+                { name: 'Ada Lovelace', email: 'ada@acme.test' },
+                { name: 'Alan Turing', email: 'alan@acme.test' },
+              ],
+            },
+          ],
+        }),
+        'cli-access-secret',
+      );
+      await waitFor(
+        async () =>
+          (
+            await app
+              .get(DataSource)
+              .query(
+                `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state IN ('pending', 'active')`,
+              )
+          )[0].n === 0,
+        15_000,
+        'deliveries to finish',
+      );
+    });
+    afterAll(async () => app?.close());
+
+    it("show prints each product's status, dates, timeline and provisionings, without the users' emails", async () => {
+      const result = await runCli(['access', 'show', 'owner_access_cli', '--database-url', db.url]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('customer owner_access_cli');
+      expect(result.stdout).toMatch(/prod_pro\s+active\s+access yes/);
+      expect(result.stdout).toMatch(new RegExp(`since\\s+${start.toISOString()}`));
+      expect(result.stdout).toMatch(new RegExp(`paid until\\s+${end.toISOString()}`));
+      expect(result.stdout).toMatch(new RegExp(`access until\\s+${grace.toISOString()}`));
+      expect(result.stdout).toMatch(new RegExp(`next change\\s+${end.toISOString()}`));
+      expect(result.stdout).toMatch(/orgs\s+1 \(Acme\[31m Inc\.\)/);
+      expect(result.stdout).toMatch(/users\s+2/);
+      expect(result.stdout).toMatch(
+        new RegExp(`${start.toISOString()}\\s+${end.toISOString()}\\s+active\\s+<- now`),
+      );
+      expect(result.stdout).toMatch(
+        new RegExp(`${end.toISOString()}\\s+${grace.toISOString()}\\s+grace`),
+      );
+      expect(result.stdout).toMatch(/inv_access_cli/);
+      expect(result.stdout).toMatch(/provisioning\.start \d{4}-\d\d-\d\dT/);
+      expect(result.stdout).not.toContain('@acme.test');
+      expect(result.stdout).not.toContain('Ada Lovelace');
+      const controls = [...result.stdout].filter((c) => {
+        const code = c.charCodeAt(0);
+        return (code < 0x20 && c !== '\n') || (code >= 0x7f && code <= 0x9f);
+      });
+      expect(controls).toEqual([]);
+    });
+
+    it('show --json: { customerId, at, entitlements, provisionings }, orgs with user counts only', async () => {
+      const at = new Date(end.getTime() + DAY).toISOString();
+      const result = await runCli([
+        'access',
+        'show',
+        'owner_access_cli',
+        '--product',
+        'prod_pro',
+        '--at',
+        at,
+        '--database-url',
+        db.url,
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      const answer = JSON.parse(result.stdout);
+      expect(Object.keys(answer).sort()).toEqual([
+        'at',
+        'customerId',
+        'entitlements',
+        'provisionings',
+      ]);
+      expect(answer).toMatchObject({
+        customerId: 'owner_access_cli',
+        at,
+        entitlements: [
+          {
+            customerId: 'owner_access_cli',
+            productId: 'prod_pro',
+            status: 'grace',
+            hasAccess: true,
+            since: start.toISOString(),
+            paidUntil: end.toISOString(),
+            accessUntil: grace.toISOString(),
+            changesAt: grace.toISOString(),
+            orgs: [{ name: 'Acme\u001b[31m Inc.\u009b', users: 2 }],
+            timeline: [
+              { from: start.toISOString(), until: end.toISOString(), status: 'active' },
+              { from: end.toISOString(), until: grace.toISOString(), status: 'grace' },
+            ],
+          },
+        ],
+        provisionings: [
+          {
+            customerId: 'owner_access_cli',
+            productId: 'prod_pro',
+            invoiceId: 'inv_access_cli',
+            startDate: start.toISOString(),
+            endDate: end.toISOString(),
+            accessUntil: grace.toISOString(),
+            lastEventType: 'provisioning.start',
+          },
+        ],
+      });
+      expect(result.stdout).not.toContain('@acme.test');
+      // The C1 control comes through escaped, so the JSON is safe to print to a terminal.
+      expect(result.stdout).toContain('\\u009b');
+      expect(result.stdout).not.toMatch(/[\u007f-\u009f]/);
+    });
+
+    it('check: exit 0 with access, 1 without (another product, or after the grace period)', async () => {
+      const yes = await runCli([
+        'access',
+        'check',
+        'owner_access_cli',
+        'prod_pro',
+        '--database-url',
+        db.url,
+      ]);
+      expect(yes).toMatchObject({ code: 0 });
+      expect(yes.stdout.trim()).toBe(`access (active, until ${grace.toISOString()})`);
+
+      const other = await runCli([
+        'access',
+        'check',
+        'owner_access_cli',
+        'prod_other',
+        '--database-url',
+        db.url,
+      ]);
+      expect(other.code).toBe(1);
+      expect(other.stdout.trim()).toBe('no access (none recorded)');
+
+      const later = await runCli([
+        'access',
+        'check',
+        'owner_access_cli',
+        'prod_pro',
+        '--at',
+        new Date(grace.getTime() + DAY).toISOString(),
+        '--database-url',
+        db.url,
+        '--json',
+      ]);
+      expect(later.code).toBe(1);
+      expect(JSON.parse(later.stdout)).toMatchObject({
+        hasAccess: false,
+        status: 'expired',
+        until: grace.toISOString(),
+      });
+    });
+
+    it('exit codes: 2 for a bad --at, 1 for an unknown customer', async () => {
+      const badAt = await runCli([
+        'access',
+        'check',
+        'owner_access_cli',
+        'prod_pro',
+        '--at',
+        'next tuesday',
+        '--database-url',
+        db.url,
+      ]);
+      expect(badAt.code).toBe(2);
+      expect(badAt.stderr).toContain('--at must be an ISO 8601 date');
+
+      const unknown = await runCli(['access', 'show', 'owner_nobody', '--database-url', db.url]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('no access recorded for customer owner_nobody');
     });
   });
 

@@ -59,3 +59,12 @@ export function positiveNumber(name: string) {
     return parsed;
   };
 }
+
+/**
+ * `text` without control characters (C0, DEL and C1: tab and newline too), for printing values
+ * that come from a sender (ids, names) to a terminal: no escape sequence of theirs reaches it.
+ */
+export function printable(text: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}
