@@ -183,6 +183,12 @@ if (!available) {
     await open('/customers/owner_acme');
     await page.getByRole('heading', { name: 'Entitlements' }).waitFor();
     expect(await page.locator('table').first().innerText()).toContain('prod_pro');
+    // Why: the provisioning's window, the access it gives and "now", drawn server-side.
+    const timeline = page.locator('svg.access-timeline');
+    expect(await timeline.count()).toBe(1);
+    expect(await timeline.locator('g.provisioning rect').count()).toBeGreaterThanOrEqual(1);
+    expect(await timeline.locator('g.access rect').count()).toBeGreaterThanOrEqual(1);
+    expect(await timeline.locator('text', { hasText: 'now' }).count()).toBe(1);
     await shoot('customer');
   });
 
