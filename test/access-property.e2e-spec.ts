@@ -11,7 +11,8 @@
  * and at the end (long after everything) every access is deprovisioned.
  * The real module on a real Postgres; events go through the real inbox, and the deliveries it
  * creates (and those the ledger writes) are run one by one, in order, by the registry's handlers.
- * ACCESS_PROPERTY_RUNS sets the number of histories (default 1,000); FC_SEED explores others.
+ * ACCESS_PROPERTY_RUNS sets the number of histories (default 1,000); ACCESS_PROPERTY_SEED (or
+ * FC_SEED) explores others.
  */
 import type { INestApplication } from '@nestjs/common';
 import fc from 'fast-check';
@@ -41,7 +42,7 @@ import { TestClock } from './support/test-clock';
 
 const RUNS = Number(process.env.ACCESS_PROPERTY_RUNS ?? 1000);
 const PAYMENT_RUNS = Math.max(50, Math.round(RUNS / 4));
-const SEED = Number(process.env.FC_SEED ?? 20261129);
+const SEED = Number(process.env.ACCESS_PROPERTY_SEED ?? process.env.FC_SEED ?? 20261129);
 
 interface Call {
   customerId: string;

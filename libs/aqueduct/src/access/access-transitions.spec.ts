@@ -72,6 +72,40 @@ describe('transitionsDue', () => {
     expect(due(started, [p1], day(40)).transitions.map((t) => t.type)).toEqual(['access.expired']);
   });
 
+  it('a window withdrawn (cancelled before it began) expires once the loss has settled since it was seen', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const withdrawn = provisioning('p1', 0, 0);
+    const seen = transitionsDue(
+      started,
+      evaluateAccess([withdrawn], false, day(0, 1)),
+      day(0, 1),
+      SETTLE,
+    );
+    expect(seen).toMatchObject({
+      transitions: [],
+      settlesAt: day(0, 6),
+      lossObservedAt: day(0, 1),
+    });
+    // Later evaluations keep the first sighting, so the deadline does not move with them.
+    const later = transitionsDue(
+      started,
+      evaluateAccess([withdrawn], false, day(0, 4)),
+      day(0, 4),
+      SETTLE,
+      seen.lossObservedAt,
+    );
+    expect(later).toMatchObject({ settlesAt: day(0, 6), lossObservedAt: day(0, 1) });
+    const expired = transitionsDue(
+      started,
+      evaluateAccess([withdrawn], false, day(40)),
+      day(40),
+      SETTLE,
+      seen.lossObservedAt,
+    );
+    expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(0, 1)]]);
+    expect(expired.lossObservedAt).toBeNull();
+  });
+
   it('never anything for what never gave access, nor twice for the same state', () => {
     expect(due(NONE, [p1], day(50)).transitions).toEqual([]);
     const started = due(NONE, [p1], day(0)).announced;

@@ -51,6 +51,11 @@ export function nextTransition(
   evaluation: AccessEvaluation,
   now: Date,
   settleMs: number,
+  /**
+   * When the ledger first saw this loss. Used when the timeline cannot date it: a window that was
+   * withdrawn (a provisioning cancelled before it began) left no past access to end.
+   */
+  lossObservedAt: Date | null = null,
 ): TransitionDecision {
   const had = announced.status === 'active' || announced.status === 'grace';
   const transition = (type: AccessEventTypeName, at: Date, next: AnnouncedAccess) => ({
@@ -62,7 +67,7 @@ export function nextTransition(
     if (!had) {
       return { transition: null, settlesAt: null };
     }
-    const lostAt = evaluation.lostAt ?? now;
+    const lostAt = evaluation.lostAt ?? lossObservedAt ?? now;
     const due = new Date(lostAt.getTime() + settleMs);
     return ms(now) >= ms(due)
       ? transition(AccessEventType.Expired, lostAt, {
@@ -106,24 +111,47 @@ export function nextTransition(
   return { transition: null, settlesAt };
 }
 
-/** Every transition due now, in order, and when to look again for a loss still settling. */
+export interface DueTransitions {
+  transitions: AccessTransition[];
+  announced: AnnouncedAccess;
+  /** When to look again for a loss still settling. */
+  settlesAt: Date | null;
+  /** When the loss still settling was first seen (to keep), or null when none is. */
+  lossObservedAt: Date | null;
+}
+
+/** Every transition due now, in order, and what to keep for a loss still settling. */
 export function transitionsDue(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
   now: Date,
   settleMs: number,
-): { transitions: AccessTransition[]; announced: AnnouncedAccess; settlesAt: Date | null } {
+  lossObservedAt: Date | null = null,
+): DueTransitions {
   const transitions: AccessTransition[] = [];
   let state = announced;
   // Each transition moves `state` onto the evaluation, so the second call finds nothing new;
   // the bound only guards against a rule that would never settle.
   for (let round = 0; round < 3; round++) {
-    const { transition, settlesAt } = nextTransition(state, evaluation, now, settleMs);
+    const { transition, settlesAt } = nextTransition(
+      state,
+      evaluation,
+      now,
+      settleMs,
+      lossObservedAt,
+    );
     if (!transition) {
-      return { transitions, announced: state, settlesAt };
+      const losing =
+        !evaluation.hasAccess && (state.status === 'active' || state.status === 'grace');
+      return {
+        transitions,
+        announced: state,
+        settlesAt,
+        lossObservedAt: losing ? (lossObservedAt ?? now) : null,
+      };
     }
     transitions.push(transition);
     state = transition.next;
   }
-  return { transitions, announced: state, settlesAt: null };
+  return { transitions, announced: state, settlesAt: null, lossObservedAt: null };
 }

@@ -20,7 +20,12 @@ import {
   type ProvisioningDates,
   evaluateAccess,
 } from './access-timeline';
-import { type AccessTransition, type AnnouncedAccess, transitionsDue } from './access-transitions';
+import {
+  type AccessTransition,
+  type AnnouncedAccess,
+  type DueTransitions,
+  transitionsDue,
+} from './access-transitions';
 import {
   type AccessRow,
   type Pair,
@@ -200,7 +205,7 @@ export class AqueductLedger {
         accessUntil: row.announced_until,
         orgs: row.announced_orgs,
       };
-      const due = transitionsDue(announced, evaluation, now, settleMs);
+      const due = transitionsDue(announced, evaluation, now, settleMs, row.loss_observed_at);
       const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
       due.transitions.forEach((transition, index) => {
         records.push(
@@ -208,7 +213,7 @@ export class AqueductLedger {
         );
         written.push(transition);
       });
-      const update = accessUpdate(row, evaluation, due.announced, nextCheckAt, due.transitions);
+      const update = accessUpdate(row, evaluation, due, nextCheckAt);
       if (update) {
         updates.push({ ...update, evaluated_at: now });
       }
@@ -277,9 +282,8 @@ function earliest(a: Date | null, b: Date | null): Date | null {
 function accessUpdate(
   row: AccessRow,
   evaluation: AccessEvaluation,
-  announced: AnnouncedAccess,
+  { announced, transitions, lossObservedAt }: DueTransitions,
   nextCheckAt: Date | null,
-  transitions: AccessTransition[],
 ): Record<string, unknown> | null {
   const timeline = sameTimeline(row.timeline, evaluation.timeline) ? null : evaluation.timeline;
   const orgs =
@@ -299,6 +303,7 @@ function accessUpdate(
     announced_until: announced.accessUntil,
     announce_seq: row.announce_seq + transitions.length,
     last_transition: transitions.at(-1)?.type ?? row.last_transition,
+    loss_observed_at: lossObservedAt,
   };
   const same = Object.entries(scalars).every(([column, value]) =>
     sameValue(row[column as keyof AccessRow], value),

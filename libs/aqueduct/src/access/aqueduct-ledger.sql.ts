@@ -43,6 +43,7 @@ export interface AccessRow {
   announced_orgs: ProvisioningOrgDto[];
   announce_seq: number;
   last_transition: string | null;
+  loss_observed_at: Date | null;
   provisioned: boolean;
   provisioned_orgs: ProvisioningOrgDto[] | null;
   adapter_seq: number;
@@ -51,7 +52,7 @@ export interface AccessRow {
 /** What the ledger reads of an access row (not the adapter's columns: they are the reconciler's). */
 const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, access_until, paid_until,
   orgs, timeline, awaiting_payment, next_check_at, announced_status, announced_until, announced_orgs,
-  announce_seq, last_transition`;
+  announce_seq, last_transition, loss_observed_at`;
 
 const LOCK_ACCESS_SQL = `
 SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
@@ -130,12 +131,14 @@ UPDATE aqueduct_access a SET
   awaiting_payment = v.awaiting_payment, next_check_at = v.next_check_at, evaluated_at = v.evaluated_at,
   announced_status = v.announced_status, announced_until = v.announced_until,
   announced_orgs = coalesce(v.announced_orgs, a.announced_orgs), announce_seq = v.announce_seq,
-  last_transition = v.last_transition, version = a.version + 1, updated_at = now()
+  last_transition = v.last_transition, loss_observed_at = v.loss_observed_at,
+  version = a.version + 1, updated_at = now()
   FROM jsonb_to_recordset($1::jsonb) AS v(
     id uuid, status text, has_access boolean, since timestamptz, access_until timestamptz,
     paid_until timestamptz, orgs jsonb, timeline jsonb, awaiting_payment boolean,
     next_check_at timestamptz, evaluated_at timestamptz, announced_status text,
-    announced_until timestamptz, announced_orgs jsonb, announce_seq integer, last_transition text)
+    announced_until timestamptz, announced_orgs jsonb, announce_seq integer, last_transition text,
+    loss_observed_at timestamptz)
  WHERE a.id = v.id`;
 
 const columns = (pairs: Pair[]) => [pairs.map((p) => p.customerId), pairs.map((p) => p.productId)];

@@ -80,6 +80,10 @@ export class AqueductAccessEntity {
   @Column('text', { name: 'last_transition', nullable: true })
   lastTransition: string | null;
 
+  /** When the ledger first saw a loss not yet announced that the timeline cannot date. */
+  @Column('timestamptz', { name: 'loss_observed_at', nullable: true })
+  lossObservedAt: Date | null;
+
   /** Whether the adapter was last told to provision (true) or deprovision (false). */
   @Column('boolean')
   provisioned: boolean;

@@ -102,6 +102,7 @@ export class SplitAqueductAccess1763800006000 implements MigrationInterface {
         announced_orgs    jsonb NOT NULL DEFAULT '[]'::jsonb,
         announce_seq      integer NOT NULL DEFAULT 0,
         last_transition   text,
+        loss_observed_at  timestamptz,
         provisioned       boolean NOT NULL DEFAULT false,
         provisioned_orgs  jsonb,
         adapter_seq       integer NOT NULL DEFAULT 0,
