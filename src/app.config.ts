@@ -11,25 +11,58 @@ export const DEVELOPMENT_SECRET = 'whsec_ZGV2ZWxvcG1lbnQtc2VjcmV0LWRvLW5vdC11c2U
 
 /** The module's options, read from the environment the way a host app would. */
 export function aqueductOptionsFromEnv(config: ConfigService): AqueductModuleOptions {
-  let secret = config.get<string>('AQUEDUCT_WEBHOOK_SECRET');
-  if (!secret) {
-    new Logger('Example').warn(
-      'AQUEDUCT_WEBHOOK_SECRET not set: using the development secret (see README)',
-    );
-    secret = DEVELOPMENT_SECRET;
-  }
+  const secrets = webhookSecretsFromEnv(config);
   const scheme = (config.get<string>('AQUEDUCT_VERIFICATION') ?? 'shared-secret') as Exclude<
     VerificationScheme,
     'custom'
   >;
   return {
-    // Several comma-separated secrets are accepted during a rotation.
-    secrets: secret.split(',').map((s) => s.trim()),
+    secrets,
     verification: { scheme } as AqueductModuleOptions['verification'],
     path: config.get<string>('AQUEDUCT_WEBHOOK_PATH') ?? 'webhooks/aqueduct',
     email: emailFromEnv(config),
     console: consoleFromEnv(config),
   };
+}
+
+/**
+ * AQUEDUCT_WEBHOOK_SECRET, comma-separated during a rotation. Outside production the development
+ * secret stands in when it is unset.
+ */
+export function webhookSecretsFromEnv(config: ConfigService): string[] {
+  refuseDevelopmentSecretInProduction(config);
+  const value = config.get<string>('AQUEDUCT_WEBHOOK_SECRET');
+  if (!value) {
+    new Logger('Example').warn(
+      'AQUEDUCT_WEBHOOK_SECRET not set: using the development secret (see README)',
+    );
+    return [DEVELOPMENT_SECRET];
+  }
+  return value.split(',').map((secret) => secret.trim());
+}
+
+/**
+ * In production (NODE_ENV=production), stops the start-up when AQUEDUCT_WEBHOOK_SECRET is unset or
+ * holds the development secret (which is public: it is in the README).
+ */
+export function refuseDevelopmentSecretInProduction(config: ConfigService): void {
+  if (config.get<string>('NODE_ENV') !== 'production') {
+    return;
+  }
+  const value = config.get<string>('AQUEDUCT_WEBHOOK_SECRET');
+  if (!value) {
+    throw new Error(
+      'AQUEDUCT_WEBHOOK_SECRET is not set: in production (NODE_ENV=production) the app does not ' +
+        'start without it. Set it to the secret registered with Aqueduct.',
+    );
+  }
+  if (value.split(',').some((secret) => secret.trim() === DEVELOPMENT_SECRET)) {
+    throw new Error(
+      'AQUEDUCT_WEBHOOK_SECRET holds the development secret, which is public (it is in the ' +
+        'README): in production (NODE_ENV=production) the app does not start with it. Set it to ' +
+        'the secret registered with Aqueduct.',
+    );
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { DEVELOPMENT_SECRET } from '../src/app.config';
 import { AppModule } from '../src/app.module';
@@ -42,6 +43,32 @@ describe('Example app', () => {
       .get(DataSource)
       .query('SELECT type, status FROM aqueduct_events WHERE id = $1', [res.body.id]);
     expect(rows).toEqual([{ type: 'provisioning.start', status: 'accepted' }]);
+  });
+
+  it('GET /health answers 200 with the database and aqueduct checks up', async () => {
+    const res = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(res.body).toMatchObject({
+      status: 'ok',
+      info: { database: { status: 'up' }, aqueduct: { status: 'up' } },
+    });
+  });
+
+  it('GET /metrics answers 200 in the Prometheus text format, with the aqueduct_ series', async () => {
+    const { body, headers } = signAqueductRequest(provisioningStartEvent(), {
+      scheme: 'standard-webhooks',
+      secret: DEVELOPMENT_SECRET,
+    });
+    await request(app.getHttpServer())
+      .post('/webhooks/aqueduct')
+      .set(headers)
+      .send(body)
+      .expect(200);
+    const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toContain('# TYPE aqueduct_webhooks_received_total counter');
+    expect(res.text).toMatch(
+      /^aqueduct_webhooks_received_total\{type="provisioning\.start",outcome="accepted"\} [1-9]\d*$/m,
+    );
   });
 
   it('serves the console at /aqueduct/console outside production', async () => {
@@ -107,5 +134,74 @@ describe('Example app in production: the console behind a password', () => {
       .set('Authorization', basic(`admin:${PASSWORD}`))
       .expect(200);
     expect(page.text).toContain('Aqueduct console');
+  });
+});
+
+/** In production the example app does not start with the development secret, set or defaulted. */
+describe('Example app in production: the development secret is refused', () => {
+  let db: TestDatabase;
+  const env = { ...process.env };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(() => {
+    process.env = { ...env };
+  });
+  afterAll(async () => {
+    process.env = env;
+    await db?.drop();
+  });
+
+  /** Boots the app in production with this secret (undefined: unset); returns why it failed. */
+  async function startFailure(secret: string | undefined): Promise<Error> {
+    process.env.DATABASE_URL = db.url;
+    process.env.NODE_ENV = 'production';
+    if (secret === undefined) {
+      delete process.env.AQUEDUCT_WEBHOOK_SECRET;
+    } else {
+      process.env.AQUEDUCT_WEBHOOK_SECRET = secret;
+    }
+    // abortOnError: false makes Nest throw instead of exiting the process, as `npm start` does.
+    const started = await NestFactory.create(AppModule, {
+      logger: false,
+      abortOnError: false,
+    }).catch((error: Error) => error);
+    if (!(started instanceof Error)) {
+      await started.close();
+      throw new Error(`the app started in production with AQUEDUCT_WEBHOOK_SECRET=${secret}`);
+    }
+    return started;
+  }
+
+  /** Connections to the test database (other than this one) and whether any migration ran. */
+  async function databaseUntouched(): Promise<boolean> {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*)::int FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()) AS connections,
+                to_regclass('aqueduct_events') IS NULL AS "noTables"`,
+      );
+      return rows[0].connections === 0 && rows[0].noTables === true;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('refuses to start without AQUEDUCT_WEBHOOK_SECRET, before touching the database', async () => {
+    const error = await startFailure(undefined);
+    expect(error.message).toMatch(/^AQUEDUCT_WEBHOOK_SECRET is not set/);
+    expect(await databaseUntouched()).toBe(true);
+  });
+
+  it('refuses to start with the development secret, alone or among others in a rotation', async () => {
+    const other = `whsec_${Buffer.from('a-production-secret-for-this-test').toString('base64')}`;
+    for (const secret of [DEVELOPMENT_SECRET, `${other}, ${DEVELOPMENT_SECRET}`]) {
+      const error = await startFailure(secret);
+      expect(error.message).toMatch(/^AQUEDUCT_WEBHOOK_SECRET holds the development secret/);
+    }
+    expect(await databaseUntouched()).toBe(true);
   });
 });
