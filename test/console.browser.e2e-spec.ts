@@ -104,8 +104,9 @@ if (!available) {
     const response = await open();
     expect(response?.status()).toBe(200);
     await page.getByRole('heading', { name: 'Events' }).waitFor();
-    // The seven events sent, and the access.started of each of the three customers.
-    expect(await page.locator('tbody tr').count()).toBe(10);
+    // The seven events sent, the access.started of each of the three customers, and the alert
+    // raised by the one quarantined.
+    expect(await page.locator('tbody tr').count()).toBe(11);
     expect(await page.locator('header .stats').innerText()).toContain('1 dead');
     await shoot('events');
   });

@@ -238,11 +238,11 @@ describe('Durable fan-out to listeners', () => {
     expect(next.every((e) => e.type === 'provisioning.start')).toBe(true);
   });
 
-  it('replay of a rejected event accepts it once it validates', async () => {
+  it('replay of a quarantined event accepts it once it validates', async () => {
     const db$ = app.get(DataSource);
     const [{ id }] = await db$.query(
       `INSERT INTO aqueduct_events (dedup_key, type, status, payload, errors)
-       VALUES ('manual:1', 'customer.created', 'rejected', '{"type":"customer.created","object":{}}', '["old rule"]') RETURNING id`,
+       VALUES ('manual:1', 'customer.created', 'quarantined', '{"type":"customer.created","object":{}}', '["old rule"]') RETURNING id`,
     );
     expect(await events.replay(id)).toBe(1); // audit ('*')
     await settled(id);

@@ -209,7 +209,7 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
       }).compile();
       const app = moduleRef.createNestApplication({ logger: false });
       await expect(app.init()).rejects.toThrow(
-        /aqueduct_events, aqueduct_deliveries, aqueduct_provisionings, aqueduct_access, aqueduct_invoice_payments, aqueduct_emails do not exist.*aqueductMigrations/,
+        /aqueduct_events, aqueduct_deliveries, aqueduct_provisionings, aqueduct_access, aqueduct_invoice_payments, aqueduct_emails, aqueduct_alerts do not exist.*aqueductMigrations/,
       );
       await app.close();
     } finally {

@@ -68,7 +68,9 @@ describe('Health and metrics', () => {
       ids.push((await post(provisioningStartEvent()).expect(200)).body.id);
     }
     await post(provisioningStartEvent(), 'wrong').expect(401);
-    await post({ type: 'provisioning.start', createdAt: 'never', object: {} }).expect(400);
+    const quarantined = await post({ type: 'provisioning.start', createdAt: 'never', object: {} });
+    expect(quarantined.status).toBe(200);
+    expect(quarantined.body.quarantined).toBe(true);
     const dataSource = app.get(DataSource);
     await waitFor(
       async () =>
@@ -93,7 +95,7 @@ describe('Health and metrics', () => {
       value('aqueduct_webhooks_received_total{type="unknown",outcome="unauthorized"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(
-      value('aqueduct_webhooks_received_total{type="provisioning.start",outcome="rejected"}'),
+      value('aqueduct_webhooks_received_total{type="provisioning.start",outcome="quarantined"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(value('aqueduct_webhook_ack_seconds_count{outcome="accepted"}')).toBeGreaterThanOrEqual(
       5,
@@ -101,6 +103,10 @@ describe('Health and metrics', () => {
     expect(
       value('aqueduct_deliveries_total{listener="aqueduct.provisioning",outcome="done"}'),
     ).toBeGreaterThanOrEqual(5);
+    expect(
+      value('aqueduct_webhooks_unauthorized_total{reason="bad-signature"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value('aqueduct_alerts_open{kind="quarantine"}')).toBe(1);
     expect(text).toContain('aqueduct_dispatch_lag_seconds_bucket');
     expect(text).toContain('aqueduct_listener_duration_seconds_bucket');
     expect(value('aqueduct_webhook_ack_seconds_sum{outcome="accepted"}')).toBeLessThan(60);

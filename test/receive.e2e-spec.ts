@@ -39,9 +39,9 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   const post = (signed: { body: string; headers: Record<string, string> }) =>
     request(app.getHttpServer()).post(PATH).set(signed.headers).send(signed.body);
   const rowsFor = async (id: string) => (await storedEvents(app)).filter((row) => row.id === id);
-  // Aqueduct's events only: the module's own `access.*` events follow on their own time.
+  // Aqueduct's events only: the module's own `access.*` and `alert.*` events follow on their own.
   const total = async () =>
-    (await storedEvents(app)).filter((event) => !event.type.startsWith('access.')).length;
+    (await storedEvents(app)).filter((event) => !/^(access|alert)\./.test(event.type)).length;
 
   it('200 for a verified, valid, new event, stored with its unknown fields', async () => {
     const event = {
@@ -139,51 +139,63 @@ describe('Receiving webhooks: every row of the status-code table', () => {
     expect(await total()).toBe(before);
   });
 
-  it('400 naming the fields for an invalid known event, stored as rejected with its errors', async () => {
+  it('200 quarantined for an invalid known event: errors named, stored byte for byte, no listener', async () => {
     const event = provisioningStartEvent({ customerId: '' as string, startDate: 'not a date' });
-    const res = await post(sign(event)).expect(400);
-    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
-    expect(res.body.message).toEqual(
-      expect.arrayContaining([
+    const signed = sign(event);
+    const res = await post(signed).expect(200);
+    expect(res.body).toEqual({
+      received: true,
+      id: expect.any(String),
+      quarantined: true,
+      errors: expect.arrayContaining([
         expect.stringContaining('object.customerId'),
         expect.stringContaining('object.startDate'),
       ]),
-    );
+    });
     const [row] = await rowsFor(res.body.id);
-    expect(row).toMatchObject({ status: 'rejected', type: 'provisioning.start' });
-    expect(row.errors).toEqual(res.body.message);
+    expect(row).toMatchObject({ status: 'quarantined', type: 'provisioning.start' });
+    expect(row.errors).toEqual(res.body.errors);
+    expect(row.raw_body?.toString()).toBe(signed.body);
+    const deliveries = await app
+      .get(DataSource)
+      .query(`SELECT * FROM aqueduct_deliveries WHERE event_id = $1`, [res.body.id]);
+    expect(deliveries).toEqual([]);
+    // Aqueduct's retry carries the same bytes: the same answer, no second row.
+    const again = await post(signed).expect(200);
+    expect(again.body).toEqual({ ...res.body, duplicate: true });
   });
 
-  it('400 for a body that is not JSON, stored as rejected with the raw bytes', async () => {
-    const res = await post(sign('{"type": "provisioning.start", oops')).expect(400);
-    expect(res.body.message).toEqual(['body must be valid JSON']);
+  it('200 quarantined for a body that is not JSON, kept as raw bytes', async () => {
+    const res = await post(sign('{"type": "provisioning.start", oops')).expect(200);
+    expect(res.body.errors).toEqual(['body must be valid JSON']);
     const [row] = await rowsFor(res.body.id);
-    expect(row.status).toBe('rejected');
+    expect(row.status).toBe('quarantined');
     expect(row.raw_body?.toString()).toBe('{"type": "provisioning.start", oops');
   });
 
-  it('a body Postgres cannot store as JSON (\\u0000) is kept as raw bytes and rejected, never lost', async () => {
+  it('a body Postgres cannot store as JSON (\\u0000) is kept as raw bytes and quarantined, never lost', async () => {
     const before = await total();
-    // \u0000 cannot be stored in jsonb: the event is kept as raw bytes and rejected, never lost.
+    // \u0000 cannot be stored in jsonb: the event is kept as raw bytes and quarantined, never lost.
     const res = await post(
       sign('{"type":"note","createdAt":"2026-01-01T00:00:00Z","object":{"text":"a\\u0000b"}}'),
-    ).expect(400);
-    expect(res.body.message[0]).toContain('could not be stored as JSON');
+    ).expect(200);
+    expect(res.body.quarantined).toBe(true);
+    expect(res.body.errors[0]).toContain('could not be stored as JSON');
     expect(await total()).toBe(before + 1);
   });
 
-  it('a rejected event that validates on a retry (after an upgrade) is accepted under the same id', async () => {
+  it('a quarantined event that validates on a retry (after an upgrade) is accepted under the same id', async () => {
     const event = provisioningStartEvent({ customerId: 'owner_promoted' });
     const id = 'msg_promoted';
-    const [{ id: rejectedId }] = await app
+    const [{ id: quarantinedId }] = await app
       .get(DataSource)
       .query(
-        `INSERT INTO aqueduct_events (dedup_key, type, status, errors) VALUES ($1, 'provisioning.start', 'rejected', '["old rule"]') RETURNING id`,
+        `INSERT INTO aqueduct_events (dedup_key, type, status, errors) VALUES ($1, 'provisioning.start', 'quarantined', '["old rule"]') RETURNING id`,
         [`id:${id}`],
       );
     const res = await post(sign(event, id)).expect(200);
-    expect(res.body).toEqual({ received: true, id: rejectedId });
-    expect((await rowsFor(rejectedId))[0]).toMatchObject({
+    expect(res.body).toEqual({ received: true, id: quarantinedId });
+    expect((await rowsFor(quarantinedId))[0]).toMatchObject({
       status: 'accepted',
       errors: null,
       payload: event,
@@ -215,5 +227,43 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   it('accepts a body just under the limit, larger than the host JSON parser default of 100 kB would allow', async () => {
     const event = provisioningStartEvent({ metadata: { blob: 'y'.repeat(MAX_BODY - 2000) } });
     await post(sign(event)).expect(200);
+  });
+});
+
+describe("invalidEvents: 'reject' (today's 400, for hosts that want it)", () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        verification: { scheme: 'standard-webhooks' },
+        invalidEvents: 'reject',
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('400 naming the fields, the event still kept as quarantined (reprocessable)', async () => {
+    const signed = sign(provisioningStartEvent({ customerId: '' as string }));
+    const res = await request(app.getHttpServer())
+      .post(PATH)
+      .set(signed.headers)
+      .send(signed.body)
+      .expect(400);
+    expect(res.body).toMatchObject({
+      statusCode: 400,
+      error: 'Bad Request',
+      id: expect.any(String),
+    });
+    expect(res.body.message).toEqual([expect.stringContaining('object.customerId')]);
+    const [row] = (await storedEvents(app)).filter((event) => event.id === res.body.id);
+    expect(row.status).toBe('quarantined');
   });
 });

@@ -45,7 +45,7 @@ class RecordingAdapter implements ProvisioningAdapter {
       action,
       customerId: grant.customerId,
       productId: grant.productId,
-      emails: grant.orgs.flatMap((org) => org.users.map((user) => user.email)),
+      emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
       reason: grant.reason,
       idempotencyKey: grant.idempotencyKey,
     });

@@ -25,7 +25,7 @@ class PartnerTokenVerifier implements WebhookVerifier {
     if (headers['x-partner-token'] !== 'let-me-in') {
       throw new WebhookVerificationError('bad partner token');
     }
-    return { deliveryId: String(headers['x-partner-delivery']) };
+    return { deliveryId: String(headers['x-partner-delivery']), deliveryIdSigned: true };
   }
 }
 

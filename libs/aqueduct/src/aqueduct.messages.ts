@@ -21,10 +21,3 @@ export const RAW_BODY_MISSING =
 
 export const schemeInUse = (scheme: string, path: string, secrets: number) =>
   `Aqueduct webhooks on POST /${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
-
-export const verificationFailed = (reason: string, headerNames: string[]) =>
-  `Rejected webhook (401): ${reason}. Headers present: ${headerNames.join(', ') || '(none)'}`;
-
-export const schemeHint = (scheme: string) =>
-  `This request carries Standard Webhooks headers but the module verifies with "${scheme}": ` +
-  "set verification: { scheme: 'standard-webhooks' } if Aqueduct signs that way.";

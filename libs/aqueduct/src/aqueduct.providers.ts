@@ -9,6 +9,8 @@ import { ProvisioningListener } from './access/provisioning.listener';
 import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
+import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
@@ -69,6 +71,8 @@ export function withAqueductInternals(
       webhookRouteProvider(controller),
       AqueductSchemaCheck,
       AqueductInbox,
+      AqueductAlerts,
+      VerificationMonitor,
       WebhookReceiver,
       AqueductSignatureGuard,
       RawBodyInstaller,
@@ -99,6 +103,7 @@ export function withAqueductInternals(
     exports: [
       ...(definition.exports ?? []),
       AqueductEventsService,
+      AqueductAlerts,
       AqueductDispatcher,
       AqueductAccessService,
       EntitlementGuard,

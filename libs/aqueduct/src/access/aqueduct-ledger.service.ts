@@ -6,7 +6,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { DispatchSignal } from '../dispatch/dispatch-signal';
 import { AqueductEventType } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
-import type { ProvisioningDto } from '../events/provisioning.dto';
+import { MAX_ID_LENGTH, type ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -136,7 +136,12 @@ export class AqueductLedger {
    * `access.requirePayment`, the provisionings of that invoice are then re-evaluated.
    */
   applyPayment(event: AqueductEvent<InvoiceDto>): Promise<LedgerChange> {
-    const invoiceId = typeof event.object?.id === 'string' ? event.object.id : '';
+    const id = event.object?.id;
+    // No id (Aqueduct does not promise one), or one no provisioning can carry: nothing to link.
+    const invoiceId =
+      (typeof id === 'string' || typeof id === 'number') && String(id).length <= MAX_ID_LENGTH
+        ? String(id)
+        : '';
     return this.write(async (manager, now) => {
       if (!invoiceId) {
         return { pairs: [], applied: false, transitions: [] };

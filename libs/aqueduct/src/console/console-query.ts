@@ -11,7 +11,9 @@ export interface EventQueryForm {
   to: string;
 }
 
-const STATUSES = ['accepted', 'rejected', 'dead'];
+const STATUSES = ['accepted', 'quarantined', 'dismissed', 'dead'];
+/** Links written before quarantine replaced rejection keep working. */
+const STATUS_ALIASES: Record<string, string> = { rejected: 'quarantined' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `datetime-local` gives `2025-01-31T14:00` (no zone); ISO 8601 with a zone is taken too. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$/i;
@@ -33,6 +35,7 @@ export function parseEventQuery(
     from: text(query, 'from'),
     to: text(query, 'to'),
   };
+  form.status = STATUS_ALIASES[form.status] ?? form.status;
   if (form.status && !STATUSES.includes(form.status)) {
     throw badQuery('status', `must be one of ${STATUSES.join(', ')}`);
   }

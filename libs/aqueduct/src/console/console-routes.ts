@@ -6,6 +6,8 @@ export const CONSOLE_ROUTES = {
   event: 'events/:id',
   replay: 'events/:id/replay',
   redrive: 'events/:id/redrive',
+  reprocess: 'events/:id/reprocess',
+  dismiss: 'events/:id/dismiss',
   customer: 'customers/:customerId',
 } as const;
 
@@ -39,6 +41,8 @@ export const consoleLinks = (base: string) => ({
   event: (id: string) => `${base}/events/${encodeURIComponent(id)}`,
   replay: (id: string) => `${base}/events/${encodeURIComponent(id)}/replay`,
   redrive: (id: string) => `${base}/events/${encodeURIComponent(id)}/redrive`,
+  reprocess: (id: string) => `${base}/events/${encodeURIComponent(id)}/reprocess`,
+  dismiss: (id: string) => `${base}/events/${encodeURIComponent(id)}/dismiss`,
   customer: (customerId: string) => `${base}/customers/${encodeURIComponent(customerId)}`,
 });
 

@@ -112,6 +112,25 @@ export function createConsoleController(): Type<unknown> {
       this.view.redirect(response, `${link}?redriven=${encodeURIComponent(listener)}`);
     }
 
+    @Post(CONSOLE_ROUTES.reprocess)
+    @UseGuards(ConsoleCsrfGuard)
+    async reprocess(@Req() request: Request, @Res() response: Response, @Param('id') id: string) {
+      const result = await this.events.reprocess(eventId(id));
+      this.logger.log(`Console: event ${id} reprocessed: ${result.status}`);
+      this.view.redirect(
+        response,
+        `${consoleLinks(consoleBase(request)).event(id)}?reprocessed=${result.status}`,
+      );
+    }
+
+    @Post(CONSOLE_ROUTES.dismiss)
+    @UseGuards(ConsoleCsrfGuard)
+    async dismiss(@Req() request: Request, @Res() response: Response, @Param('id') id: string) {
+      await this.events.dismiss(eventId(id));
+      this.logger.log(`Console: event ${id} dismissed`);
+      this.view.redirect(response, `${consoleLinks(consoleBase(request)).event(id)}?dismissed=1`);
+    }
+
     @Get(CONSOLE_ROUTES.customer)
     async customer(
       @Req() request: Request,
@@ -150,7 +169,16 @@ function eventId(id: string): string {
 
 /** The result of the POST that redirected here. */
 function flash(query: Record<string, unknown>): string | null {
-  const { replayed, redriven } = query;
+  const { replayed, redriven, reprocessed, dismissed } = query;
+  if (reprocessed === 'accepted') {
+    return 'Reprocessed: the event now passes, and its listeners will run.';
+  }
+  if (reprocessed === 'quarantined') {
+    return 'Reprocessed: still invalid (the errors below are today’s), so it stays in quarantine.';
+  }
+  if (dismissed === '1') {
+    return 'Dismissed: no listener will run, and it no longer counts as waiting.';
+  }
   if (typeof replayed === 'string' && /^\d+$/.test(replayed)) {
     return `Replay scheduled: ${replayed} ${replayed === '1' ? 'delivery' : 'deliveries'} will run again.`;
   }

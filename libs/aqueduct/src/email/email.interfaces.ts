@@ -3,7 +3,12 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 
 /** The mails the module sends. */
 export type EmailTemplateName =
-  'access-started' | 'access-renewed' | 'period-ended' | 'access-ended' | 'delivery-dead';
+  | 'access-started'
+  | 'access-renewed'
+  | 'period-ended'
+  | 'access-ended'
+  | 'delivery-dead'
+  | 'operator-alert';
 
 export interface EmailContent {
   subject: string;
@@ -29,6 +34,11 @@ export interface EmailTemplateVariables {
   eventType?: string;
   attempts?: string;
   lastError?: string;
+  /** For `operator-alert`: `verification`, `quarantine` or `endpoint`. */
+  alertKind?: string;
+  alertReason?: string;
+  /** What was seen, as indented JSON (never a secret or a header value). */
+  alertDetails?: string;
 }
 
 /**
@@ -67,7 +77,8 @@ export interface EmailOptions {
    * Which mails are sent: `access-started` (access begins), `access-renewed` (a renewal extended
    * it), `period-ended` (the paid period ended with no renewal known; access continues until the
    * grace period's end), `access-ended` (no provisioning grants access any more), `delivery-dead`
-   * (to `alertTo`).
+   * and `operator-alert` (a setup failing verification, quarantined events, a misregistered
+   * endpoint) to `alertTo`.
    * @default every one but `access-renewed`
    */
   mails?: Partial<Record<EmailTemplateName, boolean>>;

@@ -10,6 +10,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { DELIVERY_DEAD_EVENT } from '../dispatch/dead-delivery.alert';
+import { ALERT_RAISED_EVENT } from '../alerts/alert.interfaces';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
 import type { EmailOptions, EmailTemplateName, EmailTemplateVariables } from './email.interfaces';
 import { renderEmail } from './email.templates';
@@ -24,7 +25,11 @@ const TEMPLATE_FOR: Record<string, EmailTemplateName> = {
   [AccessEventType.Grace]: 'period-ended',
   [AccessEventType.Expired]: 'access-ended',
   [DELIVERY_DEAD_EVENT]: 'delivery-dead',
+  [ALERT_RAISED_EVENT]: 'operator-alert',
 };
+
+/** Mails to `alertTo`, not to the customer's users. */
+const OPERATOR_TEMPLATES: EmailTemplateName[] = ['delivery-dead', 'operator-alert'];
 
 /** Which mails go out unless `email.mails` says otherwise: a renewal is not news to the customer. */
 export const MAIL_DEFAULTS: Record<EmailTemplateName, boolean> = {
@@ -33,6 +38,7 @@ export const MAIL_DEFAULTS: Record<EmailTemplateName, boolean> = {
   'period-ended': true,
   'access-ended': true,
   'delivery-dead': true,
+  'operator-alert': true,
 };
 
 /** Syntax check only: anything else is for the mail server to refuse. */
@@ -81,7 +87,7 @@ export class EmailListener implements OnModuleInit {
       const types = Object.keys(TEMPLATE_FOR).filter((type) => {
         const template = TEMPLATE_FOR[type];
         const wanted = email.mails?.[template] ?? MAIL_DEFAULTS[template];
-        return wanted && (type !== DELIVERY_DEAD_EVENT || email.alertTo);
+        return wanted && (!OPERATOR_TEMPLATES.includes(template) || email.alertTo);
       });
       if (this.options.ledger === false) {
         this.logger.warn('Email is configured with ledger: false: only operator alerts are sent');
@@ -98,7 +104,9 @@ export class EmailListener implements OnModuleInit {
     if (!template || !(await this.stillTrue(template, object))) {
       return;
     }
-    const recipients = template === 'delivery-dead' ? this.operators(email) : this.users(object);
+    const recipients = OPERATOR_TEMPLATES.includes(template)
+      ? this.operators(email)
+      : this.users(object);
     const keys = recipients.map(
       (r) => `${context.idempotencyKey}:${r.address.toLowerCase()}:${template}`,
     );
@@ -261,6 +269,9 @@ export class EmailListener implements OnModuleInit {
       eventType: object.eventType,
       attempts: object.attempts !== undefined ? String(object.attempts) : undefined,
       lastError: object.lastError,
+      alertKind: object.kind,
+      alertReason: object.reason,
+      alertDetails: object.details ? JSON.stringify(object.details, null, 2) : undefined,
     };
   }
 

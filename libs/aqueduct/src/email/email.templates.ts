@@ -35,6 +35,10 @@ const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: 
     subject: `Your access to ${v.productName} has ended`,
     text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} ended on ${v.accessUntil}.\n`,
   }),
+  'operator-alert': (v) => ({
+    subject: `[Aqueduct] Action needed: ${v.alertKind}`,
+    text: `${v.alertReason}\n\nWhat was seen:\n${v.alertDetails ?? '{}'}\n\nThe alert stays open (health degraded) until it is resolved; it is mailed once per incident.\n`,
+  }),
   'delivery-dead': (v) => ({
     subject: `[Aqueduct] ${v.listener} failed for good on a ${v.eventType} event`,
     text: `The delivery ${v.deliveryId} (listener ${v.listener}, event ${v.eventId} of type ${v.eventType}) failed ${v.attempts} times and was dead-lettered.\n\nLast error: ${v.lastError}\n\nFix the cause, then redrive it: AqueductEventsService.redrive('${v.deliveryId}').\n`,

@@ -6,10 +6,26 @@ import { InvoiceDto } from './invoice.dto';
 import { ProvisioningDto, normaliseProvisioning } from './provisioning.dto';
 import { isRecord } from '../utils/is-record';
 
-/** What a verified body turned out to be. */
+/**
+ * What a verified body turned out to be. A valid event without a `createdAt` has `createdAt: null`
+ * and a warning: the receiver uses the arrival time and says so on the event.
+ */
 export type ParsedEvent =
-  | { valid: true; type: string; createdAt: Date | null; object: unknown; payload: unknown }
+  | {
+      valid: true;
+      type: string;
+      createdAt: Date | null;
+      object: unknown;
+      payload: unknown;
+      warnings: string[];
+    }
   | { valid: false; type: string; createdAt: Date | null; payload: unknown; errors: string[] };
+
+/** Longest event type accepted (and stored: the type is indexed). Aqueduct's are ~20 characters. */
+export const MAX_TYPE_LENGTH = 200;
+
+/** The warning stored with an event that came without a `createdAt`. */
+export const CREATED_AT_MISSING = 'createdAt missing: the arrival time is used as the event time';
 
 // A Map, not an object literal: `toString` or `constructor` must not look like known types.
 const OBJECT_CLASS = new Map<string, ClassConstructor<object>>([
@@ -52,18 +68,27 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
       errors: ['body must be a JSON object'],
     };
   }
-  const type =
+  const named =
     typeof payload.type === 'string' && payload.type.trim()
       ? normaliseEventType(payload.type)
       : UNTYPED_EVENT;
+  // Stored (and indexed) at most this long, whatever was sent.
+  const type = named.slice(0, MAX_TYPE_LENGTH);
   const parsedDate = toDate(payload.createdAt);
   const createdAt = parsedDate instanceof Date ? parsedDate : null;
+  const missingCreatedAt = payload.createdAt === undefined || payload.createdAt === null;
+  const warnings = createdAt ? [] : [CREATED_AT_MISSING];
+  if (named.length > MAX_TYPE_LENGTH) {
+    const errors = [`type must be at most ${MAX_TYPE_LENGTH} characters`];
+    return { valid: false, type, createdAt, payload, errors };
+  }
   const objectClass = OBJECT_CLASS.get(type);
   if (!objectClass) {
-    return { valid: true, type, createdAt, object: payload.object ?? null, payload };
+    return { valid: true, type, createdAt, object: payload.object ?? null, payload, warnings };
   }
   const errors: string[] = [];
-  if (!createdAt) {
+  if (!createdAt && !missingCreatedAt) {
+    // Present but not a date: a format we do not understand, so its ordering cannot be trusted.
     errors.push('createdAt must be an ISO 8601 date or epoch number');
   }
   if (!isRecord(payload.object)) {
@@ -80,7 +105,7 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
   errors.push(...flatten(validateSync(object, { forbidUnknownValues: false }), 'object'));
   return errors.length
     ? { valid: false, type, createdAt, payload, errors }
-    : { valid: true, type, createdAt, object, payload };
+    : { valid: true, type, createdAt, object, payload, warnings };
 }
 
 /**

@@ -10,7 +10,9 @@ import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal'
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import type { AqueductDeliveryState } from '../storage/entities/aqueduct-delivery.entity';
 import type { AqueductEventStatus } from '../storage/entities/aqueduct-event.entity';
-import { parseAqueductEvent } from './aqueduct-event.parser';
+import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
+import { isPayloadFault } from '../storage/aqueduct-inbox.service';
+import { CREATED_AT_MISSING, parseAqueductEvent } from './aqueduct-event.parser';
 
 export interface StoredEvent {
   id: string;
@@ -20,6 +22,8 @@ export interface StoredEvent {
   receivedAt: Date;
   payload: unknown;
   errors: string[] | null;
+  /** What was assumed to accept it (e.g. the arrival time for a missing `createdAt`). */
+  warnings: string[] | null;
   headers: Record<string, string>;
   deliveryId: string | null;
   /** The `customerId` of the event's object, when it has one. */
@@ -102,7 +106,21 @@ export interface DeliveryCounts {
   oldestPendingSince: Date | null;
 }
 
-export type BacklogCounts = Omit<DeliveryCounts, 'done'>;
+export type BacklogCounts = Omit<DeliveryCounts, 'done'> & {
+  /** Events waiting to be reprocessed or dismissed. */
+  quarantined: number;
+};
+
+/** What reprocessing a quarantined event did. */
+export interface ReprocessResult {
+  id: string;
+  /** `accepted` when it now passes (its deliveries were created), else still `quarantined`. */
+  status: AqueductEventStatus;
+  /** The errors of the current DTOs, when it still fails them. */
+  errors: string[] | null;
+  /** Deliveries created by accepting it (0 when another call accepted it first). */
+  scheduled?: number;
+}
 
 const MAX_LIMIT = 500;
 
@@ -119,13 +137,16 @@ const RESTART = (marker: 'replayed' | 'redriven') =>
    attempt_log = ${appendToAttemptLog('aqueduct_deliveries.attempt_log', restartEntry(marker))}`;
 /** Most bytes of a non-JSON body `getEvent` returns. */
 const RAW_BODY_PREVIEW_BYTES = 64 * 1024;
-/**
- * Where an event names its customer (Aqueduct's objects and the module's own access events alike).
- * Written exactly as the expression index of migration 1763800004000, so that index serves it.
- */
+/** Where an event names its customer (Aqueduct's objects and the module's own access events alike). */
 const CUSTOMER_ID = `(payload -> 'object' ->> 'customerId')`;
-const EVENT_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", payload, errors, headers,
-  delivery_id AS "deliveryId", ${CUSTOMER_ID} AS "customerId"`;
+/**
+ * The customer filter: the prefix written exactly as the expression index of migration
+ * 1763800007000 (so that index serves it), then the whole id.
+ */
+const CUSTOMER_MATCH = (param: string) =>
+  `left(${CUSTOMER_ID}, 200) = left(${param}, 200) AND ${CUSTOMER_ID} = ${param}`;
+const EVENT_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", payload, errors,
+  warnings, headers, delivery_id AS "deliveryId", ${CUSTOMER_ID} AS "customerId"`;
 const SUMMARY_COLUMNS = `id, type, status, created_at AS "createdAt", received_at AS "receivedAt", ${CUSTOMER_ID} AS "customerId",
   (SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb) FROM
      (SELECT state, count(*)::int AS n FROM aqueduct_deliveries d WHERE d.event_id = e.id GROUP BY state) s) AS deliveries`;
@@ -140,6 +161,7 @@ export class AqueductEventsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: AqueductListenerRegistry,
     private readonly signal: DispatchSignal,
+    private readonly alerts: AqueductAlerts,
   ) {}
 
   /** Newest first. */
@@ -177,7 +199,7 @@ export class AqueductEventsService {
     // Only the conditions given, so that each query is planned for its own best index.
     if (filter.type !== undefined) where.push(`type = ${param(filter.type)}`);
     if (filter.status !== undefined) where.push(`status = ${param(filter.status)}`);
-    if (filter.customerId !== undefined) where.push(`${CUSTOMER_ID} = ${param(filter.customerId)}`);
+    if (filter.customerId !== undefined) where.push(CUSTOMER_MATCH(param(filter.customerId)));
     if (filter.since !== undefined) where.push(`received_at >= ${param(filter.since)}`);
     if (filter.until !== undefined) where.push(`received_at < ${param(filter.until)}`);
     if (filter.withDeadDeliveries) {
@@ -233,32 +255,28 @@ export class AqueductEventsService {
   /**
    * Runs the event's listeners again, with the same idempotency keys. Includes listeners added
    * since the event arrived (this is how older events are backfilled to a new listener). A
-   * rejected event is validated again first, and accepted if it now passes. Deliveries running
+   * quarantined event is reprocessed first, and replayed only if it now passes. Deliveries running
    * right now are left alone. Returns how many deliveries were scheduled.
    */
   async replay(eventId: string): Promise<number> {
     const [event] = await this.dataSource.query(
-      `SELECT type, status, payload::text AS payload, raw_body FROM aqueduct_events WHERE id = $1`,
+      `SELECT type, status FROM aqueduct_events WHERE id = $1`,
       [eventId],
     );
     if (!event) {
       throw new NotFoundException(`Aqueduct event ${eventId} not found`);
     }
-    let type: string = event.type;
-    if (event.status === 'rejected') {
-      const body: Buffer = event.raw_body ?? Buffer.from(event.payload ?? '');
-      const parsed = parseAqueductEvent(body);
-      if (!parsed.valid) {
+    if (event.status !== 'accepted') {
+      // Accepting it creates its deliveries: that is the replay.
+      const result = await this.reprocess(eventId);
+      if (result.status !== 'accepted') {
         throw new UnprocessableEntityException(
-          `Event ${eventId} is still invalid: ${parsed.errors.join('; ')}`,
+          `Event ${eventId} is still invalid: ${(result.errors ?? []).join('; ')}`,
         );
       }
-      type = parsed.type;
-      await this.dataSource.query(
-        `UPDATE aqueduct_events SET status = 'accepted', errors = NULL, type = $2 WHERE id = $1`,
-        [eventId, type],
-      );
+      return result.scheduled ?? 0;
     }
+    const type: string = event.type;
     const rows = await this.dataSource.query(
       // The event's existing deliveries (whoever created them: a replay from the CLI does not know
       // the app's listeners) plus this instance's listeners that have none yet (a backfill).
@@ -273,6 +291,132 @@ export class AqueductEventsService {
     );
     await this.announce();
     return rows.length;
+  }
+
+  /**
+   * Parses a quarantined event's stored bytes again with today's DTOs (after an upgrade or a fix).
+   * If it now passes it becomes `accepted` and gets its deliveries, exactly once however many
+   * calls race; if not, it stays quarantined with the new errors. Any other event is left as is.
+   */
+  async reprocess(eventId: string): Promise<ReprocessResult> {
+    const [event] = await this.dataSource.query(
+      `SELECT status, raw_body, payload::text AS payload FROM aqueduct_events WHERE id = $1`,
+      [eventId],
+    );
+    if (!event) {
+      throw new NotFoundException(`Aqueduct event ${eventId} not found`);
+    }
+    if (event.status !== 'quarantined') {
+      return { id: eventId, status: event.status, errors: null };
+    }
+    const body: Buffer = event.raw_body ?? Buffer.from(event.payload ?? '');
+    const parsed = parseAqueductEvent(body);
+    let errors = parsed.valid ? null : parsed.errors;
+    let scheduled = 0;
+    if (parsed.valid) {
+      try {
+        scheduled = await this.accept(
+          eventId,
+          parsed.type,
+          parsed.createdAt,
+          body,
+          parsed.warnings,
+        );
+      } catch (error) {
+        if (!isPayloadFault(error)) {
+          throw error;
+        }
+        errors = [`body could not be stored as JSON (${(error as Error).message.slice(0, 200)})`];
+      }
+    }
+    if (errors) {
+      await this.dataSource.query(
+        `UPDATE aqueduct_events SET errors = $2::jsonb WHERE id = $1 AND status = 'quarantined'`,
+        [eventId, JSON.stringify(errors)],
+      );
+      return { id: eventId, status: 'quarantined', errors };
+    }
+    await this.resolveQuarantineIfClear();
+    return { id: eventId, status: 'accepted', errors: null, scheduled };
+  }
+
+  /** Reprocesses every quarantined event, oldest first. */
+  async reprocessQuarantined(): Promise<ReprocessResult[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM aqueduct_events WHERE status = 'quarantined' ORDER BY received_at, id`,
+    );
+    const results: ReprocessResult[] = [];
+    for (const { id } of rows) {
+      results.push(await this.reprocess(id));
+    }
+    return results;
+  }
+
+  /** Marks a quarantined event reviewed: it will not be delivered, and no longer alerts. */
+  async dismiss(eventId: string): Promise<void> {
+    const [, count] = await this.dataSource.query(
+      `UPDATE aqueduct_events SET status = 'dismissed' WHERE id = $1::uuid AND status = 'quarantined'`,
+      [/^[0-9a-f-]{36}$/i.test(eventId) ? eventId : '00000000-0000-0000-0000-000000000000'],
+    );
+    if (count === 0) {
+      throw new NotFoundException(`No quarantined event ${eventId}`);
+    }
+    await this.resolveQuarantineIfClear();
+  }
+
+  /** Quarantined events waiting (read from their partial index). */
+  async quarantinedCount(): Promise<number> {
+    const [row] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM aqueduct_events WHERE status = 'quarantined'`,
+    );
+    return row.n;
+  }
+
+  private async accept(
+    eventId: string,
+    type: string,
+    createdAt: Date | null,
+    body: Buffer,
+    warnings: string[],
+  ): Promise<number> {
+    const scheduled = await this.dataSource.transaction(async (manager) => {
+      // Conditional on the status: of two reprocesses at once, one accepts, the other sees it done.
+      const updated = await manager.query(
+        `UPDATE aqueduct_events
+            SET status = 'accepted', type = $2, created_at = coalesce($3, received_at),
+                payload = $4::jsonb, errors = NULL, warnings = $5::jsonb
+          WHERE id = $1 AND status = 'quarantined' RETURNING id`,
+        [
+          eventId,
+          type,
+          createdAt,
+          body.toString('utf8'),
+          warnings.length > 0
+            ? JSON.stringify(
+                warnings.map((w) => (w === CREATED_AT_MISSING ? `${w} (reprocessed)` : w)),
+              )
+            : null,
+        ],
+      );
+      if (updated.length === 0) {
+        return 0;
+      }
+      const created = await manager.query(
+        `INSERT INTO aqueduct_deliveries (event_id, listener) SELECT $1, unnest($2::text[])
+         ON CONFLICT (event_id, listener) DO NOTHING RETURNING 1`,
+        [eventId, this.registry.namesFor(type)],
+      );
+      await manager.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+      return created.length as number;
+    });
+    this.signal.wake();
+    return scheduled;
+  }
+
+  private async resolveQuarantineIfClear(): Promise<void> {
+    if ((await this.quarantinedCount()) === 0) {
+      await this.alerts.resolve('quarantine');
+    }
   }
 
   /** A dead (or any finished) delivery back to pending, with a fresh set of attempts. */
@@ -325,7 +469,8 @@ export class AqueductEventsService {
       `SELECT (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'pending')::int AS pending,
               (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'active')::int AS active,
               (SELECT count(*) FROM aqueduct_deliveries WHERE state = 'dead')::int AS dead,
-              (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince"`,
+              (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince",
+              (SELECT count(*) FROM aqueduct_events WHERE status = 'quarantined')::int AS quarantined`,
     );
     return row;
   }

@@ -1,10 +1,12 @@
-import { IsNotEmpty, IsString } from 'class-validator';
+import { IsOptional } from 'class-validator';
 
-/** Aqueduct's Invoice object is only named, not specified: an `id` and whatever else it carries. */
+/**
+ * Aqueduct's Invoice object is only named, not specified: an `id` is likely but not promised, so
+ * an invoice without one is accepted (it pays no provisioning: nothing links them).
+ */
 export class InvoiceDto {
-  @IsString()
-  @IsNotEmpty()
-  id: string;
+  @IsOptional()
+  id?: string | number | null;
 
   [extra: string]: unknown;
 }

@@ -6,6 +6,7 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  MaxLength,
   ValidateNested,
 } from 'class-validator';
 import { ParseDate } from './date.transform';
@@ -13,14 +14,26 @@ import { isRecord } from '../utils/is-record';
 
 const DATE = { message: '$property must be an ISO 8601 date or epoch number' };
 
-/** A person to give access to. The address is not validated here: one bad address must not block the others. */
-export class ProvisioningUserDto {
-  @IsString()
-  name: string;
+/**
+ * Longest id accepted for what the ledger indexes (customer, product, invoice): far beyond
+ * Aqueduct's ids, and short enough that two of them always fit one index entry. A longer one is
+ * quarantined with an error naming it, never answered 5xx.
+ */
+export const MAX_ID_LENGTH = 256;
 
+/**
+ * A person to give access to. Nothing here is required: the guides promise no more than a name and
+ * an address, and refusing the event would refuse the whole org its access. A user without a name
+ * is provisioned nameless; one with an empty or invalid address is provisioned and skipped for mail.
+ */
+export class ProvisioningUserDto {
+  @IsOptional()
   @IsString()
-  @IsNotEmpty()
-  email: string;
+  name: string | null;
+
+  @IsOptional()
+  @IsString()
+  email: string | null;
 
   [extra: string]: unknown;
 }
@@ -45,10 +58,12 @@ export class ProvisioningOrgDto {
 export class ProvisioningDto {
   @IsString()
   @IsNotEmpty()
+  @MaxLength(MAX_ID_LENGTH)
   productId: string;
 
   @IsString()
   @IsNotEmpty()
+  @MaxLength(MAX_ID_LENGTH)
   customerId: string;
 
   @ParseDate()
@@ -61,6 +76,7 @@ export class ProvisioningDto {
 
   @IsOptional()
   @IsString()
+  @MaxLength(MAX_ID_LENGTH)
   invoiceId?: string | null;
 
   @IsOptional()

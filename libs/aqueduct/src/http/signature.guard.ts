@@ -7,11 +7,9 @@ import {
   Logger,
   UnauthorizedException,
 } from '@nestjs/common';
-import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
-import { RAW_BODY_MISSING, schemeHint, verificationFailed } from '../aqueduct.messages';
+import { RAW_BODY_MISSING } from '../aqueduct.messages';
+import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
-import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { WebhookVerificationError } from '../verification/webhook-verification.error';
 import {
   WEBHOOK_VERIFIER,
@@ -30,7 +28,8 @@ const UNAUTHORIZED_MESSAGE = 'webhook signature or secret missing or invalid';
 
 /**
  * Checks the request against the configured scheme on the raw bytes, before anything is parsed.
- * The log names the reason and the header names seen, never their values.
+ * Refusals are counted by reason and logged (rate-limited, header names only, never values); a
+ * streak of them opens the `verification` alert, and the next verified request resolves it.
  */
 @Injectable()
 export class AqueductSignatureGuard implements CanActivate {
@@ -38,7 +37,7 @@ export class AqueductSignatureGuard implements CanActivate {
 
   constructor(
     @Inject(WEBHOOK_VERIFIER) private readonly verifier: WebhookVerifier,
-    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    private readonly monitor: VerificationMonitor,
     private readonly metrics: AqueductMetrics,
   ) {}
 
@@ -51,6 +50,7 @@ export class AqueductSignatureGuard implements CanActivate {
     }
     try {
       request[VERIFIED_WEBHOOK] = await this.verifier.verify({ rawBody, headers: request.headers });
+      this.monitor.success();
       return true;
     } catch (error) {
       this.onRejected(error, request);
@@ -58,21 +58,15 @@ export class AqueductSignatureGuard implements CanActivate {
     }
   }
 
-  /** Logs why a request was refused. Override to count or alert; never log header values. */
+  /** Counts and logs why a request was refused. Override to add your own; never log header values. */
   protected onRejected(error: unknown, request: VerifiedRequest): void {
     const names = Object.keys(request.headers);
     this.metrics.webhook('unknown', 'unauthorized', 0);
     if (!(error instanceof WebhookVerificationError)) {
       this.logger.error(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`);
+      this.monitor.failure('error', 'the verifier threw', names);
       return;
     }
-    this.logger.warn(verificationFailed(error.reason, names));
-    const scheme = this.options.verification.scheme;
-    const signedLikeStandardWebhooks = STANDARD_WEBHOOKS_HEADERS.signature.some((h) =>
-      names.includes(h),
-    );
-    if (scheme !== 'standard-webhooks' && signedLikeStandardWebhooks) {
-      this.logger.warn(schemeHint(scheme));
-    }
+    this.monitor.failure(this.monitor.classify(error.kind, names), error.reason, names);
   }
 }

@@ -10,6 +10,7 @@ import {
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventPublisher } from '../events/aqueduct-event.publisher';
 import { type ParsedEvent, parseAqueductEvent } from '../events/aqueduct-event.parser';
@@ -30,6 +31,27 @@ export interface WebhookAck {
   received: true;
   id: string;
   duplicate?: true;
+  /** Authentic but not understood: stored byte for byte, alerted on, delivered to no listener. */
+  quarantined?: true;
+  /** Why it was quarantined, each naming its field. */
+  errors?: string[];
+}
+
+/** Longest delivery id used as it is in a dedup key; a longer one is hashed (the key is indexed). */
+const MAX_DELIVERY_ID_IN_KEY = 200;
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The deduplication key: the delivery id when the signature covers it (Standard Webhooks), else
+ * the SHA-256 of the raw body, so an id from an unsigned header cannot make one body many events.
+ */
+export function dedupKeyOf(rawBody: Buffer, verified: VerifiedWebhook): string {
+  const id = verified.deliveryIdSigned ? verified.deliveryId : undefined;
+  if (!id) {
+    return `sha256:${sha256(rawBody)}`;
+  }
+  return id.length > MAX_DELIVERY_ID_IN_KEY ? `id-sha256:${sha256(id)}` : `id:${id}`;
 }
 
 /** Headers kept with each event for debugging. Signatures and secrets are never among them. */
@@ -44,7 +66,9 @@ const KEPT_HEADERS = [
 
 /**
  * Turns a verified request into a stored event and the answer to send. The answer is a 2xx only
- * once the row is committed; if Postgres does not answer in time, 503 lets Aqueduct retry.
+ * once the row is committed; if Postgres does not answer in time, 503 lets Aqueduct retry. An
+ * event that cannot be understood is quarantined and answered 2xx (`invalidEvents: 'quarantine'`):
+ * a retry would carry the same bytes, so an error answer could only get the endpoint disabled.
  */
 @Injectable()
 export class WebhookReceiver {
@@ -57,6 +81,7 @@ export class WebhookReceiver {
     private readonly publisher: AqueductEventPublisher,
     private readonly dispatcher: AqueductDispatcher,
     private readonly metrics: AqueductMetrics,
+    private readonly alerts: AqueductAlerts,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
     const { verification } = options;
@@ -80,7 +105,8 @@ export class WebhookReceiver {
     const seconds = () => Number(process.hrtime.bigint() - arrivedAt) / 1e9;
     try {
       const ack = await this.handle(rawBody, headers, verified, seen);
-      this.metrics.webhook(seen.type, ack.duplicate ? 'duplicate' : 'accepted', seconds());
+      const outcome = ack.quarantined ? 'quarantined' : ack.duplicate ? 'duplicate' : 'accepted';
+      this.metrics.webhook(seen.type, outcome, seconds());
       return ack;
     } catch (error) {
       const rejected =
@@ -99,19 +125,19 @@ export class WebhookReceiver {
     const parsed = parseAqueductEvent(rawBody);
     seen.type = parsed.type;
     const record: InboxRecord = {
-      dedupKey: verified.deliveryId
-        ? `id:${verified.deliveryId}`
-        : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`,
+      dedupKey: dedupKeyOf(rawBody, verified),
       type: parsed.type,
-      createdAt: parsed.createdAt,
+      // Without a createdAt, the arrival time orders the event (and the event says so).
+      createdAt: parsed.createdAt ?? (parsed.valid ? new Date() : null),
       // The received text itself: no re-serialisation, and numbers keep their precision.
       payloadJson: parsed.payload === null ? null : rawBody.toString('utf8'),
       rawBody,
       headers: this.pickHeaders(headers),
-      deliveryId: verified.deliveryId ?? null,
+      deliveryId: verified.deliveryId?.slice(0, 1000) ?? null,
       signedAt: verified.signedAt ?? null,
-      status: parsed.valid ? 'accepted' : 'rejected',
+      status: parsed.valid ? 'accepted' : 'quarantined',
       errors: parsed.valid ? null : parsed.errors,
+      warnings: parsed.valid && parsed.warnings.length > 0 ? parsed.warnings : null,
       listeners: this.listeners.namesFor(parsed.type),
     };
     const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
@@ -124,21 +150,14 @@ export class WebhookReceiver {
       throw error;
     }
     this.runHere(record, result, parsed);
-    if (result.status === 'rejected') {
-      const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
-      this.logger.warn(`Rejected ${parsed.type} event ${result.id} (400): ${errors.join('; ')}`);
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: errors,
-        id: result.id,
-      });
+    if (result.status !== 'accepted') {
+      return this.quarantined(result, parsed);
     }
     if (!result.duplicate && parsed.valid) {
       this.publisher.publish({
         id: result.id,
         type: parsed.type,
-        createdAt: parsed.createdAt,
+        createdAt: record.createdAt,
         receivedAt: new Date(),
         object: parsed.object,
         payload: parsed.payload as Record<string, unknown>,
@@ -147,6 +166,43 @@ export class WebhookReceiver {
     return result.duplicate
       ? { received: true, id: result.id, duplicate: true }
       : { received: true, id: result.id };
+  }
+
+  /**
+   * A stored event that could not be understood: an alert on the first of an incident, and the
+   * answer `invalidEvents` asks for.
+   */
+  private quarantined(result: InboxResult, parsed: ParsedEvent): WebhookAck {
+    const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
+    if (!result.duplicate) {
+      this.logger.warn(`Quarantined ${parsed.type} event ${result.id}: ${errors.join('; ')}`);
+      if (!this.alerts.isOpen('quarantine')) {
+        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+        void this.alerts
+          .raise(
+            'quarantine',
+            `An authentic ${parsed.type} event (${result.id}) was quarantined: ${errors[0]}${more}. ` +
+              `Reprocess it once fixed (nestjs-aqueduct events reprocess ${result.id}) or dismiss it.`,
+            { eventId: result.id, type: parsed.type, errors: errors.slice(0, 10) },
+          )
+          .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`));
+      }
+    }
+    if (this.options.invalidEvents === 'reject') {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: errors,
+        id: result.id,
+      });
+    }
+    return {
+      received: true,
+      id: result.id,
+      ...(result.duplicate ? { duplicate: true as const } : {}),
+      quarantined: true,
+      errors,
+    };
   }
 
   /** Runs the listeners of a new event in this instance when its deliveries were leased to it. */

@@ -182,6 +182,21 @@ export interface AccessOptions {
   settleMs?: number;
 }
 
+/** When operators are alerted (health degraded, a metric, one mail to `email.alertTo`). */
+export interface AlertOptions {
+  /**
+   * Requests failing verification, with none verified in between, that open the `verification`
+   * alert (a wrong secret or scheme: Aqueduct disables the endpoint after its retries).
+   * @default 5
+   */
+  verificationFailures?: number;
+  /**
+   * The window those failures are counted in.
+   * @default 600000 (10 minutes)
+   */
+  verificationWindowMs?: number;
+}
+
 /**
  * The web console: server-rendered pages to inspect events, their deliveries and a customer's
  * entitlements, and to replay events and redrive dead deliveries. Off unless given.
@@ -245,6 +260,17 @@ export interface AqueductModuleOptions {
    * @default 5000
    */
   storeTimeoutMs?: number;
+  /**
+   * What an authentic request gets when it cannot be understood (not JSON, no type, refused by the
+   * DTOs). `'quarantine'`: 200 `{ received, id, quarantined: true, errors }`, stored byte for byte
+   * as `quarantined`, no listener run, an alert raised; reprocess it after a fix. `'reject'`: 400
+   * naming the fields (stored the same way), which Aqueduct retries four times and then disables
+   * the endpoint for.
+   * @default 'quarantine'
+   */
+  invalidEvents?: 'quarantine' | 'reject';
+  /** When operators are alerted. */
+  alerts?: AlertOptions;
   /** Delivery of stored events to listeners. */
   dispatch?: DispatchOptions;
   /**

@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
+import type { AqueductAlert } from '../alerts/alert.interfaces';
+import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventsService } from '../events/aqueduct-events.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -10,17 +13,22 @@ import { withTimeout } from '../utils/with-timeout';
 /** How long the database may take to answer the health check. */
 const DATABASE_TIMEOUT_MS = 3000;
 
-/** The shape @nestjs/terminus expects from an indicator (no import: terminus is optional). */
+/**
+ * The shape @nestjs/terminus expects from an indicator (no import: terminus is optional), with
+ * `state`: `healthy`, `degraded` (up, but a person must act: see `alerts`) or `down`.
+ */
 export type AqueductHealthResult = Record<
   string,
-  { status: 'up' | 'down'; [detail: string]: unknown }
+  { status: 'up' | 'down'; state: 'healthy' | 'degraded' | 'down'; [detail: string]: unknown }
 >;
 
 /**
  * For `@nestjs/terminus`: `health.check([() => aqueductHealth.isHealthy('aqueduct')])`. Down when
  * the database does not answer, when this instance should dispatch but its dispatcher is not
  * running, when the oldest due delivery waits longer than `health.maxPendingAgeMs`, or when more
- * than `health.maxDeadDeliveries` deliveries are dead.
+ * than `health.maxDeadDeliveries` deliveries are dead. Degraded (still `up`, so a load balancer
+ * keeps the instance) while an operator alert is open: requests failing verification, events in
+ * quarantine, a misregistered endpoint; and while this instance sees verification failing.
  */
 @Injectable()
 export class AqueductHealthIndicator {
@@ -28,16 +36,34 @@ export class AqueductHealthIndicator {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly dispatcher: AqueductDispatcher,
     private readonly events: AqueductEventsService,
+    private readonly alerts: AqueductAlerts,
+    private readonly verification: VerificationMonitor,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {}
 
   async isHealthy(key = 'aqueduct'): Promise<AqueductHealthResult> {
     const problems: string[] = [];
     let counts: Awaited<ReturnType<AqueductEventsService['counts']>> | undefined;
+    let alerts: AqueductAlert[] = [];
+    let quarantined: number | undefined;
     try {
-      counts = await withTimeout(this.events.counts(), DATABASE_TIMEOUT_MS);
+      [counts, alerts, quarantined] = await withTimeout(
+        Promise.all([this.events.counts(), this.alerts.list(), this.events.quarantinedCount()]),
+        DATABASE_TIMEOUT_MS,
+      );
     } catch (error) {
       problems.push(`database unavailable: ${(error as Error).message}`);
+    }
+    const warnings = alerts.map((alert) => `${alert.kind}: ${alert.reason}`);
+    const refused = this.verification.recent();
+    const refusedCount = Object.values(refused).reduce((sum, n) => sum + (n ?? 0), 0);
+    if (refusedCount > 0 && !alerts.some((alert) => alert.kind === 'verification')) {
+      warnings.push(
+        `verification: ${refusedCount} request(s) refused recently, none verified since`,
+      );
+    }
+    if (quarantined && !alerts.some((alert) => alert.kind === 'quarantine')) {
+      warnings.push(`quarantine: ${quarantined} event(s) waiting to be reprocessed or dismissed`);
     }
     const dispatching = this.options.dispatch.enabled;
     if (dispatching && !this.dispatcher.isRunning) {
@@ -53,10 +79,24 @@ export class AqueductHealthIndicator {
     if (counts && maxDeadDeliveries !== undefined && counts.dead > maxDeadDeliveries) {
       problems.push(`${counts.dead} dead deliveries (more than ${maxDeadDeliveries})`);
     }
+    const down = problems.length > 0;
     return {
       [key]: {
-        status: problems.length === 0 ? 'up' : 'down',
+        status: down ? 'down' : 'up',
+        state: down ? 'down' : warnings.length > 0 ? 'degraded' : 'healthy',
         ...(problems.length ? { problems } : {}),
+        ...(warnings.length ? { warnings } : {}),
+        ...(alerts.length
+          ? {
+              alerts: alerts.map(({ kind, raisedAt, occurrences }) => ({
+                kind,
+                raisedAt,
+                occurrences,
+              })),
+            }
+          : {}),
+        quarantined,
+        ...(refusedCount ? { refusedRecently: refused } : {}),
         dispatcher: dispatching ? (this.dispatcher.isRunning ? 'running' : 'stopped') : 'disabled',
         pending: counts?.pending,
         active: counts?.active,

@@ -1,9 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AqueductEventType, UNTYPED_EVENT } from '../events/aqueduct-event-types';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 
 /** Outcome of one webhook request, as counted in `aqueduct_webhooks_received_total`. */
-export type ReceiveOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unauthorized' | 'unavailable';
+export type ReceiveOutcome =
+  'accepted' | 'duplicate' | 'quarantined' | 'rejected' | 'unauthorized' | 'unavailable';
+
+/**
+ * Types counted under their own name; any other is counted as `other`, so that a sender cannot
+ * grow the series without bound (a label value is kept in memory for the life of the process).
+ */
+const LABELLED_TYPES = new Set([...Object.values(AqueductEventType), UNTYPED_EVENT]);
 
 const SECONDS_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -29,6 +37,8 @@ export class AqueductMetrics {
   private dead?: Counter;
   private sweepSeconds?: Histogram;
   private entitlements?: Gauge;
+  private unauthorized?: Counter;
+  private alertsOpen?: Gauge;
 
   constructor(@Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions) {
     if (options.metrics?.enabled === false) {
@@ -104,11 +114,23 @@ export class AqueductMetrics {
       'Entitlements the last sweep expired or started',
       ['change'],
     );
+    this.unauthorized = make(
+      client.Counter,
+      'webhooks_unauthorized_total',
+      'Webhook requests refused (401) by reason: missing, other-scheme, bad-signature, stale-timestamp, malformed, error',
+      ['reason'],
+    );
+    this.alertsOpen = make(
+      client.Gauge,
+      'alerts_open',
+      'Operator alerts open (1) or not (0), by kind: verification, quarantine, endpoint',
+      ['kind'],
+    );
     this.logger.log(`Prometheus metrics registered (${prefix}*)`);
   }
 
   webhook(type: string, outcome: ReceiveOutcome, seconds: number): void {
-    this.received?.inc({ type, outcome });
+    this.received?.inc({ type: LABELLED_TYPES.has(type) ? type : 'other', outcome });
     this.ackSeconds?.observe({ outcome }, seconds);
   }
 
@@ -122,6 +144,14 @@ export class AqueductMetrics {
     if (outcome === 'dead') {
       this.dead?.inc({ listener });
     }
+  }
+
+  webhookUnauthorized(reason: string): void {
+    this.unauthorized?.inc({ reason });
+  }
+
+  alert(kind: string, open: boolean): void {
+    this.alertsOpen?.set({ kind }, open ? 1 : 0);
   }
 
   sweep(seconds: number, expired: number, started: number): void {

@@ -5,6 +5,7 @@ import type {
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
 import {
   ACCESS_DEFAULTS,
+  ALERT_DEFAULTS,
   DISPATCH_DEFAULTS,
   EXPIRY_DEFAULTS,
   resolveAqueductOptions,
@@ -32,6 +33,8 @@ describe('resolveAqueductOptions', () => {
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       access: ACCESS_DEFAULTS,
+      invalidEvents: 'quarantine',
+      alerts: ALERT_DEFAULTS,
     });
   });
 
@@ -69,6 +72,8 @@ describe('resolveAqueductOptions', () => {
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       access: ACCESS_DEFAULTS,
+      invalidEvents: 'quarantine',
+      alerts: ALERT_DEFAULTS,
     });
   });
 

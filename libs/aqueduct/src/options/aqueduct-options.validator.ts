@@ -10,6 +10,7 @@ import {
   CSRF_SECRET_MIN_LENGTH,
 } from '../console/console.constants';
 import type {
+  AlertOptions,
   AccessOptions,
   AqueductConsoleOptions,
   AqueductModuleOptions,
@@ -28,6 +29,8 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
   access: ResolvedAccessOptions;
+  invalidEvents: 'quarantine' | 'reject';
+  alerts: Required<AlertOptions>;
   console?: ResolvedConsoleOptions;
 }
 
@@ -55,6 +58,11 @@ export const ACCESS_DEFAULTS = {
   settleMs: 300_000,
 };
 
+export const ALERT_DEFAULTS: Required<AlertOptions> = {
+  verificationFailures: 5,
+  verificationWindowMs: 600_000,
+};
+
 export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   enabled: true,
   concurrency: 10,
@@ -73,6 +81,7 @@ const EMAIL_TEMPLATE_NAMES = [
   'period-ended',
   'access-ended',
   'delivery-dead',
+  'operator-alert',
 ];
 
 const SCHEMES = ['standard-webhooks', 'hmac', 'shared-secret', 'custom'];
@@ -140,7 +149,30 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
     access: resolveAccess(options.access ?? {}),
+    invalidEvents: resolveInvalidEvents(options.invalidEvents),
+    alerts: {
+      verificationFailures: positiveInteger(
+        'alerts.verificationFailures',
+        options.alerts?.verificationFailures,
+        ALERT_DEFAULTS.verificationFailures,
+      ),
+      verificationWindowMs: positiveInteger(
+        'alerts.verificationWindowMs',
+        options.alerts?.verificationWindowMs,
+        ALERT_DEFAULTS.verificationWindowMs,
+      ),
+    },
   };
+}
+
+function resolveInvalidEvents(value: unknown): 'quarantine' | 'reject' {
+  if (value === undefined) {
+    return 'quarantine';
+  }
+  if (value !== 'quarantine' && value !== 'reject') {
+    throw new Error(invalidOption('invalidEvents', 'must be "quarantine" or "reject"'));
+  }
+  return value;
 }
 
 function resolveAccess(access: AccessOptions): ResolvedAccessOptions {

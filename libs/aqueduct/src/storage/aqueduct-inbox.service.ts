@@ -11,13 +11,15 @@ export interface InboxRecord {
   createdAt: Date | null;
   /** The body as JSON text, exactly as received; null when it is not JSON. */
   payloadJson: string | null;
-  /** The raw bytes, stored when the body is not storable JSON. */
+  /** The raw bytes, stored when the event is quarantined or its body is not storable JSON. */
   rawBody: Buffer | null;
   headers: Record<string, string>;
   deliveryId: string | null;
   signedAt: Date | null;
   status: AqueductEventStatus;
   errors: string[] | null;
+  /** What was assumed to accept it (a missing `createdAt`, …). */
+  warnings?: string[] | null;
   /** Listeners that get a delivery when the event is accepted. */
   listeners: string[];
   /**
@@ -41,7 +43,7 @@ export interface InboxResult {
   status: AqueductEventStatus;
   /** Already stored before (by this or any instance). */
   duplicate: boolean;
-  /** Validation errors of the stored row when it is rejected. */
+  /** Validation errors of the stored row when it is quarantined. */
   errors: string[] | null;
 }
 
@@ -52,27 +54,29 @@ const MAX_BATCH = 200;
  * One statement stores a batch of events, creates their deliveries and announces them, and tells
  * new from duplicate per event. Everything commits together, so an acknowledged event always has
  * its deliveries. The unique dedup key makes concurrent copies collapse in Postgres itself,
- * whichever instance receives them. A copy of a rejected event that now validates (after an
- * upgrade) replaces the rejected row and gets its deliveries.
+ * whichever instance receives them. A copy of a quarantined event that now validates (after an
+ * upgrade) replaces the quarantined row and gets its deliveries.
  */
 const STORE_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bytea[], $6::text[],
                        $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
-                       $13::int[])
+                       $13::int[], $14::text[])
     AS t(dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors,
-         listeners, owner, lease_ms)
+         listeners, owner, lease_ms, warnings)
 ),
 stored AS (
   INSERT INTO aqueduct_events
-    (dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors)
+    (dedup_key, type, created_at, payload, raw_body, headers, delivery_id, signed_at, status, errors,
+     warnings)
   SELECT dedup_key, type, created_at, payload::jsonb, raw_body, headers::jsonb, delivery_id, signed_at,
-         status, errors::jsonb
+         status, errors::jsonb, warnings::jsonb
     FROM input
   ON CONFLICT (dedup_key) DO UPDATE
     SET type = EXCLUDED.type, created_at = EXCLUDED.created_at, payload = EXCLUDED.payload,
-        raw_body = EXCLUDED.raw_body, status = EXCLUDED.status, errors = NULL
-    WHERE aqueduct_events.status = 'rejected' AND EXCLUDED.status = 'accepted'
+        raw_body = EXCLUDED.raw_body, status = EXCLUDED.status, errors = NULL,
+        warnings = EXCLUDED.warnings
+    WHERE aqueduct_events.status = 'quarantined' AND EXCLUDED.status = 'accepted'
   RETURNING id, dedup_key, status, errors
 ),
 deliveries AS (
@@ -134,13 +138,16 @@ const FIND_SQL = `
 SELECT dedup_key, id, status, errors, true AS duplicate FROM aqueduct_events WHERE dedup_key = ANY($1::text[])`;
 
 /**
- * Errors about the data itself (class 22: `\u0000` or a lone surrogate in jsonb, a number out of
- * numeric's range, a date out of timestamptz's; 54001: nesting deeper than jsonb's parser allows).
- * Such a body is kept as raw bytes, rejected, never lost, and never fails the others of its batch.
+ * Errors that are the payload's fault, not the database's: class 22 (data exception: `\u0000` or
+ * a lone surrogate in jsonb, a number out of numeric's range, a date out of timestamptz's) and
+ * class 54 (program limit exceeded: a value too big for an index entry, 54000; nesting deeper
+ * than jsonb's parser allows, 54001). A retry would fail the same way, so such a body is kept as
+ * raw bytes and quarantined, never lost, never answered 5xx, and never fails the others of its
+ * batch. Every other error is the database's (unreachable, read-only, out of disk…): 503.
  */
-const isUnstorable = (error: unknown) => {
+export const isPayloadFault = (error: unknown) => {
   const code = (error as { code?: string })?.code ?? '';
-  return code.startsWith('22') || code === '54001';
+  return code.startsWith('22') || code.startsWith('54');
 };
 
 /** Text Postgres will take: no NUL, bounded. */
@@ -205,7 +212,7 @@ export class AqueductInbox {
         this.signal.wake();
       }
     } catch (error) {
-      if (groups.length > 1 && isUnstorable(error)) {
+      if (groups.length > 1 && isPayloadFault(error)) {
         // One bad body must not fail the others: write them one by one.
         for (const copies of groups) {
           await this.writeBatch(copies);
@@ -214,16 +221,17 @@ export class AqueductInbox {
       }
       const record = groups[0][0].record;
       const alreadyRaw =
-        record.payloadJson === null && record.status === 'rejected' && record.createdAt === null;
-      if (isUnstorable(error) && !alreadyRaw) {
+        record.payloadJson === null && record.status === 'quarantined' && record.createdAt === null;
+      if (isPayloadFault(error) && !alreadyRaw) {
         const reason = storable((error as Error).message, 200);
         const asRaw: InboxRecord = {
           ...record,
           type: storable(record.type, 200) || 'unknown',
           createdAt: null,
           payloadJson: null,
-          status: 'rejected',
+          status: 'quarantined',
           errors: [`body could not be stored as JSON (${reason}); kept as raw bytes`],
+          warnings: null,
           lease: undefined,
         };
         return this.writeBatch(groups[0].map((pending) => ({ ...pending, record: asRaw })));
@@ -257,7 +265,7 @@ export class AqueductInbox {
       column((r) => r.type),
       column((r) => r.createdAt),
       column((r) => r.payloadJson),
-      column((r) => (r.payloadJson === null ? r.rawBody : null)),
+      column((r) => (r.payloadJson === null || r.status !== 'accepted' ? r.rawBody : null)),
       column((r) => JSON.stringify(r.headers)),
       column((r) => r.deliveryId),
       column((r) => r.signedAt),
@@ -266,6 +274,7 @@ export class AqueductInbox {
       column((r) => r.listeners.join(' ')),
       column((r) => r.lease?.owner ?? null),
       column((r) => r.lease?.leaseMs ?? null),
+      column((r) => (r.warnings?.length ? JSON.stringify(r.warnings) : null)),
     ]);
     const byKey = new Map(rows.filter((row) => row.id).map((row) => [row.dedup_key, row]));
     const unseen = records.filter((r) => !byKey.has(r.dedupKey)).map((r) => r.dedupKey);

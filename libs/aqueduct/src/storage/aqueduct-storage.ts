@@ -10,6 +10,7 @@ import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-cr
 import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800004000-index-aqueduct-events-for-console';
 import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800005000-add-aqueduct-delivery-attempt-log';
 import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-split-aqueduct-access';
+import { QuarantineAqueductEvents1763800007000 } from './migrations/1763800007000-quarantine-aqueduct-events';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
@@ -29,6 +30,7 @@ export const aqueductMigrations = [
   IndexAqueductEventsForConsole1763800004000,
   AddAqueductDeliveryAttemptLog1763800005000,
   SplitAqueductAccess1763800006000,
+  QuarantineAqueductEvents1763800007000,
 ];
 
 /** Tables the module needs; checked at start-up. */
@@ -39,4 +41,5 @@ export const AQUEDUCT_TABLES = [
   'aqueduct_access',
   'aqueduct_invoice_payments',
   'aqueduct_emails',
+  'aqueduct_alerts',
 ];

@@ -61,6 +61,7 @@ describe('HmacVerifier', () => {
     const headers = { 'x-hub-signature-256': `sha256=${GITHUB_DIGEST}` };
     expect(verify(GITHUB, headers, GITHUB_PAYLOAD, [GITHUB_SECRET])).toEqual({
       deliveryId: undefined,
+      deliveryIdSigned: false,
       signedAt: undefined,
     });
   });
@@ -139,7 +140,11 @@ describe('HmacVerifier', () => {
       'x-aqueduct-signature': hmac(SECRET, BODY).digest('hex'),
       'x-delivery-id': 'dlv_42',
     };
-    expect(verify(options, headers)).toEqual({ deliveryId: 'dlv_42', signedAt: undefined });
+    expect(verify(options, headers)).toEqual({
+      deliveryId: 'dlv_42',
+      deliveryIdSigned: false,
+      signedAt: undefined,
+    });
   });
 
   it('never puts the secret or the signature in the reason', () => {
@@ -164,6 +169,7 @@ describe('HmacVerifier', () => {
     it('signs `<timestamp>.<body>` and returns signedAt', () => {
       expect(verify(options, signed(NOW))).toEqual({
         deliveryId: undefined,
+        deliveryIdSigned: false,
         signedAt: new Date(NOW * 1000),
       });
     });

@@ -31,14 +31,17 @@ export class HmacVerifier implements WebhookVerifier {
   verify({ rawBody, headers }: WebhookRequest): VerifiedWebhook {
     const value = readHeader(headers, this.header);
     if (!value) {
-      throw new WebhookVerificationError(`missing header: ${this.header}`);
+      throw new WebhookVerificationError(`missing header: ${this.header}`, 'missing');
     }
     let signedAt: Date | undefined;
     let content = rawBody;
     if (this.options.timestampHeader) {
       const timestamp = readHeader(headers, this.options.timestampHeader);
       if (!timestamp) {
-        throw new WebhookVerificationError(`missing header: ${this.options.timestampHeader}`);
+        throw new WebhookVerificationError(
+          `missing header: ${this.options.timestampHeader}`,
+          'missing',
+        );
       }
       signedAt = checkTimestamp(
         timestamp,
@@ -51,7 +54,10 @@ export class HmacVerifier implements WebhookVerifier {
       .map((part) => this.decode(part.trim()))
       .filter((digest): digest is Buffer => digest !== undefined);
     if (offered.length === 0) {
-      throw new WebhookVerificationError(`${this.header} does not hold a ${this.encoding} digest`);
+      throw new WebhookVerificationError(
+        `${this.header} does not hold a ${this.encoding} digest`,
+        'malformed',
+      );
     }
     const algorithm = this.options.algorithm ?? 'sha256';
     const expected = this.secrets.map((secret) =>
@@ -60,10 +66,11 @@ export class HmacVerifier implements WebhookVerifier {
     if (!anyMatch(offered, expected)) {
       throw new WebhookVerificationError('no signature matches any configured secret');
     }
+    // The signature covers the body (and timestamp), not the id: kept, but never a dedup key.
     const deliveryId = this.options.deliveryIdHeader
       ? readHeader(headers, this.options.deliveryIdHeader)
       : undefined;
-    return { deliveryId, signedAt };
+    return { deliveryId, deliveryIdSigned: false, signedAt };
   }
 
   private get encoding(): 'hex' | 'base64' {

@@ -24,13 +24,16 @@ describe('SharedSecretVerifier', () => {
   it.each([`Bearer ${SECRET}`, `bearer ${SECRET}`, `Api-Key ${SECRET}`, `Token  ${SECRET}`])(
     'accepts Authorization: %s',
     (authorization) => {
-      expect(verify({ authorization })).toEqual({ deliveryId: undefined });
+      expect(verify({ authorization })).toEqual({ deliveryId: undefined, deliveryIdSigned: false });
     },
   );
 
   it('accepts the bare secret in a configured header (name matched case-insensitively)', () => {
     const options: SharedSecretVerification = { scheme: 'shared-secret', header: 'X-Aqueduct-Key' };
-    expect(verify({ 'x-aqueduct-key': SECRET }, options)).toEqual({ deliveryId: undefined });
+    expect(verify({ 'x-aqueduct-key': SECRET }, options)).toEqual({
+      deliveryId: undefined,
+      deliveryIdSigned: false,
+    });
     expect(() => verify({ authorization: `Bearer ${SECRET}` }, options)).toThrow(
       'missing header: x-aqueduct-key',
     );
@@ -46,7 +49,7 @@ describe('SharedSecretVerifier', () => {
   it('returns the deliveryIdHeader value as deliveryId', () => {
     const options: SharedSecretVerification = { ...DEFAULT, deliveryIdHeader: 'X-Delivery-Id' };
     const headers = { authorization: `Bearer ${SECRET}`, 'x-delivery-id': 'dlv_1' };
-    expect(verify(headers, options)).toEqual({ deliveryId: 'dlv_1' });
+    expect(verify(headers, options)).toEqual({ deliveryId: 'dlv_1', deliveryIdSigned: false });
   });
 
   it.each([

@@ -30,16 +30,17 @@ export class SharedSecretVerifier implements WebhookVerifier {
   verify({ headers }: WebhookRequest): VerifiedWebhook {
     const value = readHeader(headers, this.header);
     if (!value) {
-      throw new WebhookVerificationError(`missing header: ${this.header}`);
+      throw new WebhookVerificationError(`missing header: ${this.header}`, 'missing');
     }
     const offered =
       this.header === 'authorization' ? value.replace(AUTHORIZATION_SCHEME, '') : value;
     if (!anyMatch([Buffer.from(offered)], this.secrets)) {
       throw new WebhookVerificationError(`${this.header} does not match any configured secret`);
     }
+    // Nothing here is signed: the id is kept, but never a dedup key.
     const deliveryId = this.options.deliveryIdHeader
       ? readHeader(headers, this.options.deliveryIdHeader)
       : undefined;
-    return { deliveryId };
+    return { deliveryId, deliveryIdSigned: false };
   }
 }

@@ -49,6 +49,7 @@ describe('StandardWebhooksVerifier', () => {
   it("accepts the specification's test vector", () => {
     expect(verify({ ...vector, 'webhook-signature': SIGNATURE })).toEqual({
       deliveryId: MSG_ID,
+      deliveryIdSigned: true,
       signedAt: new Date(TS * 1000),
     });
   });

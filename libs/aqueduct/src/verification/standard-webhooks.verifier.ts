@@ -50,12 +50,16 @@ export class StandardWebhooksVerifier implements WebhookVerifier {
     if (!id || !timestamp || !signature) {
       throw new WebhookVerificationError(
         `missing header(s): ${missing.filter(Boolean).join(', ')}`,
+        'missing',
       );
     }
     const signedAt = checkTimestamp(timestamp, this.toleranceSeconds);
     const offered = parseSignatures(signature);
     if (offered.length === 0) {
-      throw new WebhookVerificationError(`no ${SIGNATURE_VERSION} signature in webhook-signature`);
+      throw new WebhookVerificationError(
+        `no ${SIGNATURE_VERSION} signature in webhook-signature`,
+        'malformed',
+      );
     }
     const signedContent = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), rawBody]);
     const expected = this.keys.map((key) =>
@@ -64,7 +68,8 @@ export class StandardWebhooksVerifier implements WebhookVerifier {
     if (!anyMatch(offered, expected)) {
       throw new WebhookVerificationError('no signature matches any configured secret');
     }
-    return { deliveryId: id, signedAt };
+    // The id is part of the signed content: a safe dedup key.
+    return { deliveryId: id, deliveryIdSigned: true, signedAt };
   }
 }
 

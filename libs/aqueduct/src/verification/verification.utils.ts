@@ -42,13 +42,17 @@ const UNIX_SECONDS = /^\d{1,12}$/;
 /** Parses a Unix-seconds timestamp header and checks it lies within `toleranceSeconds` of `now`. */
 export function checkTimestamp(value: string, toleranceSeconds: number, now = Date.now()): Date {
   if (!UNIX_SECONDS.test(value)) {
-    throw new WebhookVerificationError('timestamp header is not a Unix time in seconds');
+    throw new WebhookVerificationError(
+      'timestamp header is not a Unix time in seconds',
+      'malformed',
+    );
   }
   const seconds = Number(value);
   const skew = Math.abs(Math.floor(now / 1000) - seconds);
   if (skew > toleranceSeconds) {
     throw new WebhookVerificationError(
       `timestamp is ${skew}s away from now, more than the ${toleranceSeconds}s tolerance`,
+      'stale-timestamp',
     );
   }
   return new Date(seconds * 1000);

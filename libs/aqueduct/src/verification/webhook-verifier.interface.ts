@@ -12,6 +12,13 @@ export interface WebhookRequest {
 export interface VerifiedWebhook {
   /** The sender's id of this delivery, stable across retries, when the scheme carries one. */
   deliveryId?: string;
+  /**
+   * Whether the signature covers `deliveryId`. Only then is it the deduplication key: an id from
+   * an unsigned header could turn one captured body into several events. Otherwise events are
+   * deduplicated on the SHA-256 of the raw body, and the id is only stored.
+   * @default false
+   */
+  deliveryIdSigned?: boolean;
   /** When the sender signed the request, when the scheme carries it. */
   signedAt?: Date;
 }

@@ -3,7 +3,7 @@ import { isAttemptRun } from '../../dispatch/delivery-attempt-log';
 import { AqueductEventsService } from '../../events/aqueduct-events.service';
 import type { AqueductDeliveryState } from '../../storage/entities/aqueduct-delivery.entity';
 import type { AqueductEventStatus } from '../../storage/entities/aqueduct-event.entity';
-import { CliError, ExitCode, output, positiveInt, table } from '../cli-output';
+import { CliError, ExitCode, output, positiveInt, printable, table } from '../cli-output';
 import { withDatabase } from '../database-context';
 
 interface DbFlags {
@@ -12,6 +12,7 @@ interface DbFlags {
 }
 
 const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : '');
+const databaseUrl = (flags: DbFlags) => flags.databaseUrl ?? process.env.DATABASE_URL;
 
 /** `events list|show|replay|redrive`: the stored events, the ngrok-replay equivalent. */
 export function registerEvents(program: Command): void {
@@ -20,11 +21,9 @@ export function registerEvents(program: Command): void {
     .description('inspect stored events, replay them, redrive dead deliveries');
   const withDb = (command: Command) =>
     command
-      .option(
-        '--database-url <url>',
-        'Postgres holding the Aqueduct tables (or env DATABASE_URL)',
-        process.env.DATABASE_URL,
-      )
+      // Read from the environment when the command runs, not given as a default: commander
+      // would print the default, password included, in --help.
+      .option('--database-url <url>', 'Postgres holding the Aqueduct tables (or env DATABASE_URL)')
       .option('--json', 'print JSON');
 
   withDb(
@@ -32,7 +31,7 @@ export function registerEvents(program: Command): void {
       .command('list')
       .description('newest events first')
       .option('--type <type>', 'only this event type')
-      .option('--status <status>', 'accepted or rejected')
+      .option('--status <status>', 'accepted, quarantined or dismissed')
       .option('--since <date>', 'received at or after (ISO 8601)')
       .option('--limit <n>', 'how many', positiveInt('--limit'), 20),
   ).action(
@@ -51,10 +50,11 @@ export function registerEvents(program: Command): void {
           ExitCode.Usage,
         );
       }
-      const list = await withDatabase(flags.databaseUrl, (app) =>
+      const status = (flags.status as string) === 'rejected' ? 'quarantined' : flags.status;
+      const list = await withDatabase(databaseUrl(flags), (app) =>
         app
           .get(AqueductEventsService)
-          .listEvents({ type: flags.type, status: flags.status, since, limit: flags.limit }),
+          .listEvents({ type: flags.type, status, since, limit: flags.limit }),
       );
       output(flags.json, list, () =>
         table(
@@ -71,13 +71,14 @@ export function registerEvents(program: Command): void {
       .description('one event, its payload and its deliveries')
       .argument('<eventId>'),
   ).action(async (eventId: string, flags: DbFlags) => {
-    const event = await withDatabase(flags.databaseUrl, (app) =>
+    const event = await withDatabase(databaseUrl(flags), (app) =>
       app.get(AqueductEventsService).getEvent(eventId).catch(notFound),
     );
     output(flags.json, event, () =>
       [
         `${event.id}  ${event.type}  ${event.status}  received ${iso(event.receivedAt)}`,
         event.errors?.length ? `errors: ${event.errors.join('; ')}` : '',
+        event.warnings?.length ? `warnings: ${event.warnings.join('; ')}` : '',
         JSON.stringify(event.payload, null, 2),
         table(
           ['listener', 'state', 'attempts', 'last error'],
@@ -114,7 +115,7 @@ export function registerEvents(program: Command): void {
       .description('run all listeners of an event again (same idempotency keys)')
       .argument('<eventId>'),
   ).action(async (eventId: string, flags: DbFlags) => {
-    const scheduled = await withDatabase(flags.databaseUrl, (app) =>
+    const scheduled = await withDatabase(databaseUrl(flags), (app) =>
       app.get(AqueductEventsService).replay(eventId).catch(notFound),
     );
     output(
@@ -139,7 +140,7 @@ export function registerEvents(program: Command): void {
       if (!deliveryId && !flags.allDead) {
         throw new CliError('give a <deliveryId> or --all-dead', ExitCode.Usage);
       }
-      const count = await withDatabase(flags.databaseUrl, async (app) => {
+      const count = await withDatabase(databaseUrl(flags), async (app) => {
         const service = app.get(AqueductEventsService);
         if (flags.allDead) {
           return service.redriveDead(flags.listener);
@@ -150,6 +151,51 @@ export function registerEvents(program: Command): void {
       output(flags.json, { redriven: count }, () => `${count} deliveries back to pending`);
     },
   );
+
+  withDb(
+    events
+      .command('reprocess')
+      .description(
+        'parse a quarantined event again with the current code; accepted if it now passes',
+      )
+      .argument('[eventId]')
+      .option('--all-quarantined', 'every quarantined event, oldest first'),
+  ).action(async (eventId: string | undefined, flags: DbFlags & { allQuarantined?: boolean }) => {
+    if (!eventId && !flags.allQuarantined) {
+      throw new CliError('give an <eventId> or --all-quarantined', ExitCode.Usage);
+    }
+    const results = await withDatabase(databaseUrl(flags), async (app) => {
+      const service = app.get(AqueductEventsService);
+      return flags.allQuarantined
+        ? service.reprocessQuarantined()
+        : [await service.reprocess(eventId as string).catch(notFound)];
+    });
+    const accepted = results.filter((r) => r.status === 'accepted').length;
+    output(flags.json, results, () =>
+      [
+        table(
+          ['id', 'status', 'errors'],
+          results.map((r) => [r.id, r.status, printable((r.errors ?? []).join('; '))]),
+        ),
+        `${accepted} accepted, ${results.length - accepted} not`,
+      ].join('\n'),
+    );
+    if (!flags.allQuarantined && results[0].status !== 'accepted') {
+      process.exitCode = ExitCode.Failed; // still invalid (or not quarantined): say so to scripts
+    }
+  });
+
+  withDb(
+    events
+      .command('dismiss')
+      .description('set a quarantined event aside for good: no listener will run, no alert')
+      .argument('<eventId>'),
+  ).action(async (eventId: string, flags: DbFlags) => {
+    await withDatabase(databaseUrl(flags), (app) =>
+      app.get(AqueductEventsService).dismiss(eventId).catch(notFound),
+    );
+    output(flags.json, { dismissed: eventId }, () => `${eventId} dismissed`);
+  });
 }
 
 export type { AqueductDeliveryState };

@@ -45,7 +45,8 @@ const TONES: Record<string, Tone> = {
   released: 'idle',
   // events
   accepted: 'ok',
-  rejected: 'bad',
+  quarantined: 'bad',
+  dismissed: 'idle',
   // entitlements
   scheduled: 'info',
   grace: 'warn',

@@ -65,6 +65,8 @@ table.attempts td:nth-child(5) { width:50%; }
 table.attempts td.instance { color:var(--muted); font-size:11.5px; white-space:nowrap; }
 table.attempts tr.marker td { color:var(--muted); font-size:12px; font-style:italic; background:var(--bg); }
 table.attempts pre.error { padding:2px 6px; max-height:96px; }
+.banner { padding:10px 14px; border-radius:6px; background:var(--bad-bg); color:var(--bad);
+  margin-bottom:16px; border:1px solid #ffcecb; }
 .flash { padding:10px 14px; border-radius:6px; background:var(--ok-bg); color:var(--ok); margin-bottom:16px;
   border:1px solid #aceebb; }
 .empty { padding:24px; text-align:center; color:var(--muted); }

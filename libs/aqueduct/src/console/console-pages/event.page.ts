@@ -24,13 +24,7 @@ export function eventPage(
     <p class="crumbs"><a href="${links.events()}">Events</a> / event</p>
     <h1><span class="mono">${event.type}</span> ${badge(event.status)}</h1>
     <p class="sub mono">${event.id}</p>
-    <div class="actions">
-      <form method="post" action="${links.replay(event.id)}">
-        ${csrfField(context)}
-        <button type="submit" class="primary">Replay</button>
-      </form>
-      <span class="sub">Runs every listener again with the same idempotency keys.</span>
-    </div>
+    ${event.status === 'quarantined' ? quarantineActions(context, event) : replayAction(context, event)}
     <div class="grid">
       <section>
         <h2>Event</h2>
@@ -56,6 +50,12 @@ export function eventPage(
                 <pre class="error">${event.errors.join('\n')}</pre>`
             : null
         }
+        ${
+          event.warnings?.length
+            ? html`<h2>Accepted with</h2>
+                <pre>${event.warnings.join('\n')}</pre>`
+            : null
+        }
       </section>
       <section>
         <h2>Headers</h2>
@@ -71,6 +71,34 @@ ${
           ? JSON.stringify(event.payload, null, 2)
           : (event.rawBody ?? '(empty body)')
       }</pre>`;
+}
+
+function replayAction(context: PageContext, event: EventDetail): SafeHtml {
+  return html`<div class="actions">
+    <form method="post" action="${context.links.replay(event.id)}">
+      ${csrfField(context)}
+      <button type="submit" class="primary">Replay</button>
+    </form>
+    <span class="sub">Runs every listener again with the same idempotency keys.</span>
+  </div>`;
+}
+
+/** A quarantined event: parse its stored bytes again (after a fix), or set it aside. */
+function quarantineActions(context: PageContext, event: EventDetail): SafeHtml {
+  return html`<div class="actions">
+    <form method="post" action="${context.links.reprocess(event.id)}">
+      ${csrfField(context)}
+      <button type="submit" class="primary">Reprocess</button>
+    </form>
+    <form method="post" action="${context.links.dismiss(event.id)}">
+      ${csrfField(context)}
+      <button type="submit" class="danger">Dismiss</button>
+    </form>
+    <span class="sub">
+      Authentic but not understood, so answered 2xx and kept byte for byte. Reprocess parses it
+      again with today's code and delivers it if it passes; dismiss sets it aside for good.
+    </span>
+  </div>`;
 }
 
 function headerTable(headers: Record<string, string>): SafeHtml {
@@ -94,10 +122,13 @@ function headerTable(headers: Record<string, string>): SafeHtml {
 function deliveryTable(context: PageContext, event: EventDetail): SafeHtml {
   if (event.deliveries.length === 0) {
     return html`<div class="empty">
-      No listener subscribes to this
-      event${
-        event.status === 'rejected' ? ' (it was rejected: replay it once the cause is fixed)' : ''
-      }.
+      ${
+        event.status === 'quarantined'
+          ? 'No listener runs while the event is quarantined: reprocess it once the cause is fixed.'
+          : event.status === 'dismissed'
+            ? 'Dismissed: no listener will run.'
+            : 'No listener subscribes to this event.'
+      }
     </div>`;
   }
   return html`<table>

@@ -8,7 +8,8 @@ import type { PageContext } from './layout.page';
 const STATUS_CHOICES: [string, string][] = [
   ['', 'Any status'],
   ['accepted', 'Accepted'],
-  ['rejected', 'Rejected'],
+  ['quarantined', 'Quarantined'],
+  ['dismissed', 'Dismissed'],
   ['dead', 'With dead deliveries'],
 ];
 

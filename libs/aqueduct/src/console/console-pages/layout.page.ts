@@ -37,9 +37,21 @@ export function layout(
           <nav><a href="${context.links.events()}">Events</a></nav>
           ${backlog ? backlogStats(backlog) : null}
         </header>
-        <main>${content}</main>
+        <main>
+          ${backlog?.quarantined ? quarantineBanner(context, backlog.quarantined) : null}${content}
+        </main>
       </body>
     </html>`;
+}
+
+/** On every page while events wait in quarantine: they reach no listener until someone acts. */
+function quarantineBanner(context: PageContext, count: number): SafeHtml {
+  return html`<div class="banner" role="alert">
+    ${count} authentic ${count === 1 ? 'event is' : 'events are'} in quarantine: not understood, so
+    no listener ran.
+    <a href="${context.links.events({ status: 'quarantined' })}">Review them</a> and reprocess once
+    fixed, or dismiss.
+  </div>`;
 }
 
 function backlogStats(backlog: BacklogCounts): SafeHtml {

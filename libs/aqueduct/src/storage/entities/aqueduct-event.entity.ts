@@ -1,17 +1,22 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-export type AqueductEventStatus = 'accepted' | 'rejected';
+/**
+ * `accepted`: delivered to its listeners. `quarantined`: authentic but not understood (not JSON,
+ * no type, refused by the DTOs), kept byte for byte with its errors and delivered to no listener
+ * until it is reprocessed (after a fix) or dismissed by an operator.
+ */
+export type AqueductEventStatus = 'accepted' | 'quarantined' | 'dismissed';
 
 /**
- * The inbox: every verified request, stored before it is acknowledged. A request that failed
- * validation is kept as `rejected` with its errors, for inspection and replay after a fix.
+ * The inbox: every verified request, stored before it is acknowledged. A request that fails
+ * validation is kept as `quarantined` with its errors, for inspection and reprocessing after a fix.
  */
 @Entity({ name: 'aqueduct_events' })
 @Index('aqueduct_events_received_at_idx', ['receivedAt', 'id'])
 @Index('aqueduct_events_type_received_at_idx', ['type', 'receivedAt'])
 // Expression and partial indexes from the migrations, which `synchronize` must leave alone.
-@Index('aqueduct_events_customer_received_at_idx', { synchronize: false })
-@Index('aqueduct_events_rejected_received_at_idx', { synchronize: false })
+@Index('aqueduct_events_customer_prefix_received_at_idx', { synchronize: false })
+@Index('aqueduct_events_quarantined_received_at_idx', { synchronize: false })
 export class AqueductEventEntity {
   @PrimaryColumn('uuid', { default: () => 'gen_random_uuid()' })
   id: string;
@@ -36,7 +41,7 @@ export class AqueductEventEntity {
   @Column('jsonb', { nullable: true })
   payload: unknown;
 
-  /** The raw bytes, kept only when they could not be stored as JSON. */
+  /** The raw bytes, kept for a quarantined event (and whenever they could not be stored as JSON). */
   @Column('bytea', { name: 'raw_body', nullable: true })
   rawBody: Buffer | null;
 
@@ -53,7 +58,11 @@ export class AqueductEventEntity {
   @Column('text')
   status: AqueductEventStatus;
 
-  /** Validation errors of a rejected event, each naming its field. */
+  /** Validation errors of a quarantined event, each naming its field. */
   @Column('jsonb', { nullable: true })
   errors: string[] | null;
+
+  /** What was assumed to accept the event, e.g. the arrival time for a missing `createdAt`. */
+  @Column('jsonb', { nullable: true })
+  warnings: string[] | null;
 }

@@ -1,0 +1,26 @@
+/**
+ * What needs a person, and what each kind means:
+ * - `verification`: requests keep failing verification (a wrong secret or scheme: every delivery
+ *   gets 401, and Aqueduct disables the endpoint after its retries);
+ * - `quarantine`: authentic events the module could not understand are waiting to be reprocessed
+ *   (after a fix) or dismissed;
+ * - `endpoint`: Aqueduct's endpoint list does not point at this app, or misses event types it
+ *   listens to.
+ */
+export type AlertKind = 'verification' | 'quarantine' | 'endpoint';
+
+/** Written into the inbox when an alert opens, so its mail (and your listeners) ride the pipeline. */
+export const ALERT_RAISED_EVENT = 'alert.raised';
+
+/** An open alert, as health, the console and `alert.raised` listeners see it. */
+export interface AqueductAlert {
+  kind: AlertKind;
+  /** One line for a person: what is wrong and what to do. */
+  reason: string;
+  /** What was seen (counts, header names, event ids, …); never a secret or a header value. */
+  details: Record<string, unknown>;
+  /** Times it was raised while open (one per instance and streak, or per event). */
+  occurrences: number;
+  raisedAt: Date;
+  lastSeenAt: Date;
+}
