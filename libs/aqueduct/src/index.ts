@@ -7,19 +7,35 @@ export {
   ProvisioningDto,
   ProvisioningOrgDto,
   ProvisioningUserDto,
+  MAX_ID_LENGTH,
 } from './events/provisioning.dto';
 export { InvoiceDto } from './events/invoice.dto';
-export { parseAqueductEvent, type ParsedEvent } from './events/aqueduct-event.parser';
+export {
+  parseAqueductEvent,
+  type ParsedEvent,
+  CREATED_AT_MISSING,
+  MAX_TYPE_LENGTH,
+} from './events/aqueduct-event.parser';
 export {
   AqueductEventEntity,
   type AqueductEventStatus,
 } from './storage/entities/aqueduct-event.entity';
 export { aqueductEntities, aqueductMigrations } from './storage/aqueduct-storage';
 export { AqueductSignatureGuard } from './http/signature.guard';
+export { AqueductAlerts } from './alerts/aqueduct-alerts.service';
+export {
+  ALERT_RAISED_EVENT,
+  type AlertKind,
+  type AqueductAlert,
+} from './alerts/alert.interfaces';
+export type { UnauthorizedReason } from './alerts/verification.monitor';
 export type { WebhookAck } from './http/webhook-receiver.service';
 export { isAqueductWebhookRoute } from './http/webhook-route.util';
 export * from './verification/webhook-verifier.interface';
-export { WebhookVerificationError } from './verification/webhook-verification.error';
+export {
+  WebhookVerificationError,
+  type VerificationFailureKind,
+} from './verification/webhook-verification.error';
 export { StandardWebhooksVerifier } from './verification/standard-webhooks.verifier';
 export { HmacVerifier } from './verification/hmac.verifier';
 export { SharedSecretVerifier } from './verification/shared-secret.verifier';
@@ -39,6 +55,7 @@ export {
   type BacklogCounts,
   type DeliveryFilter,
   type DeliveryCounts,
+  type ReprocessResult,
 } from './events/aqueduct-events.service';
 export { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 export type { DeliveryQueue, ClaimedDelivery } from './dispatch/delivery-queue.interface';
