@@ -324,6 +324,47 @@ describe('Console', () => {
     expect(page.text).toContain(id.slice(0, 8));
     expect(page.text).not.toContain('ada@acme.test'); // users are counted, not listed
   });
+
+  it('shows quarantined events in a banner on every page; Reprocess and Dismiss work from the event page', async () => {
+    const bad = await sendEvent(app, {
+      type: 'provisioning.start',
+      createdAt: new Date().toISOString(),
+      object: { customerId: 'owner_quarantine', startDate: 'soon' },
+    });
+    const list = await get('').expect(200);
+    expect(list.text).toMatch(
+      /role="alert"[^>]*>[^<]*\d+ authentic events? (is|are) in quarantine/,
+    );
+    expect(list.text).toContain('?status=quarantined');
+    const filtered = await get('?status=quarantined').expect(200);
+    expect(filtered.text).toContain(bad.slice(0, 8));
+    expect((await get('?status=rejected').expect(200)).text).toContain(bad.slice(0, 8)); // old links
+    const page = await get(`/events/${bad}`).expect(200);
+    expect(page.text).toContain('object.startDate must be an ISO 8601 date');
+    expect(page.text).toMatch(/<button type="submit" class="primary">Reprocess<\/button>/);
+    expect(page.text).toMatch(/<button type="submit" class="danger">Dismiss<\/button>/);
+    expect(page.text).not.toMatch(/>Replay</);
+
+    const { token, cookie } = await session(`/events/${bad}`);
+    const form = (action: string) =>
+      request(server())
+        .post(`${CONSOLE_PATH}/events/${bad}/${action}`)
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ _csrf: token });
+    const reprocessed = await form('reprocess').expect(303);
+    expect(reprocessed.headers.location).toBe(
+      `${CONSOLE_PATH}/events/${bad}?reprocessed=quarantined`,
+    );
+    expect((await get(`/events/${bad}?reprocessed=quarantined`).expect(200)).text).toContain(
+      'still invalid',
+    );
+    await form('dismiss').expect(303);
+    const dismissed = await get(`/events/${bad}?dismissed=1`).expect(200);
+    expect(dismissed.text).toContain('Dismissed: no listener will run');
+    expect(dismissed.text).toMatch(/badge b-idle">dismissed</);
+    expect(await form('dismiss').then((r) => r.status)).toBe(404);
+  });
 });
 
 describe('Console configuration', () => {
