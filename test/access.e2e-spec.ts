@@ -12,8 +12,8 @@ import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { deliveriesSettled } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
-import { waitFor } from './support/wait';
 
 const SECRET = 'access-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -101,19 +101,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
   });
 
   const post = (payload: unknown) => postAccepted(app, payload, SECRET);
-  const idle = () =>
-    waitFor(
-      async () =>
-        (
-          await app
-            .get(DataSource)
-            .query(
-              `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state IN ('pending', 'active')`,
-            )
-        )[0].n === 0,
-      15_000,
-      'deliveries to finish',
-    );
+  const idle = () => deliveriesSettled(app);
   const calls = (customerId: string) => adapter.of(customerId);
   const status = async (customerId: string) =>
     (await access.getEntitlement(customerId, 'prod_pro'))?.status;

@@ -349,7 +349,7 @@ describe('Dedup only on what is signed', () => {
         const event = provisioningStartEvent({
           customerId: `owner_replayed_${verification.scheme}`,
         });
-        const answers = [];
+        const answers: { id: string; duplicate?: boolean }[] = [];
         for (const id of ['d-1', 'd-2', 'd-3', 'd-4']) {
           answers.push(
             (await send(app, event, { ...verification, secret: 's3cret-s3cret', id }).expect(200))
