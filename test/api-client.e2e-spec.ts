@@ -431,7 +431,7 @@ describe('AqueductApiClient against a local fake of Aqueduct', () => {
   });
 
   describe('getProvisioning', () => {
-    it('GETs /v1/provisionings/{id} and returns a ProvisioningDto with dates', async () => {
+    it('GETs /v1/provisioning/{id} (singular, as the API reference names it) and returns a ProvisioningDto with dates', async () => {
       aqueduct.answer(
         json(200, {
           id: 'prov_1',
@@ -446,7 +446,7 @@ describe('AqueductApiClient against a local fake of Aqueduct', () => {
       const provisioning = await client().getProvisioning('prov_1');
 
       expect(aqueduct.requests[0].method).toBe('GET');
-      expect(aqueduct.requests[0].url).toBe('/v1/provisionings/prov_1');
+      expect(aqueduct.requests[0].url).toBe('/v1/provisioning/prov_1');
       expect(provisioning).toBeInstanceOf(ProvisioningDto);
       expect(provisioning.endDate).toEqual(new Date('2026-01-01T00:00:00Z'));
       expect(provisioning.provisioningOrgs[0].users[0].email).toBe('ada@acme.test');
@@ -457,7 +457,7 @@ describe('AqueductApiClient against a local fake of Aqueduct', () => {
 
       const error = await apiError(client().getProvisioning('a/b?c'));
 
-      expect(aqueduct.requests[0].url).toBe('/v1/provisionings/a%2Fb%3Fc');
+      expect(aqueduct.requests[0].url).toBe('/v1/provisioning/a%2Fb%3Fc');
       expect(error.status).toBe(404);
       expect(error.message).toContain('Not found.');
     });

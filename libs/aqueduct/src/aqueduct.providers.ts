@@ -13,6 +13,7 @@ import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
 import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
+import { EndpointCheck } from './api/endpoint.check';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 import { AqueductHealthIndicator } from './observability/aqueduct-health.indicator';
 import { AqueductMetrics } from './observability/aqueduct-metrics.service';
@@ -96,6 +97,7 @@ export function withAqueductInternals(
       emailTransportProvider,
       EmailListener,
       aqueductApiClientProvider,
+      EndpointCheck,
       AqueductMetrics,
       AqueductHealthIndicator,
       ...(consoleController ? [consoleRouteProvider(consoleController), ...consoleProviders] : []),
@@ -111,6 +113,7 @@ export function withAqueductInternals(
       AQUEDUCT_OPTIONS,
       AQUEDUCT_CLOCK,
       AqueductApiClient,
+      EndpointCheck,
       AqueductHealthIndicator,
       AqueductMetrics,
     ],

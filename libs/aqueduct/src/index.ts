@@ -23,11 +23,7 @@ export {
 export { aqueductEntities, aqueductMigrations } from './storage/aqueduct-storage';
 export { AqueductSignatureGuard } from './http/signature.guard';
 export { AqueductAlerts } from './alerts/aqueduct-alerts.service';
-export {
-  ALERT_RAISED_EVENT,
-  type AlertKind,
-  type AqueductAlert,
-} from './alerts/alert.interfaces';
+export { ALERT_RAISED_EVENT, type AlertKind, type AqueductAlert } from './alerts/alert.interfaces';
 export type { UnauthorizedReason } from './alerts/verification.monitor';
 export type { WebhookAck } from './http/webhook-receiver.service';
 export { isAqueductWebhookRoute } from './http/webhook-route.util';
@@ -109,6 +105,15 @@ export type {
   CreateWebhookEndpointInput,
   AqueductWebhookEndpoint,
 } from './api/aqueduct-api.interfaces';
+export { EndpointCheck, type EndpointCheckResult } from './api/endpoint.check';
+export {
+  compareEndpoints,
+  normaliseEndpointUrl,
+  aqueductTypesListenedTo,
+  CHECKED_EVENT_TYPES,
+  type EndpointComparison,
+  type CheckedEndpoint,
+} from './api/endpoint-problems';
 export {
   AqueductHealthIndicator,
   type AqueductHealthResult,

@@ -127,7 +127,7 @@ export class AqueductApiClient {
 
   /**
    * A Provisioning object, as a `ProvisioningDto` (dates as Date, `provisioningOrgs` an array),
-   * like the `object` of a `provisioning.*` event. The route is an assumption: see `API_PATHS`.
+   * like the `object` of a `provisioning.*` event: `GET /v1/provisioning/{id}`.
    */
   async getProvisioning(id: string): Promise<ProvisioningDto> {
     if (typeof id !== 'string' || id.trim() === '') {

@@ -24,12 +24,8 @@ export const API_USER_AGENT = 'nestjs-aqueduct';
 /** Aqueduct's API paths. */
 export const API_PATHS = {
   webhookEndpoints: '/v1/webhookendpoints',
-  /**
-   * ASSUMPTION: Aqueduct's docs describe the Provisioning object but not a route to retrieve one;
-   * `GET /v1/provisionings/{id}` follows the naming of `/v1/webhookendpoints` (plural, no dash).
-   * Check it against the API before relying on `getProvisioning()`.
-   */
-  provisioning: (id: string) => `/v1/provisionings/${encodeURIComponent(id)}`,
+  /** `GET /v1/provisioning/{provisioningId}`, singular, as Aqueduct's API reference names it. */
+  provisioning: (id: string) => `/v1/provisioning/${encodeURIComponent(id)}`,
 } as const;
 
 /** Client-side `code` of an `AqueductApiError` whose 2xx response was not the expected JSON. */

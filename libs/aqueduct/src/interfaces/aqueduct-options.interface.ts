@@ -197,6 +197,23 @@ export interface AlertOptions {
   verificationWindowMs?: number;
 }
 
+/** The periodic check that Aqueduct's endpoint list points at this app (needs `apiKey` and `publicUrl`). */
+export interface EndpointCheckOptions {
+  /**
+   * Check at start-up (in the background: start-up never waits for Aqueduct's API) and every
+   * `intervalMs`: an endpoint must point at `publicUrl` and send every Aqueduct event type this
+   * app listens to, else the `endpoint` alert opens (health degraded, one mail to
+   * `email.alertTo`). `EndpointCheck.check()` runs it on demand either way.
+   * @default true when `apiKey` and `publicUrl` are both set, else false
+   */
+  enabled?: boolean;
+  /**
+   * Time between two checks, in ms (1000 to 2147483647).
+   * @default 10800000 (3 hours)
+   */
+  intervalMs?: number;
+}
+
 /**
  * The web console: server-rendered pages to inspect events, their deliveries and a customer's
  * entitlements, and to replay events and redrive dead deliveries. Off unless given.
@@ -321,6 +338,19 @@ export interface AqueductModuleOptions {
    * @default 'https://api.tryaqueduct.com'
    */
   apiBaseUrl?: string;
+  /**
+   * The absolute http(s) URL at which Aqueduct reaches this app's webhook endpoint, as registered
+   * with Aqueduct: the route with your global prefix, behind your proxy, e.g.
+   * `https://app.example.com/api/webhooks/aqueduct`. With `apiKey`, it turns on `endpointCheck`.
+   * @default undefined (the endpoint is not checked)
+   */
+  publicUrl?: string;
+  /**
+   * The check that Aqueduct's webhook endpoints point at `publicUrl` with the events this app
+   * listens to (see `EndpointCheckOptions`).
+   * @default { enabled: true when apiKey and publicUrl are set, intervalMs: 10800000 (3 hours) }
+   */
+  endpointCheck?: EndpointCheckOptions;
   /**
    * Email the provisioned users when access starts, when the paid period ends, and when access is
    * gone; and operators when a delivery is dead-lettered. Off when not given.

@@ -7,6 +7,7 @@ import {
   ACCESS_DEFAULTS,
   ALERT_DEFAULTS,
   DISPATCH_DEFAULTS,
+  ENDPOINT_CHECK_INTERVAL_MS,
   EXPIRY_DEFAULTS,
   resolveAqueductOptions,
 } from './aqueduct-options.validator';
@@ -35,6 +36,7 @@ describe('resolveAqueductOptions', () => {
       access: ACCESS_DEFAULTS,
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
+      endpointCheck: { enabled: false, intervalMs: 10_800_000 },
     });
   });
 
@@ -74,6 +76,7 @@ describe('resolveAqueductOptions', () => {
       access: ACCESS_DEFAULTS,
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
+      endpointCheck: { enabled: false, intervalMs: 10_800_000 },
     });
   });
 
@@ -87,6 +90,62 @@ describe('resolveAqueductOptions', () => {
     expect(() => resolve({ secrets: ['s'], access: { requirePayment: 'yes' as never } })).toThrow(
       'option "access.requirePayment" must be true or false',
     );
+  });
+
+  describe('publicUrl and endpointCheck', () => {
+    const PUBLIC_URL = 'https://app.example.com/api/webhooks/aqueduct';
+
+    it('checks every 3 hours once apiKey and publicUrl are both set, not before', () => {
+      expect(ENDPOINT_CHECK_INTERVAL_MS).toBe(3 * 60 * 60 * 1000);
+      const both = resolve({ secrets: ['s'], apiKey: 'ak_1', publicUrl: ` ${PUBLIC_URL} ` });
+      expect(both.publicUrl).toBe(PUBLIC_URL);
+      expect(both.endpointCheck).toEqual({ enabled: true, intervalMs: ENDPOINT_CHECK_INTERVAL_MS });
+      expect(resolve({ secrets: ['s'], apiKey: 'ak_1' }).endpointCheck.enabled).toBe(false);
+      expect(resolve({ secrets: ['s'], publicUrl: PUBLIC_URL }).endpointCheck.enabled).toBe(false);
+    });
+
+    it('keeps the values given: off, or another interval', () => {
+      const base = { secrets: ['s'], apiKey: 'ak_1', publicUrl: PUBLIC_URL };
+      expect(resolve({ ...base, endpointCheck: { enabled: false } }).endpointCheck).toEqual({
+        enabled: false,
+        intervalMs: ENDPOINT_CHECK_INTERVAL_MS,
+      });
+      expect(resolve({ ...base, endpointCheck: { intervalMs: 60_000 } }).endpointCheck).toEqual({
+        enabled: true,
+        intervalMs: 60_000,
+      });
+    });
+
+    it.each([
+      'app.example.com/webhooks/aqueduct',
+      '/webhooks/aqueduct',
+      'ftp://app.example.com/webhooks',
+      'https://',
+      '',
+      42,
+    ])('refuses publicUrl %p, naming it', (publicUrl) => {
+      expect(() => resolve({ secrets: ['s'], publicUrl })).toThrow(
+        'AqueductModule: option "publicUrl" must be the absolute http:// or https:// URL',
+      );
+    });
+
+    it('refuses a check that cannot run, and a bad interval', () => {
+      expect(() =>
+        resolve({ secrets: ['s'], publicUrl: PUBLIC_URL, endpointCheck: { enabled: true } }),
+      ).toThrow('option "endpointCheck.enabled" needs both apiKey and publicUrl');
+      const base = { secrets: ['s'], apiKey: 'ak_1', publicUrl: PUBLIC_URL };
+      expect(() => resolve({ ...base, endpointCheck: { enabled: 'yes' } })).toThrow(
+        'option "endpointCheck.enabled" must be true or false',
+      );
+      for (const intervalMs of [0, 999, 1.5, '3h', 2 ** 31]) {
+        expect(() => resolve({ ...base, endpointCheck: { intervalMs } })).toThrow(
+          'option "endpointCheck.intervalMs" must be an integer number of ms from 1000 to 2147483647',
+        );
+      }
+      expect(() => resolve({ ...base, endpointCheck: 'daily' })).toThrow(
+        'option "endpointCheck" must be an object',
+      );
+    });
   });
 
   it('names an unknown mail in email.mails', () => {

@@ -15,6 +15,7 @@ import type {
   AqueductConsoleOptions,
   AqueductModuleOptions,
   DispatchOptions,
+  EndpointCheckOptions,
   ExpiryOptions,
   VerificationOptions,
 } from '../interfaces/aqueduct-options.interface';
@@ -31,6 +32,7 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   access: ResolvedAccessOptions;
   invalidEvents: 'quarantine' | 'reject';
   alerts: Required<AlertOptions>;
+  endpointCheck: Required<EndpointCheckOptions>;
   console?: ResolvedConsoleOptions;
 }
 
@@ -62,6 +64,13 @@ export const ALERT_DEFAULTS: Required<AlertOptions> = {
   verificationFailures: 5,
   verificationWindowMs: 600_000,
 };
+
+/** `endpointCheck.intervalMs` when not given: a deleted or changed endpoint is noticed within hours. */
+export const ENDPOINT_CHECK_INTERVAL_MS = 3 * 3_600_000;
+/** Shortest interval: a typo (hours for ms) must not poll Aqueduct's API in a loop. */
+const ENDPOINT_CHECK_MIN_INTERVAL_MS = 1_000;
+/** Longest delay `setInterval` takes; above it Node fires at once, every millisecond. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   enabled: true,
@@ -128,6 +137,7 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     );
   }
   checkEmail(options);
+  const publicUrl = checkPublicUrl(options.publicUrl);
   if (options.ledger !== undefined && typeof options.ledger !== 'boolean') {
     throw new Error(invalidOption('ledger', 'must be true or false'));
   }
@@ -149,6 +159,8 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
     access: resolveAccess(options.access ?? {}),
+    ...(publicUrl === undefined ? {} : { publicUrl }),
+    endpointCheck: resolveEndpointCheck(options.endpointCheck, options.apiKey, publicUrl),
     invalidEvents: resolveInvalidEvents(options.invalidEvents),
     alerts: {
       verificationFailures: positiveInteger(
@@ -163,6 +175,68 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       ),
     },
   };
+}
+
+function checkPublicUrl(value: unknown): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const problem =
+    'must be the absolute http:// or https:// URL at which Aqueduct reaches the webhook ' +
+    'endpoint, e.g. "https://app.example.com/api/webhooks/aqueduct"';
+  if (typeof value !== 'string') {
+    throw new Error(invalidOption('publicUrl', problem));
+  }
+  try {
+    const { protocol } = new URL(value.trim());
+    if (protocol === 'http:' || protocol === 'https:') {
+      return value.trim();
+    }
+  } catch {
+    // reported below
+  }
+  throw new Error(invalidOption('publicUrl', problem));
+}
+
+function resolveEndpointCheck(
+  check: EndpointCheckOptions | undefined,
+  apiKey: unknown,
+  publicUrl: string | undefined,
+): Required<EndpointCheckOptions> {
+  if (check !== undefined && (!check || typeof check !== 'object')) {
+    throw new Error(
+      invalidOption('endpointCheck', 'must be an object with enabled and intervalMs'),
+    );
+  }
+  const configured = typeof apiKey === 'string' && apiKey.trim() !== '' && !!publicUrl;
+  const enabled = check?.enabled ?? configured;
+  if (typeof enabled !== 'boolean') {
+    throw new Error(invalidOption('endpointCheck.enabled', 'must be true or false'));
+  }
+  if (enabled && !configured) {
+    throw new Error(
+      invalidOption(
+        'endpointCheck.enabled',
+        'needs both apiKey and publicUrl (the check lists the endpoints with the API key and ' +
+          'looks for publicUrl among them)',
+      ),
+    );
+  }
+  const intervalMs = check?.intervalMs ?? ENDPOINT_CHECK_INTERVAL_MS;
+  if (
+    typeof intervalMs !== 'number' ||
+    !Number.isInteger(intervalMs) ||
+    intervalMs < ENDPOINT_CHECK_MIN_INTERVAL_MS ||
+    intervalMs > MAX_TIMER_MS
+  ) {
+    throw new Error(
+      invalidOption(
+        'endpointCheck.intervalMs',
+        `must be an integer number of ms from ${ENDPOINT_CHECK_MIN_INTERVAL_MS} to ${MAX_TIMER_MS}`,
+      ),
+    );
+  }
+  return { enabled, intervalMs };
 }
 
 function resolveInvalidEvents(value: unknown): 'quarantine' | 'reject' {
