@@ -304,6 +304,23 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
       );
     });
 
+    it('refusals seen before another instance resolved the alert are not a new incident', async () => {
+      // The test above: `other` saw 3 of the refusals, then `app` verified a request and resolved it.
+      const wrong = {
+        scheme: 'standard-webhooks' as const,
+        secret: `whsec_${Buffer.from('a-wrong-secret-a-wrong-secret-a-wrong').toString('base64')}`,
+      };
+      await send(other, provisioningStartEvent(), wrong).expect(401);
+      await send(other, provisioningStartEvent(), wrong).expect(401);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await alertRows('verification')).toEqual([
+        expect.objectContaining({ status: 'resolved' }),
+      ]);
+      expect(await alertEvents('verification')).toBe(1);
+      const otherHealth = (await other.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
+      expect(otherHealth.refusedRecently).toEqual({ 'bad-signature': 2 });
+    });
+
     it('counts a request signed with another scheme as other-scheme', async () => {
       const hmacApp = await createTestApp({
         databaseUrl: db.url,

@@ -30,6 +30,8 @@ const ALERT_COLUMNS = `kind, reason, details, occurrences, raised_at AS "raisedA
 export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductAlerts');
   private readonly openKinds = new Set<AlertKind>();
+  /** When each kind was last resolved, as far as this instance knows. */
+  private readonly resolvedAt = new Map<AlertKind, Date>();
   private refresher?: NodeJS.Timeout;
 
   constructor(
@@ -55,6 +57,11 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
     return this.openKinds.has(kind);
   }
 
+  /** When the kind was last resolved (by any instance), as far as this instance knows. */
+  lastResolvedAt(kind: AlertKind): Date | undefined {
+    return this.resolvedAt.get(kind);
+  }
+
   /** Every open alert, read now. */
   list(): Promise<AqueductAlert[]> {
     return this.dataSource.query(
@@ -64,17 +71,29 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Opens the alert unless it is open already (then it only counts). Returns true when this call
-   * opened it: its `alert.raised` event was written in the same transaction.
+   * opened it: its `alert.raised` event was written in the same transaction. With `seenSince`, an
+   * alert resolved after that moment is left resolved: what was seen predates the fix (another
+   * instance saw the next success), so it is not a new incident.
    */
-  async raise(kind: AlertKind, reason: string, details: Record<string, unknown>): Promise<boolean> {
+  async raise(
+    kind: AlertKind,
+    reason: string,
+    details: Record<string, unknown>,
+    seenSince?: Date,
+  ): Promise<boolean> {
     const opened = await this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
         ALERT_LOCK_CLASS,
         kind,
       ]);
-      const [previous] = await manager.query(`SELECT status FROM aqueduct_alerts WHERE kind = $1`, [
-        kind,
-      ]);
+      const [previous] = await manager.query(
+        `SELECT status, resolved_at FROM aqueduct_alerts WHERE kind = $1`,
+        [kind],
+      );
+      if (previous?.status === 'resolved' && seenSince && previous.resolved_at >= seenSince) {
+        this.resolvedAt.set(kind, previous.resolved_at);
+        return null;
+      }
       const [row] = await manager.query(
         `INSERT INTO aqueduct_alerts AS a (kind, status, reason, details) VALUES ($1, 'open', $2, $3::jsonb)
          ON CONFLICT (kind) DO UPDATE SET
@@ -101,6 +120,9 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
       ]);
       return true;
     });
+    if (opened === null) {
+      return false;
+    }
     this.markOpen(kind, true);
     if (opened) {
       this.logger.error(`Alert (${kind}): ${reason}`);
@@ -113,9 +135,12 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
   async resolve(kind: AlertKind): Promise<boolean> {
     const rows = await this.dataSource.query(
       `UPDATE aqueduct_alerts SET status = 'resolved', resolved_at = now()
-        WHERE kind = $1 AND status = 'open' RETURNING kind`,
+        WHERE kind = $1 AND status = 'open' RETURNING resolved_at`,
       [kind],
     );
+    if (rows.length > 0) {
+      this.resolvedAt.set(kind, rows[0].resolved_at);
+    }
     this.markOpen(kind, false);
     if (rows.length > 0) {
       this.logger.log(`Alert (${kind}) resolved`);
@@ -124,10 +149,14 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async refresh(): Promise<void> {
-    const rows: { kind: AlertKind }[] = await this.dataSource.query(
-      `SELECT kind FROM aqueduct_alerts WHERE status = 'open'`,
-    );
-    const open = new Set(rows.map((row) => row.kind));
+    const rows: { kind: AlertKind; status: string; resolved_at: Date | null }[] =
+      await this.dataSource.query(`SELECT kind, status, resolved_at FROM aqueduct_alerts`);
+    const open = new Set(rows.filter((row) => row.status === 'open').map((row) => row.kind));
+    for (const row of rows) {
+      if (row.resolved_at) {
+        this.resolvedAt.set(row.kind, row.resolved_at);
+      }
+    }
     for (const kind of ['verification', 'quarantine', 'endpoint'] as AlertKind[]) {
       this.markOpen(kind, open.has(kind));
     }

@@ -66,8 +66,8 @@ export class VerificationMonitor {
         ? ` (it looks signed with ${this.otherSchemes(headerNames).join(' or ')}, not ${this.options.verification.scheme}: set verification.scheme accordingly)`
         : '';
     this.log(reason, `${detail}${hint}`, headerNames, now);
-    const { verificationFailures, verificationWindowMs } = this.options.alerts;
-    this.failures = this.failures.filter((f) => f.at > now - verificationWindowMs);
+    const { verificationFailures } = this.options.alerts;
+    this.failures = this.current(now);
     this.failures.push({ at: now, reason, headers: headerNames });
     if (
       this.failures.length >= verificationFailures &&
@@ -75,8 +75,15 @@ export class VerificationMonitor {
       !this.raising
     ) {
       const [summary, details] = this.describe();
+      const seenSince = new Date(this.failures[0].at);
       this.raising = this.alerts
-        .raise('verification', summary, details)
+        .raise('verification', summary, details, seenSince)
+        .then((opened) => {
+          // Resolved by another instance after these refusals began: they are of the last incident.
+          if (!opened && !this.alerts.isOpen('verification')) {
+            this.failures = this.current();
+          }
+        })
         .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`))
         .finally(() => (this.raising = undefined));
     }
@@ -95,12 +102,21 @@ export class VerificationMonitor {
 
   /** Refusals in the current window, by reason (for health). */
   recent(now = Date.now()): Partial<Record<UnauthorizedReason, number>> {
-    const since = now - this.options.alerts.verificationWindowMs;
     const counts: Partial<Record<UnauthorizedReason, number>> = {};
-    for (const failure of this.failures.filter((f) => f.at > since)) {
+    for (const failure of this.current(now)) {
       counts[failure.reason] = (counts[failure.reason] ?? 0) + 1;
     }
     return counts;
+  }
+
+  /**
+   * The refusals that still count: within the window, and after the alert was last resolved (by
+   * any instance: a verified request elsewhere means the setup works again).
+   */
+  private current(now = Date.now()): Failure[] {
+    const resolved = this.alerts.lastResolvedAt('verification')?.getTime() ?? 0;
+    const since = Math.max(now - this.options.alerts.verificationWindowMs, resolved);
+    return this.failures.filter((f) => f.at > since);
   }
 
   private describe(): [string, Record<string, unknown>] {

@@ -278,9 +278,10 @@ export interface AqueductModuleOptions {
    */
   storeTimeoutMs?: number;
   /**
-   * What an authentic request gets when it cannot be understood (not JSON, no type, refused by the
-   * DTOs). `'quarantine'`: 200 `{ received, id, quarantined: true, errors }`, stored byte for byte
-   * as `quarantined`, no listener run, an alert raised; reprocess it after a fix. `'reject'`: 400
+   * What an authentic request gets when it cannot be understood: not JSON, not an object, or
+   * refused by the DTOs of a known type (a body without a type is accepted, as `unknown`).
+   * `'quarantine'`: 200 `{ received, id, quarantined: true, errors }`, stored byte for byte as
+   * `quarantined`, no listener run, an alert raised; reprocess it after a fix. `'reject'`: 400
    * naming the fields (stored the same way), which Aqueduct retries four times and then disables
    * the endpoint for.
    * @default 'quarantine'

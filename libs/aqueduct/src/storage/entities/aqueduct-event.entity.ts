@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * `accepted`: delivered to its listeners. `quarantined`: authentic but not understood (not JSON,
- * no type, refused by the DTOs), kept byte for byte with its errors and delivered to no listener
+ * not an object, refused by the DTOs of a known type), kept byte for byte with its errors and delivered to no listener
  * until it is reprocessed (after a fix) or dismissed by an operator.
  */
 export type AqueductEventStatus = 'accepted' | 'quarantined' | 'dismissed';
