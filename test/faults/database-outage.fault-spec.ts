@@ -82,7 +82,7 @@ describe.each(Object.keys(OUTAGES) as (keyof typeof OUTAGES)[])(
       // A probe's 503 may come from the store timeout while its INSERT waits on a stalled
       // connection; such a row may commit later (the sender would retry and get a duplicate 2xx).
       const probeIds = probes.map((p) => p.id);
-      const ledger = await checkLedger(bed.client, report, LISTENERS, probeIds);
+      const ledger = await checkLedger(bed.client, report, LISTENERS, { alsoSent: probeIds });
       const lateProbeRows = await bed.count(
         `SELECT count(*)::int AS n FROM aqueduct_events WHERE delivery_id = ANY('{${probeIds.join(',')}}')`,
       );

@@ -5,14 +5,17 @@
  * it finishes, in tables the test creates.
  * Optional, for the fault suite: PORT (fixed, so a restart keeps the sender's URL), VERIFICATION
  * (`standard-webhooks`: dedup on the sender's delivery id), SMTP_PORT (turns email on),
+ * ALERT_EMAIL (with SMTP_PORT: `email.alertTo`, operator alerts are mailed there),
  * PG_CONNECT_TIMEOUT_MS and STORE_TIMEOUT_MS (how fast an unreachable database means 503),
  * RETRY_BASE_MS / RETRY_MAX_MS (delivery backoff).
+ * `GET /health` answers `AqueductHealthIndicator.isHealthy()` (state healthy, degraded or down).
  */
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
+  AqueductHealthIndicator,
   AqueductModule,
   type AqueductListenerContext,
   OnAqueductEvent,
@@ -39,6 +42,16 @@ class EffectListener {
       `INSERT INTO test_effects (key, pid) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
       [context.idempotencyKey, process.pid],
     );
+  }
+}
+
+@Controller('health')
+class HealthController {
+  constructor(private readonly health: AqueductHealthIndicator) {}
+
+  @Get()
+  check() {
+    return this.health.isHealthy();
   }
 }
 
@@ -74,10 +87,12 @@ class EffectListener {
               ignoreTLS: true,
             },
             from: 'billing@host.test',
+            alertTo: process.env.ALERT_EMAIL || undefined,
           }
         : undefined,
     }),
   ],
+  controllers: [HealthController],
   providers: [EffectListener],
 })
 class ChildAppModule {}

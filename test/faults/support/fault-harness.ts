@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import type { SimulationReport } from '../../../libs/aqueduct/src/cli/simulation';
+import type { AqueductHealthResult } from '../../../libs/aqueduct/src/observability/aqueduct-health.indicator';
 import { killHard, type RunningChild, startChildApp } from '../../support/child-process';
 import { runCli } from '../../support/cli';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
@@ -100,6 +101,17 @@ export function simulate(urls: string[], flags: Record<string, string | number>)
     }
   });
   return { report, finished: () => done };
+}
+
+/** The app's `GET /health` (test/support/child-app.ts): `AqueductHealthIndicator.isHealthy()`. */
+export async function health(port: number): Promise<AqueductHealthResult> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) {
+    throw new Error(`GET /health answered ${response.status}: ${await response.text()}`);
+  }
+  return (await response.json()) as AqueductHealthResult;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

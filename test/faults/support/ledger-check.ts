@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import type { AlertKind } from '../../../libs/aqueduct/src/alerts/alert.interfaces';
 import { provisioningKey } from '../../../libs/aqueduct/src/access/aqueduct-ledger.service';
 import type { SimulationReport } from '../../../libs/aqueduct/src/cli/simulation';
 import { toEventObject } from '../../../libs/aqueduct/src/events/aqueduct-event.parser';
@@ -8,8 +9,12 @@ import type { ProvisioningDto } from '../../../libs/aqueduct/src/events/provisio
 export interface LedgerSummary {
   /** Aqueduct's events (the rows the sender's deliveries created). */
   events: number;
+  /** Of those, the ones stored as quarantined (sent invalid on purpose). */
+  quarantined: number;
   /** The module's own `access.*` events (transitions of a customer's access). */
   accessEvents: number;
+  /** The module's own `alert.raised` events. */
+  alertEvents: number;
   /** Deliveries of both kinds of event. */
   deliveries: number;
   /** Listener runs beyond the first per delivery (kills, lease expiries, transient failures). */
@@ -28,14 +33,36 @@ export interface LedgerSummary {
 
 /**
  * The event types each listener the fault apps may run subscribes to: the built-in ledger listener,
- * the built-in mail listener with its default mails (and no `alertTo`), and the test app's `'*'`.
+ * the built-in mail listener with its default mails (operator mails too when `alertTo` is set),
+ * and the test app's `'*'`.
  */
-const SUBSCRIBES: Record<string, (type: string) => boolean> = {
+const subscriptions = (alertTo: boolean): Record<string, (type: string) => boolean> => ({
   'aqueduct.provisioning': (type) =>
     type.startsWith('provisioning.') || type === 'invoice.paid' || type.startsWith('access.'),
-  'aqueduct.email': (type) => ['access.started', 'access.grace', 'access.expired'].includes(type),
+  'aqueduct.email': (type) =>
+    ['access.started', 'access.grace', 'access.expired'].includes(type) ||
+    (alertTo && ['alert.raised', 'delivery.dead'].includes(type)),
   effect: () => true,
-};
+});
+
+/** What a scenario expects beyond "every event accepted and delivered". */
+export interface LedgerExpectations {
+  /** Delivery ids sent outside the simulator (probes): they may or may not have a row. */
+  alsoSent?: string[];
+  /**
+   * Delivery ids sent invalid on purpose: their rows (if stored) must be `quarantined`, with
+   * errors and the raw bytes, and no delivery; every other row `accepted`.
+   * @default the report's `invalidIds`
+   */
+  quarantined?: string[];
+  /**
+   * Operator alerts raised during the run: exactly one `alert.raised` event each.
+   * @default `quarantine` when anything was quarantined, else none
+   */
+  alerts?: AlertKind[];
+  /** The app mails operator alerts (`email.alertTo`): the mail listener takes `alert.raised`. */
+  alertTo?: boolean;
+}
 
 /** Ties between events created at the same instant: an end outranks an update outranks a start. */
 const RANK: Record<string, number> = {
@@ -46,8 +73,11 @@ const RANK: Record<string, number> = {
 
 interface StoredEvent {
   id: string;
+  dedup_key: string;
   delivery_id: string | null;
   status: string;
+  errors: string[] | null;
+  has_raw_body: boolean;
   type: string;
   created_at: Date;
   payload: Record<string, any>;
@@ -55,10 +85,13 @@ interface StoredEvent {
 
 /**
  * The exact ledger check every fault scenario ends with:
- * - every id that got a 2xx has its row (accepted), and every row of Aqueduct's is for an id that
- *   was sent, once; the only other rows are the module's `access.*` events, all accepted;
- * - every event has exactly the deliveries of the given listeners that subscribe to its type, all
- *   `done` (none pending, active or dead);
+ * - every id that got a 2xx has its row, and every row of Aqueduct's is for an id that was sent,
+ *   once; the only other rows are the module's `access.*` events and one `alert.raised` per
+ *   expected alert, all accepted;
+ * - the rows of the ids sent invalid are `quarantined` (errors and raw bytes kept), every other
+ *   row is `accepted`; the sender was told `quarantined` for exactly those of them it delivered;
+ * - every accepted event has exactly the deliveries of the given listeners that subscribe to its
+ *   type, all `done` (none pending, active or dead); a quarantined one has none;
  * - the test listener's effect exists exactly once per event it subscribes to (all of them); its
  *   runs (markers) are counted separately, so "ran twice, effect once" shows up as reruns, never
  *   as a second effect;
@@ -72,27 +105,53 @@ export async function checkLedger(
   client: Client,
   report: SimulationReport,
   listeners: string[],
-  /** Delivery ids sent outside the simulator (probes): they may or may not have a row. */
-  alsoSent: string[] = [],
+  expectations: LedgerExpectations = {},
 ): Promise<LedgerSummary> {
+  const SUBSCRIBES = subscriptions(expectations.alertTo ?? false);
   const unknown = listeners.filter((l) => !(l in SUBSCRIBES));
   if (unknown.length > 0) {
     throw new Error(`checkLedger does not know what ${unknown.join(', ')} subscribes to`);
   }
+  const invalid = new Set(expectations.quarantined ?? report.invalidIds.map((i) => i.id));
   const { rows: all } = await client.query<StoredEvent>(
-    `SELECT id, delivery_id, status, type, created_at, payload FROM aqueduct_events`,
+    `SELECT id, dedup_key, delivery_id, status, errors, raw_body IS NOT NULL AS has_raw_body,
+            type, created_at, payload
+       FROM aqueduct_events`,
   );
-  const events = all.filter((e) => e.delivery_id !== null);
-  const accessEvents = all.filter((e) => e.delivery_id === null);
-  const byDeliveryId = new Map(events.map((e) => [e.delivery_id, e]));
-  const sent = new Set([...report.acceptedIds, ...report.givenUpIds.map((g) => g.id), ...alsoSent]);
+  const stored = all.filter((e) => e.delivery_id !== null);
+  const internal = all.filter((e) => e.delivery_id === null);
+  const byDeliveryId = new Map(stored.map((e) => [e.delivery_id, e]));
+  const sent = new Set([
+    ...report.acceptedIds,
+    ...report.givenUpIds.map((g) => g.id),
+    ...(expectations.alsoSent ?? []),
+  ]);
 
   expect(report.acceptedIds.filter((id) => !byDeliveryId.has(id))).toEqual([]); // 2xx ⇒ row
-  expect(events.filter((e) => !sent.has(e.delivery_id!))).toEqual([]); // no row from nowhere
-  expect(all.filter((e) => e.status !== 'accepted')).toEqual([]);
-  expect(byDeliveryId.size).toBe(events.length); // one row per delivery id
-  // Without a delivery id, only the module's transitions (e.g. no `delivery.dead` alert).
-  expect(accessEvents.filter((e) => !e.type.startsWith('access.'))).toEqual([]);
+  expect(stored.filter((e) => !sent.has(e.delivery_id!))).toEqual([]); // no row from nowhere
+  expect(byDeliveryId.size).toBe(stored.length); // one row per delivery id
+  // Quarantined exactly when sent invalid, never dismissed; the bytes and the reasons kept.
+  const statusOf = (e: StoredEvent) => (invalid.has(e.delivery_id!) ? 'quarantined' : 'accepted');
+  expect(stored.filter((e) => e.status !== statusOf(e))).toEqual([]);
+  const quarantined = stored.filter((e) => e.status === 'quarantined');
+  const unexplained = (e: StoredEvent) => !Array.isArray(e.errors) || e.errors.length === 0;
+  expect(quarantined.filter((e) => !e.has_raw_body || unexplained(e))).toEqual([]);
+  // The sender was told so, for each of them it delivered (first answer or a duplicate's).
+  expect([...report.quarantinedIds].sort()).toEqual(
+    report.acceptedIds.filter((id) => invalid.has(id)).sort(),
+  );
+  expect(internal.filter((e) => e.status !== 'accepted')).toEqual([]);
+  // Without a delivery id, only the module's transitions and one `alert.raised` per expected
+  // alert (e.g. no `delivery.dead` alert).
+  const alertEvents = internal.filter((e) => e.type === 'alert.raised');
+  const accessEvents = internal.filter((e) => e.type.startsWith('access.'));
+  expect(internal.filter((e) => !alertEvents.includes(e) && !accessEvents.includes(e))).toEqual([]);
+  const alerts = expectations.alerts ?? (quarantined.length > 0 ? ['quarantine'] : []);
+  expect(alertEvents.map((e) => e.payload.object?.kind).sort()).toEqual([...alerts].sort());
+  const alertKeyed = (e: StoredEvent) => e.dedup_key.startsWith(`alert:${e.payload.object?.kind}:`);
+  expect(alertEvents.filter((e) => !alertKeyed(e))).toEqual([]);
+  const events = stored.filter((e) => e.status === 'accepted');
+  const accepted = all.filter((e) => e.status === 'accepted');
 
   const { rows: deliveries } = await client.query<{
     event_id: string;
@@ -102,7 +161,8 @@ export async function checkLedger(
   }>(`SELECT event_id, listener, state, attempts FROM aqueduct_deliveries`);
   expect(deliveries.filter((d) => d.state !== 'done')).toEqual([]);
   const subscribed = (e: StoredEvent) => listeners.filter((l) => SUBSCRIBES[l](e.type));
-  const expected = all.flatMap((e) => subscribed(e).map((l) => `${e.id}:${l}`)).sort();
+  // Deliveries for accepted events only: a quarantined one runs no listener.
+  const expected = accepted.flatMap((e) => subscribed(e).map((l) => `${e.id}:${l}`)).sort();
   expect(deliveries.map((d) => `${d.event_id}:${d.listener}`).sort()).toEqual(expected);
 
   const { rows: effects } = await client.query<{ key: string }>(`SELECT key FROM test_effects`);
@@ -118,8 +178,10 @@ export async function checkLedger(
   const reruns = runs.reduce((sum, r) => sum + r.n - 1, 0);
 
   return {
-    events: events.length,
+    events: stored.length,
+    quarantined: quarantined.length,
     accessEvents: accessEvents.length,
+    alertEvents: alertEvents.length,
     deliveries: deliveries.length,
     reruns,
     rerunsInOneProcess: runs.reduce((sum, r) => sum + r.n - r.pids, 0),

@@ -8,11 +8,28 @@ import { postSigned } from './http-post';
 /** Aqueduct's retry schedule after a failed attempt: 1 h, 6 h, 12 h, 24 h, then it gives up. */
 export const AQUEDUCT_RETRY_DELAYS_MS = [1, 6, 12, 24].map((hours) => hours * 3_600_000);
 
+/**
+ * Ways an authentic event can be impossible to understand, as `--invalid` makes them (each in
+ * turn), with what each is for the help.
+ */
+export const INVALID_KINDS = {
+  'numeric-email': 'a user whose email is a number',
+  'missing-product-id': 'a provisioning without productId',
+  'not-json': 'a body cut off halfway (not JSON)',
+  'no-object': 'a provisioning event without its object',
+} as const;
+
+export type InvalidKind = keyof typeof INVALID_KINDS;
+
+const INVALID_ORDER = Object.keys(INVALID_KINDS) as InvalidKind[];
+
 /** One delivery as Aqueduct would make it: a delivery id kept across retries, and a body. */
 export interface SimulatedDelivery {
   id: string;
   body: string;
   duplicate: boolean;
+  /** Made impossible to understand on purpose (and signed all the same): how. */
+  invalid?: InvalidKind;
 }
 
 export interface SimulationPlan {
@@ -28,16 +45,29 @@ export interface SimulationPlan {
    * every event is a new customer's provisioning.start.
    */
   customers?: number;
+  /**
+   * Share of events made invalid, still signed (an authentic event the app cannot understand):
+   * at random positions in the run, each of the `INVALID_KINDS` in turn. Their duplicates and
+   * retries carry the same bytes. Unset: none.
+   */
+  invalid?: number;
 }
 
 /** The deliveries to make, duplicates included (a duplicate follows its original). */
 export function planDeliveries(plan: SimulationPlan, now = Date.now()): SimulatedDelivery[] {
   const deliveries: SimulatedDelivery[] = [];
+  const spoilt = randomPositions(plan.events, Math.round(plan.events * (plan.invalid ?? 0)));
+  let invalidSoFar = 0;
   for (let i = 0; i < plan.events; i++) {
-    const delivery = {
+    const event = eventFor(i, plan, now);
+    const invalid = spoilt.has(i)
+      ? INVALID_ORDER[invalidSoFar++ % INVALID_ORDER.length]
+      : undefined;
+    const delivery: SimulatedDelivery = {
       id: `msg_${randomUUID().replace(/-/g, '')}`,
-      body: JSON.stringify(eventFor(i, plan, now)),
+      body: invalid ? spoil(event, invalid) : JSON.stringify(event),
       duplicate: false,
+      ...(invalid ? { invalid } : {}),
     };
     deliveries.push(delivery);
     if (i < Math.round(plan.events * plan.duplicates)) {
@@ -57,6 +87,42 @@ function eventFor(i: number, plan: SimulationPlan, now: number) {
   return Math.floor(i / plan.customers) % 2 === 0
     ? provisioningStartEvent(object, createdAt)
     : provisioningEndEvent(object, createdAt);
+}
+
+/**
+ * `count` distinct positions out of `n`, at random (not a fixed stride, which could fall on the
+ * same customers every time and leave them nothing valid).
+ */
+function randomPositions(n: number, count: number): Set<number> {
+  const positions = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(Math.random() * (n - i));
+    [positions[i], positions[j]] = [positions[j], positions[i]];
+  }
+  return new Set(positions.slice(0, count));
+}
+
+/** The body of `event` made impossible to understand in the way `kind` says. */
+function spoil(event: ReturnType<typeof provisioningStartEvent>, kind: InvalidKind): string {
+  const object = structuredClone(event.object) as Record<string, unknown>;
+  switch (kind) {
+    case 'numeric-email': {
+      // A phone number typed into the email field, sent as a number.
+      const [org] = object.provisioningOrgs as { users: Record<string, unknown>[] }[];
+      org.users[0] = { ...org.users[0], email: 4915112345678 };
+      return JSON.stringify({ ...event, object });
+    }
+    case 'missing-product-id':
+      delete object.productId;
+      return JSON.stringify({ ...event, object });
+    case 'not-json': {
+      // Cut off halfway, as by a proxy or a truncated write.
+      const text = JSON.stringify(event);
+      return text.slice(0, Math.floor(text.length / 2));
+    }
+    case 'no-object':
+      return JSON.stringify({ createdAt: event.createdAt, type: event.type });
+  }
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -100,6 +166,10 @@ export interface Outcome {
   duplicate: boolean;
   /** The endpoint said it already had it (`duplicate: true` in a 2xx). */
   absorbed: boolean;
+  /** The endpoint stored it without understanding it (`quarantined: true` in a 2xx). */
+  quarantined: boolean;
+  /** Sent invalid on purpose: how. */
+  invalid?: InvalidKind;
   /** Every answer, in order: an HTTP status or `unreachable`. */
   answers: (number | 'unreachable')[];
 }
@@ -129,8 +199,10 @@ export function createSender(settings: SenderSettings) {
         );
         answers.push(result.status);
         if (result.status >= 200 && result.status < 300) {
-          const absorbed = (result.body as { duplicate?: unknown } | null)?.duplicate === true;
-          return { ...base(delivery, answers), delivered: true, absorbed };
+          const body = result.body as { duplicate?: unknown; quarantined?: unknown } | null;
+          const absorbed = body?.duplicate === true;
+          const quarantined = body?.quarantined === true;
+          return { ...base(delivery, answers), delivered: true, absorbed, quarantined };
         }
       } catch (error) {
         if (!(error instanceof CliError)) {
@@ -139,22 +211,31 @@ export function createSender(settings: SenderSettings) {
         answers.push('unreachable');
       }
     }
-    return { ...base(delivery, answers), delivered: false, absorbed: false };
+    return { ...base(delivery, answers), delivered: false, absorbed: false, quarantined: false };
   };
 }
 
 const base = (delivery: SimulatedDelivery, answers: Outcome['answers']) => ({
   id: delivery.id,
   duplicate: delivery.duplicate,
+  ...(delivery.invalid ? { invalid: delivery.invalid } : {}),
   attempts: answers.length,
   answers,
 });
 
-/** The run's numbers; `acceptedIds` lets a test check each 2xx against what was stored. */
+/**
+ * The run's numbers; `acceptedIds` (every id that got a 2xx) lets a test check each 2xx against
+ * what was stored, `invalidIds` and `quarantinedIds` what was sent invalid against what the
+ * endpoint said it quarantined.
+ */
 export function summarise(outcomes: Outcome[]) {
   const byAttempts: Record<string, number> = {};
   const answers: Record<string, number> = {};
+  const invalidByKind: Partial<Record<InvalidKind, number>> = {};
   for (const outcome of outcomes) {
+    if (outcome.invalid && !outcome.duplicate) {
+      invalidByKind[outcome.invalid] = (invalidByKind[outcome.invalid] ?? 0) + 1;
+    }
     if (outcome.delivered) {
       byAttempts[outcome.attempts] = (byAttempts[outcome.attempts] ?? 0) + 1;
     }
@@ -178,6 +259,14 @@ export function summarise(outcomes: Outcome[]) {
     givenUpIds: outcomes
       .filter((o) => !o.delivered)
       .map((o) => ({ id: o.id, lastStatus: o.answers[o.answers.length - 1] ?? '' })),
+    /** Distinct events sent invalid on purpose (`--invalid`), and how. */
+    invalidSent: outcomes.filter((o) => o.invalid && !o.duplicate).length,
+    invalidByKind,
+    invalidIds: outcomes
+      .filter((o) => o.invalid && !o.duplicate)
+      .map((o) => ({ id: o.id, kind: o.invalid! })),
+    /** Ids whose 2xx said `quarantined: true` (stored, not understood). */
+    quarantinedIds: [...new Set(delivered.filter((o) => o.quarantined).map((o) => o.id))],
   };
 }
 

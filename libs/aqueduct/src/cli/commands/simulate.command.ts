@@ -5,6 +5,7 @@ import { addSigningOptions, type SigningFlags, signingOptions } from '../signing
 import {
   AQUEDUCT_RETRY_DELAYS_MS,
   createSender,
+  INVALID_KINDS,
   planDeliveries,
   runPool,
   type SimulationReport,
@@ -16,6 +17,7 @@ interface SimulateFlags extends SigningFlags {
   events: number;
   duplicates: number;
   customers?: number;
+  invalid: number;
   timeScale: number;
   concurrency: number;
   maxAttempts: number;
@@ -27,7 +29,8 @@ interface SimulateFlags extends SigningFlags {
  * retries can), retries any that fail (any non-2xx answer, a refused or reset connection, a
  * timeout) on Aqueduct's schedule compressed by --time-scale, and re-signs each attempt with the
  * same delivery id, as a real sender does. Several --url spread the attempts round-robin, as a
- * load balancer in front of several instances would.
+ * load balancer in front of several instances would. --invalid makes a share of the events
+ * impossible to understand (still signed), to see that the app stores them and still answers 2xx.
  */
 export function registerSimulate(program: Command): void {
   addSigningOptions(
@@ -42,11 +45,22 @@ export function registerSimulate(program: Command): void {
         (value: string, previous?: string[]) => [...(previous ?? []), value],
       )
       .option('--events <n>', 'how many distinct events', positiveInt('--events'), 100)
-      .option('--duplicates <ratio>', 'share of events delivered twice (0 to 1)', parseRatio, 0.1)
+      .option(
+        '--duplicates <ratio>',
+        'share of events delivered twice (0 to 1)',
+        ratio('--duplicates'),
+        0.1,
+      )
       .option(
         '--customers <n>',
         'spread events over n customers, alternating provisioning.start and .end (default: one new customer per event)',
         positiveInt('--customers'),
+      )
+      .option(
+        '--invalid <ratio>',
+        `share of events made invalid but still signed (0 to 1), at random in the run, each kind in turn: ${Object.values(INVALID_KINDS).join(', ')}; an app that quarantines them answers 2xx (the --json report lists invalidIds and quarantinedIds)`,
+        ratio('--invalid'),
+        0,
       )
       .option(
         '--time-scale <n>',
@@ -93,10 +107,18 @@ function humanReport(report: SimulationReport): string {
   const answers = Object.entries(report.answers)
     .map(([answer, count]) => `${answer}: ${count}`)
     .join(', ');
+  const invalid = Object.entries(report.invalidByKind)
+    .map(([kind, count]) => `${kind}: ${count}`)
+    .join(', ');
   return [
     `sent ${report.sent} deliveries (${report.duplicatesSent} duplicates) in ${report.requests} requests`,
     `delivered ${report.delivered}, ${report.deliveredFirstTry} on the first try, ${report.retried} retried, ${report.givenUp} given up`,
     `answers: ${answers}; ${report.duplicatesAbsorbed} answered as duplicates`,
+    ...(report.invalidSent > 0
+      ? [
+          `sent invalid: ${report.invalidSent} (${invalid}); ${report.quarantinedIds.length} answered as quarantined`,
+        ]
+      : []),
     table(['attempts', 'delivered'], rows),
     ...report.givenUpIds.map((g) => `given up: ${g.id} (last answer ${g.lastStatus})`),
   ].join('\n');
@@ -127,10 +149,12 @@ class Progress {
   }
 }
 
-function parseRatio(value: string): number {
-  const ratio = Number(value);
-  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
-    throw new CliError(`--duplicates must be between 0 and 1, got "${value}"`, ExitCode.Usage);
-  }
-  return ratio;
+function ratio(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
+      throw new CliError(`${flag} must be between 0 and 1, got "${value}"`, ExitCode.Usage);
+    }
+    return parsed;
+  };
 }
