@@ -256,6 +256,26 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     }
   });
 
+  it('an end applied while the job sweeps a later moment on another instance: never a second start', async () => {
+    const customers = Array.from({ length: 15 }, (_, i) => `owner_sweep_race${i}`);
+    for (const c of customers) {
+      await start(period(c, { start: at(0) }));
+    }
+    clock.set(at(30));
+    // The ends are stored, and the clock jumps past their grace before (or while) they are applied.
+    await Promise.all(
+      customers.map((c) => send('provisioning.end', period(c, { start: at(0) }), at(30))),
+    );
+    clock.set(at(40));
+    await other.get(ExpiryJob).sweep();
+    await settled();
+    await tick(at(40, 1));
+    for (const c of customers) {
+      expect(actions(c)).toEqual(['provision', 'deprovision']);
+      expect(await accessEvents(app, c)).toEqual(['access.started', 'access.expired']);
+    }
+  });
+
   it('an early cancellation ends access at the new end date, tells the users, then deprovisions', async () => {
     const c = 'owner_cancel';
     const p = period(c, { start: at(0) }); // paid until day 30, grace until 37

@@ -112,7 +112,7 @@ export class AqueductLedger {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
-    return this.write(async (manager, now) => {
+    return this.write(async (manager) => {
       if (object.invoiceId) {
         // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other.
         await this.sql.lockInvoice(manager, object.invoiceId);
@@ -127,7 +127,7 @@ export class AqueductLedger {
         event,
         EVENT_RANK[event.type] ?? 0,
       );
-      return { pairs, applied, transitions: await this.evaluate(manager, rows, now) };
+      return { pairs, applied, transitions: await this.evaluate(manager, rows, this.clock.now()) };
     });
   }
 
@@ -142,11 +142,12 @@ export class AqueductLedger {
       (typeof id === 'string' || typeof id === 'number') && String(id).length <= MAX_ID_LENGTH
         ? String(id)
         : '';
-    return this.write(async (manager, now) => {
+    return this.write(async (manager) => {
       if (!invoiceId) {
         return { pairs: [], applied: false, transitions: [] };
       }
       await this.sql.lockInvoice(manager, invoiceId);
+      const now = this.clock.now();
       const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
       if (!applied || !this.options.access.requirePayment) {
         return { pairs: [], applied, transitions: [] };
@@ -172,22 +173,26 @@ export class AqueductLedger {
         evaluated: rows.length,
         transitions: await this.evaluate(manager, rows, now, provisionings),
       };
-    }, now);
+    });
   }
 
   /** Runs a ledger transaction; wakes this instance's dispatcher when it wrote events. */
   private async write<T extends { transitions: AccessTransition[] }>(
-    work: (manager: EntityManager, now: Date) => Promise<T>,
-    now: Date = this.clock.now(),
+    work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
-    const result = await this.dataSource.transaction((manager) => work(manager, now));
+    const result = await this.dataSource.transaction((manager) => work(manager));
     if (result.transitions.length > 0) {
       this.signal.wake();
     }
     return result;
   }
 
-  /** Evaluates locked access rows at `now`; writes what changed and the transitions. */
+  /**
+   * Evaluates locked access rows at `now`, read once the locks are held: a write that waited for
+   * a row must not evaluate it at a moment older than what the holder just wrote. For the same
+   * reason a row is never evaluated before its last evaluation (time only moves forward for it).
+   * Writes what changed and the transitions.
+   */
   private async evaluate(
     manager: EntityManager,
     rows: AccessRow[],
@@ -203,24 +208,25 @@ export class AqueductLedger {
     const records: InternalEventRecord[] = [];
     const written: AccessTransition[] = [];
     for (const row of rows) {
+      const at = latest(now, row.evaluated_at);
       const mine = provisionings.get(pairKey(row.customer_id, row.product_id)) ?? [];
-      const evaluation = evaluateAccess(mine, requirePayment, now);
+      const evaluation = evaluateAccess(mine, requirePayment, at);
       const announced: AnnouncedAccess = {
         status: row.announced_status,
         accessUntil: row.announced_until,
         orgs: row.announced_orgs,
       };
-      const due = transitionsDue(announced, evaluation, now, settleMs, row.loss_observed_at);
+      const due = transitionsDue(announced, evaluation, at, settleMs, row.loss_observed_at);
       const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
       due.transitions.forEach((transition, index) => {
         records.push(
-          this.transitionRecord(row, evaluation, transition, row.announce_seq + index + 1, now),
+          this.transitionRecord(row, evaluation, transition, row.announce_seq + index + 1, at),
         );
         written.push(transition);
       });
       const update = accessUpdate(row, evaluation, due, nextCheckAt);
       if (update) {
-        updates.push({ ...update, evaluated_at: now });
+        updates.push({ ...update, evaluated_at: at });
       }
     }
     await this.sql.updateAccess(manager, updates);
@@ -270,6 +276,10 @@ export class AqueductLedger {
 
 function uniquePairs(pairs: Pair[]): Pair[] {
   return pairs.filter((pair, index) => pairs.findIndex((p) => samePair(p, pair)) === index);
+}
+
+function latest(a: Date, b: Date | null): Date {
+  return b && b.getTime() > a.getTime() ? b : a;
 }
 
 function earliest(a: Date | null, b: Date | null): Date | null {

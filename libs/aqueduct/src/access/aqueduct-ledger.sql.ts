@@ -52,7 +52,7 @@ export interface AccessRow {
 /** What the ledger reads of an access row (not the adapter's columns: they are the reconciler's). */
 const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, access_until, paid_until,
   orgs, timeline, awaiting_payment, next_check_at, announced_status, announced_until, announced_orgs,
-  announce_seq, last_transition, loss_observed_at`;
+  announce_seq, last_transition, loss_observed_at, evaluated_at`;
 
 const LOCK_ACCESS_SQL = `
 SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
