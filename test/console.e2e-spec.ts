@@ -16,6 +16,7 @@ import {
   SwitchGuard,
 } from './support/console';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { LogCapture } from './support/log-capture';
 import { waitFor } from './support/wait';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -93,6 +94,8 @@ describe('Console', () => {
       get(`/events/${id}`),
       get('/events/not-an-id'),
       get('/customers/owner_403'),
+      get('/nope'),
+      get('/customers'),
       request(server())
         .post(`${CONSOLE_PATH}/events/${id}/replay`)
         .set('Cookie', cookie)
@@ -262,6 +265,45 @@ describe('Console', () => {
     await get(`/events/${encodeURIComponent(XSS)}`).expect(404);
   });
 
+  it('answers an HTML 404 page, with the console headers and a way back, for any other GET under its path', async () => {
+    const id = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_404' }));
+    for (const path of [
+      '/nope',
+      '/nope/',
+      '/a/b%2Fc/d',
+      '/events',
+      `/events/${id}/replay`, // a POST-only route
+      `/customers/owner_404/more`,
+      `/${encodeURIComponent(XSS)}`,
+    ]) {
+      const response = await get(path).expect(404);
+      expect(response.headers['content-type']).toMatch(/^text\/html/);
+      expect(response.headers['content-security-policy']).toMatch(/default-src 'none'/);
+      expect(response.headers['content-security-policy']).not.toMatch(/script-src/);
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers['referrer-policy']).toBe('no-referrer');
+      expect(response.text).toContain('<title>404 · Aqueduct console</title>');
+      expect(response.text).toContain('404 Not found');
+      // The links go back to the console's own path, however deep the unknown path was.
+      expect(response.text).toContain(`<a href="${CONSOLE_PATH}">Back to the events</a>`);
+      expect(response.text).not.toContain(XSS);
+      expect(response.text).not.toContain('<script');
+      const cookie = ([] as string[]).concat(response.headers['set-cookie'] ?? [])[0];
+      expect(cookie).toMatch(new RegExp(`; Path=${CONSOLE_PATH};`));
+    }
+    // Only under the console's path, for GET only: the rest is as before.
+    const beside = await request(server()).get(`${CONSOLE_PATH}x/nope`).expect(404);
+    expect(beside.headers['content-type']).toMatch(/^application\/json/);
+    const post = await request(server()).post(`${CONSOLE_PATH}/nope`).expect(404);
+    expect(post.headers['content-type']).toMatch(/^application\/json/);
+    // The known pages still answer.
+    await get(`/events/${id}`).expect(200);
+    await get('/customers/owner_404').expect(200);
+    await get('/').expect(200);
+  });
+
   it('refuses a POST without the CSRF token, with a wrong one, or from another site', async () => {
     const id = await sendEvent(
       app,
@@ -410,14 +452,29 @@ describe('Console configuration', () => {
     } finally {
       await open.close();
     }
+    const logs = new LogCapture();
     const off = await createTestApp({
       databaseUrl: db.url,
+      logger: logs,
       aqueductModule: AqueductModule.forRootAsync({
         useFactory: () => ({ secrets: [CONSOLE_SECRET] }),
       }),
     });
     try {
       await request(off.getHttpServer()).get(CONSOLE_PATH).expect(404);
+      await request(off.getHttpServer()).get(`${CONSOLE_PATH}/nope`).expect(404);
+      // No trace of the console in the log: no controller line ("AqueductConsoleController
+      // {/}:"), no route, no console line; the webhook's lines are there, so the log was read.
+      expect(
+        logs.matching(/AqueductWebhookController|Mapped \{\/webhooks\/aqueduct, POST\}/),
+      ).toEqual([
+        expect.stringMatching(
+          /^RoutesResolver: AqueductWebhookController \{\/webhooks\/aqueduct\}/,
+        ),
+        'RouterExplorer: Mapped {/webhooks/aqueduct, POST} route',
+      ]);
+      expect(logs.matching(/Console/i)).toEqual([]);
+      expect(logs.matching(/RoutesResolver|RouterExplorer/)).toHaveLength(2);
     } finally {
       await off.close();
     }

@@ -9,10 +9,11 @@ import {
   Injectable,
   type INestApplication,
   Post,
+  RequestMethod,
   ValidationPipe,
   VersioningType,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, RouterModule } from '@nestjs/core';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AqueductModule, isAqueductWebhookRoute } from 'nestjs-aqueduct';
@@ -20,6 +21,7 @@ import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/tes
 import request from 'supertest';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { LogCapture } from './support/log-capture';
 
 const SECRET = 'host-setup-shared-secret';
 const signed = (payload: unknown = provisioningStartEvent()) =>
@@ -55,7 +57,9 @@ describe('The webhook in real host apps', () => {
   afterAll(async () => db?.drop());
 
   it('forRootAsync with ConfigService, a custom path, a global prefix and URI versioning', async () => {
+    const logs = new LogCapture();
     const app = await createTestApp({
+      logger: logs,
       databaseUrl: db.url,
       aqueductModule: AqueductModule.forRootAsync({
         imports: [
@@ -87,6 +91,104 @@ describe('The webhook in real host apps', () => {
         .set(headers)
         .send(body)
         .expect(404);
+      // VERSION_NEUTRAL: no "/v1" under URI versioning, in the route and in the log.
+      expect(logs.matching(/Aqueduct webhooks on POST/)).toEqual([
+        'AqueductModule: Aqueduct webhooks on POST /api/hooks/billing verified with the "shared-secret" scheme (1 secret(s))',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('logs the webhook and console paths as served: global prefix included, its exclusions respected', async () => {
+    const logs = new LogCapture();
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      logger: logs,
+      aqueduct: {
+        secrets: [SECRET],
+        console: { path: 'ops/console', allowUnauthenticated: true },
+      },
+      controllers: [NotesController],
+      configure: (nest) => nest.setGlobalPrefix('api'),
+    });
+    try {
+      expect(logs.matching(/Aqueduct webhooks on POST/)).toEqual([
+        'AqueductModule: Aqueduct webhooks on POST /api/webhooks/aqueduct verified with the "shared-secret" scheme (1 secret(s))',
+      ]);
+      expect(logs.matching(/Aqueduct console/)).toEqual([
+        expect.stringMatching(
+          /^AqueductModule: The Aqueduct console at \/api\/ops\/console is open/,
+        ),
+      ]);
+      // The logged paths are the ones that answer.
+      const { body, headers } = signed();
+      const stored = await request(app.getHttpServer())
+        .post('/api/webhooks/aqueduct')
+        .set(headers)
+        .send(body)
+        .expect(200);
+      expect(stored.body).toMatchObject({ received: true });
+      await request(app.getHttpServer()).get('/api/ops/console').expect(200);
+      await request(app.getHttpServer()).post('/api/notes').send({ a: 1 }).expect(201);
+    } finally {
+      await app.close();
+    }
+
+    const excludedLogs = new LogCapture();
+    const excluded = await createTestApp({
+      databaseUrl: db.url,
+      logger: excludedLogs,
+      aqueduct: {
+        secrets: [SECRET],
+        console: { path: 'ops/console', guard: DenyAllButWebhooksGuard },
+      },
+      imports: [{ module: class GuardHost {}, providers: [DenyAllButWebhooksGuard] }],
+      configure: (nest) =>
+        nest.setGlobalPrefix('api', {
+          exclude: [
+            { path: 'webhooks/aqueduct', method: RequestMethod.POST },
+            // Another method's exclusion leaves the console's GET under the prefix.
+            { path: 'ops/console', method: RequestMethod.POST },
+          ],
+        }),
+    });
+    try {
+      expect(excludedLogs.matching(/Aqueduct (webhooks|console)/)).toEqual([
+        'AqueductModule: Aqueduct webhooks on POST /webhooks/aqueduct verified with the "shared-secret" scheme (1 secret(s))',
+        'AqueductModule: Aqueduct console on GET /api/ops/console, behind DenyAllButWebhooksGuard',
+      ]);
+      const { body, headers } = signed();
+      await request(excluded.getHttpServer())
+        .post('/webhooks/aqueduct')
+        .set(headers)
+        .send(body)
+        .expect(200);
+      await request(excluded.getHttpServer()).get('/api/ops/console').expect(403);
+    } finally {
+      await excluded.close();
+    }
+  });
+
+  it('logs the path as served under a RouterModule path too', async () => {
+    const logs = new LogCapture();
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      logger: logs,
+      aqueduct: { secrets: [SECRET] },
+      imports: [RouterModule.register([{ path: 'billing', module: AqueductModule }])],
+      configure: (nest) => nest.setGlobalPrefix('api'),
+    });
+    try {
+      expect(logs.matching(/Aqueduct webhooks on POST/)).toEqual([
+        'AqueductModule: Aqueduct webhooks on POST /api/billing/webhooks/aqueduct verified with the "shared-secret" scheme (1 secret(s))',
+      ]);
+      const { body, headers } = signed();
+      await request(app.getHttpServer())
+        .post('/api/billing/webhooks/aqueduct')
+        .set(headers)
+        .send(body)
+        .expect(200);
     } finally {
       await app.close();
     }

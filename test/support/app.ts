@@ -1,4 +1,9 @@
-import type { DynamicModule, INestApplication, ModuleMetadata } from '@nestjs/common';
+import type {
+  DynamicModule,
+  INestApplication,
+  LoggerService,
+  ModuleMetadata,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
@@ -26,6 +31,8 @@ export interface TestAppOptions {
   lazyDatabase?: boolean;
   /** Extra pg pool settings. */
   extra?: Record<string, unknown>;
+  /** The app's logger (e.g. a `LogCapture`); none by default, Nest's with TEST_LOGS set. */
+  logger?: LoggerService;
 }
 
 /** Boots the module the way a host app does: TypeORM on the real database, migrations on start. */
@@ -51,7 +58,7 @@ export async function createTestApp(options: TestAppOptions): Promise<INestAppli
   }
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({
-    logger: process.env.TEST_LOGS ? undefined : false,
+    logger: options.logger ?? (process.env.TEST_LOGS ? undefined : false),
   });
   options.configure?.(app);
   await app.init();

@@ -19,5 +19,20 @@ export const RAW_BODY_MISSING =
   'The raw request body was not captured for the webhook route; a body parser ran first. ' +
   'This is a bug or an unsupported setup: please report it with your bootstrap code.';
 
+/** `path` as served: global prefix included (see `servedPaths`). */
 export const schemeInUse = (scheme: string, path: string, secrets: number) =>
-  `Aqueduct webhooks on POST /${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
+  `Aqueduct webhooks on POST ${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
+
+/** `path` as served: global prefix included (see `servedPaths`). */
+export const consoleServed = (path: string, guard: string) =>
+  `Aqueduct console on GET ${path}, behind ${guard}`;
+
+export const consoleOpen = (path: string) =>
+  `The Aqueduct console at ${path} is open to anyone who can reach it (allowUnauthenticated). ` +
+  'Use this for local development only; set console.guard otherwise.';
+
+export const scopedListener = (provider: string, methods: string[]) =>
+  `AqueductModule: ${provider} has @OnAqueductEvent listeners (${methods.join(', ')}) but is ` +
+  'request-scoped or transient (itself or through a dependency). Listeners run after the answer, ' +
+  'outside any request, so it would never be called: make it a singleton (the default scope), and ' +
+  'read per-request data from the event instead.';

@@ -1,6 +1,5 @@
 import type { DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
 import { clockProvider, provisioningAdapterProvider } from './access/access.providers';
 import { AqueductAccessService } from './access/aqueduct-access.service';
 import { AqueductLedger } from './access/aqueduct-ledger.service';
@@ -60,8 +59,8 @@ export function withAqueductInternals(
     global: true,
     imports: [
       ...(definition.imports ?? []),
+      // No ScheduleModule.forRoot(): that is the host's (the expiry job has a cron of its own).
       DiscoveryModule,
-      ScheduleModule.forRoot(),
       TypeOrmModule.forFeature(aqueductEntities),
     ],
     controllers: consoleController ? [controller, consoleController] : [controller],

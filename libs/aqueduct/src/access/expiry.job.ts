@@ -5,7 +5,6 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -14,7 +13,7 @@ import { AccessEventType } from './access-event-types';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { AqueductLedger } from './aqueduct-ledger.service';
 
-/** Name of the job in the SchedulerRegistry. */
+/** Name of the job (in logs and for hosts that list their crons). */
 export const EXPIRY_JOB = 'aqueduct-expiry';
 
 export interface SweepResult {
@@ -47,7 +46,6 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly ledger: AqueductLedger,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
-    private readonly scheduler: SchedulerRegistry,
     private readonly metrics: AqueductMetrics,
   ) {}
 
@@ -55,21 +53,25 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     if (!this.options.expiry.enabled) {
       return;
     }
+    // A cron of its own (the `cron` package, as @nestjs/schedule uses), not the host's scheduler:
+    // the module must neither need the host to import ScheduleModule nor import it for the host
+    // (a second ScheduleModule.forRoot() would run every host cron twice).
     this.job = CronJob.from({
       cronTime: this.options.expiry.cron,
       onTick: () => this.tick(),
       start: true,
+      name: EXPIRY_JOB,
     });
-    this.scheduler.addCronJob(EXPIRY_JOB, this.job);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.job?.stop();
-    // @nestjs/schedule may have closed it already (its own shutdown hook removes every cron job).
-    if (this.job && this.scheduler.doesExist('cron', EXPIRY_JOB)) {
-      this.scheduler.deleteCronJob(EXPIRY_JOB);
-    }
     await this.running;
+  }
+
+  /** The running cron job, when this instance runs the job (to inspect its next run, say). */
+  get cronJob(): CronJob | undefined {
+    return this.job;
   }
 
   /**

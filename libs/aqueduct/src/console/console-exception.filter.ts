@@ -10,6 +10,7 @@ import type { Request, Response } from 'express';
 import { ConsoleView } from './console-view';
 import { errorPage } from './console-pages/error.page';
 import { layout } from './console-pages/layout.page';
+import { printableLines } from '../utils/printable';
 
 /**
  * Console errors as pages, with the console's security headers: a refused guard is a 403 page,
@@ -34,7 +35,9 @@ export class ConsoleExceptionFilter implements ExceptionFilter {
       messages = messagesOf(exception);
     } else {
       this.logger.error(
-        `Console request failed: ${(exception as Error)?.stack ?? String(exception)}`,
+        printableLines(
+          `Console request failed: ${(exception as Error)?.stack ?? String(exception)}`,
+        ),
       );
     }
     this.view.send(http.getRequest<Request>(), response, status, (context) =>

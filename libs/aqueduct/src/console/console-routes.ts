@@ -9,10 +9,15 @@ export const CONSOLE_ROUTES = {
   reprocess: 'events/:id/reprocess',
   dismiss: 'events/:id/dismiss',
   customer: 'customers/:customerId',
+  /** Any other path under the console's (GET): the console's own 404 page, behind its guard. */
+  unknown: '*rest',
 } as const;
 
+/** Parameter of the `unknown` route: the segments after the console's path. */
+const UNKNOWN_REST = 'rest';
+
 const SUB_ROUTES = Object.values(CONSOLE_ROUTES)
-  .filter((route) => route !== '')
+  .filter((route) => route !== '' && route !== CONSOLE_ROUTES.unknown)
   .sort((a, b) => b.length - a.length);
 
 /**
@@ -22,12 +27,29 @@ const SUB_ROUTES = Object.values(CONSOLE_ROUTES)
 export function consoleBase(request: Request): string {
   const pattern = String(request.route?.path ?? '').replace(/\/+$/, '');
   const subRoute = SUB_ROUTES.find((route) => pattern.endsWith(`/${route}`));
-  const depth = subRoute ? subRoute.split('/').length : 0;
+  const depth = pattern.endsWith(`/${CONSOLE_ROUTES.unknown}`)
+    ? restDepth(request)
+    : subRoute
+      ? subRoute.split('/').length
+      : 0;
   const segments = (request.originalUrl ?? request.url)
     .split('?')[0]
     .replace(/\/+$/, '')
     .split('/');
   return segments.slice(0, segments.length - depth).join('/') || '/';
+}
+
+/**
+ * Segments the `unknown` route's wildcard matched: Express gives them as a list (`/a/b/` is
+ * `['a', 'b', '']`; an encoded `%2F` stays inside its segment, as in the URL split above).
+ */
+function restDepth(request: Request): number {
+  const rest: unknown = request.params?.[UNKNOWN_REST];
+  const segments = Array.isArray(rest) ? [...rest] : String(rest ?? '').split('/');
+  while (segments.length > 0 && segments[segments.length - 1] === '') {
+    segments.pop();
+  }
+  return segments.length;
 }
 
 /** Links between pages. */

@@ -38,6 +38,9 @@ import { ConsoleView } from './console-view';
 /** Offered in the type filter; any other type can be typed in. */
 const KNOWN_TYPES = [...Object.values(AqueductEventType), ...Object.values(AccessEventType)];
 
+/** Name of the handler of the console's home page, the event list (for `servedPaths`). */
+export const CONSOLE_HOME_HANDLER = 'list';
+
 /**
  * A controller class of its own for each module registration, like the webhook's: its path comes
  * from options that `forRootAsync` only knows once resolved (see `consoleRouteProvider`).
@@ -154,6 +157,19 @@ export function createConsoleController(): Type<unknown> {
           backlog,
         ),
       );
+    }
+
+    /**
+     * Any other GET under the console's path: the console's 404 page (layout, security headers,
+     * a link back to the events, by `ConsoleExceptionFilter`) instead of Nest's JSON one, behind
+     * the same guard, so a refused visitor gets the 403 page and learns nothing more. It is the
+     * last handler, so Express (which tries routes in the order they were added) gives it only
+     * what no console route matched; its pattern lies under the console's path, so it never
+     * takes the webhook's POST or a host route elsewhere.
+     */
+    @Get(CONSOLE_ROUTES.unknown)
+    unknown(): never {
+      throw new NotFoundException('There is no such page in the console.');
     }
   }
   return AqueductConsoleController;

@@ -17,6 +17,7 @@ import {
   type WebhookVerifier,
 } from '../verification/webhook-verifier.interface';
 import { RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
+import { printable } from '../utils/printable';
 
 /** Where the guard leaves what the verifier learned (delivery id, signing time). */
 export const VERIFIED_WEBHOOK = Symbol('aqueduct.verified');
@@ -63,7 +64,9 @@ export class AqueductSignatureGuard implements CanActivate {
     const names = Object.keys(request.headers);
     this.metrics.webhook('unknown', 'unauthorized', 0);
     if (!(error instanceof WebhookVerificationError)) {
-      this.logger.error(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`);
+      this.logger.error(
+        printable(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`),
+      );
       this.monitor.failure('error', 'the verifier threw', names);
       return;
     }

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { RETRY_AFTER_SECONDS } from '../aqueduct.constants';
+import { printableLines } from '../utils/printable';
 
 /**
  * Scoped to the webhook controller, so a host's global filters cannot reshape what Aqueduct
@@ -37,7 +38,7 @@ export class WebhookExceptionFilter implements ExceptionFilter {
       return;
     }
     this.logger.error(
-      `Webhook request failed: ${(exception as Error)?.stack ?? String(exception)}`,
+      printableLines(`Webhook request failed: ${(exception as Error)?.stack ?? String(exception)}`),
     );
     response.status(HttpStatus.INTERNAL_SERVER_ERROR).json({
       statusCode: HttpStatus.INTERNAL_SERVER_ERROR,

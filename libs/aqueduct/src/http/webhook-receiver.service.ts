@@ -25,6 +25,7 @@ import {
 } from '../storage/aqueduct-inbox.service';
 import { withTimeout } from '../utils/with-timeout';
 import type { VerifiedWebhook } from '../verification/webhook-verifier.interface';
+import { printable } from '../utils/printable';
 
 /** The answer to a stored event. */
 export interface WebhookAck {
@@ -175,7 +176,9 @@ export class WebhookReceiver {
   private quarantined(result: InboxResult, parsed: ParsedEvent): WebhookAck {
     const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
     if (!result.duplicate) {
-      this.logger.warn(`Quarantined ${parsed.type} event ${result.id}: ${errors.join('; ')}`);
+      this.logger.warn(
+        printable(`Quarantined ${parsed.type} event ${result.id}: ${errors.join('; ')}`),
+      );
       if (!this.alerts.isOpen('quarantine')) {
         const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
         void this.alerts
@@ -235,7 +238,9 @@ export class WebhookReceiver {
       return await withTimeout(this.inbox.store(record), this.options.storeTimeoutMs);
     } catch (error) {
       this.logger.error(
-        `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,
+        printable(
+          `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,
+        ),
       );
       throw new ServiceUnavailableException({
         statusCode: 503,

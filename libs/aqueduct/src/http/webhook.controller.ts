@@ -16,6 +16,9 @@ import { AqueductSignatureGuard, VERIFIED_WEBHOOK, type VerifiedRequest } from '
 import { WebhookExceptionFilter } from './webhook-exception.filter';
 import { type WebhookAck, WebhookReceiver } from './webhook-receiver.service';
 
+/** Name of the webhook controller's one handler (for `servedPaths`). */
+export const WEBHOOK_HANDLER = 'receive';
+
 /**
  * A controller class of its own for each module registration: its route path comes from options
  * that `forRootAsync` only knows once resolved, and is bound to this class (never to a shared one)

@@ -143,7 +143,8 @@ export interface ExpiryOptions {
    */
   enabled?: boolean;
   /**
-   * Cron expression of the job (seconds field optional), as `@nestjs/schedule` takes it.
+   * Cron expression of the job (seconds field optional), as the `cron` package (and
+   * `@nestjs/schedule`) take it. The job runs on its own timer: the host needs no ScheduleModule.
    * @default '* * * * *' (every minute)
    */
   cron?: string;

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import type { AqueductListenerHandler } from './aqueduct-event.interface';
+import { scopedListener } from '../aqueduct.messages';
 import { AqueductListenerRegistry } from './aqueduct-listener.registry';
 import {
   AQUEDUCT_LISTENER_METADATA,
@@ -25,29 +26,57 @@ export class AqueductListenersExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
+    // One instance may be reachable through several providers (a `useExisting` alias, the same
+    // value under two tokens): its listeners are registered once.
+    const seen = new Set<object>();
     for (const wrapper of wrappers) {
-      this.explore(wrapper);
+      this.explore(wrapper, seen);
     }
     this.logger.log(`Aqueduct listeners: ${this.registry.names().join(', ') || '(none)'}`);
   }
 
-  private explore(wrapper: InstanceWrapper): void {
-    const { instance } = wrapper;
-    if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) {
+  private explore(wrapper: InstanceWrapper, seen: Set<object>): void {
+    if (wrapper.isAlias) {
       return;
     }
+    if (!wrapper.isDependencyTreeStatic()) {
+      this.refuseScoped(wrapper);
+      return;
+    }
+    const { instance } = wrapper;
+    if (!instance || typeof instance !== 'object' || seen.has(instance)) {
+      return;
+    }
+    seen.add(instance);
     const prototype = Object.getPrototypeOf(instance);
-    for (const method of this.scanner.getAllMethodNames(prototype)) {
-      const metadata = this.reflector.get<AqueductListenerMetadata | undefined>(
-        AQUEDUCT_LISTENER_METADATA,
-        prototype[method],
-      );
-      if (!metadata) {
-        continue;
-      }
+    for (const [method, metadata] of this.listenerMethods(prototype)) {
       const name = metadata.options.name ?? `${instance.constructor.name}.${method}`;
       const handler: AqueductListenerHandler = (event, context) => instance[method](event, context);
       this.registry.add(name, metadata.types, handler);
+    }
+  }
+
+  /**
+   * A request-scoped (or transient) provider has no instance outside a request, and listeners run
+   * outside any request: one with listeners would silently never run. Stop start-up instead.
+   */
+  private refuseScoped(wrapper: InstanceWrapper): void {
+    const prototype = (wrapper.metatype as { prototype?: object } | undefined)?.prototype;
+    const methods = prototype ? [...this.listenerMethods(prototype)].map(([method]) => method) : [];
+    if (methods.length > 0) {
+      throw new Error(scopedListener(String(wrapper.name), methods));
+    }
+  }
+
+  private *listenerMethods(prototype: object): Iterable<[string, AqueductListenerMetadata]> {
+    for (const method of this.scanner.getAllMethodNames(prototype)) {
+      const metadata = this.reflector.get<AqueductListenerMetadata | undefined>(
+        AQUEDUCT_LISTENER_METADATA,
+        (prototype as Record<string, unknown>)[method] as () => unknown,
+      );
+      if (metadata) {
+        yield [method, metadata];
+      }
     }
   }
 }

@@ -1,7 +1,6 @@
-import { Logger, type Provider } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { lazyHostInstance } from '../access/access.providers';
-import { schemeInUse } from '../aqueduct.messages';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { HmacVerifier } from './hmac.verifier';
@@ -9,7 +8,10 @@ import { SharedSecretVerifier } from './shared-secret.verifier';
 import { StandardWebhooksVerifier } from './standard-webhooks.verifier';
 import { WEBHOOK_VERIFIER, type WebhookVerifier } from './webhook-verifier.interface';
 
-/** Picks the one configured `WebhookVerifier` and names it in the start-up log. */
+/**
+ * Picks the one configured `WebhookVerifier`. The scheme is named in the start-up log by
+ * `webhookRouteProvider`, with the route as served, once the global prefix is known.
+ */
 export const webhookVerifierProvider: Provider = {
   provide: WEBHOOK_VERIFIER,
   inject: [AQUEDUCT_OPTIONS, ModuleRef],
@@ -18,9 +20,6 @@ export const webhookVerifierProvider: Provider = {
     moduleRef: ModuleRef,
   ): Promise<WebhookVerifier> => {
     const { verification, secrets } = options;
-    new Logger('AqueductModule').log(
-      schemeInUse(verification.scheme, options.path, secrets.length),
-    );
     switch (verification.scheme) {
       case 'standard-webhooks':
         return new StandardWebhooksVerifier(secrets, verification);
