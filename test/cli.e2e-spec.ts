@@ -326,7 +326,8 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       expect(result.stdout).toMatch(new RegExp(`paid until\\s+${end.toISOString()}`));
       expect(result.stdout).toMatch(new RegExp(`access until\\s+${grace.toISOString()}`));
       expect(result.stdout).toMatch(new RegExp(`next change\\s+${end.toISOString()}`));
-      expect(result.stdout).toMatch(/orgs\s+1 \(Acme\[31m Inc\.\)/);
+      // The sender's control characters shown escaped, visible, never sent to the terminal raw.
+      expect(result.stdout).toMatch(/orgs\s+1 \(Acme\\u001b\[31m Inc\.\\u009b\)/);
       expect(result.stdout).toMatch(/users\s+2/);
       expect(result.stdout).toMatch(
         new RegExp(`${start.toISOString()}\\s+${end.toISOString()}\\s+active\\s+<- now`),

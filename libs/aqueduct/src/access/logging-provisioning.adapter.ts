@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ProvisioningAdapter, ProvisioningGrant } from './provisioning-adapter.interface';
+import { printable } from '../utils/printable';
 
 /**
  * The default adapter: it only logs (counts, ids, never emails), so an app can start receiving
@@ -24,5 +25,7 @@ export class LoggingProvisioningAdapter implements ProvisioningAdapter {
 function describe(grant: ProvisioningGrant): string {
   const users = grant.orgs.reduce((sum, org) => sum + org.users.length, 0);
   const until = grant.accessUntil ? `, until ${grant.accessUntil.toISOString()}` : '';
-  return `${grant.customerId}/${grant.productId} (${grant.reason}): ${grant.orgs.length} org(s), ${users} user(s)${until}`;
+  return printable(
+    `${grant.customerId}/${grant.productId} (${grant.reason}): ${grant.orgs.length} org(s), ${users} user(s)${until}`,
+  );
 }

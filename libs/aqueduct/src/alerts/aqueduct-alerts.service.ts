@@ -11,6 +11,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';
 import { ALERT_RAISED_EVENT, type AlertKind, type AqueductAlert } from './alert.interfaces';
+import { printable } from '../utils/printable';
 
 /** How often each instance re-reads which alerts are open (another may have raised or resolved one). */
 const REFRESH_MS = 60_000;
@@ -125,7 +126,7 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
     }
     this.markOpen(kind, true);
     if (opened) {
-      this.logger.error(`Alert (${kind}): ${reason}`);
+      this.logger.error(printable(`Alert (${kind}): ${reason}`));
       this.signal.wake();
     }
     return opened;

@@ -4,6 +4,7 @@ import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { AqueductAlerts } from './aqueduct-alerts.service';
+import { printable } from '../utils/printable';
 
 /** Why a request was refused, as counted and alerted on. */
 export type UnauthorizedReason =
@@ -194,7 +195,9 @@ export class VerificationMonitor {
       : '';
     this.logged.set(reason, { at: now, suppressed: 0 });
     this.logger.warn(
-      `Rejected webhook (401, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
+      printable(
+        `Rejected webhook (401, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
+      ),
     );
   }
 }

@@ -15,6 +15,7 @@ import type { ResolvedAqueductOptions } from '../options/aqueduct-options.valida
 import { AqueductApiClient } from './aqueduct-api.client';
 import type { AqueductWebhookEndpoint } from './aqueduct-api.interfaces';
 import { aqueductTypesListenedTo, compareEndpoints } from './endpoint-problems';
+import { printable } from '../utils/printable';
 
 /** What one check found. */
 export interface EndpointCheckResult {
@@ -93,7 +94,9 @@ export class EndpointCheck implements OnApplicationBootstrap, BeforeApplicationS
     }
     this.running = true;
     this.check()
-      .catch((error) => this.logger.error(`Endpoint check failed: ${(error as Error).message}`))
+      .catch((error) =>
+        this.logger.error(printable(`Endpoint check failed: ${(error as Error).message}`)),
+      )
       .finally(() => (this.running = false));
   }
 
@@ -110,7 +113,9 @@ export class EndpointCheck implements OnApplicationBootstrap, BeforeApplicationS
     } catch (error) {
       // AqueductApiError messages never carry the key.
       const message = (error as Error).message;
-      this.logger.warn(`Could not check Aqueduct's webhook endpoints (no alert): ${message}`);
+      this.logger.warn(
+        printable(`Could not check Aqueduct's webhook endpoints (no alert): ${message}`),
+      );
       return this.keep({
         ok: false,
         problems: [`Could not list Aqueduct's webhook endpoints: ${message}`],
@@ -128,7 +133,7 @@ export class EndpointCheck implements OnApplicationBootstrap, BeforeApplicationS
       endpoints: endpoints.length,
       checkedAt,
     });
-    problems.forEach((problem) => this.logger.warn(problem));
+    problems.forEach((problem) => this.logger.warn(printable(problem)));
     if (this.stopped) {
       return result;
     }

@@ -1,3 +1,5 @@
+import { printable as escapeControls, printableJson, printableLines } from '../utils/printable';
+
 /** Exit codes scripts can rely on. */
 export const ExitCode = {
   /** Done, and everything it was asked to do succeeded. */
@@ -20,9 +22,14 @@ export class CliError extends Error {
   }
 }
 
-/** Prints `value` as JSON (for `--json`) or through `human` for people. */
+/**
+ * Prints `value` as JSON (for `--json`) or through `human` for people. The JSON has DEL and C1
+ * escaped too (`JSON.stringify` escapes only C0), so it stays valid and is safe on a terminal.
+ * `human` must pass every value that came from a sender, the database or Aqueduct's API through
+ * `printable`; as a last guard, any control character left in its text but a newline is escaped.
+ */
 export function output(json: boolean | undefined, value: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
+  process.stdout.write(`${json ? printableJson(value, 2) : printableLines(human())}\n`);
 }
 
 /** A fixed-width table of rows of strings. */
@@ -61,10 +68,11 @@ export function positiveNumber(name: string) {
 }
 
 /**
- * `text` without control characters (C0, DEL and C1: tab and newline too), for printing values
- * that come from a sender (ids, names) to a terminal: no escape sequence of theirs reaches it.
+ * `text` (null and undefined as '') with every control character (C0, DEL and C1: tab and newline
+ * too) shown as a visible escape (`\x1b` as `\u001b`), for printing values that come from a sender,
+ * the database or Aqueduct's API (types, ids, names, errors, URLs): no escape sequence of theirs
+ * reaches the terminal, none can break a line or a table, and the operator sees it was there.
  */
 export function printable(text: unknown): string {
-  // eslint-disable-next-line no-control-regex
-  return String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return escapeControls(String(text ?? ''));
 }

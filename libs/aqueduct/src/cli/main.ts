@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { CommanderError } from 'commander';
 import { CliError, ExitCode } from './cli-output';
 import { createProgram } from './program';
+import { printable, printableLines } from '../utils/printable';
 
 async function main(): Promise<void> {
   const program = createProgram();
@@ -15,11 +16,12 @@ async function main(): Promise<void> {
       return;
     }
     if (error instanceof CliError) {
-      process.stderr.write(`error: ${error.message}\n`);
+      // Messages can quote Aqueduct's API, the database or a stored event: escaped.
+      process.stderr.write(`error: ${printable(error.message)}\n`);
       process.exitCode = error.exitCode;
       return;
     }
-    process.stderr.write(`error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`error: ${printableLines((error as Error)?.stack ?? String(error))}\n`);
     process.exitCode = ExitCode.Failed;
   }
 }

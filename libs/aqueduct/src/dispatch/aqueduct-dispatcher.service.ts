@@ -22,6 +22,7 @@ import {
   type DeliveryQueue,
 } from './delivery-queue.interface';
 import { DispatchSignal } from './dispatch-signal';
+import { printable } from '../utils/printable';
 
 const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;
 
@@ -288,7 +289,9 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       (Date.now() - started) / 1000,
     );
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const log = `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`;
+    const log = printable(
+      `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`,
+    );
     if (dead) {
       this.logger.error(log);
     } else {

@@ -14,6 +14,7 @@ import { ALERT_RAISED_EVENT } from '../alerts/alert.interfaces';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
 import type { EmailOptions, EmailTemplateName, EmailTemplateVariables } from './email.interfaces';
 import { renderEmail } from './email.templates';
+import { printable } from '../utils/printable';
 
 /** Name of the built-in email listener, as stored with its deliveries. */
 export const EMAIL_LISTENER = 'aqueduct.email';
@@ -127,7 +128,9 @@ export class EmailListener implements OnModuleInit {
           'invalid address',
         );
         this.logger.warn(
-          `Skipped an invalid address (${template}, event ${event.id}, org ${recipient.orgName})`,
+          printable(
+            `Skipped an invalid address (${template}, event ${event.id}, org ${recipient.orgName})`,
+          ),
         );
         continue;
       }

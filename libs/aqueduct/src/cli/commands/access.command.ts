@@ -42,18 +42,6 @@ interface OrgSummary {
 const summariseOrgs = (orgs: ProvisioningOrgDto[] | null | undefined): OrgSummary[] =>
   (orgs ?? []).map((org) => ({ name: org.name, users: org.users?.length ?? 0 }));
 
-/** JSON for a terminal: JSON.stringify escapes C0 but not DEL and C1; these are escaped too. */
-function emit(json: boolean | undefined, value: unknown, human: () => string): void {
-  if (!json) {
-    return output(false, value, human);
-  }
-  const text = JSON.stringify(value, null, 2).replace(
-    /[\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-  process.stdout.write(`${text}\n`);
-}
-
 /** `access show|check`: what the access ledger says about a customer, at a moment. */
 export function registerAccess(program: Command): void {
   const access = program
@@ -97,7 +85,8 @@ export function registerAccess(program: Command): void {
         ExitCode.Failed,
       );
     }
-    emit(
+    // `output` escapes DEL and C1 in the JSON too (a sender's org name can carry them).
+    output(
       flags.json,
       {
         customerId,
@@ -122,7 +111,7 @@ export function registerAccess(program: Command): void {
     );
     const hasAccess = entitlement?.hasAccess ?? false;
     const until = entitlement ? untilOf(entitlement, at) : null;
-    emit(
+    output(
       flags.json,
       {
         customerId,

@@ -78,8 +78,9 @@ export function registerEndpoints(program: Command): void {
       output(
         flags.json,
         shown,
+        // What Aqueduct's API answered: no escape sequence of its reaches the terminal.
         () =>
-          `registered ${endpoint.id} → ${endpoint.url} for ${endpoint.enabledEvents.join(', ')}`,
+          `registered ${printable(endpoint.id)} → ${printable(endpoint.url)} for ${endpoint.enabledEvents.map(printable).join(', ')}`,
       );
     },
   );
@@ -91,7 +92,12 @@ export function registerEndpoints(program: Command): void {
     output(flags.json, list, () =>
       table(
         ['id', 'url', 'events', 'created'],
-        list.map((e) => [e.id, e.url, e.enabledEvents.join(','), e.createdAt]),
+        list.map((e) => [
+          printable(e.id),
+          printable(e.url),
+          e.enabledEvents.map(printable).join(','),
+          printable(e.createdAt),
+        ]),
       ),
     );
   });
@@ -135,9 +141,9 @@ export function registerEndpoints(program: Command): void {
     };
     output(flags.json, result, () =>
       result.ok
-        ? printable(
-            `ok: ${matching.join(', ')} → ${flags.url} sends ${wanted.map(toApiEventName).join(', ')}`,
-          )
+        ? `ok: ${matching.map(printable).join(', ')} → ${printable(flags.url)} sends ${wanted
+            .map((type) => printable(toApiEventName(type)))
+            .join(', ')}`
         : // Endpoint URLs come from the API: no escape sequence of theirs reaches the terminal.
           problems.map((problem) => `problem: ${printable(problem)}`).join('\n'),
     );

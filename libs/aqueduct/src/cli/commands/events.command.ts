@@ -3,6 +3,7 @@ import { isAttemptRun } from '../../dispatch/delivery-attempt-log';
 import { AqueductEventsService } from '../../events/aqueduct-events.service';
 import type { AqueductDeliveryState } from '../../storage/entities/aqueduct-delivery.entity';
 import type { AqueductEventStatus } from '../../storage/entities/aqueduct-event.entity';
+import { printableJson } from '../../utils/printable';
 import { CliError, ExitCode, output, positiveInt, printable, table } from '../cli-output';
 import { withDatabase } from '../database-context';
 
@@ -13,6 +14,12 @@ interface DbFlags {
 
 const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : '');
 const databaseUrl = (flags: DbFlags) => flags.databaseUrl ?? process.env.DATABASE_URL;
+
+/*
+ * Human output: every value that comes from a stored event (its type, payload, errors, the
+ * listeners' errors) or from the command line goes through `printable`, so a sender's escape
+ * sequence is shown (`\u001b[31m`), never acted on by the terminal.
+ */
 
 /** `events list|show|replay|redrive`: the stored events, the ngrok-replay equivalent. */
 export function registerEvents(program: Command): void {
@@ -59,7 +66,7 @@ export function registerEvents(program: Command): void {
       output(flags.json, list, () =>
         table(
           ['id', 'received', 'type', 'status'],
-          list.map((e) => [e.id, iso(e.receivedAt), e.type, e.status]),
+          list.map((e) => [printable(e.id), iso(e.receivedAt), printable(e.type), e.status]),
         ),
       );
     },
@@ -76,13 +83,18 @@ export function registerEvents(program: Command): void {
     );
     output(flags.json, event, () =>
       [
-        `${event.id}  ${event.type}  ${event.status}  received ${iso(event.receivedAt)}`,
-        event.errors?.length ? `errors: ${event.errors.join('; ')}` : '',
-        event.warnings?.length ? `warnings: ${event.warnings.join('; ')}` : '',
-        JSON.stringify(event.payload, null, 2),
+        `${printable(event.id)}  ${printable(event.type)}  ${event.status}  received ${iso(event.receivedAt)}`,
+        event.errors?.length ? `errors: ${event.errors.map(printable).join('; ')}` : '',
+        event.warnings?.length ? `warnings: ${event.warnings.map(printable).join('; ')}` : '',
+        printableJson(event.payload, 2),
         table(
           ['listener', 'state', 'attempts', 'last error'],
-          event.deliveries.map((d) => [d.listener, d.state, String(d.attempts), d.lastError ?? '']),
+          event.deliveries.map((d) => [
+            printable(d.listener),
+            d.state,
+            String(d.attempts),
+            printable(d.lastError),
+          ]),
         ),
         // Every attempt, as the console shows them: what happened, where, and how long it took.
         table(
@@ -91,15 +103,23 @@ export function registerEvents(program: Command): void {
             (d.attemptLog ?? []).map((entry) =>
               isAttemptRun(entry)
                 ? [
-                    d.listener,
+                    printable(d.listener),
                     String(entry.attempt),
-                    entry.outcome,
-                    entry.startedAt ?? '',
+                    printable(entry.outcome),
+                    printable(entry.startedAt),
                     entry.durationMs === null ? '' : String(entry.durationMs),
-                    entry.instance ?? '',
-                    entry.error ?? '',
+                    printable(entry.instance),
+                    printable(entry.error),
                   ]
-                : [d.listener, '', entry.outcome, entry.at, '', '', ''],
+                : [
+                    printable(d.listener),
+                    '',
+                    printable(entry.outcome),
+                    printable(entry.at),
+                    '',
+                    '',
+                    '',
+                  ],
             ),
           ),
         ),
@@ -121,7 +141,7 @@ export function registerEvents(program: Command): void {
     output(
       flags.json,
       { eventId, scheduled },
-      () => `replaying ${eventId}: ${scheduled} deliveries scheduled`,
+      () => `replaying ${printable(eventId)}: ${scheduled} deliveries scheduled`,
     );
   });
 
@@ -175,7 +195,11 @@ export function registerEvents(program: Command): void {
       [
         table(
           ['id', 'status', 'errors'],
-          results.map((r) => [r.id, r.status, printable((r.errors ?? []).join('; '))]),
+          results.map((r) => [
+            printable(r.id),
+            r.status,
+            (r.errors ?? []).map(printable).join('; '),
+          ]),
         ),
         `${accepted} accepted, ${results.length - accepted} not`,
       ].join('\n'),
@@ -194,7 +218,7 @@ export function registerEvents(program: Command): void {
     await withDatabase(databaseUrl(flags), (app) =>
       app.get(AqueductEventsService).dismiss(eventId).catch(notFound),
     );
-    output(flags.json, { dismissed: eventId }, () => `${eventId} dismissed`);
+    output(flags.json, { dismissed: eventId }, () => `${printable(eventId)} dismissed`);
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { signAqueductRequest } from '../../testing/sign-aqueduct-request';
+import { printableJson } from '../../utils/printable';
 import { ExitCode, output } from '../cli-output';
 import { checkUrl, postSigned } from '../http-post';
 import { sampleBody } from '../sample-event';
@@ -40,7 +41,8 @@ export function registerSend(program: Command): void {
     output(
       flags.json,
       { type, status: result.status, body: result.body },
-      () => `${result.status} ${JSON.stringify(result.body)}`,
+      // The endpoint's answer, as JSON with every control character escaped.
+      () => `${result.status} ${printableJson(result.body)}`,
     );
     process.exitCode = result.status >= 200 && result.status < 300 ? ExitCode.Ok : ExitCode.Failed;
   });

@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { CliError, ExitCode, output, positiveInt, positiveNumber, table } from '../cli-output';
+import {
+  CliError,
+  ExitCode,
+  output,
+  positiveInt,
+  positiveNumber,
+  printable,
+  table,
+} from '../cli-output';
 import { checkUrl } from '../http-post';
 import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
 import {
@@ -105,7 +113,7 @@ function humanReport(report: SimulationReport): string {
     String(count),
   ]);
   const answers = Object.entries(report.answers)
-    .map(([answer, count]) => `${answer}: ${count}`)
+    .map(([answer, count]) => `${printable(answer)}: ${count}`)
     .join(', ');
   const invalid = Object.entries(report.invalidByKind)
     .map(([kind, count]) => `${kind}: ${count}`)
@@ -120,7 +128,9 @@ function humanReport(report: SimulationReport): string {
         ]
       : []),
     table(['attempts', 'delivered'], rows),
-    ...report.givenUpIds.map((g) => `given up: ${g.id} (last answer ${g.lastStatus})`),
+    ...report.givenUpIds.map(
+      (g) => `given up: ${printable(g.id)} (last answer ${printable(g.lastStatus)})`,
+    ),
   ].join('\n');
 }
 
