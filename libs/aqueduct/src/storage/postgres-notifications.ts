@@ -1,0 +1,214 @@
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { withTimeout } from '../utils/with-timeout';
+
+/** Pause before listening again after the connection was lost. */
+const RECONNECT_DELAY_MS = 1000;
+/**
+ * How often the listening connection is asked a trivial query. A connection whose network path
+ * stalls raises no error for minutes; a query that gets no answer tells within seconds.
+ */
+const HEARTBEAT_MS = 3000;
+/** How long that query may take before the connection counts as lost. */
+const HEARTBEAT_TIMEOUT_MS = 2000;
+
+export type NotificationHandler = (payload: string) => void;
+/** Told each time the connection starts listening (true) or is lost (false). */
+export type ListeningHandler = (listening: boolean) => void;
+
+/** Channels are fixed names of the module's: never from input (LISTEN takes no parameters). */
+const CHANNEL_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * One connection per instance that LISTENs on the module's channels (deliveries to run, access
+ * that changed) and hands each notification to its subscribers. Holds one connection of the
+ * DataSource's pool while any channel is subscribed. A lost connection (an error, or a heartbeat
+ * unanswered) is replaced, and subscribers are told: notifications sent meanwhile are gone, so
+ * whoever relies on them must assume it missed some.
+ */
+@Injectable()
+export class PostgresNotifications implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('AqueductNotifications');
+  private readonly channels = new Map<string, Set<NotificationHandler>>();
+  private readonly listeningHandlers = new Set<ListeningHandler>();
+  private client?: PoolClient;
+  /** The channels the current connection LISTENs on. */
+  private listened = new Set<string>();
+  private connecting?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  private stopped = false;
+  private lostLogged = false;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Whether notifications are being received now. */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
+  /**
+   * Subscribes to a channel; resolves once the connection listens on it (or has failed, then it
+   * is retried in the background). Returns the unsubscribe function.
+   */
+  async listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+    if (!CHANNEL_NAME.test(channel)) {
+      throw new Error(`Invalid notification channel name: ${channel}`);
+    }
+    let handlers = this.channels.get(channel);
+    if (!handlers) {
+      handlers = new Set();
+      this.channels.set(channel, handlers);
+    }
+    handlers.add(handler);
+    this.stopped = false;
+    await this.connect();
+    const client = this.client;
+    if (client && !this.listened.has(channel)) {
+      this.listened.add(channel);
+      await client.query(`LISTEN ${channel}`).catch((error) => this.lost(client, error));
+    }
+    return () => this.unlisten(channel, handler);
+  }
+
+  /** Calls `handler` on every change of `listening`. Returns the unsubscribe function. */
+  onListening(handler: ListeningHandler): () => void {
+    this.listeningHandlers.add(handler);
+    return () => this.listeningHandlers.delete(handler);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.channels.clear();
+    await this.close();
+  }
+
+  private async unlisten(channel: string, handler: NotificationHandler): Promise<void> {
+    const handlers = this.channels.get(channel);
+    if (!handlers?.delete(handler) || handlers.size > 0) {
+      return;
+    }
+    this.channels.delete(channel);
+    if (this.channels.size === 0) {
+      await this.close();
+    } else if (this.listened.delete(channel)) {
+      await this.client?.query(`UNLISTEN ${channel}`).catch(() => undefined);
+    }
+  }
+
+  private async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    await this.connecting;
+    const client = this.client;
+    this.client = undefined;
+    this.listened = new Set();
+    if (client) {
+      await client.query('UNLISTEN *').catch(() => undefined);
+      this.detach(client);
+      client.release();
+      this.tell(false);
+    }
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const pool = (
+      this.dataSource.driver as unknown as { master?: { connect(): Promise<PoolClient> } }
+    ).master;
+    if (!pool || this.stopped || this.client || this.channels.size === 0) {
+      return;
+    }
+    let client: PoolClient | undefined;
+    try {
+      client = await pool.connect();
+      client.on('notification', this.onNotification);
+      client.on('error', (error) => this.lost(client, error));
+      const listened = new Set(this.channels.keys());
+      for (const channel of listened) {
+        await client.query(`LISTEN ${channel}`);
+      }
+      if (this.stopped) {
+        this.detach(client);
+        client.release();
+        return;
+      }
+      this.client = client;
+      this.listened = listened;
+      this.heartbeat = setInterval(() => void this.beat(client!), HEARTBEAT_MS);
+      this.heartbeat.unref();
+      if (this.lostLogged) {
+        this.logger.log('Notification connection is back');
+        this.lostLogged = false;
+      }
+      this.tell(true);
+    } catch (error) {
+      this.lost(client, error, true);
+    }
+  }
+
+  private readonly onNotification = (message: { channel: string; payload?: string }) => {
+    for (const handler of this.channels.get(message.channel) ?? []) {
+      try {
+        handler(message.payload ?? '');
+      } catch (error) {
+        this.logger.error(`A ${message.channel} subscriber failed: ${(error as Error).message}`);
+      }
+    }
+  };
+
+  private async beat(client: PoolClient): Promise<void> {
+    try {
+      await withTimeout(client.query('SELECT 1'), HEARTBEAT_TIMEOUT_MS);
+    } catch (error) {
+      this.lost(client, error);
+    }
+  }
+
+  /** Our handlers off: the pool's own handle a client once it is back in the pool. */
+  private detach(client: PoolClient): void {
+    client.removeListener('notification', this.onNotification);
+    client.removeAllListeners('error');
+  }
+
+  private lost(client: PoolClient | undefined, error: unknown, opening = false): void {
+    const wasListening = client !== undefined && client === this.client;
+    if (client && (wasListening || opening)) {
+      this.detach(client);
+      // Destroyed, not reused: a connection that failed a query is not trusted again.
+      client.release(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (wasListening) {
+      this.client = undefined;
+      this.listened = new Set();
+      clearInterval(this.heartbeat);
+      this.tell(false);
+    } else if (!opening) {
+      return; // an old connection's late error: already replaced
+    }
+    if (this.stopped) {
+      return;
+    }
+    if (!this.lostLogged) {
+      this.logger.warn(
+        `Lost the notification connection (${(error as Error)?.message}); retrying every ${RECONNECT_DELAY_MS} ms`,
+      );
+      this.lostLogged = true;
+    }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), RECONNECT_DELAY_MS);
+    this.retryTimer.unref();
+  }
+
+  private tell(listening: boolean): void {
+    for (const handler of this.listeningHandlers) {
+      handler(listening);
+    }
+  }
+}
