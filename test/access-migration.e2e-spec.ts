@@ -29,7 +29,8 @@ class RecordingAdapter implements ProvisioningAdapter {
 
 const ORGS = [{ name: 'Acme', users: [{ name: 'Ada', email: 'ada@acme.test' }] }];
 /** The migrations of 0.1, before access moved to one row per (customer, product). */
-const SHIPPED_IN_0_1 = aqueductMigrations.filter((m) => m.name < 'SplitAqueductAccess');
+const SPLIT_AT = 1763800006000;
+const SHIPPED_IN_0_1 = aqueductMigrations.filter((m) => Number(m.name.slice(-13)) < SPLIT_AT);
 
 /**
  * A 0.1 ledger (one `aqueduct_entitlements` row per provisioning, keyed by subscription) carried

@@ -1,6 +1,7 @@
 import type { DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { clockProvider, provisioningAdapterProvider } from './access/access.providers';
+import { AccessCache } from './access/access-cache';
 import { AqueductAccessService } from './access/aqueduct-access.service';
 import { AqueductLedger } from './access/aqueduct-ledger.service';
 import { ExpiryJob } from './access/expiry.job';
@@ -36,6 +37,7 @@ import { AQUEDUCT_OPTIONS, resolvedOptionsProvider } from './options/aqueduct-op
 import { AQUEDUCT_CLOCK } from './access/aqueduct-clock';
 import { AqueductInbox } from './storage/aqueduct-inbox.service';
 import { AqueductSchemaCheck } from './storage/aqueduct-schema.check';
+import { PostgresNotifications } from './storage/postgres-notifications';
 import { aqueductEntities } from './storage/aqueduct-storage';
 import { webhookVerifierProvider } from './verification/verification.providers';
 import { createConsoleController } from './console/console.controller';
@@ -71,6 +73,7 @@ export function withAqueductInternals(
       webhookRouteProvider(controller),
       AqueductSchemaCheck,
       AqueductInbox,
+      PostgresNotifications,
       AqueductAlerts,
       VerificationMonitor,
       WebhookReceiver,
@@ -89,6 +92,7 @@ export function withAqueductInternals(
       AqueductLedger,
       ProvisioningReconciler,
       ProvisioningListener,
+      AccessCache,
       AqueductAccessService,
       EntitlementGuard,
       ExpiryJob,

@@ -73,11 +73,21 @@ export * from './access/provisioning-adapter.interface';
 export { LoggingProvisioningAdapter } from './access/logging-provisioning.adapter';
 export {
   AqueductAccessService,
+  type AccessAnswerSource,
+  type AccessCheck,
+  type AccessQuery,
+  type CustomerFeatures,
   type Entitlement,
   type Provisioning,
 } from './access/aqueduct-access.service';
+export type { AccessCacheState } from './access/access-cache';
 export type { AccessSegment } from './access/access-timeline';
-export { RequiresEntitlement, EntitlementGuard } from './access/requires-entitlement.guard';
+export { customerIdFrom, type CustomerIdResolver } from './access/customer-id.resolvers';
+export {
+  RequiresEntitlement,
+  RequiresFeature,
+  EntitlementGuard,
+} from './access/requires-entitlement.guard';
 export { ExpiryJob, EXPIRY_JOB, type SweepResult } from './access/expiry.job';
 export {
   AccessEventType,

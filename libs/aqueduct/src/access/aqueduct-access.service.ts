@@ -1,10 +1,16 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
+import type { AccessFallback } from '../interfaces/aqueduct-options.interface';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
+import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import type { EntitlementStatus } from '../storage/entities/aqueduct-access.entity';
+import { printable } from '../utils/printable';
+import { AccessCache, spanAt, toSpans } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
-import { type AccessSegment, accessAt, coversMoment, withPayment } from './access-timeline';
+import { type AccessSegment, accessAt, withPayment } from './access-timeline';
 
 /**
  * A customer's access to one product, at the moment asked about: the union of the windows of all
@@ -90,28 +96,185 @@ const PROVISIONING_COLUMNS = `p.key, p.provisioning_id AS "provisioningId", p.cu
 export const toTimeline = (stored: AccessRecord['timeline']): AccessSegment[] =>
   stored.map((s) => ({ from: new Date(s.from), until: new Date(s.until), status: s.status }));
 
+/** What `check` is asked: a product (Aqueduct's id) or one of your features (`features` option). */
+export type AccessQuery = { product: string } | { feature: string };
+
 /**
- * "May customer C use product P now?" One primary-key read of the customer's access row; the
- * answer is computed from its timeline at the moment asked about, so it flips exactly at a start
- * or a grace period's end, without waiting for the expiry job.
+ * Where an answer came from: the in-memory cache, a read of Postgres, the cache while Postgres
+ * could not be read (`stale`), or `access.fallback` (nothing known, Postgres unreachable).
+ */
+export type AccessAnswerSource = 'cache' | 'database' | 'stale' | 'fallback';
+
+/** The answer to "may this customer use this product / feature now?". */
+export interface AccessCheck {
+  customerId: string;
+  /** The product asked about, when one was. */
+  product?: string;
+  /** The feature asked about, when one was. */
+  feature?: string;
+  allowed: boolean;
+  /** The products granting it at the moment asked. */
+  grantedBy: string[];
+  /** The next moment the answer changes by time alone, from what is known now (null: never). */
+  changesAt: Date | null;
+  /** Users the granting provisionings carry: the seats paid for (enforce your limit with it). */
+  seats: number;
+  source: AccessAnswerSource;
+  /** Answered from memory while Postgres could not be read: right as of the last read. */
+  stale: boolean;
+  /** Answered by `access.fallback`: nothing was known about the customer. */
+  fallback: boolean;
+}
+
+/** A customer's features now, from the products granting access. */
+export interface CustomerFeatures {
+  customerId: string;
+  features: string[];
+  /** The products granting access at the moment asked. */
+  products: string[];
+  /** Users the granting provisionings carry, over all those products. */
+  seats: number;
+  source: AccessAnswerSource;
+  stale: boolean;
+  fallback: boolean;
+}
+
+/**
+ * "May customer C use product P (or feature F) now?" Answered from the instance's access cache
+ * (one read of the customer's rows on first use, then memory until a change is notified) and the
+ * moment asked about, so it flips exactly at a start or a grace period's end, without waiting for
+ * the expiry job. Never throws for a database fault: see `AccessAnswerSource`.
  */
 @Injectable()
 export class AqueductAccessService {
+  private readonly logger = new Logger('AqueductAccess');
+  /** Products granting each feature. */
+  private readonly productsOfFeature = new Map<string, string[]>();
+  private readonly unknownFeaturesLogged = new Set<string>();
+  /** Answers given by source, since start (health, metrics). */
+  readonly answers: Record<AccessAnswerSource, number> = {
+    cache: 0,
+    database: 0,
+    stale: 0,
+    fallback: 0,
+  };
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
-  ) {}
+    @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    private readonly cache: AccessCache,
+    private readonly metrics: AqueductMetrics,
+  ) {
+    for (const [product, features] of Object.entries(options.features ?? {})) {
+      for (const feature of features) {
+        this.productsOfFeature.set(feature, [
+          ...(this.productsOfFeature.get(feature) ?? []),
+          product,
+        ]);
+      }
+    }
+  }
 
+  /** Whether the customer has access to the product at `at` (default: now). */
   async hasAccess(
     customerId: string,
     productId: string,
     at: Date = this.clock.now(),
   ): Promise<boolean> {
-    const [row] = await this.dataSource.query(
-      `SELECT timeline FROM aqueduct_access WHERE customer_id = $1 AND product_id = $2`,
-      [customerId, productId],
-    );
-    return row ? coversMoment(toTimeline(row.timeline), at) : false;
+    return (await this.check(customerId, { product: productId }, at)).allowed;
+  }
+
+  /**
+   * May the customer use the product, or the feature, at `at` (default: now)? From memory on the
+   * hot path; see `AccessCheck` for what comes with the answer.
+   */
+  async check(
+    customerId: string,
+    query: AccessQuery,
+    at: Date = this.clock.now(),
+  ): Promise<AccessCheck> {
+    const products = 'feature' in query ? this.productsGranting(query.feature) : [query.product];
+    const asked = 'feature' in query ? { feature: query.feature } : { product: query.product };
+    const lookup = await this.cache.lookup(customerId);
+    if (lookup.access === null) {
+      const grantedBy = products.filter((product) => this.fallbackFor(product) === 'allow');
+      this.answered('fallback');
+      return {
+        customerId,
+        ...asked,
+        allowed: grantedBy.length > 0,
+        grantedBy,
+        changesAt: null,
+        seats: 0,
+        source: 'fallback',
+        stale: false,
+        fallback: true,
+      };
+    }
+    const t = at.getTime();
+    const grantedBy: string[] = [];
+    const spans: number[][] = [];
+    let seats = 0;
+    for (const product of products) {
+      const access = lookup.access.get(product);
+      if (!access) {
+        continue;
+      }
+      spans.push(access.spans as number[]);
+      if (spanAt(access.spans, t).covered) {
+        grantedBy.push(product);
+        seats += access.seats;
+      }
+    }
+    const union = spans.length === 1 ? spans[0] : toSpans(pairsOf(spans));
+    const { covered, changesAt } = spanAt(union, t);
+    this.answered(lookup.source);
+    return {
+      customerId,
+      ...asked,
+      allowed: covered,
+      grantedBy,
+      changesAt: changesAt === null ? null : new Date(changesAt),
+      seats,
+      source: lookup.source,
+      stale: lookup.source === 'stale',
+      fallback: false,
+    };
+  }
+
+  /** The customer's features (and products, seats) at `at` (default: now), from the cache. */
+  async getFeatures(customerId: string, at: Date = this.clock.now()): Promise<CustomerFeatures> {
+    const lookup = await this.cache.lookup(customerId);
+    const t = at.getTime();
+    let products: string[];
+    let seats = 0;
+    if (lookup.access === null) {
+      products = Object.keys(this.options.features ?? {}).filter(
+        (product) => this.fallbackFor(product) === 'allow',
+      );
+    } else {
+      products = [];
+      for (const [product, access] of lookup.access) {
+        if (spanAt(access.spans, t).covered) {
+          products.push(product);
+          seats += access.seats;
+        }
+      }
+      products.sort();
+    }
+    const features = new Set(products.flatMap((product) => this.options.features?.[product] ?? []));
+    const source = lookup.access === null ? 'fallback' : lookup.source;
+    this.answered(source);
+    return {
+      customerId,
+      features: [...features].sort(),
+      products,
+      seats,
+      source,
+      stale: source === 'stale',
+      fallback: source === 'fallback',
+    };
   }
 
   /** The customer's access to one product, or null when no provisioning ever named the pair. */
@@ -138,6 +301,27 @@ export class AqueductAccessService {
       .sort((a, b) => Number(b.hasAccess) - Number(a.hasAccess));
   }
 
+  private productsGranting(feature: string): string[] {
+    const products = this.productsOfFeature.get(feature);
+    if (!products && !this.unknownFeaturesLogged.has(feature)) {
+      this.unknownFeaturesLogged.add(feature);
+      this.logger.error(
+        `No product grants the feature "${printable(feature)}" (options.features): it is denied to everyone`,
+      );
+    }
+    return products ?? [];
+  }
+
+  private fallbackFor(product: string): AccessFallback {
+    const fallback = this.options.access.fallback;
+    return typeof fallback === 'string' ? fallback : (fallback[product] ?? 'deny');
+  }
+
+  private answered(source: AccessAnswerSource): void {
+    this.answers[source]++;
+    this.metrics.accessChecked(source);
+  }
+
   /** The customer's provisionings (of one product, if given), oldest start first. */
   getProvisionings(customerId: string, productId?: string): Promise<Provisioning[]> {
     return this.dataSource.query(
@@ -148,6 +332,17 @@ export class AqueductAccessService {
       [customerId, productId ?? null],
     );
   }
+}
+
+/** Spans of several products as `{ from, until }` pairs, to be merged into one union. */
+function pairsOf(spans: number[][]): { from: Date; until: Date }[] {
+  const pairs: { from: Date; until: Date }[] = [];
+  for (const list of spans) {
+    for (let i = 0; i < list.length; i += 2) {
+      pairs.push({ from: new Date(list[i]), until: new Date(list[i + 1]) });
+    }
+  }
+  return pairs;
 }
 
 function toEntitlement(row: AccessRecord, at: Date): Entitlement {

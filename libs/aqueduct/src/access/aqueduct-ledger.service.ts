@@ -12,6 +12,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
 import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
+import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import type { AccessEventObject } from './access-event.interface';
 import {
@@ -100,6 +101,7 @@ export class AqueductLedger {
     private readonly listeners: AqueductListenerRegistry,
     private readonly inbox: AqueductInbox,
     private readonly signal: DispatchSignal,
+    private readonly cache: AccessCache,
   ) {
     this.sql = new LedgerSql();
   }
@@ -112,7 +114,7 @@ export class AqueductLedger {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
-    return this.write(async (manager) => {
+    return this.write(async (manager, evaluated) => {
       if (object.invoiceId) {
         // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other.
         await this.sql.lockInvoice(manager, object.invoiceId);
@@ -127,7 +129,11 @@ export class AqueductLedger {
         event,
         EVENT_RANK[event.type] ?? 0,
       );
-      return { pairs, applied, transitions: await this.evaluate(manager, rows, this.clock.now()) };
+      return {
+        pairs,
+        applied,
+        transitions: await this.evaluate(manager, rows, this.clock.now(), evaluated),
+      };
     });
   }
 
@@ -142,7 +148,7 @@ export class AqueductLedger {
       (typeof id === 'string' || typeof id === 'number') && String(id).length <= MAX_ID_LENGTH
         ? String(id)
         : '';
-    return this.write(async (manager) => {
+    return this.write(async (manager, evaluated) => {
       if (!invoiceId) {
         return { pairs: [], applied: false, transitions: [] };
       }
@@ -154,7 +160,7 @@ export class AqueductLedger {
       }
       const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
       const rows = await this.sql.lockAccess(manager, pairs);
-      return { pairs, applied, transitions: await this.evaluate(manager, rows, now) };
+      return { pairs, applied, transitions: await this.evaluate(manager, rows, now, evaluated) };
     });
   }
 
@@ -163,7 +169,7 @@ export class AqueductLedger {
    * re-evaluated at `now`. Rows another transaction holds are skipped (it evaluates them itself).
    */
   sweepBatch(now: Date, batchSize: number): Promise<SweepBatch> {
-    return this.write(async (manager) => {
+    return this.write(async (manager, evaluated) => {
       if (!(await this.sql.tryLock(manager, SWEEP_LOCK))) {
         return { won: false, evaluated: 0, transitions: [] };
       }
@@ -171,20 +177,30 @@ export class AqueductLedger {
       return {
         won: true,
         evaluated: rows.length,
-        transitions: await this.evaluate(manager, rows, now, provisionings),
+        transitions: await this.evaluate(manager, rows, now, evaluated, provisionings),
       };
     });
   }
 
-  /** Runs a ledger transaction; wakes this instance's dispatcher when it wrote events. */
+  /**
+   * Runs a ledger transaction; then drops the customers it evaluated from this instance's access
+   * cache (other instances hear of it from the table's trigger; this one must not wait for that
+   * to read its own write), and wakes this instance's dispatcher when it wrote events.
+   */
   private async write<T extends { transitions: AccessTransition[] }>(
-    work: (manager: EntityManager) => Promise<T>,
+    work: (manager: EntityManager, evaluated: Set<string>) => Promise<T>,
   ): Promise<T> {
-    const result = await this.dataSource.transaction((manager) => work(manager));
-    if (result.transitions.length > 0) {
-      this.signal.wake();
+    const evaluated = new Set<string>();
+    try {
+      const result = await this.dataSource.transaction((manager) => work(manager, evaluated));
+      if (result.transitions.length > 0) {
+        this.signal.wake();
+      }
+      return result;
+    } finally {
+      // Also after a failed commit: whether it committed cannot always be told.
+      this.cache.invalidate(evaluated);
     }
-    return result;
   }
 
   /**
@@ -197,6 +213,7 @@ export class AqueductLedger {
     manager: EntityManager,
     rows: AccessRow[],
     now: Date,
+    evaluated: Set<string>,
     loaded?: Map<string, ProvisioningDates[]>,
   ): Promise<AccessTransition[]> {
     if (rows.length === 0) {
@@ -227,6 +244,7 @@ export class AqueductLedger {
       const update = accessUpdate(row, evaluation, due, nextCheckAt);
       if (update) {
         updates.push({ ...update, evaluated_at: at });
+        evaluated.add(row.customer_id);
       }
     }
     await this.sql.updateAccess(manager, updates);

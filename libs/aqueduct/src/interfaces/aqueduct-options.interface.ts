@@ -1,4 +1,5 @@
 import type { CanActivate, Type } from '@nestjs/common';
+import type { CustomerIdResolver } from '../access/customer-id.resolvers';
 import type { ProvisioningAdapter } from '../access/provisioning-adapter.interface';
 import type { EmailOptions } from '../email/email.interfaces';
 import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
@@ -159,11 +160,11 @@ export interface ExpiryOptions {
 export interface AccessOptions {
   /**
    * Returns the Aqueduct customer id (`owner_...`) of the request, or nothing when unknown (403).
-   * @default request.params.customerId, else request.user?.customerId
+   * `customerIdFrom` has ready ones: `.user()`, `.param()`, `.header(name)`,
+   * `.subdomain(baseDomain, toCustomerId)`, `.firstOf(...)`.
+   * @default customerIdFrom.firstOf(customerIdFrom.param('customerId'), customerIdFrom.user('customerId'))
    */
-  customerIdResolver?: (
-    request: any,
-  ) => string | null | undefined | Promise<string | null | undefined>;
+  customerIdResolver?: CustomerIdResolver;
   /**
    * Grant access only once the provisioning's invoice is paid: a provisioning with an `invoiceId`
    * opens when an `invoice.paid` for that invoice has arrived (before or after it), and not before
@@ -181,6 +182,53 @@ export interface AccessOptions {
    * @default 300000 (5 minutes)
    */
   settleMs?: number;
+  /**
+   * The in-memory access cache behind `check`, `hasAccess`, `@RequiresEntitlement` and
+   * `@RequiresFeature` (see `AccessCacheOptions`); `false` reads Postgres on every check.
+   * @default { maxEntries: 100000, disconnectedTtlMs: 1000, loadTimeoutMs: 1000, retryMs: 1000 }
+   */
+  cache?: AccessCacheOptions | false;
+  /**
+   * The answer for a customer the cache does not hold while Postgres cannot be reached: `'deny'`
+   * or `'allow'`, for every product, or per product (`{ prod_pro: 'allow' }`; products not named
+   * are denied). Every such answer is flagged `fallback: true`. A customer the cache holds is
+   * answered from the cache instead, flagged `stale: true`.
+   * @default 'deny'
+   */
+  fallback?: AccessFallback | Record<string, AccessFallback>;
+}
+
+/** What an access check answers when it cannot know (see `AccessOptions.fallback`). */
+export type AccessFallback = 'deny' | 'allow';
+
+/**
+ * Each instance keeps customers' access in memory, filled on first use. A trigger on the access
+ * table NOTIFYs every change (by any instance, the expiry job or a CLI), and each instance drops
+ * that customer at once: an answer never comes from an entry older than a change it was told of.
+ */
+export interface AccessCacheOptions {
+  /**
+   * Customers kept (least recently checked are dropped first). An entry is a few hundred bytes.
+   * @default 100000
+   */
+  maxEntries?: number;
+  /**
+   * While the notification connection is down (changes could go unseen), an entry is used for at
+   * most this long after it was read, then read again.
+   * @default 1000
+   */
+  disconnectedTtlMs?: number;
+  /**
+   * How long a check waits for Postgres before answering from a stale entry or the fallback.
+   * @default 1000
+   */
+  loadTimeoutMs?: number;
+  /**
+   * After Postgres failed to answer, how long checks answer from the cache and the fallback
+   * before one check tries Postgres again (the others do not wait meanwhile).
+   * @default 1000
+   */
+  retryMs?: number;
 }
 
 /** When operators are alerted (health degraded, a metric, one mail to `email.alertTo`). */
@@ -306,8 +354,16 @@ export interface AqueductModuleOptions {
   provisioningAdapter?: Type<ProvisioningAdapter>;
   /** The grace-period expiry job. */
   expiry?: ExpiryOptions;
-  /** `@RequiresEntitlement()` settings. */
+  /** Access checks: the customer of a request, payment, the cache, the outage fallback. */
   access?: AccessOptions;
+  /**
+   * Your features, by the Aqueduct product that grants them, for `@RequiresFeature('sso')`,
+   * `check(customerId, { feature })` and `getFeatures(customerId)`. A customer has a feature
+   * while any product listing it grants access.
+   * @example { prod_pro: ['reports', 'api'], prod_team: ['reports', 'api', 'sso'] }
+   * @default {} (no features; products are checked by id)
+   */
+  features?: Record<string, string[]>;
   /** Thresholds of `AqueductHealthIndicator`. */
   health?: {
     /**

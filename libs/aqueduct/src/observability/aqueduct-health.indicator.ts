@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AccessCache } from '../access/access-cache';
+import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import type { AqueductAlert } from '../alerts/alert.interfaces';
 import { VerificationMonitor } from '../alerts/verification.monitor';
@@ -28,7 +30,8 @@ export type AqueductHealthResult = Record<
  * running, when the oldest due delivery waits longer than `health.maxPendingAgeMs`, or when more
  * than `health.maxDeadDeliveries` deliveries are dead. Degraded (still `up`, so a load balancer
  * keeps the instance) while an operator alert is open: requests failing verification, events in
- * quarantine, a misregistered endpoint; and while this instance sees verification failing.
+ * quarantine, a misregistered endpoint; while this instance sees verification failing; and while
+ * its access checks answer without Postgres or without change notifications (`accessChecks`).
  */
 @Injectable()
 export class AqueductHealthIndicator {
@@ -38,6 +41,8 @@ export class AqueductHealthIndicator {
     private readonly events: AqueductEventsService,
     private readonly alerts: AqueductAlerts,
     private readonly verification: VerificationMonitor,
+    private readonly accessCache: AccessCache,
+    private readonly access: AqueductAccessService,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {}
 
@@ -64,6 +69,21 @@ export class AqueductHealthIndicator {
     }
     if (quarantined && !alerts.some((alert) => alert.kind === 'quarantine')) {
       warnings.push(`quarantine: ${quarantined} event(s) waiting to be reprocessed or dismissed`);
+    }
+    const cache = this.accessCache.state();
+    if (cache.database === 'unreachable') {
+      warnings.push(
+        `access checks: Postgres unreachable since ${cache.unreachableSince?.toISOString()}; answering from the cache (stale) and access.fallback`,
+      );
+    }
+    if (cache.notifications === 'disconnected') {
+      warnings.push(
+        'access checks: change notifications lost; cached access is read again after access.cache.disconnectedTtlMs',
+      );
+    } else if (cache.notifications === 'unsupported') {
+      warnings.push(
+        'access checks: the change trigger is missing (run the migrations); cached access is read again after access.cache.disconnectedTtlMs',
+      );
     }
     const dispatching = this.options.dispatch.enabled;
     if (dispatching && !this.dispatcher.isRunning) {
@@ -97,6 +117,7 @@ export class AqueductHealthIndicator {
           : {}),
         quarantined,
         ...(refusedCount ? { refusedRecently: refused } : {}),
+        accessChecks: { ...cache, answers: { ...this.access.answers } },
         dispatcher: dispatching ? (this.dispatcher.isRunning ? 'running' : 'stopped') : 'disabled',
         pending: counts?.pending,
         active: counts?.active,

@@ -39,6 +39,8 @@ export class AqueductMetrics {
   private entitlements?: Gauge;
   private unauthorized?: Counter;
   private alertsOpen?: Gauge;
+  private accessChecks?: Counter;
+  private accessCacheEntries?: Gauge;
 
   constructor(@Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions) {
     if (options.metrics?.enabled === false) {
@@ -126,6 +128,18 @@ export class AqueductMetrics {
       'Operator alerts open (1) or not (0), by kind: verification, quarantine, endpoint',
       ['kind'],
     );
+    this.accessChecks = make(
+      client.Counter,
+      'access_checks_total',
+      'Access checks by where the answer came from: cache, database, stale (cache, Postgres unreachable), fallback',
+      ['source'],
+    );
+    this.accessCacheEntries = make(
+      client.Gauge,
+      'access_cache_entries',
+      "Customers held in this instance's access cache",
+      [],
+    );
     this.logger.log(`Prometheus metrics registered (${prefix}*)`);
   }
 
@@ -152,6 +166,14 @@ export class AqueductMetrics {
 
   alert(kind: string, open: boolean): void {
     this.alertsOpen?.set({ kind }, open ? 1 : 0);
+  }
+
+  accessChecked(source: string): void {
+    this.accessChecks?.inc({ source });
+  }
+
+  accessCacheSize(entries: number): void {
+    this.accessCacheEntries?.set({}, entries);
   }
 
   sweep(seconds: number, expired: number, started: number): void {

@@ -34,6 +34,7 @@ describe('resolveAqueductOptions', () => {
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       access: ACCESS_DEFAULTS,
+      features: {},
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
       endpointCheck: { enabled: false, intervalMs: 10_800_000 },
@@ -74,6 +75,7 @@ describe('resolveAqueductOptions', () => {
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       access: ACCESS_DEFAULTS,
+      features: {},
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
       endpointCheck: { enabled: false, intervalMs: 10_800_000 },
@@ -83,12 +85,42 @@ describe('resolveAqueductOptions', () => {
   it('fills access defaults and names a bad access option', () => {
     expect(
       resolve({ secrets: ['s'], access: { requirePayment: true, settleMs: 0 } }).access,
-    ).toEqual({ requirePayment: true, settleMs: 0 });
+    ).toEqual({
+      requirePayment: true,
+      settleMs: 0,
+      cache: ACCESS_DEFAULTS.cache,
+      fallback: 'deny',
+    });
     expect(() => resolve({ secrets: ['s'], access: { settleMs: -1 } })).toThrow(
       'option "access.settleMs" must be an integer number of ms >= 0',
     );
     expect(() => resolve({ secrets: ['s'], access: { requirePayment: 'yes' as never } })).toThrow(
       'option "access.requirePayment" must be true or false',
+    );
+  });
+
+  it('resolves the access cache, the fallback and the features, naming what is wrong', () => {
+    expect(resolve({ secrets: ['s'], access: { cache: false } }).access.cache).toBe(false);
+    expect(resolve({ secrets: ['s'], access: { cache: { maxEntries: 10 } } }).access.cache).toEqual(
+      { ...ACCESS_DEFAULTS.cache, maxEntries: 10 },
+    );
+    expect(() => resolve({ secrets: ['s'], access: { cache: { maxEntries: 0 } } })).toThrow(
+      'option "access.cache.maxEntries" must be an integer >= 1',
+    );
+    expect(
+      resolve({ secrets: ['s'], access: { fallback: { prod_team: 'allow' } } }).access.fallback,
+    ).toEqual({ prod_team: 'allow' });
+    expect(() =>
+      resolve({ secrets: ['s'], access: { fallback: { prod_team: 'yes' as never } } }),
+    ).toThrow('option "access.fallback.prod_team" must be "deny" or "allow"');
+    expect(() => resolve({ secrets: ['s'], access: { fallback: 'open' as never } })).toThrow(
+      'option "access.fallback" must be "deny", "allow" or { [productId]: "deny" | "allow" }',
+    );
+    expect(
+      resolve({ secrets: ['s'], features: { prod_pro: ['sso', 'api', 'sso'] } }).features,
+    ).toEqual({ prod_pro: ['sso', 'api'] });
+    expect(() => resolve({ secrets: ['s'], features: { prod_pro: 'sso' as never } })).toThrow(
+      'option "features.prod_pro" must be an array of feature names',
     );
   });
 

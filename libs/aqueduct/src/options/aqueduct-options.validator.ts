@@ -11,6 +11,8 @@ import {
 } from '../console/console.constants';
 import type {
   AlertOptions,
+  AccessCacheOptions,
+  AccessFallback,
   AccessOptions,
   AqueductConsoleOptions,
   AqueductModuleOptions,
@@ -30,6 +32,7 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
   access: ResolvedAccessOptions;
+  features: Record<string, string[]>;
   invalidEvents: 'quarantine' | 'reject';
   alerts: Required<AlertOptions>;
   endpointCheck: Required<EndpointCheckOptions>;
@@ -40,6 +43,9 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
 export interface ResolvedAccessOptions extends AccessOptions {
   requirePayment: boolean;
   settleMs: number;
+  /** `false` when the cache is off. */
+  cache: Required<AccessCacheOptions> | false;
+  fallback: AccessFallback | Record<string, AccessFallback>;
 }
 
 /** Console options after validation: absent when the console is off. */
@@ -55,9 +61,18 @@ export const EXPIRY_DEFAULTS: Required<ExpiryOptions> = {
   batchSize: 500,
 };
 
+export const ACCESS_CACHE_DEFAULTS: Required<AccessCacheOptions> = {
+  maxEntries: 100_000,
+  disconnectedTtlMs: 1000,
+  loadTimeoutMs: 1000,
+  retryMs: 1000,
+};
+
 export const ACCESS_DEFAULTS = {
   requirePayment: false,
   settleMs: 300_000,
+  cache: ACCESS_CACHE_DEFAULTS,
+  fallback: 'deny' as AccessFallback,
 };
 
 export const ALERT_DEFAULTS: Required<AlertOptions> = {
@@ -159,6 +174,7 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
     access: resolveAccess(options.access ?? {}),
+    features: resolveFeatures(options.features),
     ...(publicUrl === undefined ? {} : { publicUrl }),
     endpointCheck: resolveEndpointCheck(options.endpointCheck, options.apiKey, publicUrl),
     invalidEvents: resolveInvalidEvents(options.invalidEvents),
@@ -270,7 +286,74 @@ function resolveAccess(access: AccessOptions): ResolvedAccessOptions {
     ...access,
     requirePayment: access.requirePayment ?? ACCESS_DEFAULTS.requirePayment,
     settleMs,
+    cache: resolveAccessCache(access.cache),
+    fallback: resolveFallback(access.fallback),
   };
+}
+
+function resolveAccessCache(cache: AccessCacheOptions | false | undefined) {
+  if (cache === false) {
+    return false;
+  }
+  if (cache !== undefined && (cache === null || typeof cache !== 'object')) {
+    throw new Error(invalidOption('access.cache', 'must be an object or false'));
+  }
+  const value = (name: keyof AccessCacheOptions, min: number) => {
+    const given = cache?.[name] ?? ACCESS_CACHE_DEFAULTS[name];
+    if (typeof given !== 'number' || !Number.isInteger(given) || given < min) {
+      throw new Error(invalidOption(`access.cache.${name}`, `must be an integer >= ${min}`));
+    }
+    return given;
+  };
+  return {
+    maxEntries: value('maxEntries', 1),
+    disconnectedTtlMs: value('disconnectedTtlMs', 0),
+    loadTimeoutMs: value('loadTimeoutMs', 1),
+    retryMs: value('retryMs', 0),
+  };
+}
+
+function resolveFallback(
+  fallback: AccessOptions['fallback'],
+): AccessFallback | Record<string, AccessFallback> {
+  const valid = (value: unknown): value is AccessFallback => value === 'deny' || value === 'allow';
+  if (fallback === undefined) {
+    return ACCESS_DEFAULTS.fallback;
+  }
+  if (valid(fallback)) {
+    return fallback;
+  }
+  if (fallback && typeof fallback === 'object' && !Array.isArray(fallback)) {
+    for (const [product, value] of Object.entries(fallback)) {
+      if (!valid(value)) {
+        throw new Error(invalidOption(`access.fallback.${product}`, 'must be "deny" or "allow"'));
+      }
+    }
+    return { ...fallback };
+  }
+  throw new Error(
+    invalidOption(
+      'access.fallback',
+      'must be "deny", "allow" or { [productId]: "deny" | "allow" }',
+    ),
+  );
+}
+
+function resolveFeatures(features: AqueductModuleOptions['features']): Record<string, string[]> {
+  if (features === undefined) {
+    return {};
+  }
+  if (!features || typeof features !== 'object' || Array.isArray(features)) {
+    throw new Error(invalidOption('features', 'must be { [productId]: string[] }'));
+  }
+  const resolved: Record<string, string[]> = {};
+  for (const [product, list] of Object.entries(features)) {
+    if (!Array.isArray(list) || list.some((f) => typeof f !== 'string' || f === '')) {
+      throw new Error(invalidOption(`features.${product}`, 'must be an array of feature names'));
+    }
+    resolved[product] = [...new Set(list)];
+  }
+  return resolved;
 }
 
 function resolveConsole(

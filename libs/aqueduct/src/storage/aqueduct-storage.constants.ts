@@ -1,2 +1,11 @@
 /** Advisory lock key taken by the shipped migrations (any stable 64-bit number of our own). */
 export const AQUEDUCT_MIGRATION_LOCK = 7_310_420_001;
+
+/**
+ * Postgres channel on which a change to a customer's access is announced (payload: the customer
+ * id), by a trigger on `aqueduct_access`: whatever process or statement made the change.
+ */
+export const ACCESS_CHANNEL = 'aqueduct_access';
+
+/** The trigger that sends it; the start-up check looks for it. */
+export const ACCESS_CHANGE_TRIGGER = 'aqueduct_access_notify_change';

@@ -11,6 +11,7 @@ import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800
 import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800005000-add-aqueduct-delivery-attempt-log';
 import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-split-aqueduct-access';
 import { QuarantineAqueductEvents1763800007000 } from './migrations/1763800007000-quarantine-aqueduct-events';
+import { NotifyAqueductAccessChanges1763800008000 } from './migrations/1763800008000-notify-aqueduct-access-changes';
 
 /** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
 export const aqueductEntities = [
@@ -31,6 +32,7 @@ export const aqueductMigrations = [
   AddAqueductDeliveryAttemptLog1763800005000,
   SplitAqueductAccess1763800006000,
   QuarantineAqueductEvents1763800007000,
+  NotifyAqueductAccessChanges1763800008000,
 ];
 
 /** Tables the module needs; checked at start-up. */
