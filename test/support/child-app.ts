@@ -9,9 +9,11 @@
  * PG_CONNECT_TIMEOUT_MS and STORE_TIMEOUT_MS (how fast an unreachable database means 503),
  * RETRY_BASE_MS / RETRY_MAX_MS (delivery backoff).
  * `GET /health` answers `AqueductHealthIndicator.isHealthy()` (state healthy, degraded or down).
+ * `GET /customers/:customerId/reports` is a paid route (`@RequiresEntitlement('prod_pro')`);
+ * ACCESS_OPTIONS (JSON) sets the module's `access` options (cache, fallback).
  */
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
@@ -19,6 +21,7 @@ import {
   AqueductModule,
   type AqueductListenerContext,
   OnAqueductEvent,
+  RequiresEntitlement,
   aqueductMigrations,
 } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
@@ -55,6 +58,15 @@ class HealthController {
   }
 }
 
+@Controller('customers/:customerId')
+class PaidController {
+  @Get('reports')
+  @RequiresEntitlement('prod_pro')
+  reports(@Param('customerId') customerId: string) {
+    return { customerId };
+  }
+}
+
 @Module({
   imports: [
     TypeOrmModule.forRoot({
@@ -72,6 +84,7 @@ class HealthController {
           ? { scheme: 'standard-webhooks' }
           : { scheme: 'shared-secret' },
       storeTimeoutMs: optionalNumber('STORE_TIMEOUT_MS'),
+      access: process.env.ACCESS_OPTIONS ? JSON.parse(env('ACCESS_OPTIONS')) : undefined,
       dispatch: {
         leaseMs: Number(env('LEASE_MS', '60000')),
         pollIntervalMs: 100,
@@ -92,7 +105,7 @@ class HealthController {
         : undefined,
     }),
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, PaidController],
   providers: [EffectListener],
 })
 class ChildAppModule {}
