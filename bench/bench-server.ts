@@ -11,13 +11,17 @@
 import 'reflect-metadata';
 import {
   Body,
+  type CanActivate,
   Controller,
   type DynamicModule,
+  Get,
   HttpCode,
   HttpStatus,
   Injectable,
   Module,
+  Param,
   Post,
+  UseGuards,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -25,6 +29,7 @@ import {
   AqueductModule,
   type AqueductModuleOptions,
   OnAqueductEvent,
+  RequiresEntitlement,
   aqueductMigrations,
 } from 'nestjs-aqueduct';
 import type {
@@ -40,6 +45,38 @@ class BareController {
   @HttpCode(HttpStatus.OK)
   bare(@Body() _body: unknown): { ok: true } {
     return { ok: true };
+  }
+}
+
+@Injectable()
+class AllowAllGuard implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+/**
+ * A paid route and its twin without the guard (BENCH_ACCESS_ROUTES=1): the same handler, so the
+ * difference between the two is the access check alone.
+ */
+@Controller('customers/:customerId')
+class AccessRoutesController {
+  @Get('reports')
+  @RequiresEntitlement('prod_pro')
+  reports(@Param('customerId') customerId: string) {
+    return { customerId, reports: [] };
+  }
+
+  @Get('open')
+  open(@Param('customerId') customerId: string) {
+    return { customerId, reports: [] };
+  }
+
+  /** Behind a guard that lets everything through: what any Nest guard costs. */
+  @Get('guarded-open')
+  @UseGuards(AllowAllGuard)
+  guardedOpen(@Param('customerId') customerId: string) {
+    return { customerId, reports: [] };
   }
 }
 
@@ -76,7 +113,10 @@ class BenchServerModule {
         }),
         AqueductModule.forRoot(aqueduct),
       ],
-      controllers: [BareController],
+      controllers:
+        process.env.BENCH_ACCESS_ROUTES === '1'
+          ? [BareController, AccessRoutesController]
+          : [BareController],
       providers: noopListeners ? [NoopListeners] : [],
     };
   }

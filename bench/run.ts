@@ -13,6 +13,7 @@
  * acknowledged events without a row) are printed as WARNING lines.
  */
 import { cpus } from 'node:os';
+import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
 import { latencyBenchmark } from './latency.bench';
 import { sweepBenchmark } from './sweep.bench';
@@ -24,7 +25,12 @@ import { formatReport, formatSummary } from './support/report';
 import { mebibytes } from './support/stats';
 
 /** Every benchmark, in the order they run. */
-const BENCHMARKS: Benchmark[] = [ingestBenchmark, latencyBenchmark, sweepBenchmark];
+const BENCHMARKS: Benchmark[] = [
+  ingestBenchmark,
+  latencyBenchmark,
+  sweepBenchmark,
+  accessBenchmark,
+];
 
 let interrupted = false;
 /** Quiet once interrupted: the run goes on briefly while cleanup tears it down. */

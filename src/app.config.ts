@@ -22,8 +22,16 @@ export function aqueductOptionsFromEnv(config: ConfigService): AqueductModuleOpt
     path: config.get<string>('AQUEDUCT_WEBHOOK_PATH') ?? 'webhooks/aqueduct',
     email: emailFromEnv(config),
     console: consoleFromEnv(config),
+    // What each product the example sells unlocks (`@RequiresFeature`, `getFeatures`).
+    features: EXAMPLE_FEATURES,
   };
 }
+
+/** The example's plans: Aqueduct product → the app's features. */
+export const EXAMPLE_FEATURES = {
+  prod_pro: ['reports', 'api'],
+  prod_team: ['reports', 'api', 'sso'],
+};
 
 /**
  * AQUEDUCT_WEBHOOK_SECRET, comma-separated during a rotation. Outside production the development

@@ -93,7 +93,9 @@ describe('Example app', () => {
       return res.body.products?.prod_pro === true && res.body;
     });
     expect(access.entitlements[0]).toMatchObject({ status: 'active', hasAccess: true });
+    expect(access).toMatchObject({ features: ['api', 'reports'], seats: 2 });
     await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(200);
+    await request(app.getHttpServer()).get('/customers/owner_example/sso').expect(403);
   });
 });
 

@@ -1,6 +1,6 @@
 /** The subset of autocannon 8 used here (the package ships no types). */
 interface AutocannonRequest {
-  method: 'POST';
+  method: 'GET' | 'POST';
   setupRequest(request: OutgoingRequest, context: RequestContext): OutgoingRequest;
   onResponse(status: number, body: string, context: RequestContext): void;
 }
@@ -44,15 +44,19 @@ type Autocannon = (options: {
 
 const autocannon = require('autocannon') as Autocannon;
 
-/** One request as sent: exact body bytes and headers. */
+/** One request as sent: exact body bytes and headers (a GET has an empty body and a `path`). */
 export interface HttpRequest {
   body: string;
   headers: Record<string, string>;
+  /** Path and query of this request; the target URL's path when absent. */
+  path?: string;
 }
 
 export interface LoadTarget {
   /** Full URL, e.g. `http://127.0.0.1:3000/bare`. */
   url: string;
+  /** @default 'POST' */
+  method?: 'GET' | 'POST';
   /** The next request to send; called once per request. */
   next(): HttpRequest;
   /** Called with each answer, the request it answers and the answer's body (e.g. to collect ids). */
@@ -87,11 +91,16 @@ export async function runLoad(
     duration: options.durationSeconds,
     requests: [
       {
-        method: 'POST',
+        method: target.method ?? 'POST',
         setupRequest(request, context) {
           const next = target.next();
           context.current = next;
-          return { ...request, body: next.body, headers: next.headers };
+          return {
+            ...request,
+            ...(next.path ? { path: next.path } : {}),
+            ...(target.method === 'GET' ? {} : { body: next.body }),
+            headers: next.headers,
+          };
         },
         onResponse(status, body, context) {
           if (target.onAnswer && context.current) {

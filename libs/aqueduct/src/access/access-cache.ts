@@ -52,6 +52,8 @@ export interface AccessCacheState {
 
 interface Entry {
   access: CustomerAccess;
+  /** The answer of a lookup that finds it fresh, made once. */
+  hit: AccessLookup;
   /** When the read that filled it started (`Date.now()`): the data is at least this recent. */
   readAt: number;
   /** Filled during one unbroken listening session: any later change would have been told. */
@@ -190,13 +192,20 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     await Promise.all(unlisten.map((stop) => stop()));
   }
 
-  /** The customer's access: from memory when the entry can be trusted, else read from Postgres. */
-  async lookup(customerId: string): Promise<AccessLookup> {
+  /**
+   * The customer's access: from memory when the entry can be trusted (synchronously: this runs on
+   * every request of a paid route), else read from Postgres.
+   */
+  lookup(customerId: string): AccessLookup | Promise<AccessLookup> {
     const now = Date.now();
     const entry = this.entries?.get(customerId);
     if (entry && this.fresh(entry, now)) {
-      return { access: entry.access, source: 'cache' };
+      return entry.hit;
     }
+    return this.readOrFallBack(customerId, now);
+  }
+
+  private async readOrFallBack(customerId: string, now: number): Promise<AccessLookup> {
     try {
       return { access: await this.read(customerId, now), source: 'database' };
     } catch (error) {
@@ -285,6 +294,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
           if (!read.invalidated && this.entries) {
             this.entries.set(customerId, {
               access,
+              hit: { access, source: 'cache' },
               readAt: startedAt,
               trusted: trusted && session === this.session,
               session,

@@ -9,6 +9,7 @@ import type { ResolvedAqueductOptions } from '../options/aqueduct-options.valida
 import type { EntitlementStatus } from '../storage/entities/aqueduct-access.entity';
 import { printable } from '../utils/printable';
 import { AccessCache, spanAt, toSpans } from './access-cache';
+import { isThenable } from './customer-id.resolvers';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type AccessSegment, accessAt, withPayment } from './access-timeline';
 
@@ -196,7 +197,8 @@ export class AqueductAccessService {
   ): Promise<AccessCheck> {
     const products = 'feature' in query ? this.productsGranting(query.feature) : [query.product];
     const asked = 'feature' in query ? { feature: query.feature } : { product: query.product };
-    const lookup = await this.cache.lookup(customerId);
+    const found = this.cache.lookup(customerId);
+    const lookup = isThenable(found) ? await found : found;
     if (lookup.access === null) {
       const grantedBy = products.filter((product) => this.fallbackFor(product) === 'allow');
       this.answered('fallback');
@@ -245,7 +247,8 @@ export class AqueductAccessService {
 
   /** The customer's features (and products, seats) at `at` (default: now), from the cache. */
   async getFeatures(customerId: string, at: Date = this.clock.now()): Promise<CustomerFeatures> {
-    const lookup = await this.cache.lookup(customerId);
+    const found = this.cache.lookup(customerId);
+    const lookup = isThenable(found) ? await found : found;
     const t = at.getTime();
     let products: string[];
     let seats = 0;

@@ -66,16 +66,27 @@ export const customerIdFrom = {
       return label && !label.includes('.') ? text(await toCustomerId(label)) : undefined;
     },
 
-  /** The first of several resolvers that finds an id, in order. */
-  firstOf:
-    (...resolvers: CustomerIdResolver[]): CustomerIdResolver =>
-    async (request) => {
-      for (const resolve of resolvers) {
-        const id = text(await resolve(request));
+  /**
+   * The first of several resolvers that finds an id, in order. Stays synchronous while they are:
+   * it runs on every request of a paid route.
+   */
+  firstOf: (...resolvers: CustomerIdResolver[]): CustomerIdResolver => {
+    const from = (request: any, index: number): ReturnType<CustomerIdResolver> => {
+      for (let i = index; i < resolvers.length; i++) {
+        const found = resolvers[i](request);
+        if (isThenable(found)) {
+          return found.then((id) => text(id) ?? from(request, i + 1));
+        }
+        const id = text(found);
         if (id) {
           return id;
         }
       }
       return undefined;
-    },
+    };
+    return (request) => from(request, 0);
+  },
 };
+
+export const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null | undefined)?.then === 'function';

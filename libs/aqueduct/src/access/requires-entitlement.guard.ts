@@ -16,7 +16,7 @@ import {
   type AccessQuery,
   AqueductAccessService,
 } from './aqueduct-access.service';
-import { customerIdFrom } from './customer-id.resolvers';
+import { customerIdFrom, isThenable } from './customer-id.resolvers';
 
 export const REQUIRED_PRODUCT = 'aqueduct:required-product';
 export const REQUIRED_FEATURE = 'aqueduct:required-feature';
@@ -33,6 +33,8 @@ const defaultCustomerId = customerIdFrom.firstOf(customerIdFrom.param(), custome
  */
 @Injectable()
 export class EntitlementGuard implements CanActivate {
+  private readonly required = new WeakMap<object, WeakMap<object, AccessQuery[]>>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly access: AqueductAccessService,
@@ -40,16 +42,7 @@ export class EntitlementGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    const product = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_PRODUCT, targets);
-    const feature = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_FEATURE, targets);
-    const queries: AccessQuery[] = [];
-    if (product) {
-      queries.push({ product });
-    }
-    if (feature) {
-      queries.push({ feature });
-    }
+    const queries = this.queriesOf(context);
     if (queries.length === 0) {
       return true;
     }
@@ -71,8 +64,33 @@ export class EntitlementGuard implements CanActivate {
   protected async getCustomerId(context: ExecutionContext): Promise<string | undefined> {
     const request = context.switchToHttp().getRequest();
     const resolve = this.options.access?.customerIdResolver ?? defaultCustomerId;
-    const id = await resolve(request);
+    const found = resolve(request);
+    const id = isThenable(found) ? await found : found;
     return typeof id === 'string' && id !== '' ? id : undefined;
+  }
+
+  /** What the route requires, read once per handler and class (metadata lookups are not free). */
+  private queriesOf(context: ExecutionContext): AccessQuery[] {
+    const handler = context.getHandler();
+    const type = context.getClass();
+    let byClass = this.required.get(handler);
+    let queries = byClass?.get(type);
+    if (!queries) {
+      const targets = [handler, type];
+      const product = this.reflector.getAllAndOverride<string | undefined>(
+        REQUIRED_PRODUCT,
+        targets,
+      );
+      const feature = this.reflector.getAllAndOverride<string | undefined>(
+        REQUIRED_FEATURE,
+        targets,
+      );
+      queries = [...(product ? [{ product }] : []), ...(feature ? [{ feature }] : [])];
+      byClass ??= new WeakMap();
+      byClass.set(type, queries);
+      this.required.set(handler, byClass);
+    }
+    return queries;
   }
 }
 
