@@ -227,6 +227,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
         this.reads.delete(customerId);
       }
     }
+    this.metrics.accessCacheSize(this.entries?.size ?? 0);
   }
 
   /** Drops every entry (a TRUNCATE, a lost connection's aftermath is handled by sessions). */
@@ -236,6 +237,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
       read.invalidated = true;
     }
     this.reads.clear();
+    this.metrics.accessCacheSize(0);
   }
 
   state(): AccessCacheState {
