@@ -27,6 +27,7 @@ import { postAccepted } from './support/post';
 import { envelope, period } from './support/subscription';
 import { TcpProxy } from './support/tcp-proxy';
 import { DAY, TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'cache-secret';
@@ -296,19 +297,15 @@ describe('Access checks while Postgres cannot be reached', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const url = new URL(db.url);
-    proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
+    proxy = TcpProxy.inFrontOf(db.url);
     await proxy.start();
     writer = await createTestApp({
       databaseUrl: db.url,
       clock,
       aqueduct: { secrets: [SECRET], expiry: { enabled: false } },
     });
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
     app = await createTestApp({
-      databaseUrl: viaProxy.toString(),
+      databaseUrl: proxy.routed(db.url),
       clock,
       controllers: [PaidController],
       extra: { connectionTimeoutMillis: 500 },
@@ -436,39 +433,29 @@ class TenantController {
 }
 
 describe('The customer of a request, found the host’s way (a sub-domain, through its own service)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      controllers: [TenantController],
-      aqueductModule: AqueductModule.forRootAsync({
-        imports: [TenantsModule],
-        inject: [Tenants],
-        useFactory: (tenants: Tenants) => ({
-          secrets: [SECRET],
-          access: {
-            customerIdResolver: customerIdFrom.firstOf(
-              customerIdFrom.subdomain('app.test', (subdomain) => tenants.customerIdOf(subdomain)),
-              customerIdFrom.header('x-gateway-customer'),
-            ),
-          },
-        }),
+  const host = useTestApp({
+    controllers: [TenantController],
+    aqueductModule: AqueductModule.forRootAsync({
+      imports: [TenantsModule],
+      inject: [Tenants],
+      useFactory: (tenants: Tenants) => ({
+        secrets: [SECRET],
+        access: {
+          customerIdResolver: customerIdFrom.firstOf(
+            customerIdFrom.subdomain('app.test', (subdomain) => tenants.customerIdOf(subdomain)),
+            customerIdFrom.header('x-gateway-customer'),
+          ),
+        },
       }),
-    });
-    const id = await postAccepted(app, start('owner_acme', { start: new Date() }), SECRET);
-    await waitForDeliveries(app, { eventId: id });
+    }),
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  beforeAll(async () => {
+    const id = await postAccepted(host.app, start('owner_acme', { start: new Date() }), SECRET);
+    await waitForDeliveries(host.app, { eventId: id });
   });
 
   it('lets the tenant’s sub-domain in, and no other', async () => {
-    const server = app.getHttpServer();
+    const server = host.app.getHttpServer();
     await request(server).get('/reports').set('Host', 'acme.app.test').expect(200);
     const unknown = await request(server).get('/reports').set('Host', 'other.app.test').expect(403);
     expect(unknown.body.message).toMatch(/No customer could be identified/);

@@ -28,8 +28,6 @@ import { DataSource } from 'typeorm';
 import { toEventObject } from '../libs/aqueduct/src/events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../libs/aqueduct/src/listeners/aqueduct-listener.registry';
 import { AqueductInbox } from '../libs/aqueduct/src/storage/aqueduct-inbox.service';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import {
   AccessModel,
   type HistoryPlan,
@@ -40,6 +38,7 @@ import {
   stepsOf,
 } from './support/subscription-model';
 import { TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
 
 const RUNS = Number(process.env.ACCESS_PROPERTY_RUNS ?? 300);
 const PAYMENT_RUNS = Math.max(50, Math.round(RUNS / 4));
@@ -78,23 +77,6 @@ class ModelCheckedAdapter implements ProvisioningAdapter {
 
 /** provision, then updates, then deprovision, and again; never anything else. */
 const ALTERNATING = /^(pu*d)*(pu*)?$/;
-
-async function harness(requirePayment: boolean) {
-  const db = await createTestDatabase();
-  const clock = new TestClock(new Date(T0));
-  const app = await createTestApp({
-    databaseUrl: db.url,
-    clock,
-    aqueduct: {
-      secrets: ['property'],
-      provisioningAdapter: ModelCheckedAdapter,
-      dispatch: { enabled: false },
-      expiry: { enabled: false },
-      access: { requirePayment },
-    },
-  });
-  return { db, app, clock };
-}
 
 /** Runs every pending delivery, oldest event first, as the dispatcher would (one at a time). */
 async function drain(app: INestApplication): Promise<void> {
@@ -244,16 +226,16 @@ describe.each([
   ['access follows the dates', false, RUNS],
   ['access after payment (access.requirePayment)', true, PAYMENT_RUNS],
 ])('Property: %s, on random subscription histories', (_name, requirePayment, runs) => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  let clock: TestClock;
-
-  beforeAll(async () => {
-    ({ db, app, clock } = await harness(requirePayment));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const clock = new TestClock(new Date(T0));
+  const host = useTestApp({
+    clock,
+    aqueduct: {
+      secrets: ['property'],
+      provisioningAdapter: ModelCheckedAdapter,
+      dispatch: { enabled: false },
+      expiry: { enabled: false },
+      access: { requirePayment },
+    },
   });
 
   it(`agrees with the reference model after every step (${runs} histories)`, async () => {
@@ -261,7 +243,7 @@ describe.each([
     await fc.assert(
       fc.asyncProperty(historyArb, async (plan) => {
         await play(
-          app,
+          host.app,
           clock,
           plan,
           `owner_${requirePayment ? 'paid' : 'dates'}_${run++}`,

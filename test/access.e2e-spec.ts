@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
+import { Controller, Get, Injectable, Param } from '@nestjs/common';
 import {
   AqueductAccessService,
   ExpiryJob,
@@ -10,10 +10,9 @@ import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/te
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { deliveriesSettled } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'access-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -66,42 +65,31 @@ const period = (customerId: string, overrides: Record<string, unknown> = {}) => 
 });
 
 describe('Provisioning ledger, access checks and expiry (controlled clock)', () => {
-  let db: TestDatabase;
   const clock = new TestClock(T0);
-  const apps: INestApplication[] = [];
-  let app: INestApplication;
   let adapter: RecordingAdapter;
   let access: AqueductAccessService;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    for (let i = 0; i < 3; i++) {
-      apps.push(
-        await createTestApp({
-          databaseUrl: db.url,
-          clock,
-          aqueduct: {
-            secrets: [SECRET],
-            provisioningAdapter: RecordingAdapter,
-            expiry: { enabled: false, batchSize: 3 },
-            dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-          },
-          controllers: i === 0 ? [ReportsController] : [],
-          imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
-        }),
-      );
-    }
-    app = apps[0];
-    adapter = app.get(RecordingAdapter);
-    access = app.get(AqueductAccessService);
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await db?.drop();
+  const host = useTestApp(
+    (instance) => ({
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false, batchSize: 3 },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+      },
+      controllers: instance === 0 ? [ReportsController] : [],
+      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    }),
+    { instances: 3 },
+  );
+  beforeAll(() => {
+    adapter = host.app.get(RecordingAdapter);
+    access = host.app.get(AqueductAccessService);
   });
 
-  const post = (payload: unknown) => postAccepted(app, payload, SECRET);
-  const idle = () => deliveriesSettled(app);
+  const post = (payload: unknown) => postAccepted(host.app, payload, SECRET);
+  const idle = () => deliveriesSettled(host.app);
   const calls = (customerId: string) => adapter.of(customerId);
   const status = async (customerId: string) =>
     (await access.getEntitlement(customerId, 'prod_pro'))?.status;
@@ -125,9 +113,9 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     clock.set(at(37));
     expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(false); // the dates decide, before the job runs
     // The loss is announced (deprovision, mails) once it has held for the settle time (5 min).
-    expect((await app.get(ExpiryJob).sweep()).expired).toBe(0);
+    expect((await host.app.get(ExpiryJob).sweep()).expired).toBe(0);
     clock.set(new Date(at(37).getTime() + 5 * 60_000));
-    expect((await app.get(ExpiryJob).sweep()).expired).toBeGreaterThanOrEqual(1);
+    expect((await host.app.get(ExpiryJob).sweep()).expired).toBeGreaterThanOrEqual(1);
     await idle();
     expect(calls('owner_a')).toEqual(['provision', 'deprovision']);
     expect(await status('owner_a')).toBe('expired');
@@ -161,7 +149,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await post(provisioningEndEvent(period('owner_c'), at(30)));
     await idle();
     clock.set(at(38));
-    await app.get(ExpiryJob).sweep();
+    await host.app.get(ExpiryJob).sweep();
     await idle();
     // Aqueduct's retry of the very first delivery (same body), then a re-send of the start a day late.
     await post(provisioningStartEvent(period('owner_c'), at(0)));
@@ -175,7 +163,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await post(provisioningStartEvent(period('owner_r'), at(0)));
     await idle();
     clock.set(at(40));
-    await app.get(ExpiryJob).sweep();
+    await host.app.get(ExpiryJob).sweep();
     await idle();
     await post(
       provisioningStartEvent(
@@ -217,9 +205,9 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     }
     await idle();
     clock.set(at(38));
-    const results = await Promise.all(apps.map((a) => a.get(ExpiryJob).sweep()));
+    const results = await Promise.all(host.instances.map((a) => a.get(ExpiryJob).sweep()));
     await idle();
-    const dataSource = app.get(DataSource);
+    const dataSource = host.app.get(DataSource);
     const [{ n }] = await dataSource.query(
       `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'access.expired' AND payload->'object'->>'customerId' LIKE 'owner_m%'`,
     );
@@ -241,14 +229,14 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     }
     await idle();
     clock.set(at(60)); // the app was down from day 30 to day 60
-    const result = await app.get(ExpiryJob).sweep();
+    const result = await host.app.get(ExpiryJob).sweep();
     expect(result.batches).toBeGreaterThan(1);
     await idle();
     for (let i = 0; i < 7; i++) {
       expect(await status(`owner_down${i}`)).toBe('expired');
       expect(calls(`owner_down${i}`)).toEqual(['provision', 'deprovision']);
     }
-    expect((await app.get(ExpiryJob).sweep()).expired).toBe(0);
+    expect((await host.app.get(ExpiryJob).sweep()).expired).toBe(0);
   });
 
   it('a start whose date is still ahead is scheduled, then started by the job', async () => {
@@ -259,7 +247,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     expect(await status('owner_s')).toBe('scheduled');
     expect(calls('owner_s')).toEqual([]);
     clock.set(at(2));
-    expect((await app.get(ExpiryJob).sweep()).started).toBeGreaterThanOrEqual(1);
+    expect((await host.app.get(ExpiryJob).sweep()).started).toBeGreaterThanOrEqual(1);
     await idle();
     expect(calls('owner_s')).toEqual(['provision']);
   });
@@ -268,14 +256,16 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await post(provisioningStartEvent(period('owner_g'), at(0)));
     await idle();
     clock.set(at(5));
-    const ok = await request(app.getHttpServer()).get('/customers/owner_g/reports').expect(200);
+    const ok = await request(host.app.getHttpServer())
+      .get('/customers/owner_g/reports')
+      .expect(200);
     expect(ok.body).toEqual({ customerId: 'owner_g', reports: [] });
-    const denied = await request(app.getHttpServer())
+    const denied = await request(host.app.getHttpServer())
       .get('/customers/owner_nobody/reports')
       .expect(403);
     expect(denied.body.message).toBe('Customer owner_nobody has no active entitlement to prod_pro');
     clock.set(at(40));
-    await request(app.getHttpServer()).get('/customers/owner_g/reports').expect(403);
+    await request(host.app.getHttpServer()).get('/customers/owner_g/reports').expect(403);
   });
 
   it('getEntitlements lists a customer with a status per entitlement', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   ATTEMPT_LOG_LIMIT,
   type AqueductEvent,
@@ -13,9 +13,8 @@ import {
 } from 'nestjs-aqueduct';
 import { aqueductEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'attempt-log-secret';
@@ -51,38 +50,32 @@ class Listeners {
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('Attempt log: every attempt of a delivery, bounded, kept across replays', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let listeners: Listeners;
   let events: AqueductEventsService;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: {
-        secrets: [SECRET],
-        dispatch: {
-          maxAttempts: MAX_ATTEMPTS,
-          retryBaseDelayMs: 5,
-          retryMaxDelayMs: 10,
-          pollIntervalMs: 50,
-          shutdownTimeoutMs: 200,
-        },
+  // Registered before the app's teardown so that it runs first: the blocking listener, still
+  // waiting, is let go before the app closes.
+  afterAll(() => listeners?.release?.());
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      dispatch: {
+        maxAttempts: MAX_ATTEMPTS,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 10,
+        pollIntervalMs: 50,
+        shutdownTimeoutMs: 200,
       },
-      imports: [{ module: class ListenersModule {}, providers: [Listeners] }],
-    });
-    listeners = app.get(Listeners);
-    events = app.get(AqueductEventsService);
+    },
+    imports: [{ module: class ListenersModule {}, providers: [Listeners] }],
   });
-  afterAll(async () => {
-    listeners?.release?.();
-    await app?.close();
-    await db?.drop();
+  beforeAll(() => {
+    listeners = host.app.get(Listeners);
+    events = host.app.get(AqueductEventsService);
   });
 
   const post = (type: string) =>
-    postAccepted(app, aqueductEvent(type, { n: randomUUID() }), SECRET);
+    postAccepted(host.app, aqueductEvent(type, { n: randomUUID() }), SECRET);
   const delivery = async (eventId: string): Promise<StoredDelivery> => {
     const [found] = (await events.getEvent(eventId)).deliveries;
     return found;
@@ -117,7 +110,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
       }),
       expect.objectContaining({ attempt: 3, outcome: 'done', error: null }),
     ]);
-    const instance = app.get(AqueductDispatcher).instanceId;
+    const instance = host.app.get(AqueductDispatcher).instanceId;
     for (const entry of found.attemptLog.filter(isAttemptRun)) {
       expect(entry.startedAt).toMatch(ISO);
       expect(entry.finishedAt).toMatch(ISO);
@@ -190,7 +183,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
     const id = await post('test.hopeless');
     await untilLog(id, 'the delivery to finish', (log) => lastOutcome(log) === 'done');
     const old = Array.from({ length: ATTEMPT_LOG_LIMIT + 10 }, (_, i) => ({ attempt: i + 1 }));
-    await app
+    await host.app
       .get(DataSource)
       .query(
         `UPDATE aqueduct_deliveries SET state = 'dead', attempt_log = $2 WHERE event_id = $1`,
@@ -211,7 +204,7 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
       'the blocking listener to start',
     );
     // The listener outlives shutdownTimeoutMs, so stop() hands its delivery back.
-    await app.get(AqueductDispatcher).stop();
+    await host.app.get(AqueductDispatcher).stop();
     const found = await delivery(id);
     expect(found).toMatchObject({ state: 'pending', attempts: 0 });
     expect(found.attemptLog).toEqual([

@@ -3,12 +3,10 @@
  * is read out and discarded (bounded) before the connection closes, instead of a reset mid-upload
  * (EPIPE / ECONNRESET on the sender's side). Real sockets: the app listens on a port.
  */
-import type { INestApplication } from '@nestjs/common';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useTestApp } from './support/use-test-app';
 
 const SECRET = `whsec_${Buffer.from('body-limit-e2e-secret-body-limit!').toString('base64')}`;
 const PATH = '/webhooks/aqueduct';
@@ -38,22 +36,14 @@ function errorCode(error: unknown): string {
 }
 
 describe('Body over maxBodyBytes: the sender sees the 413', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let port: number;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: { secrets: [SECRET], verification: { scheme: 'standard-webhooks' } },
-    });
-    await app.listen(0, '127.0.0.1');
-    port = (app.getHttpServer().address() as AddressInfo).port;
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], verification: { scheme: 'standard-webhooks' } },
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  beforeAll(async () => {
+    await host.app.listen(0, '127.0.0.1');
+    port = (host.app.getHttpServer().address() as AddressInfo).port;
   });
 
   /**

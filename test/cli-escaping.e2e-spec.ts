@@ -1,12 +1,11 @@
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { type AqueductEvent, OnAqueductEvent } from 'nestjs-aqueduct';
 import { aqueductEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
-import { waitFor } from './support/wait';
+import { deliveriesSettled } from './support/subscription';
+import { useTestApp } from './support/use-test-app';
 
 /** A sender's terminal escape sequences: SGR "red" (ESC [ 31 m) and a one-byte C1 CSI. */
 const EVIL = '\u001b[31m\u009b';
@@ -37,30 +36,26 @@ class Fussy {
 jest.setTimeout(180_000);
 
 describe('nestjs-aqueduct: what a sender sent reaches the terminal escaped', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let customId: string;
   let startId: string;
 
+  const host = useTestApp({
+    aqueduct: {
+      secrets: ['cli-escape-secret'],
+      dispatch: { pollIntervalMs: 100, maxAttempts: 1 },
+    },
+    imports: [{ module: class FussyModule {}, providers: [Fussy] }],
+  });
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: {
-        secrets: ['cli-escape-secret'],
-        dispatch: { pollIntervalMs: 100, maxAttempts: 1 },
-      },
-      imports: [{ module: class FussyModule {}, providers: [Fussy] }],
-    });
     // Signed and POSTed like Aqueduct would: an unknown type (stored as it came) and a
     // provisioning.start (which reaches the access ledger), both for the same customer.
     customId = await postAccepted(
-      app,
+      host.app,
       aqueductEvent(TYPE, { customerId: CUSTOMER, note: `line one\nline two${EVIL}` }),
       'cli-escape-secret',
     );
     startId = await postAccepted(
-      app,
+      host.app,
       provisioningStartEvent({
         customerId: CUSTOMER,
         productId: 'prod_pro',
@@ -69,31 +64,16 @@ describe('nestjs-aqueduct: what a sender sent reaches the terminal escaped', () 
       }),
       'cli-escape-secret',
     );
-    await waitFor(
-      async () =>
-        (
-          await app
-            .get(DataSource)
-            .query(
-              `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state IN ('pending', 'active')`,
-            )
-        )[0].n === 0,
-      15_000,
-      'deliveries to finish',
-    );
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+    await deliveriesSettled(host.app);
   });
 
   const cli = async (...args: string[]) => {
-    const result = await runCli([...args, '--database-url', db.url]);
+    const result = await runCli([...args, '--database-url', host.db.url]);
     return { ...result, all: result.stdout + result.stderr };
   };
 
   it('the events are stored as they came (the escaping is only in what is printed)', async () => {
-    const [row] = await app
+    const [row] = await host.app
       .get(DataSource)
       .query(
         `SELECT type, payload->'object'->>'customerId' AS customer FROM aqueduct_events WHERE id = $1`,

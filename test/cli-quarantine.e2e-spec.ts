@@ -1,50 +1,41 @@
-import type { INestApplication } from '@nestjs/common';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useTestApp } from './support/use-test-app';
 
 /** The CLI on quarantined events: reprocess after a fix, or dismiss. */
 describe('nestjs-aqueduct events reprocess | dismiss', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let invalidId: string;
   let fixableId: string;
 
+  const host = useTestApp({
+    aqueduct: { secrets: ['cli-secret'], dispatch: { pollIntervalMs: 100 } },
+  });
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: { secrets: ['cli-secret'], dispatch: { pollIntervalMs: 100 } },
-    });
     const { body, headers } = signAqueductRequest(
       provisioningStartEvent({ customerId: 'owner_cli_q', startDate: 'soon' }),
       { scheme: 'shared-secret', secret: 'cli-secret' },
     );
     invalidId = (
-      await request(app.getHttpServer()).post('/webhooks/aqueduct').set(headers).send(body)
+      await request(host.app.getHttpServer()).post('/webhooks/aqueduct').set(headers).send(body)
     ).body.id;
     // Refused by an older version's rules; today's pass it.
     const fixable = JSON.stringify(provisioningStartEvent({ customerId: 'owner_cli_fixed' }));
-    [{ id: fixableId }] = await app.get(DataSource).query(
+    [{ id: fixableId }] = await host.app.get(DataSource).query(
       `INSERT INTO aqueduct_events (dedup_key, type, status, raw_body, errors)
        VALUES ('manual:cli', 'provisioning.start', 'quarantined', $1, '["an old rule"]') RETURNING id`,
       [Buffer.from(fixable)],
     );
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
 
   const status = async (id: string) =>
-    (await app.get(DataSource).query(`SELECT status FROM aqueduct_events WHERE id = $1`, [id]))[0]
-      .status;
+    (
+      await host.app.get(DataSource).query(`SELECT status FROM aqueduct_events WHERE id = $1`, [id])
+    )[0].status;
 
   it('reprocess <id>: exit 1 and today’s errors while it is still invalid', async () => {
-    const result = await runCli(['events', 'reprocess', invalidId, '--database-url', db.url]);
+    const result = await runCli(['events', 'reprocess', invalidId, '--database-url', host.db.url]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('quarantined');
     expect(result.stdout).toContain('object.startDate');
@@ -57,7 +48,7 @@ describe('nestjs-aqueduct events reprocess | dismiss', () => {
       'reprocess',
       '--all-quarantined',
       '--database-url',
-      db.url,
+      host.db.url,
       '--json',
     ]);
     expect(result.code).toBe(0);
@@ -72,13 +63,13 @@ describe('nestjs-aqueduct events reprocess | dismiss', () => {
   });
 
   it('dismiss <id> sets it aside; a second dismiss is an error; usage errors exit 2', async () => {
-    const done = await runCli(['events', 'dismiss', invalidId, '--database-url', db.url]);
+    const done = await runCli(['events', 'dismiss', invalidId, '--database-url', host.db.url]);
     expect(done.code).toBe(0);
     expect(await status(invalidId)).toBe('dismissed');
-    const again = await runCli(['events', 'dismiss', invalidId, '--database-url', db.url]);
+    const again = await runCli(['events', 'dismiss', invalidId, '--database-url', host.db.url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('No quarantined event');
-    const usage = await runCli(['events', 'reprocess', '--database-url', db.url]);
+    const usage = await runCli(['events', 'reprocess', '--database-url', host.db.url]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--all-quarantined');
   });

@@ -9,14 +9,13 @@ import { DEVELOPMENT_SECRET } from '../src/app.config';
 import { AppModule } from '../src/app.module';
 import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
+import { deliveriesSettled } from './support/subscription';
+import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 describe('The nestjs-aqueduct CLI, driven as a user would', () => {
-  let db: TestDatabase;
-  beforeAll(async () => (db = await createTestDatabase()));
-  afterAll(async () => db?.drop());
+  const db = useTestDatabase();
 
   it('send: posts a signed sample event to the example app, which stores it', async () => {
     const env = { ...process.env };
@@ -90,11 +89,11 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
     });
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-    const simulate = (events: number) =>
+    /** Sends `events` events to `urls` (the endpoint above by default), with Aqueduct's retries. */
+    const simulate = (events: number, flags: string[] = [], urls = [url]) =>
       runCli([
         'simulate',
-        '--url',
-        url,
+        ...urls.flatMap((to) => ['--url', to]),
         '--secret',
         DEVELOPMENT_SECRET,
         '--scheme',
@@ -103,6 +102,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         String(events),
         '--duplicates',
         '0',
+        ...flags,
         '--time-scale',
         '360000',
         '--json',
@@ -132,26 +132,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         });
       });
       const seenBefore = new Set(attempts.keys());
-      const result = await runCli([
-        'simulate',
-        '--url',
-        closed,
-        '--url',
-        url,
-        '--secret',
-        DEVELOPMENT_SECRET,
-        '--scheme',
-        'standard-webhooks',
-        '--events',
-        '6',
-        '--duplicates',
-        '0',
-        '--max-attempts',
-        '2',
-        '--time-scale',
-        '360000',
-        '--json',
-      ]);
+      const result = await simulate(6, ['--max-attempts', '2'], [closed, url]);
       expect(result.code).toBe(0);
       const report = JSON.parse(result.stdout);
       expect(report).toMatchObject({
@@ -302,18 +283,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         }),
         'cli-access-secret',
       );
-      await waitFor(
-        async () =>
-          (
-            await app
-              .get(DataSource)
-              .query(
-                `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE state IN ('pending', 'active')`,
-              )
-          )[0].n === 0,
-        15_000,
-        'deliveries to finish',
-      );
+      await deliveriesSettled(app);
     });
     afterAll(async () => app?.close());
 

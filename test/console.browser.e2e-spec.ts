@@ -1,4 +1,3 @@
-import type { INestApplication } from '@nestjs/common';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,11 +8,11 @@ import {
   CONSOLE_TEST_EVENT,
   ConsoleAccessSwitch,
   ConsoleTestListener,
-  createConsoleApp,
+  consoleAppSetup,
   sendEvent,
 } from './support/console';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { deliveriesSettled } from './support/subscription';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 /**
@@ -35,8 +34,6 @@ if (!available) {
 }
 
 (available ? describe : describe.skip)('Console in a browser', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let browser: Browser;
   let page: Page;
   let origin: string;
@@ -47,36 +44,39 @@ if (!available) {
   const shoot = (name: string) =>
     page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
+  // Registered before the app's teardown so that it runs first: the browser goes before the app.
+  afterAll(async () => {
+    await browser?.close();
+  });
+  const host = useTestApp(consoleAppSetup());
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    db = await createTestDatabase();
-    app = await createConsoleApp(db.url);
-    await app.listen(0, '127.0.0.1');
-    origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    await host.app.listen(0, '127.0.0.1');
+    origin = `http://127.0.0.1:${(host.app.getHttpServer().address() as AddressInfo).port}`;
     // A few customers' worth of history, as the screenshots show it.
     for (const customerId of ['owner_acme', 'owner_globex', 'owner_initech']) {
-      await sendEvent(app, provisioningStartEvent({ customerId }));
+      await sendEvent(host.app, provisioningStartEvent({ customerId }));
     }
     ids.replay = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_acme', seats: 12 }),
     );
     ids.dead = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_globex', fail: true }),
     );
     ids.xss = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_initech', note: XSS }),
     );
-    await sendEvent(app, {
+    await sendEvent(host.app, {
       type: 'provisioning.start',
       createdAt: 'not a date',
       object: { customerId: 'owner_initech' },
     });
-    const listener = app.get(ConsoleTestListener);
+    const listener = host.app.get(ConsoleTestListener);
     await waitFor(() => [ids.replay, ids.dead, ids.xss].every((id) => listener.runs.get(id) === 1));
-    await deliveriesSettled(app, 30_000);
+    await deliveriesSettled(host.app, 30_000);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -90,14 +90,8 @@ if (!available) {
     });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await app?.close();
-    await db?.drop();
-  });
-
   afterEach(() => {
-    app.get(ConsoleAccessSwitch).allow = true;
+    host.app.get(ConsoleAccessSwitch).allow = true;
   });
 
   it('opens the event list with the backlog counts', async () => {
@@ -151,7 +145,7 @@ if (!available) {
     expect(rows[0]).toMatch(/^1\s+done/);
     expect(rows[1]).toMatch(/^Replayed \d{4}-/);
     expect(rows[2]).toMatch(/^1\s+done/);
-    expect(app.get(ConsoleTestListener).runs.get(ids.replay)).toBe(2);
+    expect(host.app.get(ConsoleTestListener).runs.get(ids.replay)).toBe(2);
     await shoot('event');
   });
 
@@ -165,7 +159,7 @@ if (!available) {
     await page.getByRole('button', { name: 'Redrive' }).click();
     await page.waitForURL(/redriven=console-test$/);
     await waitFor(
-      () => app.get(ConsoleTestListener).runs.get(ids.dead) === 2,
+      () => host.app.get(ConsoleTestListener).runs.get(ids.dead) === 2,
       15_000,
       'the redrive',
     );
@@ -215,11 +209,11 @@ if (!available) {
       page.getByRole('button').click(),
     ]);
     expect(crossSite?.status()).toBe(403);
-    expect(app.get(ConsoleTestListener).runs.get(ids.replay)).toBe(2);
+    expect(host.app.get(ConsoleTestListener).runs.get(ids.replay)).toBe(2);
   });
 
   it('answers 403 on every console page when the guard says no', async () => {
-    app.get(ConsoleAccessSwitch).allow = false;
+    host.app.get(ConsoleAccessSwitch).allow = false;
     for (const path of ['', `/events/${ids.replay}`, '/customers/owner_acme', '?status=dead']) {
       const response = await open(path);
       expect(response?.status()).toBe(403);

@@ -1,4 +1,3 @@
-import type { INestApplication } from '@nestjs/common';
 import { AqueductModule } from 'nestjs-aqueduct';
 import { aqueductEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
@@ -10,22 +9,21 @@ import {
   CONSOLE_TEST_EVENT,
   ConsoleAccessSwitch,
   ConsoleTestListener,
-  createConsoleApp,
+  consoleAppSetup,
   formToken,
   sendEvent,
   SwitchGuard,
 } from './support/console';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { LogCapture } from './support/log-capture';
+import { useTestApp } from './support/use-test-app';
+import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 const XSS = '<img src=x onerror=alert(1)>';
 
 describe('Console', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let accessSwitch: ConsoleAccessSwitch;
-  const server = () => app.getHttpServer();
+  const server = () => host.app.getHttpServer();
   const get = (path: string) => request(server()).get(`${CONSOLE_PATH}${path}`);
 
   /** A page's token and the cookie it came with, as a browser would hold them. */
@@ -39,7 +37,7 @@ describe('Console', () => {
     waitFor(
       async () =>
         (
-          await app
+          await host.app
             .get(DataSource)
             .query(
               `SELECT count(*)::int AS n FROM aqueduct_deliveries WHERE event_id = $1 AND state IN ('pending', 'active')`,
@@ -50,21 +48,16 @@ describe('Console', () => {
       `deliveries of ${id} to finish`,
     );
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createConsoleApp(db.url, { guard: SwitchGuard, pageSize: 3 });
-    accessSwitch = app.get(ConsoleAccessSwitch);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const host = useTestApp(consoleAppSetup({ guard: SwitchGuard, pageSize: 3 }));
+  beforeAll(() => {
+    accessSwitch = host.app.get(ConsoleAccessSwitch);
   });
   afterEach(() => {
     accessSwitch.allow = true;
   });
 
   it('lists events with the security headers, a CSRF cookie scoped to the console, and counts', async () => {
-    await sendEvent(app, provisioningStartEvent({ customerId: 'owner_list' }));
+    await sendEvent(host.app, provisioningStartEvent({ customerId: 'owner_list' }));
     const page = await get('').expect(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     const csp = page.headers['content-security-policy'];
@@ -85,7 +78,10 @@ describe('Console', () => {
   });
 
   it('answers 403 on every console route when the guard says no', async () => {
-    const id = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_403' }));
+    const id = await sendEvent(
+      host.app,
+      aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_403' }),
+    );
     const { token, cookie } = await session(`/events/${id}`);
     accessSwitch.allow = false;
     const routes = [
@@ -114,12 +110,12 @@ describe('Console', () => {
       expect(response.text).not.toContain('owner_403');
     }
     await settled(id);
-    expect(app.get(ConsoleTestListener).runs.get(id)).toBe(1); // the refused replay did nothing
+    expect(host.app.get(ConsoleTestListener).runs.get(id)).toBe(1); // the refused replay did nothing
   });
 
   it('shows an event: payload escaped, headers of interest, never the secret', async () => {
     const id = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: `owner_${XSS}`, note: XSS }),
     );
     await settled(id);
@@ -144,15 +140,18 @@ describe('Console', () => {
     // Starting next year: the ledger schedules it and writes no access.started into the list.
     const next = new Date(Date.now() + 365 * 86_400_000);
     const start = await sendEvent(
-      app,
+      host.app,
       provisioningStartEvent({
         customerId: customer,
         startDate: next.toISOString(),
         endDate: new Date(next.getTime() + 30 * 86_400_000).toISOString(),
       }),
     );
-    const other = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: customer }));
-    const rejected = await sendEvent(app, {
+    const other = await sendEvent(
+      host.app,
+      aqueductEvent(CONSOLE_TEST_EVENT, { customerId: customer }),
+    );
+    const rejected = await sendEvent(host.app, {
       type: 'provisioning.start',
       createdAt: 'never',
       object: { customerId: customer },
@@ -180,7 +179,10 @@ describe('Console', () => {
   });
 
   it("shows each attempt's error escaped", async () => {
-    const id = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { fail: true, note: XSS }));
+    const id = await sendEvent(
+      host.app,
+      aqueductEvent(CONSOLE_TEST_EVENT, { fail: true, note: XSS }),
+    );
     await settled(id);
     const page = await get(`/events/${id}`).expect(200);
     expect(page.text).not.toContain(XSS);
@@ -192,7 +194,7 @@ describe('Console', () => {
 
   it('filters events with dead deliveries, and redrives one with a valid form', async () => {
     const id = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_dead', fail: true }),
     );
     await settled(id);
@@ -209,7 +211,11 @@ describe('Console', () => {
       .send({ _csrf: token, listener: 'console-test' })
       .expect(303);
     expect(redrive.headers.location).toBe(`${CONSOLE_PATH}/events/${id}?redriven=console-test`);
-    await waitFor(() => app.get(ConsoleTestListener).runs.get(id) === 2, 15_000, 'a second run');
+    await waitFor(
+      () => host.app.get(ConsoleTestListener).runs.get(id) === 2,
+      15_000,
+      'a second run',
+    );
   });
 
   it('pages through a customer’s events with keyset cursors, both ways, without gaps', async () => {
@@ -217,7 +223,7 @@ describe('Console', () => {
     const sent: string[] = [];
     for (let i = 0; i < 7; i++) {
       sent.unshift(
-        await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: customer, i })),
+        await sendEvent(host.app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: customer, i })),
       );
     }
     const ids = (text: string) =>
@@ -266,7 +272,10 @@ describe('Console', () => {
   });
 
   it('answers an HTML 404 page, with the console headers and a way back, for any other GET under its path', async () => {
-    const id = await sendEvent(app, aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_404' }));
+    const id = await sendEvent(
+      host.app,
+      aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_404' }),
+    );
     for (const path of [
       '/nope',
       '/nope/',
@@ -306,7 +315,7 @@ describe('Console', () => {
 
   it('refuses a POST without the CSRF token, with a wrong one, or from another site', async () => {
     const id = await sendEvent(
-      app,
+      host.app,
       aqueductEvent(CONSOLE_TEST_EVENT, { customerId: 'owner_csrf' }),
     );
     await settled(id);
@@ -332,7 +341,7 @@ describe('Console', () => {
       .send({ _csrf: token })
       .expect(403);
     expect(crossSite.text).toContain('sent from another site');
-    expect(app.get(ConsoleTestListener).runs.get(id)).toBe(1);
+    expect(host.app.get(ConsoleTestListener).runs.get(id)).toBe(1);
 
     // A same-origin Origin is fine (the Host is what the browser addressed).
     await post()
@@ -348,7 +357,7 @@ describe('Console', () => {
       .send({ _csrf: token })
       .expect(303);
     expect(same.headers.location).toBe(`${CONSOLE_PATH}/events/${id}?replayed=1`);
-    await waitFor(() => app.get(ConsoleTestListener).runs.get(id) === 2, 15_000, 'the replay');
+    await waitFor(() => host.app.get(ConsoleTestListener).runs.get(id) === 2, 15_000, 'the replay');
     const after = await get(`/events/${id}?replayed=1`).expect(200);
     expect(after.text).toContain('Replay scheduled: 1 delivery will run again.');
   });
@@ -356,7 +365,7 @@ describe('Console', () => {
   it('shows a customer’s entitlements and the events that shaped them', async () => {
     const customer = `owner_ledger_${Date.now()}`;
     const id = await sendEvent(
-      app,
+      host.app,
       provisioningStartEvent({ customerId: customer, productId: 'prod_console' }),
     );
     await settled(id);
@@ -368,7 +377,7 @@ describe('Console', () => {
   });
 
   it('shows quarantined events in a banner on every page; Reprocess and Dismiss work from the event page', async () => {
-    const bad = await sendEvent(app, {
+    const bad = await sendEvent(host.app, {
       type: 'provisioning.start',
       createdAt: new Date().toISOString(),
       object: { customerId: 'owner_quarantine', startDate: 'soon' },
@@ -410,13 +419,7 @@ describe('Console', () => {
 });
 
 describe('Console configuration', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
 
   it('refuses to start without a guard unless allowUnauthenticated is set', () => {
     expect(() =>

@@ -17,14 +17,10 @@ describe('Database unavailable', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const target = new URL(db.url);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    proxy = TcpProxy.inFrontOf(db.url);
     await proxy.start();
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
     app = await createTestApp({
-      databaseUrl: viaProxy.toString(),
+      databaseUrl: proxy.routed(db.url),
       aqueduct: { secrets: [SECRET], storeTimeoutMs: 2000 },
       extra: { connectionTimeoutMillis: 1000 },
     });

@@ -1,13 +1,12 @@
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AqueductEventsService, ExpiryJob, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
+import { type TestAppSetup, useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'email-secret';
@@ -26,47 +25,45 @@ const users = (...people: [string, string][]) => [
   { name: 'Acme Inc.', users: people.map(([name, email]) => ({ name, email })) },
 ];
 
-describe('Email notifications (real SMTP server, real nodemailer)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
+/**
+ * The app of a describe block on a clock that starts at `start`, mailing through an SMTP server of
+ * the block's own; `setup` is given the server's transport once it is up (it has a port by then).
+ */
+function useMailingApp(
+  start: Date,
+  setup: (transport: TestSmtpServer['transport']) => TestAppSetup,
+) {
   const smtp = new TestSmtpServer();
-  const T0 = new Date('2026-03-01T12:00:00Z');
-  const clock = new TestClock(T0);
+  const clock = new TestClock(start);
+  const host = useTestApp(() => ({ clock, ...setup(smtp.transport) }), { servers: [smtp] });
+  return { smtp, clock, host };
+}
 
-  beforeAll(async () => {
-    await smtp.start();
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        dispatch: {
-          maxAttempts: 3,
-          retryBaseDelayMs: 100,
-          retryMaxDelayMs: 200,
-          pollIntervalMs: 50,
-        },
-        expiry: { enabled: false },
-        email: {
-          transport: smtp.transport,
-          from: 'Acme Billing <billing@acme.test>',
-          alertTo: OPERATOR,
-          timeZone: 'Europe/Paris',
-          productNames: { prod_pro: 'Acme Pro' },
-        },
+describe('Email notifications (real SMTP server, real nodemailer)', () => {
+  const T0 = new Date('2026-03-01T12:00:00Z');
+  const { smtp, clock, host } = useMailingApp(T0, (transport) => ({
+    aqueduct: {
+      secrets: [SECRET],
+      dispatch: {
+        maxAttempts: 3,
+        retryBaseDelayMs: 100,
+        retryMaxDelayMs: 200,
+        pollIntervalMs: 50,
       },
-      imports: [{ module: class BrokenModule {}, providers: [BrokenListener] }],
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await smtp.stop();
-  });
+      expiry: { enabled: false },
+      email: {
+        transport,
+        from: 'Acme Billing <billing@acme.test>',
+        alertTo: OPERATOR,
+        timeZone: 'Europe/Paris',
+        productNames: { prod_pro: 'Acme Pro' },
+      },
+    },
+    imports: [{ module: class BrokenModule {}, providers: [BrokenListener] }],
+  }));
   beforeEach(() => clock.set(T0));
 
-  const post = (payload: unknown) => postAccepted(app, payload, SECRET);
+  const post = (payload: unknown) => postAccepted(host.app, payload, SECRET);
   /** A 30-day period starting now (on the test's clock), with a week of grace. */
   const startNow = (overrides: Record<string, unknown>) => {
     const now = clock.now();
@@ -85,7 +82,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     waitFor(
       async () =>
         (
-          await app
+          await host.app
             .get(DataSource)
             .query(
               `SELECT id FROM aqueduct_events WHERE type = $1 AND payload->'object'->>'customerId' = $2`,
@@ -98,7 +95,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
   const emailDelivery = (eventId: string) =>
     waitFor(
       async () => {
-        const [row] = await app
+        const [row] = await host.app
           .get(DataSource)
           .query(
             `SELECT state, attempts FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'aqueduct.email'`,
@@ -132,7 +129,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(smtp.received.filter((m) => m.to.length !== 1)).toEqual([]); // one mail per recipient
 
     const before = smtp.received.length;
-    await app.get(AqueductEventsService).replay(id);
+    await host.app.get(AqueductEventsService).replay(id);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await emailDelivery(id);
     expect(smtp.received.length).toBe(before); // replay sends nothing new
@@ -146,13 +143,13 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     });
     const object = start.object;
     await post(start);
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
     clock.set(new Date(object.endDate));
     await post(provisioningEndEvent(object, clock.now()));
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
     expect(smtp.to('grace@acme.test')).toHaveLength(1); // not yet: a renewal may still arrive
     clock.set(new Date(new Date(object.endDate).getTime() + 10 * 60_000));
-    await app.get(ExpiryJob).sweep();
+    await host.app.get(ExpiryJob).sweep();
     await waitFor(() => smtp.to('grace@acme.test').length === 2, 20_000, 'the period-ended mail');
     const ended = smtp.to('grace@acme.test')[1];
     expect(ended.subject).toBe('Your paid period for Acme Pro has ended');
@@ -162,7 +159,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     );
 
     clock.set(new Date(new Date(object.gracePeriodEndDate).getTime() + DAY));
-    await app.get(ExpiryJob).sweep();
+    await host.app.get(ExpiryJob).sweep();
     await waitFor(() => smtp.to('grace@acme.test').length === 3, 20_000, 'the access-ended mail');
     expect(smtp.to('grace@acme.test')[2].subject).toBe('Your access to Acme Pro has ended');
   });
@@ -178,7 +175,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     const id = await accessEvent('owner_smtp_down');
     await waitFor(
       async () => {
-        const [row] = await app
+        const [row] = await host.app
           .get(DataSource)
           .query(
             `SELECT attempts FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'aqueduct.email'`,
@@ -191,7 +188,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     );
     expect(smtp.to('kat@acme.test')).toHaveLength(0);
     smtp.down = false;
-    await app.get(AqueductEventsService).redriveDead();
+    await host.app.get(AqueductEventsService).redriveDead();
     expect(await emailDelivery(id)).toMatchObject({ state: 'done' });
     expect(smtp.to('kat@acme.test')).toHaveLength(1);
     expect(smtp.to('dot@acme.test')).toHaveLength(1);
@@ -214,7 +211,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(await emailDelivery(id)).toMatchObject({ state: 'done', attempts: 1 });
     expect(smtp.to('mary@acme.test')).toHaveLength(1);
     expect(smtp.to('joan@acme.test')).toHaveLength(1);
-    const rejected = await app
+    const rejected = await host.app
       .get(DataSource)
       .query(
         `SELECT recipient FROM aqueduct_emails WHERE event_id = $1 AND status = 'rejected' ORDER BY recipient`,
@@ -245,7 +242,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
       provisioningOrgs: users(['Rita', 'rita@acme.test']),
     });
     await post(first);
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
     clock.set(new Date(first.object.endDate));
     await post(provisioningEndEvent(first.object, clock.now()));
     await post(
@@ -254,15 +251,15 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
         provisioningOrgs: users(['Rita', 'rita@acme.test']),
       }),
     );
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
     clock.set(new Date(new Date(first.object.gracePeriodEndDate).getTime() + DAY));
-    await app.get(ExpiryJob).sweep();
-    await deliveriesSettled(app);
+    await host.app.get(ExpiryJob).sweep();
+    await deliveriesSettled(host.app);
     // Only the start: `access-renewed` is off by default (email.mails), and nothing ended.
     expect(smtp.to('rita@acme.test').map((m) => m.subject)).toEqual([
       'Your access to Acme Pro has started',
     ]);
-    const [{ n }] = await app
+    const [{ n }] = await host.app
       .get(DataSource)
       .query(
         `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'access.renewed' AND payload->'object'->>'customerId' = 'owner_renewal_mail'`,
@@ -288,35 +285,19 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
 });
 
 describe('The renewal mail, when asked for (email.mails)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  const smtp = new TestSmtpServer();
   const T0 = new Date('2026-05-01T00:00:00Z');
-  const clock = new TestClock(T0);
-
-  beforeAll(async () => {
-    await smtp.start();
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        dispatch: { pollIntervalMs: 50 },
-        expiry: { enabled: false },
-        email: {
-          transport: smtp.transport,
-          from: 'Acme Billing <billing@acme.test>',
-          mails: { 'access-renewed': true, 'access-started': false },
-        },
+  const { smtp, clock, host } = useMailingApp(T0, (transport) => ({
+    aqueduct: {
+      secrets: [SECRET],
+      dispatch: { pollIntervalMs: 50 },
+      expiry: { enabled: false },
+      email: {
+        transport,
+        from: 'Acme Billing <billing@acme.test>',
+        mails: { 'access-renewed': true, 'access-started': false },
       },
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await smtp.stop();
-  });
+    },
+  }));
 
   it('mails "renewed" with the new paid period, and nothing for the mails turned off', async () => {
     const period = (start: Date) => ({
@@ -327,11 +308,11 @@ describe('The renewal mail, when asked for (email.mails)', () => {
       gracePeriodEndDate: new Date(start.getTime() + 37 * DAY).toISOString(),
       provisioningOrgs: users(['Rene', 'rene@acme.test']),
     });
-    await postAccepted(app, provisioningStartEvent(period(T0), T0), SECRET);
-    await deliveriesSettled(app);
+    await postAccepted(host.app, provisioningStartEvent(period(T0), T0), SECRET);
+    await deliveriesSettled(host.app);
     const next = new Date(T0.getTime() + 30 * DAY);
     clock.set(next);
-    await postAccepted(app, provisioningStartEvent(period(next), next), SECRET);
+    await postAccepted(host.app, provisioningStartEvent(period(next), next), SECRET);
     await waitFor(() => smtp.to('rene@acme.test').length === 1, 20_000, 'the renewal mail');
     const [mail] = smtp.to('rene@acme.test');
     expect(mail.subject).toBe('Your access to prod_pro was renewed');

@@ -1,4 +1,4 @@
-import { Injectable, type INestApplication, Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import {
   AqueductAlerts,
   AqueductApiClient,
@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { createTestDatabase } from './support/database';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const API_KEY = 'aq_test_endpoint_check_5e4d3c2b1a';
@@ -95,25 +96,23 @@ async function closedPort(): Promise<number> {
 
 describe('Endpoint check: Aqueduct must point at this app, with the events it listens to', () => {
   const aqueduct = new FakeAqueduct();
-  let db: TestDatabase;
-  let app: INestApplication;
 
   const alerts = (): Promise<{ kind: string; status: string; reason: string; details: any }[]> =>
-    app.get(DataSource).query(`SELECT kind, status, reason, details FROM aqueduct_alerts`);
+    host.app.get(DataSource).query(`SELECT kind, status, reason, details FROM aqueduct_alerts`);
   const raisedEvents = (): Promise<{ payload: any }[]> =>
-    app
+    host.app
       .get(DataSource)
       .query(
         `SELECT payload FROM aqueduct_events WHERE type = 'alert.raised' ORDER BY received_at`,
       );
 
-  beforeAll(async () => {
-    await aqueduct.start();
+  beforeAll(() => {
     // (a) registered as the README says; the host's case and a trailing slash do not matter.
     aqueduct.register('HTTPS://App.Example.com/api/webhooks/aqueduct/', EVENTS);
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
+  });
+  // A function: the fake Aqueduct has its URL only once started.
+  const host = useTestApp(
+    () => ({
       aqueduct: {
         secrets: ['endpoint-check-secret'],
         apiKey: API_KEY,
@@ -121,33 +120,29 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
         publicUrl: PUBLIC_URL,
       },
       imports: [BillingModule],
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await aqueduct.stop();
-    await db?.drop();
-  });
+    }),
+    { servers: [aqueduct] },
+  );
 
   it('(a) checks at start-up in the background; an endpoint at publicUrl with every event: ok, no alert', async () => {
-    await waitFor(() => app.get(EndpointCheck).lastResult(), 10_000, 'the start-up check');
+    await waitFor(() => host.app.get(EndpointCheck).lastResult(), 10_000, 'the start-up check');
     expect(aqueduct.requests[0]).toEqual({
       method: 'GET',
       url: '/v1/webhookendpoints',
       authorization: `Api-Key ${API_KEY}`,
     });
 
-    const result = await app.get(EndpointCheck).check();
+    const result = await host.app.get(EndpointCheck).check();
 
     expect(result).toEqual({ ok: true, problems: [], endpoints: 1, checkedAt: expect.any(Date) });
     expect(await alerts()).toEqual([]);
-    expect(app.get(AqueductAlerts).isOpen('endpoint')).toBe(false);
+    expect(host.app.get(AqueductAlerts).isOpen('endpoint')).toBe(false);
   });
 
   it('(b) no endpoint at publicUrl: reported, the endpoint alert opens once with its mail event; registering it resolves the alert', async () => {
     aqueduct.endpoints = [];
     aqueduct.register('https://app.example.com/webhooks/aqueduct', EVENTS); // the prefix is missing
-    const check = app.get(EndpointCheck);
+    const check = host.app.get(EndpointCheck);
 
     const first = await check.check();
     await check.check(); // still wrong: counted, not alerted again
@@ -179,10 +174,10 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
     const raised = await raisedEvents();
     expect(raised).toHaveLength(1);
     expect(raised[0].payload.object).toMatchObject({ kind: 'endpoint', reason: first.problems[0] });
-    expect(app.get(AqueductAlerts).isOpen('endpoint')).toBe(true);
+    expect(host.app.get(AqueductAlerts).isOpen('endpoint')).toBe(true);
 
     // The fix the reason names: register the endpoint (here through the module's own client).
-    await app.get(AqueductApiClient).createWebhookEndpoint({
+    await host.app.get(AqueductApiClient).createWebhookEndpoint({
       url: PUBLIC_URL,
       enabledEvents: EVENTS,
       secret: 'endpoint-check-secret',
@@ -193,7 +188,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
     expect(await alerts()).toEqual([
       expect.objectContaining({ kind: 'endpoint', status: 'resolved' }),
     ]);
-    expect(app.get(AqueductAlerts).isOpen('endpoint')).toBe(false);
+    expect(host.app.get(AqueductAlerts).isOpen('endpoint')).toBe(false);
     expect(await raisedEvents()).toHaveLength(1);
   });
 
@@ -201,7 +196,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
     aqueduct.endpoints = [];
     aqueduct.register(PUBLIC_URL, ['provisioning_start', 'provisioning_end']);
 
-    const result = await app.get(EndpointCheck).check();
+    const result = await host.app.get(EndpointCheck).check();
 
     expect(result.ok).toBe(false);
     expect(result.problems).toHaveLength(1);
@@ -220,7 +215,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
   it('(c) Aqueduct unreachable: not ok with the reason, no alert raised or resolved', async () => {
     aqueduct.down = true;
     try {
-      const result = await app.get(EndpointCheck).check();
+      const result = await host.app.get(EndpointCheck).check();
 
       expect(result.ok).toBe(false);
       expect(result.endpoints).toBe(0);
@@ -229,7 +224,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
         `Could not list Aqueduct's webhook endpoints: ${result.error}`,
       ]);
       expect(JSON.stringify(result)).not.toContain(API_KEY);
-      expect(app.get(EndpointCheck).lastResult()).toBe(result);
+      expect(host.app.get(EndpointCheck).lastResult()).toBe(result);
       // The alert of the previous test stays as it was: an API outage says nothing of the endpoint.
       expect(await alerts()).toEqual([
         expect.objectContaining({ kind: 'endpoint', status: 'open' }),
@@ -268,7 +263,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
     aqueduct.endpoints = [];
     aqueduct.register(PUBLIC_URL, EVENTS);
     const periodic = await createTestApp({
-      databaseUrl: db.url,
+      databaseUrl: host.db.url,
       aqueduct: {
         secrets: ['s'],
         apiKey: API_KEY,
@@ -297,7 +292,7 @@ describe('Endpoint check: Aqueduct must point at this app, with the events it li
   it('is off without publicUrl: nothing is asked of the API at start-up', async () => {
     const before = aqueduct.requests.length;
     const plain = await createTestApp({
-      databaseUrl: db.url,
+      databaseUrl: host.db.url,
       aqueduct: { secrets: ['s'], apiKey: API_KEY, apiBaseUrl: aqueduct.url },
     });
     try {

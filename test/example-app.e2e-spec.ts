@@ -1,4 +1,3 @@
-import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
@@ -6,27 +5,15 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { DEVELOPMENT_SECRET } from '../src/app.config';
 import { AppModule } from '../src/app.module';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useExampleApp } from './support/example-app';
+import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 /** The example app, configured from the environment as `npm start` does. */
 describe('Example app', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  const env = { ...process.env };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    process.env.DATABASE_URL = db.url;
-    process.env.AQUEDUCT_VERIFICATION = 'standard-webhooks';
-    delete process.env.AQUEDUCT_WEBHOOK_SECRET;
-    app = await NestFactory.create(AppModule, { logger: false });
-    await app.init();
-  });
-  afterAll(async () => {
-    await app?.close();
-    process.env = env;
-    await db?.drop();
+  const host = useExampleApp({
+    AQUEDUCT_VERIFICATION: 'standard-webhooks',
+    AQUEDUCT_WEBHOOK_SECRET: undefined,
   });
 
   it('serves the endpoint and stores a request signed with the development secret', async () => {
@@ -34,19 +21,19 @@ describe('Example app', () => {
       scheme: 'standard-webhooks',
       secret: DEVELOPMENT_SECRET,
     });
-    const res = await request(app.getHttpServer())
+    const res = await request(host.app.getHttpServer())
       .post('/webhooks/aqueduct')
       .set(headers)
       .send(body)
       .expect(200);
-    const rows = await app
+    const rows = await host.app
       .get(DataSource)
       .query('SELECT type, status FROM aqueduct_events WHERE id = $1', [res.body.id]);
     expect(rows).toEqual([{ type: 'provisioning.start', status: 'accepted' }]);
   });
 
   it('GET /health answers 200 with the database and aqueduct checks up', async () => {
-    const res = await request(app.getHttpServer()).get('/health').expect(200);
+    const res = await request(host.app.getHttpServer()).get('/health').expect(200);
     expect(res.body).toMatchObject({
       status: 'ok',
       info: { database: { status: 'up' }, aqueduct: { status: 'up' } },
@@ -58,12 +45,12 @@ describe('Example app', () => {
       scheme: 'standard-webhooks',
       secret: DEVELOPMENT_SECRET,
     });
-    await request(app.getHttpServer())
+    await request(host.app.getHttpServer())
       .post('/webhooks/aqueduct')
       .set(headers)
       .send(body)
       .expect(200);
-    const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+    const res = await request(host.app.getHttpServer()).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     expect(res.text).toContain('# TYPE aqueduct_webhooks_received_total counter');
     expect(res.text).toMatch(
@@ -72,7 +59,7 @@ describe('Example app', () => {
   });
 
   it('serves the console at /aqueduct/console outside production', async () => {
-    const page = await request(app.getHttpServer()).get('/aqueduct/console').expect(200);
+    const page = await request(host.app.getHttpServer()).get('/aqueduct/console').expect(200);
     expect(page.text).toContain('Aqueduct console');
   });
 
@@ -82,49 +69,37 @@ describe('Example app', () => {
       scheme: 'standard-webhooks',
       secret: DEVELOPMENT_SECRET,
     });
-    await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(403);
-    await request(app.getHttpServer())
+    await request(host.app.getHttpServer()).get('/customers/owner_example/reports').expect(403);
+    await request(host.app.getHttpServer())
       .post('/webhooks/aqueduct')
       .set(headers)
       .send(body)
       .expect(200);
     const access = await waitFor(async () => {
-      const res = await request(app.getHttpServer()).get('/customers/owner_example/access');
+      const res = await request(host.app.getHttpServer()).get('/customers/owner_example/access');
       return res.body.products?.prod_pro === true && res.body;
     });
     expect(access.entitlements[0]).toMatchObject({ status: 'active', hasAccess: true });
     expect(access).toMatchObject({ features: ['api', 'reports'], seats: 2 });
-    await request(app.getHttpServer()).get('/customers/owner_example/reports').expect(200);
-    await request(app.getHttpServer()).get('/customers/owner_example/sso').expect(403);
+    await request(host.app.getHttpServer()).get('/customers/owner_example/reports').expect(200);
+    await request(host.app.getHttpServer()).get('/customers/owner_example/sso').expect(403);
   });
 });
 
 /** In production the example app serves the console only behind its password guard. */
 describe('Example app in production: the console behind a password', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  const env = { ...process.env };
   // Colons are allowed in a Basic password (only the user name may not contain one).
   const PASSWORD = 'correct:horse:battery';
   const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    process.env.DATABASE_URL = db.url;
-    process.env.NODE_ENV = 'production';
-    process.env.AQUEDUCT_WEBHOOK_SECRET = 'whsec_cHJvZHVjdGlvbi1saWtlLXNlY3JldC1mb3ItdGVzdHM=';
-    process.env.AQUEDUCT_CONSOLE_PASSWORD = PASSWORD;
-    app = await NestFactory.create(AppModule, { logger: false });
-    await app.init();
-  });
-  afterAll(async () => {
-    await app?.close();
-    process.env = env;
-    await db?.drop();
+  const host = useExampleApp({
+    NODE_ENV: 'production',
+    AQUEDUCT_WEBHOOK_SECRET: 'whsec_cHJvZHVjdGlvbi1saWtlLXNlY3JldC1mb3ItdGVzdHM=',
+    AQUEDUCT_CONSOLE_PASSWORD: PASSWORD,
   });
 
   it('asks for the password, refuses a wrong one, and opens with the right one', async () => {
-    const server = app.getHttpServer();
+    const server = host.app.getHttpServer();
     const missing = await request(server).get('/aqueduct/console').expect(401);
     expect(missing.headers['www-authenticate']).toMatch(/^Basic /);
     await request(server)
@@ -141,18 +116,14 @@ describe('Example app in production: the console behind a password', () => {
 
 /** In production the example app does not start with the development secret, set or defaulted. */
 describe('Example app in production: the development secret is refused', () => {
-  let db: TestDatabase;
+  const db = useTestDatabase();
   const env = { ...process.env };
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
   afterEach(() => {
     process.env = { ...env };
   });
-  afterAll(async () => {
+  afterAll(() => {
     process.env = env;
-    await db?.drop();
   });
 
   /** Boots the app in production with this secret (undefined: unset); returns why it failed. */

@@ -3,8 +3,8 @@ import { OnAqueductEvent } from 'nestjs-aqueduct';
 import { invoicePaidEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
+import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 const SECRET = 'fast-path-secret';
@@ -21,18 +21,12 @@ class PaidListener {
  * transaction, one now()). Claimed deliveries start in a later transaction.
  */
 describe('dispatch.localBacklogPerSlot: the fast path, and turning it off', () => {
-  let db: TestDatabase;
+  const db = useTestDatabase();
   let app: INestApplication | undefined;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
   afterEach(async () => {
     await app?.close();
     app = undefined;
-  });
-  afterAll(async () => {
-    await db?.drop();
   });
 
   async function deliveryOf(options: { localBacklogPerSlot?: number }) {

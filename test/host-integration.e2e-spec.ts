@@ -1,11 +1,11 @@
-import { Injectable, type INestApplication, Scope } from '@nestjs/common';
+import { Injectable, Scope } from '@nestjs/common';
 import { Cron, ScheduleModule } from '@nestjs/schedule';
 import { type AqueductEvent, ExpiryJob, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningStartEvent } from 'nestjs-aqueduct/testing';
-import { postAccepted } from './support/post';
 import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { postAccepted } from './support/post';
 import { deliveriesSettled } from './support/subscription';
+import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'host-integration-secret';
 
@@ -37,34 +37,19 @@ class RequestScopedListener {
 }
 
 describe('Living in a host app: its scheduler, its providers', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: { secrets: [SECRET], dispatch: { pollIntervalMs: 50 } },
-      imports: [
-        ScheduleModule.forRoot(),
-        {
-          module: class HostModule {},
-          providers: [
-            HostCron,
-            HostListener,
-            { provide: LISTENER_ALIAS, useExisting: HostListener },
-          ],
-        },
-      ],
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], dispatch: { pollIntervalMs: 50 } },
+    imports: [
+      ScheduleModule.forRoot(),
+      {
+        module: class HostModule {},
+        providers: [HostCron, HostListener, { provide: LISTENER_ALIAS, useExisting: HostListener }],
+      },
+    ],
   });
 
   it("fires the host's own cron once per tick (the module brings no second scheduler)", async () => {
-    const cron = app.get(HostCron);
+    const cron = host.app.get(HostCron);
     await new Promise((resolve) => setTimeout(resolve, 3_300));
     const seconds = cron.ticks.map((at) => Math.floor(at / 1000));
     expect(seconds.length).toBeGreaterThanOrEqual(2);
@@ -72,8 +57,8 @@ describe('Living in a host app: its scheduler, its providers', () => {
   });
 
   it('runs its expiry job on its own timer, with or without the host importing ScheduleModule', async () => {
-    expect(app.get(ExpiryJob).cronJob?.isActive).toBe(true);
-    const bare = await createTestApp({ databaseUrl: db.url, aqueduct: { secrets: [SECRET] } });
+    expect(host.app.get(ExpiryJob).cronJob?.isActive).toBe(true);
+    const bare = await createTestApp({ databaseUrl: host.db.url, aqueduct: { secrets: [SECRET] } });
     try {
       expect(bare.get(ExpiryJob).cronJob?.isActive).toBe(true);
     } finally {
@@ -82,15 +67,15 @@ describe('Living in a host app: its scheduler, its providers', () => {
   });
 
   it('registers a listener reachable through a useExisting alias once, and runs it once', async () => {
-    const id = await postAccepted(app, provisioningStartEvent(), SECRET);
-    await deliveriesSettled(app);
-    expect(app.get(HostListener).runs.filter((run) => run === id)).toEqual([id]);
+    const id = await postAccepted(host.app, provisioningStartEvent(), SECRET);
+    await deliveriesSettled(host.app);
+    expect(host.app.get(HostListener).runs.filter((run) => run === id)).toEqual([id]);
   });
 
   it('refuses to start with a request-scoped listener, naming it', async () => {
     await expect(
       createTestApp({
-        databaseUrl: db.url,
+        databaseUrl: host.db.url,
         aqueduct: { secrets: [SECRET] },
         imports: [{ module: class ScopedModule {}, providers: [RequestScopedListener] }],
       }),

@@ -20,8 +20,9 @@ import { AqueductModule, isAqueductWebhookRoute } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { createTestDatabase } from './support/database';
 import { LogCapture } from './support/log-capture';
+import { useTestDatabase } from './support/use-test-database';
 
 const SECRET = 'host-setup-shared-secret';
 const signed = (payload: unknown = provisioningStartEvent()) =>
@@ -52,9 +53,7 @@ class NotesController {
 }
 
 describe('The webhook in real host apps', () => {
-  let db: TestDatabase;
-  beforeAll(async () => (db = await createTestDatabase()));
-  afterAll(async () => db?.drop());
+  const db = useTestDatabase();
 
   it('forRootAsync with ConfigService, a custom path, a global prefix and URI versioning', async () => {
     const logs = new LogCapture();
@@ -264,9 +263,7 @@ describe('The webhook in real host apps', () => {
 });
 
 describe('Start-up checks fail fast with a message naming the problem', () => {
-  let db: TestDatabase;
-  beforeAll(async () => (db = await createTestDatabase()));
-  afterAll(async () => db?.drop());
+  const db = useTestDatabase();
 
   it('a missing secret (forRootAsync with an unset variable)', async () => {
     await expect(

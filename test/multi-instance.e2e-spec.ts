@@ -1,10 +1,9 @@
-import { Inject, Injectable, type INestApplication } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { type AqueductListenerContext, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'multi-instance-secret';
@@ -42,32 +41,23 @@ class CountingListeners {
 }
 
 describe('(d) Three instances against one database', () => {
-  let db: TestDatabase;
-  const apps: INestApplication[] = [];
-
+  const names = ['a', 'b', 'c'];
+  const host = useTestApp(
+    (instance) => ({
+      aqueduct: { secrets: [SECRET], dispatch: { concurrency: 8, pollIntervalMs: 200 } },
+      imports: [
+        {
+          module: class InstanceModule {},
+          providers: [{ provide: INSTANCE, useValue: names[instance] }, CountingListeners],
+        },
+      ],
+    }),
+    { instances: names.length },
+  );
   beforeAll(async () => {
-    db = await createTestDatabase();
-    for (const name of ['a', 'b', 'c']) {
-      apps.push(
-        await createTestApp({
-          databaseUrl: db.url,
-          aqueduct: { secrets: [SECRET], dispatch: { concurrency: 8, pollIntervalMs: 200 } },
-          imports: [
-            {
-              module: class InstanceModule {},
-              providers: [{ provide: INSTANCE, useValue: name }, CountingListeners],
-            },
-          ],
-        }),
-      );
-    }
-    await apps[0]
+    await host.app
       .get(DataSource)
       .query(`CREATE TABLE test_effects (key text PRIMARY KEY, instance text NOT NULL)`);
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((app) => app.close()));
-    await db?.drop();
   });
 
   it('processes 500 events (some delivered twice, to different instances) with every delivery run exactly once', async () => {
@@ -79,8 +69,10 @@ describe('(d) Three instances against one database', () => {
     );
     // Every tenth event is also sent again to another instance, as a sender retry would.
     const sends = [
-      ...signed.map((s, i) => ({ s, app: apps[i % 3] })),
-      ...signed.filter((_, i) => i % 10 === 0).map((s, i) => ({ s, app: apps[(i + 1) % 3] })),
+      ...signed.map((s, i) => ({ s, app: host.instances[i % 3] })),
+      ...signed
+        .filter((_, i) => i % 10 === 0)
+        .map((s, i) => ({ s, app: host.instances[(i + 1) % 3] })),
     ];
     const statuses: number[] = [];
     for (let i = 0; i < sends.length; i += 25) {
@@ -95,7 +87,7 @@ describe('(d) Three instances against one database', () => {
     }
     expect(statuses.every((status) => status === 200)).toBe(true);
 
-    const dataSource = apps[0].get(DataSource);
+    const dataSource = host.instances[0].get(DataSource);
     await waitFor(
       async () =>
         (

@@ -1,12 +1,11 @@
-import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { AqueductDispatcher, AqueductHealthIndicator } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import { register } from 'prom-client';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'observability-secret';
@@ -36,30 +35,19 @@ class MetricsController {
 }
 
 describe('Health and metrics', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: {
-        secrets: [SECRET],
-        health: { maxDeadDeliveries: 0 },
-        dispatch: { pollIntervalMs: 100 },
-      },
-      imports: [TerminusModule],
-      controllers: [HealthController, MetricsController],
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      health: { maxDeadDeliveries: 0 },
+      dispatch: { pollIntervalMs: 100 },
+    },
+    imports: [TerminusModule],
+    controllers: [HealthController, MetricsController],
   });
 
   const post = (payload: unknown, secret = SECRET) => {
     const { body, headers } = signAqueductRequest(payload, { scheme: 'shared-secret', secret });
-    return request(app.getHttpServer()).post('/webhooks/aqueduct').set(headers).send(body);
+    return request(host.app.getHttpServer()).post('/webhooks/aqueduct').set(headers).send(body);
   };
 
   it('/metrics exposes the documented series with plausible values after a short load', async () => {
@@ -71,7 +59,7 @@ describe('Health and metrics', () => {
     const quarantined = await post({ type: 'provisioning.start', createdAt: 'never', object: {} });
     expect(quarantined.status).toBe(200);
     expect(quarantined.body.quarantined).toBe(true);
-    const dataSource = app.get(DataSource);
+    const dataSource = host.app.get(DataSource);
     await waitFor(
       async () =>
         (
@@ -80,7 +68,7 @@ describe('Health and metrics', () => {
           )
         )[0].n === 0,
     );
-    const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+    const text = (await request(host.app.getHttpServer()).get('/metrics').expect(200)).text;
     const value = (series: string) =>
       Number(
         text
@@ -113,34 +101,36 @@ describe('Health and metrics', () => {
   });
 
   it('is healthy with a running dispatcher, and down when the dead count passes the threshold', async () => {
-    const up = await request(app.getHttpServer()).get('/health').expect(200);
+    const up = await request(host.app.getHttpServer()).get('/health').expect(200);
     expect(up.body.info.aqueduct).toMatchObject({ status: 'up', dispatcher: 'running', dead: 0 });
 
-    const [{ id }] = await app.get(DataSource).query(`SELECT id FROM aqueduct_events LIMIT 1`);
-    await app
+    const [{ id }] = await host.app.get(DataSource).query(`SELECT id FROM aqueduct_events LIMIT 1`);
+    await host.app
       .get(DataSource)
       .query(
         `INSERT INTO aqueduct_deliveries (event_id, listener, state, attempts, last_error) VALUES ($1, 'ghost', 'dead', 8, 'boom')`,
         [id],
       );
-    const down = await request(app.getHttpServer()).get('/health').expect(503);
+    const down = await request(host.app.getHttpServer()).get('/health').expect(503);
     expect(down.body.error.aqueduct).toMatchObject({
       status: 'down',
       dead: 1,
       problems: ['1 dead deliveries (more than 0)'],
     });
-    await app.get(DataSource).query(`DELETE FROM aqueduct_deliveries WHERE listener = 'ghost'`);
+    await host.app
+      .get(DataSource)
+      .query(`DELETE FROM aqueduct_deliveries WHERE listener = 'ghost'`);
   });
 
   it('is down when the dispatcher stops', async () => {
-    await app.get(AqueductDispatcher).stop();
-    const down = await request(app.getHttpServer()).get('/health').expect(503);
+    await host.app.get(AqueductDispatcher).stop();
+    const down = await request(host.app.getHttpServer()).get('/health').expect(503);
     expect(down.body.error.aqueduct).toMatchObject({
       status: 'down',
       dispatcher: 'stopped',
       problems: ['dispatcher not running'],
     });
-    await app.get(AqueductDispatcher).start();
-    await request(app.getHttpServer()).get('/health').expect(200);
+    await host.app.get(AqueductDispatcher).start();
+    await request(host.app.getHttpServer()).get('/health').expect(200);
   });
 });

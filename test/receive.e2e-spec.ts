@@ -1,4 +1,3 @@
-import type { INestApplication } from '@nestjs/common';
 import {
   aqueductEvent,
   invoicePaidEvent,
@@ -7,8 +6,8 @@ import {
 } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { createTestApp, storedEvents } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { storedEvents } from './support/app';
+import { useTestApp } from './support/use-test-app';
 
 const SECRET = `whsec_${Buffer.from('receive-e2e-secret-receive-e2e-secret').toString('base64')}`;
 const PATH = '/webhooks/aqueduct';
@@ -17,31 +16,21 @@ const sign = (payload: unknown, id?: string) =>
   signAqueductRequest(payload, { scheme: 'standard-webhooks', secret: SECRET, id });
 
 describe('Receiving webhooks: every row of the status-code table', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: {
-        secrets: [SECRET],
-        verification: { scheme: 'standard-webhooks' },
-        maxBodyBytes: MAX_BODY,
-      },
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      verification: { scheme: 'standard-webhooks' },
+      maxBodyBytes: MAX_BODY,
+    },
   });
 
   const post = (signed: { body: string; headers: Record<string, string> }) =>
-    request(app.getHttpServer()).post(PATH).set(signed.headers).send(signed.body);
-  const rowsFor = async (id: string) => (await storedEvents(app)).filter((row) => row.id === id);
+    request(host.app.getHttpServer()).post(PATH).set(signed.headers).send(signed.body);
+  const rowsFor = async (id: string) =>
+    (await storedEvents(host.app)).filter((row) => row.id === id);
   // Aqueduct's events only: the module's own `access.*` and `alert.*` events follow on their own.
   const total = async () =>
-    (await storedEvents(app)).filter((event) => !/^(access|alert)\./.test(event.type)).length;
+    (await storedEvents(host.app)).filter((event) => !/^(access|alert)\./.test(event.type)).length;
 
   it('200 for a verified, valid, new event, stored with its unknown fields', async () => {
     const event = {
@@ -119,7 +108,7 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   it('401 with a generic message for a missing or wrong signature, and nothing stored', async () => {
     const before = await total();
     const event = provisioningStartEvent();
-    const unsigned = await request(app.getHttpServer())
+    const unsigned = await request(host.app.getHttpServer())
       .post(PATH)
       .set('content-type', 'application/json')
       .send(JSON.stringify(event));
@@ -156,7 +145,7 @@ describe('Receiving webhooks: every row of the status-code table', () => {
     expect(row).toMatchObject({ status: 'quarantined', type: 'provisioning.start' });
     expect(row.errors).toEqual(res.body.errors);
     expect(row.raw_body?.toString()).toBe(signed.body);
-    const deliveries = await app
+    const deliveries = await host.app
       .get(DataSource)
       .query(`SELECT * FROM aqueduct_deliveries WHERE event_id = $1`, [res.body.id]);
     expect(deliveries).toEqual([]);
@@ -187,7 +176,7 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   it('a quarantined event that validates on a retry (after an upgrade) is accepted under the same id', async () => {
     const event = provisioningStartEvent({ customerId: 'owner_promoted' });
     const id = 'msg_promoted';
-    const [{ id: quarantinedId }] = await app
+    const [{ id: quarantinedId }] = await host.app
       .get(DataSource)
       .query(
         `INSERT INTO aqueduct_events (dedup_key, type, status, errors) VALUES ($1, 'provisioning.start', 'quarantined', '["old rule"]') RETURNING id`,
@@ -231,28 +220,17 @@ describe('Receiving webhooks: every row of the status-code table', () => {
 });
 
 describe("invalidEvents: 'reject' (today's 400, for hosts that want it)", () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      aqueduct: {
-        secrets: [SECRET],
-        verification: { scheme: 'standard-webhooks' },
-        invalidEvents: 'reject',
-      },
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      verification: { scheme: 'standard-webhooks' },
+      invalidEvents: 'reject',
+    },
   });
 
   it('400 naming the fields, the event still kept as quarantined (reprocessable)', async () => {
     const signed = sign(provisioningStartEvent({ customerId: '' as string }));
-    const res = await request(app.getHttpServer())
+    const res = await request(host.app.getHttpServer())
       .post(PATH)
       .set(signed.headers)
       .send(signed.body)
@@ -263,7 +241,7 @@ describe("invalidEvents: 'reject' (today's 400, for hosts that want it)", () => 
       id: expect.any(String),
     });
     expect(res.body.message).toEqual([expect.stringContaining('object.customerId')]);
-    const [row] = (await storedEvents(app)).filter((event) => event.id === res.body.id);
+    const [row] = (await storedEvents(host.app)).filter((event) => event.id === res.body.id);
     expect(row.status).toBe('quarantined');
   });
 });

@@ -4,7 +4,6 @@ import {
   AqueductHealthIndicator,
   CREATED_AT_MISSING,
   OnAqueductEvent,
-  type AqueductModuleOptions,
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from 'nestjs-aqueduct';
@@ -17,9 +16,10 @@ import {
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTestApp, storedEvents } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled } from './support/subscription';
+import { useTestApp } from './support/use-test-app';
+import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 const STANDARD = `whsec_${Buffer.from('sender-safety-secret-sender-safety').toString('base64')}`;
@@ -56,35 +56,32 @@ const send = (app: INestApplication, payload: unknown, options: SignAqueductRequ
 };
 
 describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  let other: INestApplication;
   const smtp = new TestSmtpServer();
+
+  // A second instance on the same database: alerts are one per incident across instances. A
+  // function: the SMTP server has its port only once started.
+  const host = useTestApp(
+    () => ({
+      aqueduct: {
+        secrets: [STANDARD],
+        verification: { scheme: 'standard-webhooks' },
+        provisioningAdapter: RecordingAdapter,
+        dispatch,
+        expiry: { enabled: false },
+        email: {
+          transport: smtp.transport,
+          from: 'Billing <billing@host.test>',
+          alertTo: OPERATOR,
+        },
+      },
+      imports: providers,
+    }),
+    { instances: 2, servers: [smtp] },
+  );
+
   const standard = (payload: unknown, id?: string) =>
-    send(app, payload, { scheme: 'standard-webhooks', secret: STANDARD, id });
-
-  beforeAll(async () => {
-    await smtp.start();
-    db = await createTestDatabase();
-    const aqueduct: AqueductModuleOptions = {
-      secrets: [STANDARD],
-      verification: { scheme: 'standard-webhooks' },
-      provisioningAdapter: RecordingAdapter,
-      dispatch,
-      expiry: { enabled: false },
-      email: { transport: smtp.transport, from: 'Billing <billing@host.test>', alertTo: OPERATOR },
-    };
-    app = await createTestApp({ databaseUrl: db.url, aqueduct, imports: providers });
-    // A second instance on the same database: alerts are one per incident across instances.
-    other = await createTestApp({ databaseUrl: db.url, aqueduct, imports: providers });
-  });
-  afterAll(async () => {
-    await Promise.all([app?.close(), other?.close()]);
-    await db?.drop();
-    await smtp.stop();
-  });
-
-  const dataSource = () => app.get(DataSource);
+    send(host.app, payload, { scheme: 'standard-webhooks', secret: STANDARD, id });
+  const dataSource = () => host.app.get(DataSource);
   const alertRows = (kind: string) =>
     dataSource().query(`SELECT status, occurrences FROM aqueduct_alerts WHERE kind = $1`, [kind]);
   const alertEvents = async (kind: string): Promise<number> =>
@@ -95,7 +92,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
       )
     )[0].n;
   const health = async () =>
-    (await app.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
+    (await host.app.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
 
   describe('lenient where the seeds promise nothing', () => {
     it('provisions users with a null name or an empty or invalid email, and mails only valid addresses', async () => {
@@ -116,7 +113,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         }),
       ).expect(200);
       expect(res.body).toEqual({ received: true, id: expect.any(String) });
-      await deliveriesSettled(app);
+      await deliveriesSettled(host.app);
       const grant = grants.find((g) => g.customerId === 'owner_lenient');
       expect(grant?.orgs[0].users.map((u) => u.name)).toEqual([null, 'Empty', 'Typo', 'Missing']);
       await waitFor(() => smtp.to('nameless@acme.test').length === 1, 15_000, 'the mail');
@@ -137,7 +134,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
       const before = Date.now();
       const res = await standard(event).expect(200);
       expect(res.body.quarantined).toBeUndefined();
-      const stored = await app.get(AqueductEventsService).getEvent(res.body.id);
+      const stored = await host.app.get(AqueductEventsService).getEvent(res.body.id);
       expect(stored.warnings).toEqual([CREATED_AT_MISSING]);
       expect(new Date(stored.createdAt as Date).getTime()).toBeGreaterThanOrEqual(before - 1000);
     });
@@ -158,7 +155,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         200,
       );
       await send(
-        other,
+        host.instances[1],
         { type: 'provisioning.end', createdAt: 'x' },
         {
           scheme: 'standard-webhooks',
@@ -189,15 +186,15 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
          VALUES ('manual:fixed', 'provisioning.start', 'quarantined', $1, '["an old rule"]') RETURNING id`,
         [Buffer.from(body)],
       );
-      const events = app.get(AqueductEventsService);
+      const events = host.app.get(AqueductEventsService);
       const results = await Promise.all([
         events.reprocess(id),
-        other.get(AqueductEventsService).reprocess(id),
+        host.instances[1].get(AqueductEventsService).reprocess(id),
       ]);
       expect(results.map((r) => r.status)).toEqual(['accepted', 'accepted']);
       // One call accepted it and created its two deliveries (counting, aqueduct.provisioning).
       expect(results.map((r) => r.scheduled).sort()).toEqual([0, 2]);
-      await deliveriesSettled(app);
+      await deliveriesSettled(host.app);
       expect(runs.get(id)).toBe(1);
       const deliveries = await dataSource().query(
         `SELECT listener, state FROM aqueduct_deliveries WHERE event_id = $1 ORDER BY listener`,
@@ -207,8 +204,8 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
     });
 
     it('reprocess keeps a still-invalid event quarantined with today\u2019s errors; dismiss sets it aside', async () => {
-      const events = app.get(AqueductEventsService);
-      const quarantined = (await storedEvents(app)).filter((e) => e.status === 'quarantined');
+      const events = host.app.get(AqueductEventsService);
+      const quarantined = (await storedEvents(host.app)).filter((e) => e.status === 'quarantined');
       expect(quarantined.length).toBeGreaterThanOrEqual(3);
       const results = await events.reprocessQuarantined();
       expect(results.every((r) => r.status === 'quarantined' && r.errors?.length)).toBe(true);
@@ -231,7 +228,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
       const first = await standard(event, oversized).expect(200);
       const again = await standard(event, oversized).expect(200);
       expect(again.body).toEqual({ received: true, id: first.body.id, duplicate: true });
-      const [row] = (await storedEvents(app)).filter((e) => e.id === first.body.id);
+      const [row] = (await storedEvents(host.app)).filter((e) => e.id === first.body.id);
       expect(row.dedup_key).toMatch(/^id-sha256:[0-9a-f]{64}$/);
     });
 
@@ -250,7 +247,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         200,
       );
       expect(res.body.errors).toEqual(['type must be at most 200 characters']);
-      const [row] = (await storedEvents(app)).filter((e) => e.id === res.body.id);
+      const [row] = (await storedEvents(host.app)).filter((e) => e.id === res.body.id);
       expect(row.type).toHaveLength(200);
     });
 
@@ -261,7 +258,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         object: { customerId: oversized },
       }).expect(200);
       expect(res.body).toEqual({ received: true, id: expect.any(String) });
-      const found = await app.get(AqueductEventsService).listEvents({ customerId: oversized });
+      const found = await host.app.get(AqueductEventsService).listEvents({ customerId: oversized });
       expect(found.map((e) => e.id)).toContain(res.body.id);
       expect(found.every((e) => e.customerId === oversized)).toBe(true);
     });
@@ -274,11 +271,11 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         secret: `whsec_${Buffer.from('a-wrong-secret-a-wrong-secret-a-wrong').toString('base64')}`,
       };
       for (let i = 0; i < 3; i++) {
-        await send(app, provisioningStartEvent(), wrong).expect(401);
-        await send(other, provisioningStartEvent(), wrong).expect(401);
+        await send(host.app, provisioningStartEvent(), wrong).expect(401);
+        await send(host.instances[1], provisioningStartEvent(), wrong).expect(401);
       }
-      await send(app, provisioningStartEvent(), wrong).expect(401);
-      await send(app, provisioningStartEvent(), wrong).expect(401);
+      await send(host.app, provisioningStartEvent(), wrong).expect(401);
+      await send(host.app, provisioningStartEvent(), wrong).expect(401);
       await waitFor(
         () => smtp.to(OPERATOR).filter((m) => m.subject.includes('verification')).length >= 1,
         15_000,
@@ -305,25 +302,28 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
     });
 
     it('refusals seen before another instance resolved the alert are not a new incident', async () => {
-      // The test above: `other` saw 3 of the refusals, then `app` verified a request and resolved it.
+      // The test above: the second instance saw 3 of the refusals, then the first verified a
+      // request and resolved it.
       const wrong = {
         scheme: 'standard-webhooks' as const,
         secret: `whsec_${Buffer.from('a-wrong-secret-a-wrong-secret-a-wrong').toString('base64')}`,
       };
-      await send(other, provisioningStartEvent(), wrong).expect(401);
-      await send(other, provisioningStartEvent(), wrong).expect(401);
+      await send(host.instances[1], provisioningStartEvent(), wrong).expect(401);
+      await send(host.instances[1], provisioningStartEvent(), wrong).expect(401);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await alertRows('verification')).toEqual([
         expect.objectContaining({ status: 'resolved' }),
       ]);
       expect(await alertEvents('verification')).toBe(1);
-      const otherHealth = (await other.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
+      const otherHealth = (
+        await host.instances[1].get(AqueductHealthIndicator).isHealthy('aqueduct')
+      ).aqueduct;
       expect(otherHealth.refusedRecently).toEqual({ 'bad-signature': 2 });
     });
 
     it('counts a request signed with another scheme as other-scheme', async () => {
       const hmacApp = await createTestApp({
-        databaseUrl: db.url,
+        databaseUrl: host.db.url,
         aqueduct: { secrets: ['shared'], verification: { scheme: 'shared-secret' }, dispatch },
       });
       try {
@@ -343,13 +343,7 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
 });
 
 describe('Dedup only on what is signed', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
 
   it.each([
     ['hmac', { scheme: 'hmac' as const, deliveryIdHeader: 'x-delivery-id' }],

@@ -1,4 +1,4 @@
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   AqueductAccessService,
   ExpiryJob,
@@ -6,8 +6,6 @@ import {
   type ProvisioningGrant,
 } from 'nestjs-aqueduct';
 import { postAccepted } from './support/post';
-import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
 import { TestSmtpServer } from './support/smtp';
 import {
   accessEvents,
@@ -17,6 +15,7 @@ import {
   period,
 } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'life-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -67,18 +66,13 @@ const actions = (customerId: string, productId = 'prod_pro') =>
     .map((c) => c.action);
 
 describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, controlled clock)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
-  let other: INestApplication;
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
   const smtp = new TestSmtpServer();
 
-  beforeAll(async () => {
-    await smtp.start();
-    db = await createTestDatabase();
-    const options = {
-      databaseUrl: db.url,
+  // Two instances on the one database; a function: the SMTP server has its port only once started.
+  const host = useTestApp(
+    () => ({
       clock,
       aqueduct: {
         secrets: [SECRET],
@@ -88,39 +82,32 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
         email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
       },
       imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
-    };
-    app = await createTestApp(options);
-    other = await createTestApp(options); // a second instance on the same database
-    access = app.get(AqueductAccessService);
-  });
-  afterAll(async () => {
-    await Promise.all([app?.close(), other?.close()]);
-    await db?.drop();
-    await smtp.stop();
+    }),
+    { instances: 2, servers: [smtp] },
+  );
+  beforeAll(() => {
+    access = host.app.get(AqueductAccessService);
   });
 
-  const send = (type: string, object: unknown, createdAt: Date, to = app) =>
+  const send = (type: string, object: unknown, createdAt: Date, to = host.app) =>
     postAccepted(to, envelope(type, object, createdAt), SECRET);
-  const settled = () => deliveriesSettled(app);
-  /** Sends an event and waits for everything it causes, so the clock cannot move under it. */
-  const start = async (
-    object: Record<string, unknown>,
-    createdAt = new Date(String(object.startDate)),
-  ) => {
-    await send('provisioning.start', object, createdAt);
-    await settled();
-  };
-  const end = async (
-    object: Record<string, unknown>,
-    createdAt = new Date(String(object.endDate)),
-  ) => {
-    await send('provisioning.end', object, createdAt);
-    await settled();
-  };
+  const settled = () => deliveriesSettled(host.app);
+  /**
+   * Sends an event of `type`, created at the provisioning's `dateField` unless told otherwise, and
+   * waits for everything it causes, so the clock cannot move under it.
+   */
+  const settledSend =
+    (type: string, dateField: 'startDate' | 'endDate') =>
+    async (object: Record<string, unknown>, createdAt = new Date(String(object[dateField]))) => {
+      await send(type, object, createdAt);
+      await settled();
+    };
+  const start = settledSend('provisioning.start', 'startDate');
+  const end = settledSend('provisioning.end', 'endDate');
   /** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
   const tick = async (moment: Date) => {
     clock.set(moment);
-    await app.get(ExpiryJob).sweep();
+    await host.app.get(ExpiryJob).sweep();
     await settled();
   };
   const has = (customerId: string, moment: Date, productId = 'prod_pro') =>
@@ -155,7 +142,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     await tick(at(37, SETTLED)); // period 1's grace is over; period 2 carries on
     expect(actions(c)).toEqual(['provision']);
     expect(mails(c)).toEqual([STARTED]);
-    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.renewed']);
+    expect(await accessEvents(host.app, c)).toEqual(['access.started', 'access.renewed']);
 
     // The subscription is not renewed again: the period ends, then the grace, then access.
     clock.set(at(60));
@@ -167,7 +154,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     await tick(at(67, SETTLED));
     expect(actions(c)).toEqual(['provision', 'deprovision']);
     expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
-    expect(await accessEvents(app, c)).toEqual([
+    expect(await accessEvents(host.app, c)).toEqual([
       'access.started',
       'access.renewed',
       'access.grace',
@@ -192,13 +179,17 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     await tick(at(38));
     clock.set(at(31));
     // Aqueduct's retry of period 2's start (other bytes, same event): older than nothing, changes nothing.
-    await postAccepted(app, { ...envelope('provisioning.start', p2, at(30)), retry: 1 }, SECRET);
+    await postAccepted(
+      host.app,
+      { ...envelope('provisioning.start', p2, at(30)), retry: 1 },
+      SECRET,
+    );
     await settled();
     expect(await has(c, at(31))).toBe(true);
     expect(await has(c, at(45))).toBe(true);
     expect(actions(c)).toEqual(['provision']);
     expect(mails(c)).toEqual([STARTED]);
-    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.renewed']);
+    expect(await accessEvents(host.app, c)).toEqual(['access.started', 'access.renewed']);
   });
 
   it('a renewal without grace, end first: access checks follow the dates, but nobody is deprovisioned', async () => {
@@ -243,8 +234,8 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     clock.set(at(30));
     await Promise.all(
       customers.flatMap((c) => [
-        send('provisioning.end', period(c, { start: at(0) }), at(30), app),
-        send('provisioning.start', period(c, { start: at(30) }), at(30), other),
+        send('provisioning.end', period(c, { start: at(0) }), at(30), host.app),
+        send('provisioning.start', period(c, { start: at(30) }), at(30), host.instances[1]),
       ]),
     );
     await settled();
@@ -267,12 +258,12 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
       customers.map((c) => send('provisioning.end', period(c, { start: at(0) }), at(30))),
     );
     clock.set(at(40));
-    await other.get(ExpiryJob).sweep();
+    await host.instances[1].get(ExpiryJob).sweep();
     await settled();
     await tick(at(40, 1));
     for (const c of customers) {
       expect(actions(c)).toEqual(['provision', 'deprovision']);
-      expect(await accessEvents(app, c)).toEqual(['access.started', 'access.expired']);
+      expect(await accessEvents(host.app, c)).toEqual(['access.started', 'access.expired']);
     }
   });
 
@@ -383,8 +374,8 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     await settled();
     expect(actions(c)).toEqual(['provision', 'deprovision']);
     expect(mails(c)).toEqual([STARTED, ENDED]);
-    expect(await accessEvents(app, c)).toEqual(['access.started', 'access.expired']);
-    await postAccepted(app, { ...envelope('provisioning.start', p, at(0)), retry: 2 }, SECRET);
+    expect(await accessEvents(host.app, c)).toEqual(['access.started', 'access.expired']);
+    await postAccepted(host.app, { ...envelope('provisioning.start', p, at(0)), retry: 2 }, SECRET);
     await tick(at(41));
     expect(actions(c)).toEqual(['provision', 'deprovision']);
     expect(mails(c)).toEqual([STARTED, ENDED]); // never a mail about an event the ledger ignored
@@ -412,43 +403,35 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
 });
 
 describe('Access after payment (access.requirePayment)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createTestApp({
-      databaseUrl: db.url,
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        access: { requirePayment: true },
-        dispatch: { pollIntervalMs: 50 },
-      },
-      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
-    });
-    access = app.get(AqueductAccessService);
+  const host = useTestApp({
+    clock,
+    aqueduct: {
+      secrets: [SECRET],
+      provisioningAdapter: RecordingAdapter,
+      expiry: { enabled: false },
+      access: { requirePayment: true },
+      dispatch: { pollIntervalMs: 50 },
+    },
+    imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
+  beforeAll(() => {
+    access = host.app.get(AqueductAccessService);
   });
 
   const send = (type: string, object: unknown, createdAt: Date) =>
-    postAccepted(app, envelope(type, object, createdAt), SECRET);
+    postAccepted(host.app, envelope(type, object, createdAt), SECRET);
   const paid = async (invoiceId: unknown, moment: Date) => {
     clock.set(moment);
     await send('invoice.paid', { id: invoiceId, status: 'paid' }, moment);
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
   };
   const started = async (object: Record<string, unknown>, moment: Date) => {
     clock.set(moment);
     await send('provisioning.start', object, moment);
-    await deliveriesSettled(app);
+    await deliveriesSettled(host.app);
   };
 
   it('waits for the payment; a late payment grants access from the moment it arrives', async () => {
@@ -492,8 +475,8 @@ describe('Access after payment (access.requirePayment)', () => {
     await started(p1, at(0));
     await started(p2, at(30));
     clock.set(at(37, SETTLED));
-    await app.get(ExpiryJob).sweep();
-    await deliveriesSettled(app);
+    await host.app.get(ExpiryJob).sweep();
+    await deliveriesSettled(host.app);
     expect(await access.hasAccess(c, 'prod_pro', at(37, SETTLED))).toBe(false);
     await paid(p2.invoiceId, at(40));
     expect(await access.hasAccess(c, 'prod_pro', at(40))).toBe(true);

@@ -12,7 +12,7 @@ import {
 } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { createTestApp, storedEvents } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { useTestDatabase } from './support/use-test-database';
 
 const OLD = `whsec_${Buffer.from('the-old-secret-the-old-secret-32').toString('base64')}`;
 const NEW = `whsec_${Buffer.from('the-new-secret-the-new-secret-32').toString('base64')}`;
@@ -76,9 +76,7 @@ const cases: {
 ];
 
 describe('Verification schemes over HTTP', () => {
-  let db: TestDatabase;
-  beforeAll(async () => (db = await createTestDatabase()));
-  afterAll(async () => db?.drop());
+  const db = useTestDatabase();
 
   describe.each(cases)('$name', ({ options, sign }) => {
     let app: INestApplication;

@@ -1,9 +1,16 @@
 import { signAqueductRequest } from 'nestjs-aqueduct/testing';
 import { envelope, period } from '../support/subscription';
-import { TcpProxy } from '../support/tcp-proxy';
 import { DAY } from '../support/test-clock';
 import { waitFor } from '../support/wait';
-import { FaultBed, SECRET, health, logSummary, sleep, webhookUrl } from './support/fault-harness';
+import {
+  type FaultBed,
+  SECRET,
+  health,
+  logSummary,
+  sleep,
+  webhookUrl,
+} from './support/fault-harness';
+import { ProxiedFaultBed } from './support/proxied-fault-bed';
 
 const OUTAGE_MS = 20_000;
 /** Requests in flight at once against the paid route. */
@@ -30,30 +37,13 @@ interface Answer {
  * once Postgres is back; a change made just before the cut is already in the answers.
  */
 describe('Fault: access checks at load while Postgres is unreachable for 20 s', () => {
-  const bed = new FaultBed();
-  let proxy: TcpProxy;
-  beforeAll(async () => {
-    await bed.setUp();
-    const target = new URL(bed.db.url);
-    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-    await proxy.start();
-  });
-  afterAll(async () => {
-    proxy?.restore();
-    await proxy?.stop();
-    await bed.tearDown();
-  });
+  const bed = new ProxiedFaultBed();
+  beforeAll(() => bed.setUp());
+  afterAll(() => bed.tearDown());
 
   it('answers only 200 and 403, each right, through the cut and after', async () => {
     const started = Date.now();
-    const viaProxy = new URL(bed.db.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    const app = await bed.start({
-      DATABASE_URL: viaProxy.toString(),
-      PG_CONNECT_TIMEOUT_MS: '1000',
-      STORE_TIMEOUT_MS: '2000',
-    });
+    const app = await bed.startBehindProxy();
     const base = `http://127.0.0.1:${app.port}`;
     const send = async (payload: unknown) => {
       const signed = signAqueductRequest(JSON.stringify(payload), {
@@ -144,13 +134,13 @@ describe('Fault: access checks at load while Postgres is unreachable for 20 s', 
     const endedAppliedAt = Date.now();
 
     await sleep(Math.max(0, cutAt - Date.now()));
-    await proxy.blackhole();
+    await bed.proxy.blackhole();
     const cutStarted = Date.now();
     cutOn = true;
     await sleep(OUTAGE_MS / 2);
     const during = (await health(app.port)).aqueduct as any;
     await sleep(cutStarted + OUTAGE_MS - Date.now());
-    proxy.restore();
+    bed.proxy.restore();
     const healedAt = Date.now();
     // The unseen become known once Postgres answers again.
     await waitFor(

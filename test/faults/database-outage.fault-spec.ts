@@ -2,7 +2,8 @@ import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/tes
 import { TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait';
 import { checkLedger } from './support/ledger-check';
-import { FaultBed, logSummary, SECRET, simulate, sleep, webhookUrl } from './support/fault-harness';
+import { logSummary, SECRET, simulate, sleep, webhookUrl } from './support/fault-harness';
+import { ProxiedFaultBed } from './support/proxied-fault-bed';
 
 const EVENTS = 1000;
 const OUTAGE_MS = 20_000;
@@ -26,30 +27,13 @@ const OUTAGES = {
 describe.each(Object.keys(OUTAGES) as (keyof typeof OUTAGES)[])(
   'Fault: Postgres unreachable for 20 s under load (%s)',
   (kind) => {
-    const bed = new FaultBed();
-    let proxy: TcpProxy;
-    beforeAll(async () => {
-      await bed.setUp();
-      const target = new URL(bed.db.url);
-      proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-      await proxy.start();
-    });
-    afterAll(async () => {
-      await proxy?.stop();
-      await bed.tearDown();
-    });
+    const bed = new ProxiedFaultBed();
+    beforeAll(() => bed.setUp());
+    afterAll(() => bed.tearDown());
 
     it('answers 503 (never a 2xx without a row) during the outage, recovers without a restart, loses nothing', async () => {
       const started = Date.now();
-      // The app reaches Postgres only through the proxy; the test's own client goes direct.
-      const viaProxy = new URL(bed.db.url);
-      viaProxy.hostname = '127.0.0.1';
-      viaProxy.port = String(proxy.port);
-      const app = await bed.start({
-        DATABASE_URL: viaProxy.toString(),
-        PG_CONNECT_TIMEOUT_MS: '1000',
-        STORE_TIMEOUT_MS: '2000',
-      });
+      const app = await bed.startBehindProxy();
       const run = simulate([webhookUrl(app.port)], {
         events: EVENTS,
         duplicates: 0.1,
@@ -60,15 +44,15 @@ describe.each(Object.keys(OUTAGES) as (keyof typeof OUTAGES)[])(
 
       await waitFor(async () => (await bed.storedEvents()) >= 200, 60_000, 'load first');
       expect(run.finished()).toBe(false);
-      const port = proxy.port;
-      await OUTAGES[kind].cut(proxy);
+      const port = bed.proxy.port;
+      await OUTAGES[kind].cut(bed.proxy);
       const atCut = await bed.storedEvents();
       const probes = await probeDuring(OUTAGE_MS, app.port);
       // Nothing reached the database meanwhile (at most a commit that was already on the wire).
       expect(await bed.storedEvents()).toBeLessThanOrEqual(atCut + 8);
       expect(probes.length).toBeGreaterThan(3);
       expect(probes.filter((p) => p.status !== 503 || !p.retryAfter)).toEqual([]);
-      await OUTAGES[kind].heal(proxy, port);
+      await OUTAGES[kind].heal(bed.proxy, port);
 
       const report = await run.report;
       expect(app.process.exitCode).toBeNull(); // the same process recovered by itself

@@ -13,7 +13,7 @@ import {
 } from 'nestjs-aqueduct';
 import { signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
-import { createTestApp } from './app';
+import type { TestAppSetup } from './use-test-app';
 
 export const CONSOLE_SECRET = 'console-test-secret';
 export const CONSOLE_PATH = '/aqueduct/console';
@@ -58,19 +58,17 @@ export class ConsoleTestListener {
 export class ConsoleHostModule {}
 
 /** An app with the console behind `SwitchGuard`, listeners that run at once, one attempt each. */
-export function createConsoleApp(
-  databaseUrl: string,
+export function consoleAppSetup(
   console: AqueductModuleOptions['console'] = { guard: SwitchGuard },
-): Promise<INestApplication> {
-  return createTestApp({
-    databaseUrl,
+): TestAppSetup {
+  return {
     aqueduct: {
       secrets: [CONSOLE_SECRET],
       console,
       dispatch: { pollIntervalMs: 100, maxAttempts: 1 },
     },
     imports: [ConsoleHostModule],
-  });
+  };
 }
 
 /** POSTs a signed event the way Aqueduct does; returns the stored event's id. */

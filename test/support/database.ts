@@ -18,19 +18,22 @@ function serverUrl(): string {
 /** Creates an empty database so that test files never see each other's rows. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `aqueduct_test_${randomBytes(6).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl());
+  // Read once: a test may point DATABASE_URL at this very database (the example app reads it
+  // from there) and put it back only after the drop.
+  const server = serverUrl();
+  await admin(server, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     drop: async () => {
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await admin(server, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }
 
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl() });
+async function admin<T>(server: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: server });
   await client.connect();
   try {
     return await work(client);

@@ -39,6 +39,8 @@ export function standardWebhooksSignature(
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+export const utf8 = (text: string) => Buffer.from(text, 'utf8');
+
 /**
  * POSTs the exact bytes. superagent would JSON-encode a Buffer when the content type is JSON, so
  * the serializer is replaced by the identity; it sets no content type of its own for a Buffer.

@@ -18,6 +18,20 @@ export class TcpProxy {
     private readonly targetPort: number,
   ) {}
 
+  /** A proxy in front of the Postgres server of `databaseUrl` (not started yet). */
+  static inFrontOf(databaseUrl: string): TcpProxy {
+    const target = new URL(databaseUrl);
+    return new TcpProxy(target.hostname, Number(target.port || 5432));
+  }
+
+  /** `databaseUrl` reaching its database through this proxy, once started. */
+  routed(databaseUrl: string): string {
+    const url = new URL(databaseUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
   async start(port = this.port): Promise<void> {
     this.server = createServer((client) => {
       const pair: { client: Socket; upstream?: Socket } = { client };
@@ -59,6 +73,10 @@ export class TcpProxy {
 
   /** The partition heals: what waited is delivered, connections opened meanwhile go through. */
   restore(): void {
+    // Only a blackholed proxy has anything to heal: linking the open pairs again would pipe twice.
+    if (!this.holes) {
+      return;
+    }
     this.holes = false;
     for (const pair of this.pairs) {
       if (pair.upstream) {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import type { SimulationReport } from '../../../libs/aqueduct/src/cli/simulation';
-import type { AqueductHealthResult } from '../../../libs/aqueduct/src/observability/aqueduct-health.indicator';
+import type { AqueductHealthResult } from '../../../libs/aqueduct/src/health/aqueduct-health.indicator';
 import { killHard, type RunningChild, startChildApp } from '../../support/child-process';
 import { runCli } from '../../support/cli';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
