@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 1 120); do
-  grep -q "Aqueduct webhook endpoint" "$LOG" && break
+  grep -q "Listening on http://localhost" "$LOG" && break
   kill -0 "$PID" 2>/dev/null || { cat "$LOG"; echo "npm start exited early"; exit 1; }
   sleep 1
 done

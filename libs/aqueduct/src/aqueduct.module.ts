@@ -3,7 +3,7 @@ import {
   AQUEDUCT_ASYNC_OPTIONS_TYPE,
   AQUEDUCT_OPTIONS_TYPE,
   ConfigurableAqueductModule,
-} from './aqueduct.module-definition';
+} from './options/aqueduct-module.definition';
 import { withAqueductInternals } from './aqueduct.providers';
 import { resolveAqueductOptions } from './options/aqueduct-options.validator';
 
@@ -14,8 +14,10 @@ import { resolveAqueductOptions } from './options/aqueduct-options.validator';
 @Module({})
 export class AqueductModule extends ConfigurableAqueductModule {
   static forRoot(options: typeof AQUEDUCT_OPTIONS_TYPE): DynamicModule {
-    resolveAqueductOptions(options); // fail where the module is declared, not at the first request
-    return withAqueductInternals(super.forRoot(options), options);
+    const { isGlobal: _isGlobal, ...moduleOptions } = options;
+    // Fail where the module is declared, not at the first request.
+    resolveAqueductOptions(moduleOptions);
+    return withAqueductInternals(super.forRoot(options), moduleOptions);
   }
 
   static forRootAsync(options: typeof AQUEDUCT_ASYNC_OPTIONS_TYPE): DynamicModule {

@@ -8,24 +8,26 @@ import { ExpiryJob } from './access/expiry.job';
 import { ProvisioningListener } from './access/provisioning.listener';
 import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
 import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
 import { EndpointCheck } from './api/endpoint.check';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
-import { AqueductHealthIndicator } from './observability/aqueduct-health.indicator';
+import { AqueductHealthIndicator } from './health/aqueduct-health.indicator';
 import { AqueductMetrics } from './observability/aqueduct-metrics.service';
 import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
 import { emailTransportProvider } from './email/email-transport.provider';
 import { EmailListener } from './email/email.listener';
 import { DeliveriesNotificationListener } from './dispatch/deliveries-notification.listener';
-import { DELIVERY_QUEUE } from './dispatch/delivery-queue.interface';
-import { DispatchSignal } from './dispatch/dispatch-signal';
-import { PostgresDeliveryQueue } from './dispatch/postgres-delivery.queue';
-import { AqueductEventPublisher } from './events/aqueduct-event.publisher';
-import { AqueductEventsService } from './events/aqueduct-events.service';
+import { DELIVERY_QUEUE } from './storage/delivery-queue.interface';
+import { DispatchSignal } from './storage/dispatch-signal';
+import { AqueductEventPublisher } from './listeners/aqueduct-event.publisher';
+import { AqueductEventCommands } from './admin/aqueduct-event.commands';
+import { AqueductEventReader } from './admin/aqueduct-event.reader';
+import { AqueductEventsService } from './admin/aqueduct-events.service';
+import { AqueductDeliveryStore } from './storage/aqueduct-delivery.store';
+import { AqueductEventStore } from './storage/aqueduct-event.store';
 import { AqueductListenerRegistry } from './listeners/aqueduct-listener.registry';
 import { AqueductListenersExplorer } from './listeners/aqueduct-listeners.explorer';
 import { RawBodyInstaller } from './http/raw-body.installer';
@@ -38,11 +40,10 @@ import { AQUEDUCT_CLOCK } from './access/aqueduct-clock';
 import { AqueductInbox } from './storage/aqueduct-inbox.service';
 import { AqueductSchemaCheck } from './storage/aqueduct-schema.check';
 import { PostgresNotifications } from './storage/postgres-notifications';
-import { aqueductEntities } from './storage/aqueduct-storage';
 import { webhookVerifierProvider } from './verification/verification.providers';
 import { createConsoleController } from './console/console.controller';
 import { consoleProviders, consoleRouteProvider } from './console/console.providers';
-import type { AqueductModuleOptions } from './interfaces/aqueduct-options.interface';
+import type { AqueductModuleOptions } from './options/aqueduct-options.interface';
 
 /**
  * Adds the module's own parts to the definition `ConfigurableModuleBuilder` produced. `options`
@@ -57,13 +58,10 @@ export function withAqueductInternals(
   const consoleController = options && !options.console ? undefined : createConsoleController();
   return {
     ...definition,
-    // Global, so that AqueductAccessService and @RequiresEntitlement work in every host module.
-    global: true,
     imports: [
       ...(definition.imports ?? []),
       // No ScheduleModule.forRoot(): that is the host's (the expiry job has a cron of its own).
       DiscoveryModule,
-      TypeOrmModule.forFeature(aqueductEntities),
     ],
     controllers: consoleController ? [controller, consoleController] : [controller],
     providers: [
@@ -83,7 +81,11 @@ export function withAqueductInternals(
       AqueductListenersExplorer,
       DispatchSignal,
       DeliveriesNotificationListener,
-      { provide: DELIVERY_QUEUE, useClass: PostgresDeliveryQueue },
+      AqueductDeliveryStore,
+      { provide: DELIVERY_QUEUE, useExisting: AqueductDeliveryStore },
+      AqueductEventStore,
+      AqueductEventReader,
+      AqueductEventCommands,
       AqueductDispatcher,
       AqueductEventsService,
       AqueductEventPublisher,
@@ -108,6 +110,8 @@ export function withAqueductInternals(
     exports: [
       ...(definition.exports ?? []),
       AqueductEventsService,
+      AqueductEventReader,
+      AqueductEventCommands,
       AqueductAlerts,
       AqueductDispatcher,
       AqueductAccessService,

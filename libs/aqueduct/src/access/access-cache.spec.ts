@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { resolveAqueductOptions } from '../options/aqueduct-options.validator';
-import type { AccessCacheOptions } from '../interfaces/aqueduct-options.interface';
+import type { AccessCacheOptions } from '../options/aqueduct-options.interface';
 import { AccessCache, spanAt, toSpans } from './access-cache';
 
 /** A read the test resolves or rejects when it chooses. */

@@ -11,7 +11,7 @@ import { DataSource } from 'typeorm';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { ACCESS_CHANGE_TRIGGER, ACCESS_CHANNEL } from '../storage/aqueduct-storage.constants';
 import { PostgresNotifications } from '../storage/postgres-notifications';
 import { withTimeout } from '../utils/with-timeout';

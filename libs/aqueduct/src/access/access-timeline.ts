@@ -1,5 +1,5 @@
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import type { EntitlementStatus } from '../storage/entities/aqueduct-access.entity';
+import type { EntitlementStatus } from '../events/access-status';
 
 /** A stretch of the access timeline: paid (`active`) or in a grace period (`grace`). */
 export interface AccessSegment {

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import { AccessEventType, type AccessEventTypeName } from './access-event-types';
+import { AccessEventType, type AccessEventTypeName } from '../events/access-event-types';
 import type { AccessEvaluation } from './access-timeline';
 
 /** The last state published by an `access.*` event: what the adapter and the mails follow. */

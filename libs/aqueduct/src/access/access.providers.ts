@@ -1,10 +1,14 @@
-import type { Provider, Type } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AQUEDUCT_CLOCK, systemClock } from './aqueduct-clock';
+import { lazyHostInstance } from '../utils/lazy-host-instance';
 import { LoggingProvisioningAdapter } from './logging-provisioning.adapter';
-import { PROVISIONING_ADAPTER, type ProvisioningAdapter } from './provisioning-adapter.interface';
+import {
+  PROVISIONING_ADAPTER,
+  type ProvisioningAdapter,
+} from '../options/provisioning-adapter.interface';
 
 export const clockProvider: Provider = { provide: AQUEDUCT_CLOCK, useValue: systemClock };
 
@@ -27,19 +31,3 @@ export const provisioningAdapterProvider: Provider = {
     };
   },
 };
-
-/**
- * A class the host configured: its registered instance if it has one (looked up at first use,
- * once every module is instantiated), else a new one created with the module's injector.
- */
-export function lazyHostInstance<T>(moduleRef: ModuleRef, type: Type<T>): () => Promise<T> {
-  let instance: Promise<T> | undefined;
-  return () =>
-    (instance ??= (async () => {
-      try {
-        return moduleRef.get<T>(type, { strict: false }) as T;
-      } catch {
-        return moduleRef.create(type);
-      }
-    })());
-}

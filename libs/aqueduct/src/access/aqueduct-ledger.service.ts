@@ -3,18 +3,18 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { DataSource, type EntityManager } from 'typeorm';
-import { DispatchSignal } from '../dispatch/dispatch-signal';
+import { DispatchSignal } from '../storage/dispatch-signal';
 import { AqueductEventType } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
 import { MAX_ID_LENGTH, type ProvisioningDto } from '../events/provisioning.dto';
-import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
+import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
 import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
-import type { AccessEventObject } from './access-event.interface';
+import type { AccessEventObject } from '../events/access-event.interface';
 import {
   type AccessEvaluation,
   type AccessSegment,

@@ -1,10 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ProvisioningDto, ProvisioningOrgDto } from '../events/provisioning.dto';
-import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
-import type {
-  AnnouncedStatus,
-  EntitlementStatus,
-} from '../storage/entities/aqueduct-access.entity';
+import type { AqueductEvent } from '../events/aqueduct-event.interface';
+import type { AnnouncedStatus, EntitlementStatus } from '../events/access-status';
 import type { ProvisioningDates } from './access-timeline';
 
 /** A customer and a product: what access belongs to. */

@@ -8,8 +8,8 @@ import {
 import { CronJob } from 'cron';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
-import { AccessEventType } from './access-event-types';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
+import { AccessEventType } from '../events/access-event-types';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { AqueductLedger } from './aqueduct-ledger.service';
 

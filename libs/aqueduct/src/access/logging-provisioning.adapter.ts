@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { ProvisioningAdapter, ProvisioningGrant } from './provisioning-adapter.interface';
+import type {
+  ProvisioningAdapter,
+  ProvisioningGrant,
+} from '../options/provisioning-adapter.interface';
 import { printable } from '../utils/printable';
 
 /**

@@ -2,13 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
-import { AccessEventType } from './access-event-types';
+import { AccessEventType } from '../events/access-event-types';
 import { ADAPTER_LOCK_CLASS, type AccessRow, type Pair } from './aqueduct-ledger.sql';
 import {
   PROVISIONING_ADAPTER,
   type ProvisioningAdapter,
   type ProvisioningGrant,
-} from './provisioning-adapter.interface';
+} from '../options/provisioning-adapter.interface';
 
 type AdapterAction = 'provision' | 'deprovision' | 'update';
 

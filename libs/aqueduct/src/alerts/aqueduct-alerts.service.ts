@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { DispatchSignal } from '../dispatch/dispatch-signal';
+import { DispatchSignal } from '../storage/dispatch-signal';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductAlerts } from './aqueduct-alerts.service';
 import { printable } from '../utils/printable';
 

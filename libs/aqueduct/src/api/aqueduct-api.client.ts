@@ -3,7 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { retryDelayMs } from '../dispatch/backoff';
+import { retryDelayMs } from '../utils/backoff';
 import { normaliseEventType, toApiEventName } from '../events/aqueduct-event-types';
 import { ProvisioningDto, normaliseProvisioning } from '../events/provisioning.dto';
 import {

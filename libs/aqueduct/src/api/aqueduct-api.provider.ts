@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductApiClient } from './aqueduct-api.client';
 
 /** `AqueductApiClient`, injectable when `apiKey` is in the options (inject it `@Optional()` otherwise). */

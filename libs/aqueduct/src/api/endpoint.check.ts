@@ -11,7 +11,7 @@ import { toApiEventName } from '../events/aqueduct-event-types';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { ANY_AQUEDUCT_EVENT } from '../listeners/on-aqueduct-event.decorator';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductApiClient } from './aqueduct-api.client';
 import type { AqueductWebhookEndpoint } from './aqueduct-api.interfaces';
 import { aqueductTypesListenedTo, compareEndpoints } from './endpoint-problems';

@@ -1,4 +1,4 @@
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { ConsoleCsrf } from './console-csrf';
 
 const csrf = (options: Partial<ResolvedAqueductOptions>) =>

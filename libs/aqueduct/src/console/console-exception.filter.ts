@@ -7,6 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AqueductAdminError, AqueductNotFoundError } from '../admin/aqueduct-admin.errors';
 import { ConsoleView } from './console-view';
 import { errorPage } from './console-pages/error.page';
 import { layout } from './console-pages/layout.page';
@@ -33,6 +34,12 @@ export class ConsoleExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       status = exception.getStatus();
       messages = messagesOf(exception);
+    } else if (exception instanceof AqueductAdminError) {
+      status =
+        exception instanceof AqueductNotFoundError
+          ? HttpStatus.NOT_FOUND
+          : HttpStatus.UNPROCESSABLE_ENTITY;
+      messages = [exception.message];
     } else {
       this.logger.error(
         printableLines(

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
-import type { EventFilter } from '../events/aqueduct-events.service';
+import type { EventFilter } from '../storage/aqueduct-storage.types';
 import { CONSOLE_FILTER_MAX_LENGTH } from './console.constants';
+import { isEventId } from '../storage/event-id';
 
 /** The list's filters as the form shows them back. */
 export interface EventQueryForm {
@@ -14,11 +15,10 @@ export interface EventQueryForm {
 const STATUSES = ['accepted', 'quarantined', 'dismissed', 'dead'];
 /** Links written before quarantine replaced rejection keep working. */
 const STATUS_ALIASES: Record<string, string> = { rejected: 'quarantined' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `datetime-local` gives `2025-01-31T14:00` (no zone); ISO 8601 with a zone is taken too. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$/i;
 
-export const isEventId = (value: string) => UUID.test(value);
+export { isEventId };
 
 /**
  * Reads the list's query string. Anything malformed is a 400 naming the parameter, never a

@@ -1,15 +1,3 @@
-/** Defaults of `AqueductConsoleOptions`. */
-export const CONSOLE_DEFAULTS = {
-  path: 'aqueduct/console',
-  pageSize: 50,
-} as const;
-
-/** Largest `pageSize`: a page is one indexed range scan, but it is also rendered HTML. */
-export const CONSOLE_MAX_PAGE_SIZE = 500;
-
-/** Shortest `csrfSecret` accepted: 32 characters carry enough entropy for an HMAC key. */
-export const CSRF_SECRET_MIN_LENGTH = 32;
-
 /** Cookie holding the signed CSRF token (double submit: the forms carry the same value). */
 export const CSRF_COOKIE = 'aqueduct_console_csrf';
 

@@ -16,13 +16,14 @@ import {
   VERSION_NEUTRAL,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { AccessEventType } from '../access/access-event-types';
+import { AccessEventType } from '../events/access-event-types';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { AqueductEventType } from '../events/aqueduct-event-types';
-import { AqueductEventsService } from '../events/aqueduct-events.service';
+import { AqueductEventCommands } from '../admin/aqueduct-event.commands';
+import { AqueductEventReader } from '../admin/aqueduct-event.reader';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { ConsoleAccessGuard } from './console-access.guard';
 import { ConsoleCsrfGuard } from './console-csrf.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
@@ -54,7 +55,8 @@ export function createConsoleController(): Type<unknown> {
     private readonly pageSize: number;
 
     constructor(
-      private readonly events: AqueductEventsService,
+      private readonly events: AqueductEventReader,
+      private readonly commands: AqueductEventCommands,
       private readonly access: AqueductAccessService,
       private readonly view: ConsoleView,
       @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
@@ -94,7 +96,7 @@ export function createConsoleController(): Type<unknown> {
     @Post(CONSOLE_ROUTES.replay)
     @UseGuards(ConsoleCsrfGuard)
     async replay(@Req() request: Request, @Res() response: Response, @Param('id') id: string) {
-      const scheduled = await this.events.replay(eventId(id));
+      const scheduled = await this.commands.replay(eventId(id));
       this.logger.log(`Console: event ${id} replayed (${scheduled} deliveries scheduled)`);
       this.view.redirect(
         response,
@@ -109,7 +111,7 @@ export function createConsoleController(): Type<unknown> {
       if (typeof listener !== 'string' || listener === '') {
         throw new BadRequestException('Form field "listener" must name the delivery’s listener.');
       }
-      await this.events.redrive(`${eventId(id)}:${listener}`);
+      await this.commands.redrive(`${eventId(id)}:${listener}`);
       this.logger.log(`Console: delivery ${id}:${listener} redriven`);
       const link = consoleLinks(consoleBase(request)).event(id);
       this.view.redirect(response, `${link}?redriven=${encodeURIComponent(listener)}`);
@@ -118,7 +120,7 @@ export function createConsoleController(): Type<unknown> {
     @Post(CONSOLE_ROUTES.reprocess)
     @UseGuards(ConsoleCsrfGuard)
     async reprocess(@Req() request: Request, @Res() response: Response, @Param('id') id: string) {
-      const result = await this.events.reprocess(eventId(id));
+      const result = await this.commands.reprocess(eventId(id));
       this.logger.log(`Console: event ${id} reprocessed: ${result.status}`);
       this.view.redirect(
         response,
@@ -129,7 +131,7 @@ export function createConsoleController(): Type<unknown> {
     @Post(CONSOLE_ROUTES.dismiss)
     @UseGuards(ConsoleCsrfGuard)
     async dismiss(@Req() request: Request, @Res() response: Response, @Param('id') id: string) {
-      await this.events.dismiss(eventId(id));
+      await this.commands.dismiss(eventId(id));
       this.logger.log(`Console: event ${id} dismissed`);
       this.view.redirect(response, `${consoleLinks(consoleBase(request)).event(id)}?dismissed=1`);
     }

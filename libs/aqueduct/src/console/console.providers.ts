@@ -7,7 +7,7 @@ import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type {
   ResolvedAqueductOptions,
   ResolvedConsoleOptions,
-} from '../options/aqueduct-options.validator';
+} from '../options/aqueduct-options.resolved';
 import { CONSOLE_HOME_HANDLER } from './console.controller';
 import { ConsoleCsrf } from './console-csrf';
 import { ConsoleView } from './console-view';

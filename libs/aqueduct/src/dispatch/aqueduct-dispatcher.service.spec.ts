@@ -1,6 +1,6 @@
 import { AqueductDispatcher } from './aqueduct-dispatcher.service';
-import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
-import { DispatchSignal } from './dispatch-signal';
+import type { ClaimedDelivery, DeliveryQueue } from '../storage/delivery-queue.interface';
+import { DispatchSignal } from '../storage/dispatch-signal';
 
 const LEASE_MS = 300;
 

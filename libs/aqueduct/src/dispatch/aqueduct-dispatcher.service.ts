@@ -8,20 +8,20 @@ import {
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { toEventObject } from '../events/aqueduct-event.parser';
-import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
+import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
-import { retryDelayMs } from './backoff';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
+import { retryDelayMs } from '../utils/backoff';
 import { DeadDeliveryAlert } from './dead-delivery.alert';
 import { DeliveriesNotificationListener } from './deliveries-notification.listener';
 import {
   DELIVERY_QUEUE,
   type ClaimedDelivery,
   type DeliveryQueue,
-} from './delivery-queue.interface';
-import { DispatchSignal } from './dispatch-signal';
+} from '../storage/delivery-queue.interface';
+import { DispatchSignal } from '../storage/dispatch-signal';
 import { printable } from '../utils/printable';
 
 const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;

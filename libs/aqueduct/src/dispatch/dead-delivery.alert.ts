@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';
-import type { ClaimedDelivery } from './delivery-queue.interface';
+import type { ClaimedDelivery } from '../storage/delivery-queue.interface';
 
 /** Written into the inbox when a delivery is dead-lettered, so alerts ride the durable pipeline. */
 export const DELIVERY_DEAD_EVENT = 'delivery.dead';

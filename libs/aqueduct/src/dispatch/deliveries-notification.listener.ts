@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PostgresNotifications } from '../storage/postgres-notifications';
-import { DELIVERIES_CHANNEL, DispatchSignal } from './dispatch-signal';
+import { DELIVERIES_CHANNEL, DispatchSignal } from '../storage/dispatch-signal';
 
 /**
  * LISTENs on the deliveries channel, so an event received by any instance wakes this one's

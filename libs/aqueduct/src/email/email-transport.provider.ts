@@ -1,7 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
 export const EMAIL_TRANSPORT = Symbol('AQUEDUCT_EMAIL_TRANSPORT');
 

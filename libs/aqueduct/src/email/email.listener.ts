@@ -2,17 +2,22 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
-import { AccessEventType } from '../access/access-event-types';
+import { AccessEventType } from '../events/access-event-types';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
-import type { AqueductEvent, AqueductListenerContext } from '../listeners/aqueduct-event.interface';
+import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { DELIVERY_DEAD_EVENT } from '../dispatch/dead-delivery.alert';
 import { ALERT_RAISED_EVENT } from '../alerts/alert.interfaces';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
-import type { EmailOptions, EmailTemplateName, EmailTemplateVariables } from './email.interfaces';
+import { EMAIL_DEFAULTS, MAIL_DEFAULTS } from '../options/aqueduct-options.defaults';
+import type {
+  EmailOptions,
+  EmailTemplateName,
+  EmailTemplateVariables,
+} from '../options/email-options.interface';
 import { renderEmail } from './email.templates';
 import { printable } from '../utils/printable';
 
@@ -31,16 +36,6 @@ const TEMPLATE_FOR: Record<string, EmailTemplateName> = {
 
 /** Mails to `alertTo`, not to the customer's users. */
 const OPERATOR_TEMPLATES: EmailTemplateName[] = ['delivery-dead', 'operator-alert'];
-
-/** Which mails go out unless `email.mails` says otherwise: a renewal is not news to the customer. */
-export const MAIL_DEFAULTS: Record<EmailTemplateName, boolean> = {
-  'access-started': true,
-  'access-renewed': false,
-  'period-ended': true,
-  'access-ended': true,
-  'delivery-dead': true,
-  'operator-alert': true,
-};
 
 /** Syntax check only: anything else is for the mail server to refuse. */
 const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
@@ -74,10 +69,10 @@ export class EmailListener implements OnModuleInit {
     private readonly access: AqueductAccessService,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {
-    this.dateFormat = new Intl.DateTimeFormat(options.email?.locale ?? 'en-US', {
+    this.dateFormat = new Intl.DateTimeFormat(options.email?.locale ?? EMAIL_DEFAULTS.locale, {
       dateStyle: 'long',
       timeStyle: 'short',
-      timeZone: options.email?.timeZone ?? 'UTC',
+      timeZone: options.email?.timeZone ?? EMAIL_DEFAULTS.timeZone,
     });
   }
 

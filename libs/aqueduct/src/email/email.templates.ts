@@ -3,7 +3,7 @@ import type {
   EmailTemplate,
   EmailTemplateName,
   EmailTemplateVariables,
-} from './email.interfaces';
+} from '../options/email-options.interface';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',

@@ -1,9 +1,6 @@
-import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
-import type {
-  AnnouncedStatus,
-  EntitlementStatus,
-} from '../storage/entities/aqueduct-access.entity';
+import type { ProvisioningOrgDto } from './provisioning.dto';
+import type { AqueductEvent } from './aqueduct-event.interface';
+import type { AnnouncedStatus, EntitlementStatus } from './access-status';
 import type { AccessEventTypeName } from './access-event-types';
 
 /**

@@ -1,5 +1,5 @@
-import type { InvoiceDto } from '../events/invoice.dto';
-import type { ProvisioningDto } from '../events/provisioning.dto';
+import type { InvoiceDto } from './invoice.dto';
+import type { ProvisioningDto } from './provisioning.dto';
 
 /** An event as listeners receive it: the stored envelope, its object typed for known types. */
 export interface AqueductEvent<TObject = unknown, TType extends string = string> {

@@ -7,9 +7,9 @@ import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import type { AqueductAlert } from '../alerts/alert.interfaces';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
-import { AqueductEventsService } from '../events/aqueduct-events.service';
+import { AqueductEventReader } from '../admin/aqueduct-event.reader';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { withTimeout } from '../utils/with-timeout';
 
 /** How long the database may take to answer the health check. */
@@ -38,7 +38,7 @@ export class AqueductHealthIndicator {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly dispatcher: AqueductDispatcher,
-    private readonly events: AqueductEventsService,
+    private readonly events: AqueductEventReader,
     private readonly alerts: AqueductAlerts,
     private readonly verification: VerificationMonitor,
     private readonly accessCache: AccessCache,
@@ -48,7 +48,7 @@ export class AqueductHealthIndicator {
 
   async isHealthy(key = 'aqueduct'): Promise<AqueductHealthResult> {
     const problems: string[] = [];
-    let counts: Awaited<ReturnType<AqueductEventsService['counts']>> | undefined;
+    let counts: Awaited<ReturnType<AqueductEventReader['counts']>> | undefined;
     let alerts: AqueductAlert[] = [];
     let quarantined: number | undefined;
     try {
@@ -89,11 +89,11 @@ export class AqueductHealthIndicator {
     if (dispatching && !this.dispatcher.isRunning) {
       problems.push('dispatcher not running');
     }
-    const { maxPendingAgeMs, maxDeadDeliveries } = this.options.health ?? {};
+    const { maxPendingAgeMs, maxDeadDeliveries } = this.options.health;
     const oldestPendingAgeMs = counts?.oldestPendingSince
       ? Date.now() - new Date(counts.oldestPendingSince).getTime()
       : 0;
-    if (counts && oldestPendingAgeMs > (maxPendingAgeMs ?? 600_000)) {
+    if (counts && oldestPendingAgeMs > maxPendingAgeMs) {
       problems.push(`oldest due delivery waits ${Math.round(oldestPendingAgeMs / 1000)} s`);
     }
     if (counts && maxDeadDeliveries !== undefined && counts.dead > maxDeadDeliveries) {

@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { createRawBodyReader } from './raw-body.reader';
 
 /** Names of the body parsers Express and Nest install; the reader must run before all of them. */

@@ -15,7 +15,7 @@ import {
   WEBHOOK_VERIFIER,
   type VerifiedWebhook,
   type WebhookVerifier,
-} from '../verification/webhook-verifier.interface';
+} from '../options/webhook-verifier.interface';
 import { RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
 import { printable } from '../utils/printable';
 

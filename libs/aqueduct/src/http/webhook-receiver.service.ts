@@ -12,19 +12,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
-import { AqueductEventPublisher } from '../events/aqueduct-event.publisher';
+import { AqueductEventPublisher } from '../listeners/aqueduct-event.publisher';
 import { type ParsedEvent, parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import {
   AqueductInbox,
   type InboxRecord,
   type InboxResult,
 } from '../storage/aqueduct-inbox.service';
 import { withTimeout } from '../utils/with-timeout';
-import type { VerifiedWebhook } from '../verification/webhook-verifier.interface';
+import type { VerifiedWebhook } from '../options/webhook-verifier.interface';
 import { printable } from '../utils/printable';
 
 /** The answer to a stored event. */

@@ -3,7 +3,7 @@ import { PATH_METADATA } from '@nestjs/common/constants';
 import { ApplicationConfig, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { schemeInUse } from '../aqueduct.messages';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { describePaths, servedPaths } from './served-paths';
 import { WEBHOOK_HANDLER } from './webhook.controller';
 

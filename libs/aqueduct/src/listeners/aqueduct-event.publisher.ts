@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { AqueductEvent } from '../listeners/aqueduct-event.interface';
+import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import { printable } from '../utils/printable';
 
 /** Prefix of the names events are published under on @nestjs/event-emitter: `aqueduct.<type>`. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { normaliseEventType } from '../events/aqueduct-event-types';
-import type { AqueductListenerHandler } from './aqueduct-event.interface';
+import type { AqueductListenerHandler } from '../events/aqueduct-event.interface';
 import { ANY_AQUEDUCT_EVENT } from './on-aqueduct-event.decorator';
 
 export interface RegisteredListener {

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import type { AqueductListenerHandler } from './aqueduct-event.interface';
+import type { AqueductListenerHandler } from '../events/aqueduct-event.interface';
 import { scopedListener } from '../aqueduct.messages';
 import { AqueductListenerRegistry } from './aqueduct-listener.registry';
 import {

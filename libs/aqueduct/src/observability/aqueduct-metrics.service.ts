@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AqueductEventType, UNTYPED_EVENT } from '../events/aqueduct-event-types';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
 /** Outcome of one webhook request, as counted in `aqueduct_webhooks_received_total`. */
 export type ReceiveOutcome =
@@ -60,7 +60,7 @@ export class AqueductMetrics {
       return; // optional: not installed
     }
     const registers = [options.metrics?.registry ?? client.register];
-    const prefix = options.metrics?.prefix ?? 'aqueduct_';
+    const prefix = options.metrics.prefix;
     const make = (
       Type: any,
       name: string,

@@ -1,8 +1,7 @@
 import type { CanActivate, Type } from '@nestjs/common';
-import type { CustomerIdResolver } from '../access/customer-id.resolvers';
-import type { ProvisioningAdapter } from '../access/provisioning-adapter.interface';
-import type { EmailOptions } from '../email/email.interfaces';
-import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
+import type { ProvisioningAdapter } from './provisioning-adapter.interface';
+import type { EmailOptions } from './email-options.interface';
+import type { WebhookVerifier } from './webhook-verifier.interface';
 
 /** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`; `svix-*` too). */
 export interface StandardWebhooksVerification {
@@ -365,27 +364,9 @@ export interface AqueductModuleOptions {
    */
   features?: Record<string, string[]>;
   /** Thresholds of `AqueductHealthIndicator`. */
-  health?: {
-    /**
-     * Down when the oldest due delivery has waited longer than this.
-     * @default 600000 (10 minutes)
-     */
-    maxPendingAgeMs?: number;
-    /**
-     * Down when more deliveries than this are dead.
-     * @default undefined (dead deliveries do not make the instance unhealthy)
-     */
-    maxDeadDeliveries?: number;
-  };
+  health?: HealthOptions;
   /** Prometheus metrics (needs the optional `prom-client` package). */
-  metrics?: {
-    /** @default true when prom-client is installed */
-    enabled?: boolean;
-    /** A prom-client `Registry`. @default prom-client's global registry */
-    registry?: unknown;
-    /** Prefix of every series name. @default 'aqueduct_' */
-    prefix?: string;
-  };
+  metrics?: MetricsOptions;
   /**
    * Aqueduct API key (`Authorization: Api-Key …`). When given, `AqueductApiClient` can be injected.
    * @default undefined
@@ -421,3 +402,35 @@ export interface AqueductModuleOptions {
    */
   console?: AqueductConsoleOptions;
 }
+
+/** Thresholds of `AqueductHealthIndicator`. */
+export interface HealthOptions {
+  /**
+   * Down when the oldest due delivery has waited longer than this.
+   * @default 600000 (10 minutes)
+   */
+  maxPendingAgeMs?: number;
+  /**
+   * Down when more deliveries than this are dead.
+   * @default undefined (dead deliveries do not make the instance unhealthy)
+   */
+  maxDeadDeliveries?: number;
+}
+
+/** Prometheus metrics, through the optional `prom-client` package. */
+export interface MetricsOptions {
+  /** @default true when prom-client is installed */
+  enabled?: boolean;
+  /** A prom-client `Registry`. @default prom-client's global registry */
+  registry?: unknown;
+  /** Prefix of every series name. @default 'aqueduct_' */
+  prefix?: string;
+}
+
+/**
+ * Finds the Aqueduct customer id (`owner_…`) of a request, for `@RequiresEntitlement` and
+ * `@RequiresFeature` (`access.customerIdResolver`). Nothing, or an empty string, is a 403.
+ */
+export type CustomerIdResolver = (
+  request: any,
+) => string | null | undefined | Promise<string | null | undefined>;

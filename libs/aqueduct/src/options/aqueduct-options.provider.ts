@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
-import { AQUEDUCT_MODULE_OPTIONS } from '../aqueduct.module-definition';
-import type { AqueductModuleOptions } from '../interfaces/aqueduct-options.interface';
+import { AQUEDUCT_MODULE_OPTIONS } from './aqueduct-module.definition';
+import type { AqueductModuleOptions } from './aqueduct-options.interface';
 import { resolveAqueductOptions } from './aqueduct-options.validator';
 
 /** Internal token: the validated options with defaults filled in. */

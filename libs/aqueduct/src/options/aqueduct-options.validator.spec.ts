@@ -1,16 +1,15 @@
-import type {
-  AqueductModuleOptions,
-  VerificationOptions,
-} from '../interfaces/aqueduct-options.interface';
-import type { WebhookVerifier } from '../verification/webhook-verifier.interface';
+import type { AqueductModuleOptions, VerificationOptions } from './aqueduct-options.interface';
+import type { WebhookVerifier } from './webhook-verifier.interface';
 import {
   ACCESS_DEFAULTS,
   ALERT_DEFAULTS,
   DISPATCH_DEFAULTS,
   ENDPOINT_CHECK_INTERVAL_MS,
   EXPIRY_DEFAULTS,
-  resolveAqueductOptions,
-} from './aqueduct-options.validator';
+  HEALTH_DEFAULTS,
+  METRICS_DEFAULTS,
+} from './aqueduct-options.defaults';
+import { resolveAqueductOptions } from './aqueduct-options.validator';
 
 const resolve = (options: Record<string, unknown>) =>
   resolveAqueductOptions(options as unknown as AqueductModuleOptions);
@@ -38,6 +37,8 @@ describe('resolveAqueductOptions', () => {
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
       endpointCheck: { enabled: false, intervalMs: 10_800_000 },
+      health: HEALTH_DEFAULTS,
+      metrics: METRICS_DEFAULTS,
     });
   });
 
@@ -79,6 +80,8 @@ describe('resolveAqueductOptions', () => {
       invalidEvents: 'quarantine',
       alerts: ALERT_DEFAULTS,
       endpointCheck: { enabled: false, intervalMs: 10_800_000 },
+      health: HEALTH_DEFAULTS,
+      metrics: METRICS_DEFAULTS,
     });
   });
 
@@ -121,6 +124,28 @@ describe('resolveAqueductOptions', () => {
     ).toEqual({ prod_pro: ['sso', 'api'] });
     expect(() => resolve({ secrets: ['s'], features: { prod_pro: 'sso' as never } })).toThrow(
       'option "features.prod_pro" must be an array of feature names',
+    );
+  });
+
+  it('validates health and metrics, naming the field', () => {
+    expect(resolve({ secrets: ['s'], health: { maxDeadDeliveries: 0 } }).health).toEqual({
+      maxPendingAgeMs: HEALTH_DEFAULTS.maxPendingAgeMs,
+      maxDeadDeliveries: 0,
+    });
+    expect(() => resolve({ secrets: ['s'], health: { maxPendingAgeMs: -5 } })).toThrow(
+      'option "health.maxPendingAgeMs" must be a positive integer',
+    );
+    expect(() => resolve({ secrets: ['s'], health: { maxDeadDeliveries: 1.5 } })).toThrow(
+      'option "health.maxDeadDeliveries" must be an integer >= 0',
+    );
+    expect(resolve({ secrets: ['s'], metrics: { prefix: 'billing_' } }).metrics.prefix).toBe(
+      'billing_',
+    );
+    expect(() => resolve({ secrets: ['s'], metrics: { prefix: 'bad-prefix' } })).toThrow(
+      'option "metrics.prefix" must be a Prometheus name prefix',
+    );
+    expect(() => resolve({ secrets: ['s'], metrics: { enabled: 'no' } })).toThrow(
+      'option "metrics.enabled" must be true or false',
     );
   });
 

@@ -1,5 +1,5 @@
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import type { AnnouncedStatus } from '../storage/entities/aqueduct-access.entity';
+import type { AnnouncedStatus } from '../events/access-status';
 
 /**
  * Everything the host needs to give or take a customer's access to a product. Access belongs to

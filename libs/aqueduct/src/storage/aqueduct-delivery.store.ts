@@ -1,84 +1,31 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import {
+  BACKLOG_SQL,
+  CLAIM_SQL,
+  COMPLETE_SQL,
+  COUNTS_SQL,
+  CREATE_FOR_EVENT_SQL,
+  DELIVERIES_IN_SCOPE_SQL,
+  EXTEND_SQL,
+  FAIL_SQL,
+  LIST_SQL,
+  NOTIFY_DELIVERIES_SQL,
+  REDRIVE_DEAD_SQL,
+  REDRIVE_SQL,
+  RELEASE_SQL,
+  REPLAY_SQL,
+} from './aqueduct-delivery.sql';
+import type {
+  BacklogCounts,
+  DeliveryCounts,
+  DeliveryFilter,
+  StoredDelivery,
+} from './aqueduct-storage.types';
 import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
-import { appendToAttemptLog, attemptEntry } from './delivery-attempt-log';
-
-/**
- * Claiming is one short statement: SKIP LOCKED lets every instance take different rows without
- * waiting on each other, and the lease (run_at = lease expiry while active) lets any instance
- * retake the work of one that died. Listeners run outside any transaction.
- *
- * Every statement that ends an attempt appends it to `attempt_log` in the same UPDATE (no extra
- * round trip on the hot path). Retaking an active row is how an attempt whose holder died ends:
- * the claim logs it as abandoned, with the old holder's number, start and id, before overwriting
- * them.
- */
-const ABANDONED_ERROR = `'lease expired before the attempt finished (its process stopped or lost the database)'`;
-const CLAIM_SQL = `
-UPDATE aqueduct_deliveries d
-   SET state = 'active', attempts = d.attempts + 1, locked_by = $1,
-       locked_until = now() + $2 * interval '1 millisecond', run_at = now() + $2 * interval '1 millisecond',
-       started_at = now(),
-       attempt_log = CASE WHEN d.state = 'active'
-         THEN ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'abandoned'`, ABANDONED_ERROR))}
-         ELSE d.attempt_log END
-  FROM (SELECT event_id, listener FROM aqueduct_deliveries
-         WHERE state IN ('pending', 'active') AND run_at <= now() AND listener = ANY($3::text[])
-         ORDER BY run_at
-         LIMIT $4
-           FOR UPDATE SKIP LOCKED) c,
-       aqueduct_events e
- WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
-RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload`;
-
-/**
- * Only the current lease holder may finish a delivery: a retaken lease fences the old owner out.
- * (`locked_by` is set only while active. Testing `state` here too would let the planner pick the
- * partial runnable index over the primary key, and scan the whole backlog for every completion.)
- */
-const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
-
-/** Completions that finish together are recorded together: one statement, one commit. */
-const COMPLETE_SQL = `
-UPDATE aqueduct_deliveries d
-   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL,
-       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL'))}
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
-
-const FAIL_SQL = `
-UPDATE aqueduct_deliveries d
-   SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
-       run_at = now() + $6 * interval '1 millisecond',
-       finished_at = CASE WHEN $5 THEN now() END,
-       last_error = $4, locked_by = NULL, locked_until = NULL,
-       attempt_log = ${appendToAttemptLog(
-         'd.attempt_log',
-         attemptEntry('d.', `CASE WHEN $5 THEN 'dead' ELSE 'failed' END`, '$4::text'),
-       )}
- WHERE ${OWNED}`;
-
-const EXTEND_SQL = `
-UPDATE aqueduct_deliveries d
-   SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
-
-/**
- * Shutdown hands back what it did not finish: deliveries waiting in memory (never started) and
- * listeners still running after the shutdown timeout. Neither is the listener's failure, so the
- * attempt is given back to the retry budget (the next run reuses its number). It is still logged,
- * as `released`: a listener cut off mid-run may have done part of its work on this instance, and
- * the operator should see why the same attempt number then appears again on another.
- */
-const RELEASE_SQL = `
-UPDATE aqueduct_deliveries d
-   SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
-       attempts = greatest(d.attempts - 1, 0),
-       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'released'`, 'NULL'))}
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+import { DispatchSignal } from './dispatch-signal';
+import { asEventId } from './event-id';
 
 /** A full claim slower than this suggests a plan built on stale statistics. */
 const SLOW_CLAIM_MS = 10;
@@ -95,12 +42,20 @@ interface PendingCompletion {
   reject: (error: unknown) => void;
 }
 
+/**
+ * The one owner of `aqueduct_deliveries` after an event is stored (the inbox writes an event's
+ * first deliveries with it, in one statement): the dispatcher's queue (claim, complete, fail,
+ * extend, release) and the operators' reads and restarts (list, counts, replay, redrive).
+ */
 @Injectable()
-export class PostgresDeliveryQueue implements DeliveryQueue {
+export class AqueductDeliveryStore implements DeliveryQueue {
   private completions: PendingCompletion[] = [];
   private lastAnalyze = 0;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly signal: DispatchSignal,
+  ) {}
 
   async claim(
     owner: string,
@@ -198,6 +153,73 @@ export class PostgresDeliveryQueue implements DeliveryQueue {
     if (deliveries.length > 0) {
       await this.dataSource.query(RELEASE_SQL, [...keys(deliveries), owner]);
     }
+  }
+
+  list(filter: DeliveryFilter, limit: number): Promise<StoredDelivery[]> {
+    const { state, listener, eventId, since } = filter;
+    return this.dataSource.query(LIST_SQL, [
+      state ?? null,
+      listener ?? null,
+      eventId ?? null,
+      since ?? null,
+      limit,
+    ]);
+  }
+
+  /** Starts the event's deliveries over (and creates those of `listeners` it lacks). */
+  async replay(eventId: string, listeners: string[]): Promise<number> {
+    const rows = await this.dataSource.query(REPLAY_SQL, [eventId, listeners]);
+    await this.announce();
+    return rows.length;
+  }
+
+  /** A dead or done delivery back to pending; false when there is none. */
+  async redrive(eventId: string, listener: string): Promise<boolean> {
+    const [, count] = await this.dataSource.query(REDRIVE_SQL, [asEventId(eventId), listener]);
+    await this.announce();
+    return count > 0;
+  }
+
+  /** Every dead delivery (of one listener) back to pending. Returns how many. */
+  async redriveDead(listener?: string): Promise<number> {
+    const [, count] = await this.dataSource.query(REDRIVE_DEAD_SQL, [listener ?? null]);
+    await this.announce();
+    return count;
+  }
+
+  /** In the caller's transaction: the deliveries of an event accepted after it was stored. */
+  async createForEvent(
+    manager: EntityManager,
+    eventId: string,
+    listeners: string[],
+  ): Promise<number> {
+    const created = await manager.query(CREATE_FOR_EVENT_SQL, [eventId, listeners]);
+    await manager.query(NOTIFY_DELIVERIES_SQL);
+    return created.length;
+  }
+
+  async counts(): Promise<DeliveryCounts> {
+    const [row] = await this.dataSource.query(COUNTS_SQL);
+    return row;
+  }
+
+  async backlog(): Promise<BacklogCounts> {
+    const [row] = await this.dataSource.query(BACKLOG_SQL);
+    return row;
+  }
+
+  /** Deliveries (id and state) of every event, of one event, or of one customer's events. */
+  inScope(scope: { eventId: string | null; customerId: string | null }) {
+    return this.dataSource.query(DELIVERIES_IN_SCOPE_SQL, [
+      scope.eventId,
+      scope.customerId,
+    ]) as Promise<{ id: string; state: string }[]>;
+  }
+
+  /** Wakes this instance's dispatcher and, through NOTIFY, every other one. */
+  async announce(): Promise<void> {
+    this.signal.wake();
+    await this.dataSource.query(NOTIFY_DELIVERIES_SQL);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { DispatchSignal } from '../dispatch/dispatch-signal';
+import type { DispatchSignal } from './dispatch-signal';
 import { AqueductInbox, type InboxRecord, isPayloadFault } from './aqueduct-inbox.service';
 
 /**

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { DELIVERIES_CHANNEL, DispatchSignal } from '../dispatch/dispatch-signal';
-import type { AqueductEventStatus } from './entities/aqueduct-event.entity';
+import { DELIVERIES_CHANNEL, DispatchSignal } from './dispatch-signal';
+import type { AqueductEventStatus } from './aqueduct-storage.types';
 
 /** One verified request, ready to be stored. */
 export interface InboxRecord {

@@ -1,11 +1,6 @@
-import { AqueductDeliveryEntity } from './entities/aqueduct-delivery.entity';
-import { AqueductEventEntity } from './entities/aqueduct-event.entity';
 import { CreateAqueductEvents1763800000000 } from './migrations/1763800000000-create-aqueduct-events';
 import { CreateAqueductDeliveries1763800001000 } from './migrations/1763800001000-create-aqueduct-deliveries';
 import { CreateAqueductEntitlements1763800002000 } from './migrations/1763800002000-create-aqueduct-entitlements';
-import { AqueductAccessEntity } from './entities/aqueduct-access.entity';
-import { AqueductInvoicePaymentEntity } from './entities/aqueduct-invoice-payment.entity';
-import { AqueductProvisioningEntity } from './entities/aqueduct-provisioning.entity';
 import { CreateAqueductEmails1763800003000 } from './migrations/1763800003000-create-aqueduct-emails';
 import { IndexAqueductEventsForConsole1763800004000 } from './migrations/1763800004000-index-aqueduct-events-for-console';
 import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800005000-add-aqueduct-delivery-attempt-log';
@@ -13,14 +8,12 @@ import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-spl
 import { QuarantineAqueductEvents1763800007000 } from './migrations/1763800007000-quarantine-aqueduct-events';
 import { NotifyAqueductAccessChanges1763800008000 } from './migrations/1763800008000-notify-aqueduct-access-changes';
 
-/** Entities to add to a DataSource that lists its entities (not needed with `autoLoadEntities`). */
-export const aqueductEntities = [
-  AqueductEventEntity,
-  AqueductDeliveryEntity,
-  AqueductProvisioningEntity,
-  AqueductAccessEntity,
-  AqueductInvoicePaymentEntity,
-];
+/**
+ * The module's tables are created by its migrations and read and written with SQL by their one
+ * owner each (see docs/architecture.md): no TypeORM entity describes them.
+ * @deprecated Empty since 0.3; kept so that `entities: [...aqueductEntities]` still compiles.
+ */
+export const aqueductEntities: never[] = [];
 
 /** Migrations creating the module's tables, in order. Add them to the DataSource's `migrations`. */
 export const aqueductMigrations = [

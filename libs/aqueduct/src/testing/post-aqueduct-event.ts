@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_WEBHOOK_PATH } from '../aqueduct.constants';
+import { DEFAULT_WEBHOOK_PATH } from '../options/aqueduct-options.defaults';
 import { type SignAqueductRequestOptions, signAqueductRequest } from './sign-aqueduct-request';
 
 export interface PostedAqueductEvent {

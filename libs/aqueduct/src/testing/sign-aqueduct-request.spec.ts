@@ -1,4 +1,4 @@
-import type { VerificationOptions } from '../interfaces/aqueduct-options.interface';
+import type { VerificationOptions } from '../options/aqueduct-options.interface';
 import { HmacVerifier } from '../verification/hmac.verifier';
 import { SharedSecretVerifier } from '../verification/shared-secret.verifier';
 import { StandardWebhooksVerifier } from '../verification/standard-webhooks.verifier';

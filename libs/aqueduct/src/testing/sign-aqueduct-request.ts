@@ -1,11 +1,14 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { DEFAULT_HMAC_HEADER, DEFAULT_SHARED_SECRET_HEADER } from '../aqueduct.constants';
+import {
+  DEFAULT_HMAC_HEADER,
+  DEFAULT_SHARED_SECRET_HEADER,
+} from '../options/aqueduct-options.defaults';
 import type {
   HmacVerification,
   SharedSecretVerification,
   StandardWebhooksVerification,
-} from '../interfaces/aqueduct-options.interface';
+} from '../options/aqueduct-options.interface';
 
 type SchemeSettings =
   | Omit<StandardWebhooksVerification, 'toleranceSeconds'>

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
+import { AqueductEventStore } from '../storage/aqueduct-event.store';
 
 export interface WaitForDeliveriesOptions {
   /** Only this event's deliveries, then those of the events it caused for its customer. */
@@ -20,11 +20,6 @@ export interface DeliveriesOutcome {
   dead: string[];
 }
 
-const SCOPE = `(
-  ($1::uuid IS NULL AND $2::text IS NULL)
-  OR e.id = $1::uuid
-  OR (e.payload -> 'object' ->> 'customerId') = $2)`;
-
 /**
  * Waits until no delivery in scope is pending or running: every listener has finished with the
  * event (and, for a customer, with what it caused: the ledger's `access.*` events and their
@@ -35,24 +30,14 @@ export async function waitForDeliveries(
   app: INestApplicationContext,
   options: WaitForDeliveriesOptions = {},
 ): Promise<DeliveriesOutcome> {
-  const dataSource = app.get<DataSource>(getDataSourceToken(), { strict: false });
+  const events = app.get(AqueductEventStore, { strict: false });
+  const deliveries = app.get(AqueductDeliveryStore, { strict: false });
   const { timeoutMs = 10_000, intervalMs = 20 } = options;
-  let customerId = options.customerId ?? null;
-  if (options.eventId && !customerId) {
-    const [event] = await dataSource.query(
-      `SELECT payload -> 'object' ->> 'customerId' AS customer FROM aqueduct_events WHERE id = $1`,
-      [options.eventId],
-    );
-    customerId = event?.customer ?? null;
-  }
+  const eventId = options.eventId ?? null;
+  const customerId = options.customerId ?? (eventId ? await events.customerOf(eventId) : null);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const rows: { state: string; id: string }[] = await dataSource.query(
-      `SELECT d.state, d.event_id || ':' || d.listener AS id
-         FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
-        WHERE ${SCOPE}`,
-      [options.eventId ?? null, customerId],
-    );
+    const rows = await deliveries.inScope({ eventId, customerId });
     const waiting = rows.filter((row) => row.state === 'pending' || row.state === 'active');
     if (waiting.length === 0) {
       return {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { resolve } from 'node:path';
-import type { HmacVerification } from '../interfaces/aqueduct-options.interface';
+import type { HmacVerification } from '../options/aqueduct-options.interface';
 import { HmacVerifier } from './hmac.verifier';
 import { WebhookVerificationError } from './webhook-verification.error';
 

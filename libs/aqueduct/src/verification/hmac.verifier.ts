@@ -1,13 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { DEFAULT_HMAC_HEADER, DEFAULT_TOLERANCE_SECONDS } from '../aqueduct.constants';
-import type { HmacVerification } from '../interfaces/aqueduct-options.interface';
+import {
+  DEFAULT_HMAC_HEADER,
+  DEFAULT_TOLERANCE_SECONDS,
+} from '../options/aqueduct-options.defaults';
+import type { HmacVerification } from '../options/aqueduct-options.interface';
 import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
   WebhookRequest,
   WebhookVerifier,
-} from './webhook-verifier.interface';
+} from '../options/webhook-verifier.interface';
 
 const HEX = /^[0-9a-f]+$/i;
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { SharedSecretVerification } from '../interfaces/aqueduct-options.interface';
+import type { SharedSecretVerification } from '../options/aqueduct-options.interface';
 import { SharedSecretVerifier } from './shared-secret.verifier';
 import { WebhookVerificationError } from './webhook-verification.error';
 

@@ -1,12 +1,12 @@
-import { DEFAULT_SHARED_SECRET_HEADER } from '../aqueduct.constants';
-import type { SharedSecretVerification } from '../interfaces/aqueduct-options.interface';
+import { DEFAULT_SHARED_SECRET_HEADER } from '../options/aqueduct-options.defaults';
+import type { SharedSecretVerification } from '../options/aqueduct-options.interface';
 import { anyMatch, readHeader } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
   WebhookRequest,
   WebhookVerifier,
-} from './webhook-verifier.interface';
+} from '../options/webhook-verifier.interface';
 
 /** `Authorization: Bearer <secret>` (or `Api-Key <secret>`); other headers carry the bare secret. */
 const AUTHORIZATION_SCHEME = /^(bearer|api-key|token)\s+/i;

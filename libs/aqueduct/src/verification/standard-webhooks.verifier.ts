@@ -1,15 +1,16 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { DEFAULT_TOLERANCE_SECONDS, STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { DEFAULT_TOLERANCE_SECONDS } from '../options/aqueduct-options.defaults';
 import { invalidOption } from '../aqueduct.messages';
-import type { StandardWebhooksVerification } from '../interfaces/aqueduct-options.interface';
+import type { StandardWebhooksVerification } from '../options/aqueduct-options.interface';
 import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
   WebhookRequest,
   WebhookVerifier,
-} from './webhook-verifier.interface';
+} from '../options/webhook-verifier.interface';
 
 const SIGNATURE_VERSION = 'v1';
 const WHSEC_PREFIX = /^whsec_/;

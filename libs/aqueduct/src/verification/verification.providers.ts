@@ -1,12 +1,12 @@
 import type { Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { lazyHostInstance } from '../access/access.providers';
+import { lazyHostInstance } from '../utils/lazy-host-instance';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
-import type { ResolvedAqueductOptions } from '../options/aqueduct-options.validator';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { HmacVerifier } from './hmac.verifier';
 import { SharedSecretVerifier } from './shared-secret.verifier';
 import { StandardWebhooksVerifier } from './standard-webhooks.verifier';
-import { WEBHOOK_VERIFIER, type WebhookVerifier } from './webhook-verifier.interface';
+import { WEBHOOK_VERIFIER, type WebhookVerifier } from '../options/webhook-verifier.interface';
 
 /**
  * Picks the one configured `WebhookVerifier`. The scheme is named in the start-up log by

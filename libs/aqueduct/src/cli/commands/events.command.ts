@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { isAttemptRun } from '../../dispatch/delivery-attempt-log';
-import { AqueductEventsService } from '../../events/aqueduct-events.service';
-import type { AqueductDeliveryState } from '../../storage/entities/aqueduct-delivery.entity';
-import type { AqueductEventStatus } from '../../storage/entities/aqueduct-event.entity';
+import { isAttemptRun } from '../../storage/delivery-attempt-log';
+import { AqueductAdminError } from '../../admin/aqueduct-admin.errors';
+import { AqueductEventCommands } from '../../admin/aqueduct-event.commands';
+import { AqueductEventReader } from '../../admin/aqueduct-event.reader';
+import type { AqueductDeliveryState } from '../../storage/aqueduct-storage.types';
+import type { AqueductEventStatus } from '../../storage/aqueduct-storage.types';
 import { printableJson } from '../../utils/printable';
 import { CliError, ExitCode, output, positiveInt, printable, table } from '../cli-output';
 import { withDatabase } from '../database-context';
@@ -60,7 +62,7 @@ export function registerEvents(program: Command): void {
       const status = (flags.status as string) === 'rejected' ? 'quarantined' : flags.status;
       const list = await withDatabase(databaseUrl(flags), (app) =>
         app
-          .get(AqueductEventsService)
+          .get(AqueductEventReader)
           .listEvents({ type: flags.type, status, since, limit: flags.limit }),
       );
       output(flags.json, list, () =>
@@ -79,7 +81,7 @@ export function registerEvents(program: Command): void {
       .argument('<eventId>'),
   ).action(async (eventId: string, flags: DbFlags) => {
     const event = await withDatabase(databaseUrl(flags), (app) =>
-      app.get(AqueductEventsService).getEvent(eventId).catch(notFound),
+      app.get(AqueductEventReader).getEvent(eventId).catch(notFound),
     );
     output(flags.json, event, () =>
       [
@@ -136,7 +138,7 @@ export function registerEvents(program: Command): void {
       .argument('<eventId>'),
   ).action(async (eventId: string, flags: DbFlags) => {
     const scheduled = await withDatabase(databaseUrl(flags), (app) =>
-      app.get(AqueductEventsService).replay(eventId).catch(notFound),
+      app.get(AqueductEventCommands).replay(eventId).catch(notFound),
     );
     output(
       flags.json,
@@ -161,7 +163,7 @@ export function registerEvents(program: Command): void {
         throw new CliError('give a <deliveryId> or --all-dead', ExitCode.Usage);
       }
       const count = await withDatabase(databaseUrl(flags), async (app) => {
-        const service = app.get(AqueductEventsService);
+        const service = app.get(AqueductEventCommands);
         if (flags.allDead) {
           return service.redriveDead(flags.listener);
         }
@@ -185,7 +187,7 @@ export function registerEvents(program: Command): void {
       throw new CliError('give an <eventId> or --all-quarantined', ExitCode.Usage);
     }
     const results = await withDatabase(databaseUrl(flags), async (app) => {
-      const service = app.get(AqueductEventsService);
+      const service = app.get(AqueductEventCommands);
       return flags.allQuarantined
         ? service.reprocessQuarantined()
         : [await service.reprocess(eventId as string).catch(notFound)];
@@ -216,7 +218,7 @@ export function registerEvents(program: Command): void {
       .argument('<eventId>'),
   ).action(async (eventId: string, flags: DbFlags) => {
     await withDatabase(databaseUrl(flags), (app) =>
-      app.get(AqueductEventsService).dismiss(eventId).catch(notFound),
+      app.get(AqueductEventCommands).dismiss(eventId).catch(notFound),
     );
     output(flags.json, { dismissed: eventId }, () => `${printable(eventId)} dismissed`);
   });
@@ -224,7 +226,10 @@ export function registerEvents(program: Command): void {
 
 export type { AqueductDeliveryState };
 
+/** Unknown events, deliveries not in the state asked for, events still invalid: exit 1. */
 function notFound(error: Error): never {
-  const status = (error as { status?: number }).status;
-  throw new CliError(error.message, status === 404 ? ExitCode.Failed : ExitCode.Failed);
+  if (error instanceof AqueductAdminError) {
+    throw new CliError(error.message, ExitCode.Failed);
+  }
+  throw error;
 }

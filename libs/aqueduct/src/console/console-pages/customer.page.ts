@@ -1,5 +1,5 @@
 import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
-import type { EventPage, EventSummary } from '../../events/aqueduct-events.service';
+import type { EventPage, EventSummary } from '../../storage/aqueduct-storage.types';
 import { html, type SafeHtml } from '../console-html';
 import { accessTimelineSvg } from './access-timeline.svg';
 import { badge, timeOf, type Tone } from './console-format';

@@ -1,5 +1,5 @@
-import { type DeliveryAttempt, isAttemptRun } from '../../dispatch/delivery-attempt-log';
-import type { StoredDelivery, StoredEvent } from '../../events/aqueduct-events.service';
+import { type DeliveryAttempt, isAttemptRun } from '../../storage/delivery-attempt-log';
+import type { StoredDelivery, StoredEvent } from '../../storage/aqueduct-storage.types';
 import { CSRF_FIELD } from '../console.constants';
 import { html, type SafeHtml } from '../console-html';
 import { badge, between, formatDuration, timeOf } from './console-format';

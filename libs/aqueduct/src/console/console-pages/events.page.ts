@@ -1,4 +1,4 @@
-import type { EventPage, EventSummary } from '../../events/aqueduct-events.service';
+import type { EventPage, EventSummary } from '../../storage/aqueduct-storage.types';
 import { html, type SafeHtml } from '../console-html';
 import type { EventQueryForm } from '../console-query';
 import type { ConsoleLinks } from '../console-routes';

@@ -1,4 +1,4 @@
-import type { BacklogCounts } from '../../events/aqueduct-events.service';
+import type { BacklogCounts } from '../../storage/aqueduct-storage.types';
 import { html, type SafeHtml, trusted } from '../console-html';
 import type { ConsoleLinks } from '../console-routes';
 import { formatDuration } from './console-format';

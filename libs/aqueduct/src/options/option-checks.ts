@@ -1,0 +1,58 @@
+import { invalidOption } from '../aqueduct.messages';
+
+/** Checks shared by every section of the options: each names the field it refuses. */
+
+export function positiveInteger(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new Error(invalidOption(field, 'must be a positive integer'));
+  }
+  return value;
+}
+
+export function normalisePath(path: unknown, field = 'path'): string {
+  if (typeof path !== 'string' || path.trim() === '') {
+    throw new Error(invalidOption(field, 'must be a non-empty route path'));
+  }
+  const normalised = path.trim().replace(/^\/+|\/+$/g, '');
+  if (normalised === '') {
+    throw new Error(invalidOption(field, 'must not be the root path'));
+  }
+  return normalised;
+}
+
+export function normaliseSecrets(secrets: unknown): string[] {
+  if (secrets === undefined) {
+    return [];
+  }
+  const list = Array.isArray(secrets) ? secrets : [secrets];
+  list.forEach((secret, index) => {
+    if (typeof secret !== 'string' || secret.trim() === '') {
+      throw new Error(invalidOption(`secrets[${index}]`, 'must be a non-empty string'));
+    }
+  });
+  return list as string[];
+}
+
+export function checkPublicUrl(value: unknown): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const problem =
+    'must be the absolute http:// or https:// URL at which Aqueduct reaches the webhook ' +
+    'endpoint, e.g. "https://app.example.com/api/webhooks/aqueduct"';
+  if (typeof value !== 'string') {
+    throw new Error(invalidOption('publicUrl', problem));
+  }
+  try {
+    const { protocol } = new URL(value.trim());
+    if (protocol === 'http:' || protocol === 'https:') {
+      return value.trim();
+    }
+  } catch {
+    // reported below
+  }
+  throw new Error(invalidOption('publicUrl', problem));
+}

@@ -1,0 +1,151 @@
+import { DELIVERIES_CHANNEL } from './dispatch-signal';
+import { appendToAttemptLog, attemptEntry, restartEntry } from './delivery-attempt-log';
+
+/**
+ * Claiming is one short statement: SKIP LOCKED lets every instance take different rows without
+ * waiting on each other, and the lease (run_at = lease expiry while active) lets any instance
+ * retake the work of one that died. Listeners run outside any transaction.
+ *
+ * Every statement that ends an attempt appends it to `attempt_log` in the same UPDATE (no extra
+ * round trip on the hot path). Retaking an active row is how an attempt whose holder died ends:
+ * the claim logs it as abandoned, with the old holder's number, start and id, before overwriting
+ * them.
+ */
+const ABANDONED_ERROR = `'lease expired before the attempt finished (its process stopped or lost the database)'`;
+export const CLAIM_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = 'active', attempts = d.attempts + 1, locked_by = $1,
+       locked_until = now() + $2 * interval '1 millisecond', run_at = now() + $2 * interval '1 millisecond',
+       started_at = now(),
+       attempt_log = CASE WHEN d.state = 'active'
+         THEN ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'abandoned'`, ABANDONED_ERROR))}
+         ELSE d.attempt_log END
+  FROM (SELECT event_id, listener FROM aqueduct_deliveries
+         WHERE state IN ('pending', 'active') AND run_at <= now() AND listener = ANY($3::text[])
+         ORDER BY run_at
+         LIMIT $4
+           FOR UPDATE SKIP LOCKED) c,
+       aqueduct_events e
+ WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
+RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload`;
+
+/**
+ * Only the current lease holder may finish a delivery: a retaken lease fences the old owner out.
+ * (`locked_by` is set only while active. Testing `state` here too would let the planner pick the
+ * partial runnable index over the primary key, and scan the whole backlog for every completion.)
+ */
+const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
+
+/** Completions that finish together are recorded together: one statement, one commit. */
+export const COMPLETE_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL,
+       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL'))}
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+
+export const FAIL_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
+       run_at = now() + $6 * interval '1 millisecond',
+       finished_at = CASE WHEN $5 THEN now() END,
+       last_error = $4, locked_by = NULL, locked_until = NULL,
+       attempt_log = ${appendToAttemptLog(
+         'd.attempt_log',
+         attemptEntry('d.', `CASE WHEN $5 THEN 'dead' ELSE 'failed' END`, '$4::text'),
+       )}
+ WHERE ${OWNED}`;
+
+export const EXTEND_SQL = `
+UPDATE aqueduct_deliveries d
+   SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+
+/**
+ * Shutdown hands back what it did not finish: deliveries waiting in memory (never started) and
+ * listeners still running after the shutdown timeout. Neither is the listener's failure, so the
+ * attempt is given back to the retry budget (the next run reuses its number). It is still logged,
+ * as `released`: a listener cut off mid-run may have done part of its work on this instance, and
+ * the operator should see why the same attempt number then appears again on another.
+ */
+export const RELEASE_SQL = `
+UPDATE aqueduct_deliveries d
+   SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
+       attempts = greatest(d.attempts - 1, 0),
+       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'released'`, 'NULL'))}
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+ WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+
+/**
+ * Starting a delivery over (replay, redrive) keeps its attempt log and marks the restart in it.
+ * `attempts` goes back to 0 because it is the retry budget (maxAttempts, backoff, the listener's
+ * `context.attempt`): a replayed delivery gets a full set of attempts. Log entries carry that same
+ * number, so after a marker they count from 1 again; the console draws the marker as a divider
+ * between runs. (A monotonic count would need a second column for the budget; numbering by
+ * position in the log would shift as the capped log drops its oldest entries.)
+ */
+const RESTART = (marker: 'replayed' | 'redriven') =>
+  `state = 'pending', attempts = 0, run_at = now(), last_error = NULL, finished_at = NULL,
+   attempt_log = ${appendToAttemptLog('aqueduct_deliveries.attempt_log', restartEntry(marker))}`;
+
+export const DELIVERY_COLUMNS = `event_id || ':' || listener AS id, event_id AS "eventId", listener, state, attempts, run_at AS "runAt",
+  last_error AS "lastError", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
+  attempt_log AS "attemptLog"`;
+
+export const LIST_SQL = `
+SELECT ${DELIVERY_COLUMNS} FROM aqueduct_deliveries
+ WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR listener = $2)
+   AND ($3::uuid IS NULL OR event_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+ ORDER BY created_at DESC, event_id, listener LIMIT $5`;
+
+/**
+ * A replay: the event's existing deliveries (whoever created them: a replay from the CLI does not
+ * know the app's listeners) plus this instance's listeners that have none yet (a backfill), each
+ * started over unless it is running right now.
+ */
+export const REPLAY_SQL = `
+INSERT INTO aqueduct_deliveries (event_id, listener)
+SELECT $1, unnest($2::text[])
+UNION SELECT event_id, listener FROM aqueduct_deliveries WHERE event_id = $1
+ON CONFLICT (event_id, listener) DO UPDATE
+  SET ${RESTART('replayed')}
+  WHERE aqueduct_deliveries.state <> 'active'
+RETURNING 1`;
+
+export const REDRIVE_SQL = `
+UPDATE aqueduct_deliveries SET ${RESTART('redriven')}
+ WHERE event_id = $1::uuid AND listener = $2 AND state IN ('dead', 'done')`;
+
+export const REDRIVE_DEAD_SQL = `
+UPDATE aqueduct_deliveries SET ${RESTART('redriven')}
+ WHERE state = 'dead' AND ($1::text IS NULL OR listener = $1)`;
+
+/** An event's first deliveries, when it is accepted after the fact (a reprocessed event). */
+export const CREATE_FOR_EVENT_SQL = `
+INSERT INTO aqueduct_deliveries (event_id, listener) SELECT $1, unnest($2::text[])
+ON CONFLICT (event_id, listener) DO NOTHING RETURNING 1`;
+
+export const COUNTS_SQL = `
+SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
+       count(*) FILTER (WHERE state = 'active')::int AS active,
+       count(*) FILTER (WHERE state = 'done')::int AS done,
+       count(*) FILTER (WHERE state = 'dead')::int AS dead,
+       (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince"
+  FROM aqueduct_deliveries`;
+
+/** Each count from its partial index: cheap however many done deliveries the table holds. */
+export const BACKLOG_SQL = `
+SELECT (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'pending')::int AS pending,
+       (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'active')::int AS active,
+       (SELECT count(*) FROM aqueduct_deliveries WHERE state = 'dead')::int AS dead,
+       (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince",
+       (SELECT count(*) FROM aqueduct_events WHERE status = 'quarantined')::int AS quarantined`;
+
+/** The deliveries of every event, of one event, or of the events naming one customer. */
+export const DELIVERIES_IN_SCOPE_SQL = `
+SELECT d.event_id || ':' || d.listener AS id, d.state
+  FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
+ WHERE ($1::uuid IS NULL AND $2::text IS NULL OR e.id = $1::uuid OR (e.payload -> 'object' ->> 'customerId') = $2)`;
+
+export const NOTIFY_DELIVERIES_SQL = `SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`;
