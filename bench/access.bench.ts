@@ -2,13 +2,12 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { AqueductAccessService, AqueductModule, aqueductMigrations } from 'nestjs-aqueduct';
+import type { INestApplicationContext } from '@nestjs/common';
+import { AqueductAccessService } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 import { ACCESS_CHANNEL } from '../libs/aqueduct/src/storage/aqueduct-storage.constants';
 import { PostgresNotifications } from '../libs/aqueduct/src/storage/postgres-notifications';
+import { startInProcessApp } from './support/aqueduct-app';
 import type {
   BenchContext,
   BenchReport,
@@ -17,7 +16,6 @@ import type {
   TextTable,
 } from './support/benchmark';
 import { type ChildServer, startChildServer } from './support/child-server';
-import { once } from './support/cleanup';
 import { withClient } from './support/database';
 import { type LoadResult, runLoad } from './support/load';
 import { atMost, mebibytes, percentile } from './support/stats';
@@ -52,12 +50,11 @@ export const accessBenchmark: Benchmark = {
     const warnings: string[] = [];
     const tables: TextTable[] = [];
     const summary: BenchReport['summary'] = [];
-    const reader = await NestFactory.createApplicationContext(
-      AccessBenchModule.forRoot(context.databaseUrl),
-      { logger: ['error', 'warn'] },
+    // Checks only: nothing is received, dispatched or swept. The cache keeps its defaults.
+    const { app: reader, close: closeReader } = await startInProcessApp(
+      context,
+      'close access reader',
     );
-    const closeReader = once(() => reader.close());
-    context.cleanup.defer('close access reader', closeReader);
     try {
       const seeded = await seed(context);
       notes.push(
@@ -81,30 +78,6 @@ export const accessBenchmark: Benchmark = {
     };
   },
 };
-
-@Module({})
-class AccessBenchModule {
-  static forRoot(databaseUrl: string): DynamicModule {
-    return {
-      module: AccessBenchModule,
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: databaseUrl,
-          autoLoadEntities: true,
-          migrations: [...aqueductMigrations],
-          migrationsRun: true,
-        }),
-        // Checks only: nothing is received, dispatched or swept. The cache keeps its defaults.
-        AqueductModule.forRoot({
-          secrets: ['bench'],
-          dispatch: { enabled: false },
-          expiry: { enabled: false },
-        }),
-      ],
-    };
-  }
-}
 
 /** Writes the ledger straight into the table; returns how long it took (ms). */
 async function seed(context: BenchContext): Promise<number> {
@@ -250,12 +223,10 @@ async function measureInvalidation(
   reader: INestApplicationContext,
   customers: string[],
 ): Promise<{ afterCommit: number[]; afterSend: number[] }> {
-  const writer = await NestFactory.createApplicationContext(
-    AccessBenchModule.forRoot(context.databaseUrl),
-    { logger: ['error', 'warn'] },
+  const { app: writer, close: closeWriter } = await startInProcessApp(
+    context,
+    'close access writer',
   );
-  const closeWriter = once(() => writer.close());
-  context.cleanup.defer('close access writer', closeWriter);
   const dataSource = writer.get(DataSource);
   const told = new Map<string, () => void>();
   const unlisten = await reader

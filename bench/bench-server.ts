@@ -24,14 +24,13 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   AqueductModule,
   type AqueductModuleOptions,
   OnAqueductEvent,
   RequiresEntitlement,
-  aqueductMigrations,
 } from 'nestjs-aqueduct';
+import { benchTypeOrm } from './support/aqueduct-app';
 import type {
   ServerStatsMessage,
   ServerStatsRequest,
@@ -104,13 +103,7 @@ class BenchServerModule {
       module: BenchServerModule,
       imports: [
         // Same settings as the example app (src/app.module.ts), default pool size included.
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: databaseUrl,
-          autoLoadEntities: true,
-          migrations: [...aqueductMigrations],
-          migrationsRun: true,
-        }),
+        benchTypeOrm(databaseUrl),
         AqueductModule.forRoot(aqueduct),
       ],
       controllers:

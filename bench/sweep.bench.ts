@@ -1,20 +1,11 @@
 import 'reflect-metadata';
 import { cpus, loadavg } from 'node:os';
-import { type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import {
-  ACCESS_EVENT_TYPES,
-  AccessEventType,
-  AqueductModule,
-  ExpiryJob,
-  type SweepResult,
-  aqueductMigrations,
-} from 'nestjs-aqueduct';
+import type { INestApplicationContext } from '@nestjs/common';
+import { ACCESS_EVENT_TYPES, AccessEventType, ExpiryJob, type SweepResult } from 'nestjs-aqueduct';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { startInProcessApp } from './support/aqueduct-app';
 import type { BenchContext, BenchReport, Benchmark, TextTable } from './support/benchmark';
-import { once } from './support/cleanup';
 import { withClient } from './support/database';
 import { percentile } from './support/stats';
 
@@ -60,13 +51,10 @@ export const sweepBenchmark: Benchmark = {
   name: 'sweep',
   async run(context: BenchContext): Promise<BenchReport> {
     // Booting runs the migrations: the benchmark's database gets the real schema and indexes.
-    const app = await NestFactory.createApplicationContext(
-      SweepBenchModule.forRoot(context.databaseUrl),
-      // The job logs a line per sweep that expired something: keep the output to the report.
-      { logger: ['error', 'warn'] },
-    );
-    const close = once(() => app.close());
-    context.cleanup.defer('close sweep application context', close);
+    // The job is called by hand, so its cron is off; no dispatcher runs the deliveries it makes.
+    // `access` keeps its defaults: settleMs 300000 (SETTLE_S), requirePayment false. The job's line
+    // per sweep that expired something is not logged (errors and warnings only).
+    const { app, close } = await startInProcessApp(context, 'close sweep application context');
     try {
       return await measure(context, app);
     } finally {
@@ -74,32 +62,6 @@ export const sweepBenchmark: Benchmark = {
     }
   },
 };
-
-@Module({})
-class SweepBenchModule {
-  static forRoot(databaseUrl: string): DynamicModule {
-    return {
-      module: SweepBenchModule,
-      imports: [
-        // Same settings as bench-server.ts and the example app, default pool size included.
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: databaseUrl,
-          autoLoadEntities: true,
-          migrations: [...aqueductMigrations],
-          migrationsRun: true,
-        }),
-        // The job is called by hand, so its cron is off; no dispatcher runs the deliveries it makes.
-        // `access` keeps its defaults: settleMs 300000 (SETTLE_S), requirePayment false.
-        AqueductModule.forRoot({
-          secrets: ['bench'],
-          dispatch: { enabled: false },
-          expiry: { enabled: false },
-        }),
-      ],
-    };
-  }
-}
 
 /** One statement as the library sent it, for EXPLAIN, and how long it took. */
 interface CapturedQuery {

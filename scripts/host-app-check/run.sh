@@ -27,95 +27,27 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO="$PWD"
 HERE="$REPO/scripts/host-app-check"
-PG="$REPO/scripts/nest12-check/pg.cjs"
 README="$REPO/libs/aqueduct/README.md"
-LOCAL_PG="${HOST_APP_CHECK_LOCAL_PG:-postgres://postgres@127.0.0.1:5432/test}"
 # The app's webhook secret (shared-secret scheme), for this check only.
 SECRET="host-app-check-secret-not-a-real-one"
-STARTED=$SECONDS
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/host-app-check.XXXXXX")"
-APP="$WORK/app"
-PG_PID=""
-ADMIN_URL=""
-DB_NAME=""
-STAGE="setup"
-STAGE_LOG=""
 VERSIONS=""
 INSTALL_LINE=""
 
-say() { echo "=== host-app-check: $*"; }
-fail() {
-  echo "host-app-check: $*" >&2
-  exit 1
+# The check's last line, printed by check_cleanup (the EXIT trap): check_passed/failed SECONDS.
+check_passed() {
+  echo "PASS host-app-check: a fresh NestJS 11 app (CommonJS, Jest + ts-jest) on Node $(node -v)," \
+    "installed with the README's line \`$INSTALL_LINE\`: e2e test passed (access across a renewal," \
+    "adapter provision then deprovision, own listeners, own cron once per tick) [$VERSIONS] (${1}s)"
 }
-redact() { sed -E 's#//([^:@/]+):[^@/]*@#//\1:***@#' <<<"$1"; }
-# logged LOG DIR COMMAND...: runs COMMAND in DIR, its output in LOG (shown if it fails).
-logged() {
-  STAGE_LOG="$1"
-  local dir="$2"
-  shift 2
-  (cd "$dir" && "$@") >"$STAGE_LOG" 2>&1
-  STAGE_LOG=""
-}
-# wait_for_line FILE PATTERN PID SECONDS: until FILE has a line matching PATTERN, while PID lives.
-wait_for_line() {
-  local deadline=$((SECONDS + $4))
-  until grep -q -- "$2" "$1" 2>/dev/null; do
-    kill -0 "$3" 2>/dev/null || return 1
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-# stop_process PID SECONDS: SIGTERM, then SIGKILL (to its process group too) after SECONDS.
-stop_process() {
-  local pid=$1 deadline=$((SECONDS + $2))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+check_failed() { echo "FAIL host-app-check at '$STAGE' (Node $(node -v), ${1}s): see above"; }
 
-cleanup() {
-  local status=$?
-  set +e
-  if ((status != 0)) && [[ -n $STAGE_LOG && -s $STAGE_LOG ]]; then
-    echo "--- $STAGE_LOG (last 60 lines)"
-    tail -n 60 "$STAGE_LOG"
-  fi
-  if [[ -n $DB_NAME ]]; then
-    if ! node "$PG" drop "$ADMIN_URL" "$DB_NAME"; then
-      echo "host-app-check: could not drop database $DB_NAME" >&2
-      status=1
-    fi
-  fi
-  if [[ -n $PG_PID ]]; then
-    stop_process "$PG_PID" 30 || echo "host-app-check: the embedded Postgres had to be killed" >&2
-  fi
-  if [[ ${HOST_APP_CHECK_KEEP:-} == 1 ]]; then
-    echo "host-app-check: kept $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  local took=$((SECONDS - STARTED))
-  if ((status == 0)); then
-    echo "PASS host-app-check: a fresh NestJS 11 app (CommonJS, Jest + ts-jest) on Node $(node -v)," \
-      "installed with the README's line \`$INSTALL_LINE\`: e2e test passed (access across a renewal," \
-      "adapter provision then deprovision, own listeners, own cron once per tick) [$VERSIONS] (${took}s)"
-  else
-    echo "FAIL host-app-check at '$STAGE' (Node $(node -v), ${took}s): see above"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-export NO_COLOR=1 # plain Nest logs
+CHECK_NAME=host-app-check
+CHECK_KEEP="${HOST_APP_CHECK_KEEP:-}"
+CHECK_LOCAL_PG="${HOST_APP_CHECK_LOCAL_PG:-postgres://postgres@127.0.0.1:5432/test}"
+CHECK_LOG_LINES=60
+# shellcheck source=../lib/check-helpers.sh
+source "$REPO/scripts/lib/check-helpers.sh"
+APP="$WORK/app"
 
 STAGE="read the README's install line for NestJS 11"
 # The first ```bash block after a line naming "NestJS 11", within "## Install".
@@ -137,19 +69,9 @@ PLAIN_NPM_INSTALL='^npm install( [A-Za-z0-9@/^~.=<>*_-]+)+$'
 read -r -a INSTALL_WORDS <<<"$INSTALL_LINE"
 say "README install line for NestJS 11: $INSTALL_LINE"
 
-STAGE="build the library"
-say "$STAGE (tsc -p libs/aqueduct/tsconfig.lib.json)"
-mkdir -p "$WORK/pack" "$APP"
-logged "$WORK/build.log" "$REPO" npx --no-install tsc -p libs/aqueduct/tsconfig.lib.json
-
-STAGE="npm pack"
-say "$STAGE libs/aqueduct"
-# Built just above, so the package's own prepack (the same tsc) is skipped.
-logged "$WORK/pack.log" libs/aqueduct npm pack --ignore-scripts --pack-destination "$WORK/pack"
-TARBALLS=("$WORK"/pack/*.tgz)
-[[ ${#TARBALLS[@]} == 1 && -f ${TARBALLS[0]} ]] || fail "npm pack did not produce one tarball"
-TARBALL="$(basename "${TARBALLS[0]}")"
-say "packed $TARBALL"
+mkdir -p "$APP"
+build_and_pack
+TARBALL="$(basename "$TARBALL_PATH")"
 
 STAGE="create the Nest 11 app"
 say "$STAGE (npm install: @nestjs/* 11, @nestjs/schedule 6, jest 29, ts-jest 29)"
@@ -158,7 +80,7 @@ cp -r "$HERE/host/src" "$HERE/host/test" "$APP/"
 logged "$WORK/install-app.log" "$APP" npm install --no-audit --no-fund
 
 STAGE="install the library with the README's line"
-cp "${TARBALLS[0]}" "$APP/$TARBALL"
+cp "$TARBALL_PATH" "$APP/$TARBALL"
 ARGS=()
 REPLACED=0
 for word in "${INSTALL_WORDS[@]}"; do
@@ -172,11 +94,7 @@ done
 ((REPLACED == 1)) || fail "the README's install line does not name nestjs-aqueduct once: $INSTALL_LINE"
 say "$STAGE: ${ARGS[*]}"
 logged "$WORK/install-lib.log" "$APP" "${ARGS[@]}"
-# npm 11 skips dependencies' install scripts unless allowed (allowScripts); none is needed today.
-# If one appears, say so rather than fail somewhere obscure later.
-if SKIPPED="$(cd "$APP" && npm install-scripts ls 2>/dev/null)" && [[ $SKIPPED != *"No packages"* ]]; then
-  fail "install scripts were skipped (add them to allowScripts in scripts/host-app-check/host/package.json): $SKIPPED"
-fi
+no_skipped_install_scripts "$APP" scripts/host-app-check/host/package.json
 
 STAGE="check what was installed"
 LIB_VERSION="$(node -p "require('./libs/aqueduct/package.json').version")"
@@ -215,27 +133,7 @@ say "$STAGE (tsc --noEmit, the app's tsconfig: module nodenext, CommonJS)"
 logged "$WORK/tsc.log" "$APP" ./node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 STAGE="Postgres"
-if [[ -n ${DATABASE_URL:-} ]]; then
-  ADMIN_URL="$DATABASE_URL"
-  node "$PG" ping "$ADMIN_URL" || fail "DATABASE_URL ($(redact "$ADMIN_URL")) does not answer"
-  PG_SOURCE="DATABASE_URL $(redact "$ADMIN_URL")"
-elif node "$PG" ping "$LOCAL_PG"; then
-  ADMIN_URL="$LOCAL_PG"
-  PG_SOURCE="$LOCAL_PG"
-else
-  say "no Postgres at $LOCAL_PG: starting an embedded one"
-  STAGE_LOG="$WORK/pg.log"
-  setsid node "$PG" embedded >"$WORK/pg.log" 2>&1 &
-  PG_PID=$!
-  wait_for_line "$WORK/pg.log" '^URL ' "$PG_PID" 120 || fail "the embedded Postgres did not start"
-  STAGE_LOG=""
-  ADMIN_URL="$(sed -n 's/^URL //p' "$WORK/pg.log" | head -n 1)"
-  PG_SOURCE="embedded Postgres $(redact "$ADMIN_URL")"
-fi
-NAME="host_app_check_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-CHECK_URL="$(node "$PG" create "$ADMIN_URL" "$NAME")"
-DB_NAME="$NAME"
-say "database $DB_NAME on $PG_SOURCE"
+use_postgres
 
 STAGE="run the app's Jest e2e test"
 say "$STAGE (npx jest)"

@@ -1,4 +1,4 @@
-import type { DynamicModule } from '@nestjs/common';
+import type { DynamicModule, Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { clockProvider, provisioningAdapterProvider } from './access/access.providers';
 import { AccessCache } from './access/access-cache';
@@ -46,6 +46,81 @@ import { consoleProviders, consoleRouteProvider } from './console/console.provid
 import type { AqueductModuleOptions } from './options/aqueduct-options.interface';
 
 /**
+ * The webhook's way in, past the route and its verifier: the schema check, the inbox, the shared
+ * LISTEN connection, the alerts that verification failures raise, the receiver and its guards.
+ */
+const INGEST_PROVIDERS: Provider[] = [
+  AqueductSchemaCheck,
+  AqueductInbox,
+  PostgresNotifications,
+  AqueductAlerts,
+  VerificationMonitor,
+  WebhookReceiver,
+  AqueductSignatureGuard,
+  RawBodyInstaller,
+];
+
+/** Listeners and the dispatcher that runs them, with the stores and admin services over events. */
+const DISPATCH_PROVIDERS: Provider[] = [
+  AqueductListenerRegistry,
+  AqueductListenersExplorer,
+  DispatchSignal,
+  DeliveriesNotificationListener,
+  AqueductDeliveryStore,
+  { provide: DELIVERY_QUEUE, useExisting: AqueductDeliveryStore },
+  AqueductEventStore,
+  AqueductEventReader,
+  AqueductEventCommands,
+  AqueductDispatcher,
+  AqueductEventsService,
+  AqueductEventPublisher,
+];
+
+/** The access ledger and what reads it: the clock, the host's adapter, checks, guard, expiry. */
+const ACCESS_PROVIDERS: Provider[] = [
+  clockProvider,
+  provisioningAdapterProvider,
+  AqueductLedger,
+  ProvisioningReconciler,
+  ProvisioningListener,
+  AccessCache,
+  AqueductAccessService,
+  EntitlementGuard,
+  ExpiryJob,
+];
+
+/** What tells people: dead deliveries turned into alerts, and the mails. */
+const NOTIFICATION_PROVIDERS: Provider[] = [
+  DeadDeliveryAlert,
+  emailTransportProvider,
+  EmailListener,
+];
+
+/** Aqueduct's API client (when `apiKey` is set) and the endpoint check that uses it. */
+const API_PROVIDERS: Provider[] = [aqueductApiClientProvider, EndpointCheck];
+
+/** What operators watch: metrics and health. */
+const MONITORING_PROVIDERS: Provider[] = [AqueductMetrics, AqueductHealthIndicator];
+
+/** What a host may inject. */
+const EXPORTED_PROVIDERS = [
+  AqueductEventsService,
+  AqueductEventReader,
+  AqueductEventCommands,
+  AqueductAlerts,
+  AqueductDispatcher,
+  AqueductAccessService,
+  EntitlementGuard,
+  ExpiryJob,
+  AQUEDUCT_OPTIONS,
+  AQUEDUCT_CLOCK,
+  AqueductApiClient,
+  EndpointCheck,
+  AqueductHealthIndicator,
+  AqueductMetrics,
+];
+
+/**
  * Adds the module's own parts to the definition `ConfigurableModuleBuilder` produced. `options`
  * are known for `forRoot` only: then the console is left out entirely unless configured; with
  * `forRootAsync` its controller is added and mounted (or emptied) once the options resolve.
@@ -69,60 +144,14 @@ export function withAqueductInternals(
       resolvedOptionsProvider,
       webhookVerifierProvider,
       webhookRouteProvider(controller),
-      AqueductSchemaCheck,
-      AqueductInbox,
-      PostgresNotifications,
-      AqueductAlerts,
-      VerificationMonitor,
-      WebhookReceiver,
-      AqueductSignatureGuard,
-      RawBodyInstaller,
-      AqueductListenerRegistry,
-      AqueductListenersExplorer,
-      DispatchSignal,
-      DeliveriesNotificationListener,
-      AqueductDeliveryStore,
-      { provide: DELIVERY_QUEUE, useExisting: AqueductDeliveryStore },
-      AqueductEventStore,
-      AqueductEventReader,
-      AqueductEventCommands,
-      AqueductDispatcher,
-      AqueductEventsService,
-      AqueductEventPublisher,
-      clockProvider,
-      provisioningAdapterProvider,
-      AqueductLedger,
-      ProvisioningReconciler,
-      ProvisioningListener,
-      AccessCache,
-      AqueductAccessService,
-      EntitlementGuard,
-      ExpiryJob,
-      DeadDeliveryAlert,
-      emailTransportProvider,
-      EmailListener,
-      aqueductApiClientProvider,
-      EndpointCheck,
-      AqueductMetrics,
-      AqueductHealthIndicator,
+      ...INGEST_PROVIDERS,
+      ...DISPATCH_PROVIDERS,
+      ...ACCESS_PROVIDERS,
+      ...NOTIFICATION_PROVIDERS,
+      ...API_PROVIDERS,
+      ...MONITORING_PROVIDERS,
       ...(consoleController ? [consoleRouteProvider(consoleController), ...consoleProviders] : []),
     ],
-    exports: [
-      ...(definition.exports ?? []),
-      AqueductEventsService,
-      AqueductEventReader,
-      AqueductEventCommands,
-      AqueductAlerts,
-      AqueductDispatcher,
-      AqueductAccessService,
-      EntitlementGuard,
-      ExpiryJob,
-      AQUEDUCT_OPTIONS,
-      AQUEDUCT_CLOCK,
-      AqueductApiClient,
-      EndpointCheck,
-      AqueductHealthIndicator,
-      AqueductMetrics,
-    ],
+    exports: [...(definition.exports ?? []), ...EXPORTED_PROVIDERS],
   };
 }

@@ -8,47 +8,23 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { DataSource } from 'typeorm';
-import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { ACCESS_CHANGE_TRIGGER, ACCESS_CHANNEL } from '../storage/aqueduct-storage.constants';
+import { ACCESS_CHANNEL } from '../storage/aqueduct-storage.constants';
 import { PostgresNotifications } from '../storage/postgres-notifications';
 import { withTimeout } from '../utils/with-timeout';
+import type { AccessCacheState, AccessLookup, CustomerAccess } from './access-cache.interfaces';
+import { AccessReadReachability } from './access-cache.reachability';
+import { hasAccessChangeTrigger, readCustomerAccess } from './access-cache.sql';
 
-/** One product's access, as a check needs it. */
-export interface ProductAccess {
-  /**
-   * The covered spans, oldest first, as `[from, until, from, until, …]` in ms since the epoch:
-   * paid and grace stretches that touch are one span. Access is a lookup of the moment asked.
-   */
-  spans: readonly number[];
-  awaitingPayment: boolean;
-  /** Users the provisionings granting access carry (as the ledger last evaluated them). */
-  seats: number;
-}
+export type * from './access-cache.interfaces';
+export { spanAt, toSpans } from './access-cache.spans';
 
-/** A customer's access to each product a provisioning ever named. */
-export type CustomerAccess = ReadonlyMap<string, ProductAccess>;
-
-/** Where an answer came from. */
-export type AccessLookupSource = 'cache' | 'database' | 'stale';
-
-export type AccessLookup =
-  | { access: CustomerAccess; source: AccessLookupSource }
-  | { access: null; source: 'unavailable'; error: string };
-
-/** What the cache knows of its own state (health, metrics, tests). */
-export interface AccessCacheState {
-  enabled: boolean;
-  entries: number;
-  maxEntries: number;
-  /** `unsupported`: the migration adding the change trigger has not run: entries live `disconnectedTtlMs`. */
-  notifications: 'listening' | 'disconnected' | 'unsupported' | 'off';
-  database: 'reachable' | 'unreachable';
-  /** Since when Postgres has not answered the cache, while it has not. */
-  unreachableSince: Date | null;
-}
+/** Without a cache config (`access.cache: false`): how long a read waits for Postgres. */
+const DEFAULT_LOAD_TIMEOUT_MS = 1000;
+/** Without a cache config: how long no read waits for Postgres after one failed. */
+const DEFAULT_RETRY_MS = 1000;
 
 interface Entry {
   access: CustomerAccess;
@@ -66,57 +42,6 @@ interface Read {
   /** A change was told while the read ran: its result may predate it, so it is not kept. */
   invalidated: boolean;
 }
-
-/** Reads after a failure that never settle (a stalled connection) stop blocking a new probe. */
-const PROBE_MAX_WAIT_MS = 10_000;
-
-const READ_SQL = `SELECT product_id AS "productId", timeline, awaiting_payment AS "awaitingPayment", orgs
-  FROM aqueduct_access WHERE customer_id = $1`;
-
-interface AccessReadRow {
-  productId: string;
-  timeline: { from: string; until: string }[];
-  awaitingPayment: boolean;
-  orgs: ProvisioningOrgDto[] | null;
-}
-
-/** Whether `spans` cover the instant `t`, and the next instant the answer changes. */
-export function spanAt(
-  spans: readonly number[],
-  t: number,
-): { covered: boolean; changesAt: number | null } {
-  for (let i = 0; i < spans.length; i += 2) {
-    if (t < spans[i]) {
-      return { covered: false, changesAt: spans[i] };
-    }
-    if (t < spans[i + 1]) {
-      return { covered: true, changesAt: spans[i + 1] };
-    }
-  }
-  return { covered: false, changesAt: null };
-}
-
-/** A stored timeline as spans: segments that touch (paid, then grace) are merged. */
-export function toSpans(
-  timeline: readonly { from: string | Date; until: string | Date }[],
-): number[] {
-  const spans: number[] = [];
-  const ordered = timeline
-    .map((s) => [new Date(s.from).getTime(), new Date(s.until).getTime()] as const)
-    .sort((a, b) => a[0] - b[0]);
-  for (const [from, until] of ordered) {
-    const last = spans.length - 1;
-    if (last > 0 && from <= spans[last]) {
-      spans[last] = Math.max(spans[last], until);
-    } else {
-      spans.push(from, until);
-    }
-  }
-  return spans;
-}
-
-const seatsOf = (orgs: ProvisioningOrgDto[] | null) =>
-  (orgs ?? []).reduce((sum, org) => sum + (Array.isArray(org?.users) ? org.users.length : 0), 0);
 
 /**
  * Each customer's access, in memory: filled on first use, bounded (least recently checked
@@ -142,9 +67,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
   private subscribed = false;
   private notifications: AccessCacheState['notifications'] = 'off';
   private unlisten: (() => Promise<void>)[] = [];
-  private unreachableSince: number | null = null;
-  private retryAt = 0;
-  private probe: { started: number; settled: boolean } | null = null;
+  private readonly reachability: AccessReadReachability;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -156,17 +79,17 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     if (this.config) {
       this.entries = new LRUCache<string, Entry>({ max: this.config.maxEntries });
     }
+    this.reachability = new AccessReadReachability(
+      this.logger,
+      this.config ? this.config.retryMs : DEFAULT_RETRY_MS,
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.entries) {
       return;
     }
-    const [trigger] = await this.dataSource.query(
-      `SELECT 1 FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal`,
-      [ACCESS_CHANGE_TRIGGER],
-    );
-    if (!trigger) {
+    if (!(await hasAccessChangeTrigger(this.dataSource))) {
       this.notifications = 'unsupported';
       this.logger.warn(
         `The access change trigger is missing (run the module's migrations, NotifyAqueductAccessChanges1763800008000): ` +
@@ -241,13 +164,14 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   state(): AccessCacheState {
+    const unreachableSince = this.reachability.unreachableSince;
     return {
       enabled: this.entries !== undefined,
       entries: this.entries?.size ?? 0,
       maxEntries: this.config ? this.config.maxEntries : 0,
       notifications: this.notifications,
-      database: this.unreachableSince === null ? 'reachable' : 'unreachable',
-      unreachableSince: this.unreachableSince === null ? null : new Date(this.unreachableSince),
+      database: unreachableSince === null ? 'reachable' : 'unreachable',
+      unreachableSince: unreachableSince === null ? null : new Date(unreachableSince),
     };
   }
 
@@ -275,24 +199,19 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     if (running) {
       return running.promise;
     }
-    if (this.unreachableSince !== null && !this.mayProbe(startedAt)) {
+    if (!this.reachability.mayRead(startedAt)) {
       return Promise.reject(new Error('Postgres did not answer the last access read'));
     }
     const read: Read = { invalidated: false, promise: undefined as never };
     const session = this.session;
     const trusted = this.listening;
-    const query = this.query(customerId);
-    if (this.unreachableSince !== null) {
-      const probe = { started: startedAt, settled: false };
-      this.probe = probe;
-      const settle = () => (probe.settled = true);
-      query.then(settle, settle);
-    }
-    const timeoutMs = this.config ? this.config.loadTimeoutMs : 1000;
+    const query = readCustomerAccess(this.dataSource, customerId);
+    this.reachability.track(query, startedAt);
+    const timeoutMs = this.config ? this.config.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS;
     read.promise = withTimeout(query, timeoutMs)
       .then(
         (access) => {
-          this.reachable();
+          this.reachability.reachable();
           if (!read.invalidated && this.entries) {
             this.entries.set(customerId, {
               access,
@@ -306,7 +225,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
           return access;
         },
         (error: Error) => {
-          this.unreachable(error);
+          this.reachability.unreachable(error);
           throw error;
         },
       )
@@ -317,48 +236,5 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
       });
     this.reads.set(customerId, read);
     return read.promise;
-  }
-
-  private async query(customerId: string): Promise<CustomerAccess> {
-    const rows: AccessReadRow[] = await this.dataSource.query(READ_SQL, [customerId]);
-    const access = new Map<string, ProductAccess>();
-    for (const row of rows) {
-      access.set(row.productId, {
-        spans: toSpans(row.timeline ?? []),
-        awaitingPayment: row.awaitingPayment,
-        seats: seatsOf(row.orgs),
-      });
-    }
-    return access;
-  }
-
-  /** While Postgres is unreachable: one read at a time tries it, once `retryMs` has passed. */
-  private mayProbe(now: number): boolean {
-    if (now < this.retryAt) {
-      return false;
-    }
-    const probe = this.probe;
-    return !probe || probe.settled || now - probe.started > PROBE_MAX_WAIT_MS;
-  }
-
-  private reachable(): void {
-    if (this.unreachableSince !== null) {
-      const seconds = Math.round((Date.now() - this.unreachableSince) / 1000);
-      this.logger.log(`Postgres answers access reads again (after ${seconds} s)`);
-      this.unreachableSince = null;
-      this.probe = null;
-    }
-  }
-
-  private unreachable(error: Error): void {
-    const now = Date.now();
-    this.retryAt = now + (this.config ? this.config.retryMs : 1000);
-    if (this.unreachableSince === null) {
-      this.unreachableSince = now;
-      this.logger.warn(
-        `Postgres did not answer an access read (${error.message}): answering from the cache ` +
-          `(stale) and access.fallback until it does`,
-      );
-    }
   }
 }

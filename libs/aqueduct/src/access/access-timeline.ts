@@ -1,38 +1,15 @@
-import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import type { EntitlementStatus } from '../events/access-status';
+import type {
+  AccessAt,
+  AccessEvaluation,
+  AccessSegment,
+  AccessWindow,
+  ProvisioningDates,
+} from './access-timeline.interfaces';
+import { mergeOrgs } from './access-timeline.orgs';
 
-/** A stretch of the access timeline: paid (`active`) or in a grace period (`grace`). */
-export interface AccessSegment {
-  from: Date;
-  until: Date;
-  status: 'active' | 'grace';
-}
-
-/** The access one provisioning gives: paid from `from` to `paidUntil`, then grace until `until`. */
-export interface AccessWindow {
-  /** The provisioning's key. */
-  key: string;
-  /** When it starts giving access: its start date, or a later payment. */
-  from: Date;
-  paidUntil: Date;
-  until: Date;
-  /** Its start date as Aqueduct gave it: the newest period's names win when orgs are merged. */
-  startDate: Date;
-  orgs: ProvisioningOrgDto[];
-}
-
-/** What a provisioning record holds that decides its window. */
-export interface ProvisioningDates {
-  key: string;
-  startDate: Date;
-  endDate: Date;
-  /** The grace period's end, or the end date without one (never before it). */
-  accessUntil: Date;
-  invoiceId: string | null;
-  orgs: ProvisioningOrgDto[];
-  /** When an `invoice.paid` for its invoice reached the module; null when none has. */
-  paidAt: Date | null;
-}
+export type * from './access-timeline.interfaces';
+export { mergeOrgs } from './access-timeline.orgs';
 
 const ms = (date: Date) => date.getTime();
 const later = (a: Date, b: Date) => (ms(a) >= ms(b) ? a : b);
@@ -109,26 +86,7 @@ export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
   return segments;
 }
 
-/** Access at one moment, read off a timeline alone (what the access checks use). */
-export interface AccessAt {
-  status: EntitlementStatus;
-  hasAccess: boolean;
-  /** Start of the covered span holding the moment (contiguous segments), when there is access. */
-  since: Date | null;
-  /** End of that span: access lasts until then unless something new arrives. */
-  accessUntil: Date | null;
-  /** End of the span's last paid stretch. */
-  paidUntil: Date | null;
-  /** In grace: when the grace began (the last paid period's end). */
-  graceSince: Date | null;
-  /** A paid stretch starts after the moment: a renewal or a new subscription is already known. */
-  renewalAhead: boolean;
-  /** Without access: when access last ended, or null if it never existed before the moment. */
-  lostAt: Date | null;
-  /** The next moment the status changes, from what is known. */
-  changesAt: Date | null;
-}
-
+/** Access at the moment `at`, read off the timeline. */
 export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
   const t = ms(at);
   const index = timeline.findIndex((s) => ms(s.from) <= t && t < ms(s.until));
@@ -177,51 +135,7 @@ export function coversMoment(timeline: AccessSegment[], at: Date): boolean {
   return timeline.some((s) => ms(s.from) <= t && t < ms(s.until));
 }
 
-/**
- * The orgs and users of the windows that grant access now, merged: orgs by name, users by email
- * (case-insensitive; by name when there is none). The newest period comes first, so its names and
- * extra fields win and its order is kept; a renewal that repeats the previous period's orgs yields
- * exactly those orgs, so it changes nothing for the adapter.
- */
-export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
-  const ordered = [...windows].sort(
-    (a, b) => ms(b.startDate) - ms(a.startDate) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-  );
-  const orgs = new Map<string, { org: ProvisioningOrgDto; users: Map<string, unknown> }>();
-  for (const window of ordered) {
-    for (const org of window.orgs ?? []) {
-      let entry = orgs.get(org.name);
-      if (!entry) {
-        entry = { org, users: new Map() };
-        orgs.set(org.name, entry);
-      }
-      for (const user of org.users ?? []) {
-        const email = typeof user.email === 'string' ? user.email.trim().toLowerCase() : '';
-        const id = email ? `email:${email}` : `name:${String(user.name ?? '')}`;
-        if (!entry.users.has(id)) {
-          entry.users.set(id, user);
-        }
-      }
-    }
-  }
-  return [...orgs.values()].map(
-    ({ org, users }) => ({ ...org, users: [...users.values()] }) as ProvisioningOrgDto,
-  );
-}
-
-/** Everything the ledger derives from a customer's provisionings of one product, at `now`. */
-export interface AccessEvaluation extends AccessAt {
-  timeline: AccessSegment[];
-  /** The orgs and users of the provisionings granting access now. */
-  orgs: ProvisioningOrgDto[];
-  /** Keys of the provisionings granting access now. */
-  granting: string[];
-  /** Some provisioning waits for its invoice to be paid (only when payment is required). */
-  awaitingPayment: boolean;
-  /** The next moment anything here changes (status, or which provisionings grant access). */
-  nextChangeAt: Date | null;
-}
-
+/** What the provisionings of one (customer, product) give at `now`, payment required or not. */
 export function evaluateAccess(
   provisionings: ProvisioningDates[],
   requirePayment: boolean,

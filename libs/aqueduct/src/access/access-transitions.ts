@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AccessEventType, type AccessEventTypeName } from '../events/access-event-types';
-import type { AccessEvaluation } from './access-timeline';
+import type { AccessEvaluation } from './access-timeline.interfaces';
 
 /** The last state published by an `access.*` event: what the adapter and the mails follow. */
 export interface AnnouncedAccess {
@@ -58,55 +58,88 @@ export function nextTransition(
   lossObservedAt: Date | null = null,
 ): TransitionDecision {
   const had = announced.status === 'active' || announced.status === 'grace';
-  const transition = (type: AccessEventTypeName, at: Date, next: AnnouncedAccess) => ({
-    transition: { type, at, previous: announced, next },
-    settlesAt: null,
-  });
-
   if (!evaluation.hasAccess) {
-    if (!had) {
-      return { transition: null, settlesAt: null };
-    }
-    const lostAt = evaluation.lostAt ?? lossObservedAt ?? now;
-    const due = new Date(lostAt.getTime() + settleMs);
-    return ms(now) >= ms(due)
-      ? transition(AccessEventType.Expired, lostAt, {
-          status: 'expired',
-          accessUntil: lostAt,
-          orgs: announced.orgs,
-        })
-      : { transition: null, settlesAt: due };
+    return had
+      ? expiryDecision(announced, evaluation, now, settleMs, lossObservedAt)
+      : { transition: null, settlesAt: null };
   }
+  if (!had) {
+    const current = currentAccess(evaluation);
+    return decision(announced, AccessEventType.Started, evaluation.since ?? now, current);
+  }
+  return continuingDecision(announced, evaluation, now, settleMs);
+}
 
-  // In grace with a renewal already known, the customer is renewed: nothing is ending.
-  const inGrace = evaluation.status === 'grace' && !evaluation.renewalAhead;
-  const current: AnnouncedAccess = {
-    status: inGrace ? 'grace' : 'active',
+/** A transition to announce now. */
+function decision(
+  previous: AnnouncedAccess,
+  type: AccessEventTypeName,
+  at: Date,
+  next: AnnouncedAccess,
+): TransitionDecision {
+  return { transition: { type, at, previous, next }, settlesAt: null };
+}
+
+/** In grace with a renewal already known, the customer is renewed: nothing is ending. */
+function inGrace(evaluation: AccessEvaluation): boolean {
+  return evaluation.status === 'grace' && !evaluation.renewalAhead;
+}
+
+/** What an announcement would publish of the access the evaluation gives. */
+function currentAccess(evaluation: AccessEvaluation): AnnouncedAccess {
+  return {
+    status: inGrace(evaluation) ? 'grace' : 'active',
     accessUntil: evaluation.accessUntil,
     orgs: evaluation.orgs,
   };
-  if (!had) {
-    return transition(AccessEventType.Started, evaluation.since ?? now, current);
-  }
+}
+
+/** Access was announced and nothing grants it any more: `access.expired`, once it has settled. */
+function expiryDecision(
+  announced: AnnouncedAccess,
+  evaluation: AccessEvaluation,
+  now: Date,
+  settleMs: number,
+  lossObservedAt: Date | null,
+): TransitionDecision {
+  const lostAt = evaluation.lostAt ?? lossObservedAt ?? now;
+  const due = new Date(lostAt.getTime() + settleMs);
+  return ms(now) >= ms(due)
+    ? decision(announced, AccessEventType.Expired, lostAt, {
+        status: 'expired',
+        accessUntil: lostAt,
+        orgs: announced.orgs,
+      })
+    : { transition: null, settlesAt: due };
+}
+
+/** Access was announced and continues: in grace (once settled), renewed, changed, or the same. */
+function continuingDecision(
+  announced: AnnouncedAccess,
+  evaluation: AccessEvaluation,
+  now: Date,
+  settleMs: number,
+): TransitionDecision {
+  const current = currentAccess(evaluation);
   let settlesAt: Date | null = null;
-  if (inGrace && announced.status === 'active') {
+  if (inGrace(evaluation) && announced.status === 'active') {
     const graceSince = evaluation.graceSince ?? now;
     const due = new Date(graceSince.getTime() + settleMs);
     if (ms(now) >= ms(due)) {
-      return transition(AccessEventType.Grace, graceSince, current);
+      return decision(announced, AccessEventType.Grace, graceSince, current);
     }
     settlesAt = due;
     current.status = 'active';
   }
   const grew = ms(current.accessUntil) > ms(announced.accessUntil);
   if (grew || (announced.status === 'grace' && current.status === 'active')) {
-    return { ...transition(AccessEventType.Renewed, now, current), settlesAt };
+    return { ...decision(announced, AccessEventType.Renewed, now, current), settlesAt };
   }
   if (
     ms(current.accessUntil) < ms(announced.accessUntil) ||
     !isDeepStrictEqual(current.orgs, announced.orgs)
   ) {
-    return { ...transition(AccessEventType.Changed, now, current), settlesAt };
+    return { ...decision(announced, AccessEventType.Changed, now, current), settlesAt };
   }
   return { transition: null, settlesAt };
 }

@@ -1,10 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DispatchSignal } from '../storage/dispatch-signal';
-import { AqueductEventType } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
 import { MAX_ID_LENGTH, type ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../events/aqueduct-event.interface';
@@ -14,74 +11,18 @@ import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolv
 import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
 import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
-import type { AccessEventObject } from '../events/access-event.interface';
-import {
-  type AccessEvaluation,
-  type AccessSegment,
-  type ProvisioningDates,
-  evaluateAccess,
-} from './access-timeline';
-import {
-  type AccessTransition,
-  type AnnouncedAccess,
-  type DueTransitions,
-  transitionsDue,
-} from './access-transitions';
-import {
-  type AccessRow,
-  type Pair,
-  LedgerSql,
-  SWEEP_LOCK,
-  pairKey,
-  samePair,
-} from './aqueduct-ledger.sql';
+import { type ProvisioningDates, evaluateAccess } from './access-timeline';
+import { type AccessTransition, type AnnouncedAccess, transitionsDue } from './access-transitions';
+import { EVENT_RANK, SWEEP_LOCK } from './aqueduct-ledger.constants';
+import type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
+import { transitionRecord } from './aqueduct-ledger.record';
+import { type AccessRow, type Pair, pairKey, uniquePairs } from './aqueduct-ledger.rows';
+import { LedgerSql } from './aqueduct-ledger.sql';
+import { accessUpdate } from './aqueduct-ledger.update';
+import { provisioningKey } from './provisioning.key';
 
-/** Ties between events created at the same instant: an end outranks an update outranks a start. */
-const EVENT_RANK: Record<string, number> = {
-  [AqueductEventType.ProvisioningStart]: 0,
-  [AqueductEventType.ProvisioningUpdate]: 1,
-  [AqueductEventType.ProvisioningEnd]: 2,
-};
-
-/** Longer keys are hashed: a btree entry has a size limit, and ids come from the sender. */
-const MAX_KEY_BYTES = 512;
-
-/**
- * The key of a provisioning: its own `id` when the object has one; else its invoice (each invoice
- * creates its own provisioning, and one invoice may cover several products); else its period
- * (customer, product, subscription and start date), which the start and the end of one period
- * share even when the end moves the end date (a cancellation).
- */
-export function provisioningKey(object: ProvisioningDto): string {
-  const id = object.id;
-  const key =
-    (typeof id === 'string' && id !== '') || typeof id === 'number'
-      ? `id:${id}`
-      : object.invoiceId
-        ? `invoice:${object.customerId}:${object.productId}:${object.invoiceId}`
-        : `period:${object.customerId}:${object.productId}:${object.subscriptionId ?? '-'}:${object.startDate.getTime()}`;
-  return Buffer.byteLength(key) > MAX_KEY_BYTES
-    ? `sha256:${createHash('sha256').update(key).digest('hex')}`
-    : key;
-}
-
-/** What one ledger write touched. */
-export interface LedgerChange {
-  /** The (customer, product) pairs whose access was re-evaluated. */
-  pairs: Pair[];
-  /** Whether the event changed its provisioning (false for an older or repeated one). */
-  applied: boolean;
-  /** The `access.*` events written. */
-  transitions: AccessTransition[];
-}
-
-/** What one batch of the expiry job did. */
-export interface SweepBatch {
-  /** False when another instance held the sweep lock. */
-  won: boolean;
-  evaluated: number;
-  transitions: AccessTransition[];
-}
+export type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
+export { provisioningKey } from './provisioning.key';
 
 /**
  * The access ledger's writes. Every change to a customer's access to a product happens under that
@@ -236,9 +177,9 @@ export class AqueductLedger {
       const due = transitionsDue(announced, evaluation, at, settleMs, row.loss_observed_at);
       const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
       due.transitions.forEach((transition, index) => {
-        records.push(
-          this.transitionRecord(row, evaluation, transition, row.announce_seq + index + 1, at),
-        );
+        const seq = row.announce_seq + index + 1;
+        const listeners = this.listeners.namesFor(transition.type);
+        records.push(transitionRecord(row, evaluation, transition, seq, at, listeners));
         written.push(transition);
       });
       const update = accessUpdate(row, evaluation, due, nextCheckAt);
@@ -251,49 +192,6 @@ export class AqueductLedger {
     await this.inbox.storeWithin(manager, records);
     return written;
   }
-
-  /** An `access.*` event: the transition, and the access it leaves, for every listener. */
-  private transitionRecord(
-    row: AccessRow,
-    evaluation: AccessEvaluation,
-    transition: AccessTransition,
-    seq: number,
-    now: Date,
-  ): InternalEventRecord {
-    const { next, previous } = transition;
-    // Dates become ISO strings in the stored JSON, as `AccessEventObject` says.
-    const object: Omit<
-      AccessEventObject,
-      'at' | 'startDate' | 'endDate' | 'accessUntil' | 'previousAccessUntil'
-    > &
-      Record<string, unknown> = {
-      accessId: row.id,
-      customerId: row.customer_id,
-      productId: row.product_id,
-      status: evaluation.status,
-      previousStatus: previous.status,
-      at: transition.at,
-      startDate: evaluation.since,
-      endDate: evaluation.paidUntil,
-      accessUntil: next.accessUntil,
-      previousAccessUntil: previous.accessUntil,
-      provisioningOrgs: next.orgs,
-      // Only when they differ: an expiry's recipients are its previous orgs already.
-      previousOrgs: next.orgs === previous.orgs ? undefined : previous.orgs,
-      provisionings: evaluation.granting,
-    };
-    return {
-      dedupKey: `access:${row.id}:${seq}`,
-      type: transition.type,
-      createdAt: now,
-      payload: { type: transition.type, createdAt: now, object },
-      listeners: this.listeners.namesFor(transition.type),
-    };
-  }
-}
-
-function uniquePairs(pairs: Pair[]): Pair[] {
-  return pairs.filter((pair, index) => pairs.findIndex((p) => samePair(p, pair)) === index);
 }
 
 function latest(a: Date, b: Date | null): Date {
@@ -305,66 +203,4 @@ function earliest(a: Date | null, b: Date | null): Date | null {
     return a ?? b;
   }
   return a.getTime() <= b.getTime() ? a : b;
-}
-
-/**
- * The columns of an access row to write, or null when nothing changed (no write, no new version).
- * The jsonb columns are sent only when they changed (null keeps them): the expiry job's rows keep
- * their timeline and orgs, and a batch's statement stays small.
- */
-function accessUpdate(
-  row: AccessRow,
-  evaluation: AccessEvaluation,
-  { announced, transitions, lossObservedAt }: DueTransitions,
-  nextCheckAt: Date | null,
-): Record<string, unknown> | null {
-  const timeline = sameTimeline(row.timeline, evaluation.timeline) ? null : evaluation.timeline;
-  const orgs =
-    evaluation.hasAccess && !isDeepStrictEqual(row.orgs, evaluation.orgs) ? evaluation.orgs : null;
-  const announcedOrgs = isDeepStrictEqual(row.announced_orgs, announced.orgs)
-    ? null
-    : announced.orgs;
-  const scalars = {
-    status: evaluation.status,
-    has_access: evaluation.hasAccess,
-    since: evaluation.since,
-    access_until: evaluation.accessUntil,
-    paid_until: evaluation.paidUntil,
-    awaiting_payment: evaluation.awaitingPayment,
-    next_check_at: nextCheckAt,
-    announced_status: announced.status,
-    announced_until: announced.accessUntil,
-    announce_seq: row.announce_seq + transitions.length,
-    last_transition: transitions.at(-1)?.type ?? row.last_transition,
-    loss_observed_at: lossObservedAt,
-  };
-  const same = Object.entries(scalars).every(([column, value]) =>
-    sameValue(row[column as keyof AccessRow], value),
-  );
-  if (same && !timeline && !orgs && !announcedOrgs) {
-    return null;
-  }
-  return { id: row.id, ...scalars, timeline, orgs, announced_orgs: announcedOrgs };
-}
-
-/** Instants compared as numbers, whether they came from Postgres or were computed. */
-function sameValue(stored: unknown, computed: unknown): boolean {
-  if (stored instanceof Date || computed instanceof Date) {
-    return (
-      stored instanceof Date && computed instanceof Date && stored.getTime() === computed.getTime()
-    );
-  }
-  return (stored ?? null) === (computed ?? null);
-}
-
-function sameTimeline(stored: AccessRow['timeline'], computed: AccessSegment[]): boolean {
-  return (
-    stored.length === computed.length &&
-    stored.every(
-      (segment, i) =>
-        segment.status === computed[i].status &&
-        Date.parse(segment.from) === computed[i].from.getTime() &&
-        Date.parse(segment.until) === computed[i].until.getTime(),
-    )
-  );
 }

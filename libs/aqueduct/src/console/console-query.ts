@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, NotFoundException } from '@nestjs/common';
 import type { EventFilter } from '../storage/aqueduct-storage.types';
 import { CONSOLE_FILTER_MAX_LENGTH } from './console.constants';
 import { isEventId } from '../storage/event-id';
@@ -19,6 +19,17 @@ const STATUS_ALIASES: Record<string, string> = { rejected: 'quarantined' };
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$/i;
 
 export { isEventId };
+
+/**
+ * The `:id` of a console route. Event ids are UUIDs: anything else cannot exist, and must not
+ * reach a uuid column.
+ */
+export function eventIdParam(id: string): string {
+  if (!isEventId(id)) {
+    throw new NotFoundException(`There is no event ${id}.`);
+  }
+  return id;
+}
 
 /**
  * Reads the list's query string. Anything malformed is a 400 naming the parameter, never a

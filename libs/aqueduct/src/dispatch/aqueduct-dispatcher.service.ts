@@ -7,24 +7,23 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { toEventObject } from '../events/aqueduct-event.parser';
-import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { retryDelayMs } from '../utils/backoff';
+import { deliveryId, shareEventObjects } from './claimed-delivery.mapper';
+import { CompletionRecorder } from './completion.recorder';
 import { DeadDeliveryAlert } from './dead-delivery.alert';
 import { DeliveriesNotificationListener } from './deliveries-notification.listener';
+import { DeliverySlots } from './delivery.slots';
+import { LeaseHeartbeat } from './lease.heartbeat';
+import { ListenerRunner } from './listener.runner';
 import {
   DELIVERY_QUEUE,
   type ClaimedDelivery,
   type DeliveryQueue,
 } from '../storage/delivery-queue.interface';
 import { DispatchSignal } from '../storage/dispatch-signal';
-import { printable } from '../utils/printable';
-
-const deliveryId = (d: { eventId: string; listener: string }) => `${d.eventId}:${d.listener}`;
 
 /**
  * Runs every instance's share of the deliveries: claims due ones (bounded by `concurrency`), runs
@@ -36,24 +35,15 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   /** Names this process in `locked_by`, so leases can be told apart and fenced. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly logger = new Logger('AqueductDispatcher');
-  private readonly inFlight = new Map<string, { delivery: ClaimedDelivery; done: Promise<void> }>();
   private running = false;
   private loop?: Promise<void>;
-  private heartbeat?: NodeJS.Timeout;
   /** The last claim filled every free slot: more work is likely waiting. */
   private backlog = false;
   /** Room promised to events being stored right now (see `reserve`). */
   private reserved = 0;
-  /** Deliveries leased to this instance by the fast path, waiting for a free slot. */
-  private readonly local: ClaimedDelivery[] = [];
-  /** Completions written in the background, awaited on shutdown. */
-  private readonly recording = new Set<Promise<unknown>>();
-  /**
-   * Deliveries whose listener is done but whose `done` is not written yet (it joins the next batch
-   * of completions). Their leases are still renewed: a lease that lapsed before a slow write would
-   * let a claim run the listener again.
-   */
-  private readonly completing = new Map<string, ClaimedDelivery>();
+  private readonly completions: CompletionRecorder;
+  private readonly heartbeat: LeaseHeartbeat;
+  private readonly slots: DeliverySlots;
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
@@ -61,9 +51,42 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     private readonly registry: AqueductListenerRegistry,
     private readonly signal: DispatchSignal,
     private readonly notifications: DeliveriesNotificationListener,
-    private readonly deadAlert: DeadDeliveryAlert,
-    private readonly metrics: AqueductMetrics,
-  ) {}
+    deadAlert: DeadDeliveryAlert,
+    metrics: AqueductMetrics,
+  ) {
+    const { dispatch } = options;
+    const owner = this.instanceId;
+    this.completions = new CompletionRecorder(queue, owner, this.logger);
+    const runner = new ListenerRunner(
+      dispatch,
+      queue,
+      owner,
+      registry,
+      this.completions,
+      deadAlert,
+      metrics,
+      this.logger,
+    );
+    this.slots = new DeliverySlots(
+      dispatch,
+      runner,
+      this.completions,
+      () => this.running,
+      // A finished listener frees a slot: with a backlog, claim again at once rather than at the poll.
+      () => {
+        if (this.backlog) {
+          this.signal.wake();
+        }
+      },
+    );
+    this.heartbeat = new LeaseHeartbeat(
+      dispatch,
+      queue,
+      owner,
+      () => this.slots.held(),
+      this.logger,
+    );
+  }
 
   get isRunning(): boolean {
     return this.running;
@@ -85,12 +108,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     }
     this.running = true;
     await this.notifications.start();
-    const { leaseMs } = this.options.dispatch;
-    this.heartbeat = setInterval(
-      () => void this.extendLeases(),
-      Math.max(100, Math.floor(leaseMs / 3)),
-    );
-    this.heartbeat.unref();
+    this.heartbeat.start();
     this.loop = this.run();
     this.logger.log(
       `Dispatcher ${this.instanceId} started (concurrency ${this.options.dispatch.concurrency})`,
@@ -106,30 +124,23 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     this.signal.wake();
     await this.loop;
     await this.notifications.stop();
-    const waiting = this.local.splice(0);
-    await this.queue
-      .release(waiting, this.instanceId)
-      .catch((error) => this.logger.error(`Release failed: ${error.message}`));
-    const timeout = new Promise<'timeout'>((resolve) =>
-      setTimeout(resolve, this.options.dispatch.shutdownTimeoutMs, 'timeout').unref(),
-    );
-    const finished = Promise.all([...this.inFlight.values()].map((entry) => entry.done));
-    if ((await Promise.race([finished, timeout])) === 'timeout') {
-      const unfinished = [...this.inFlight.values()].map((entry) => entry.delivery);
+    await this.release(this.slots.takeWaiting());
+    const unfinished = await this.slots.settle();
+    if (unfinished) {
       this.logger.warn(
         `Handing back ${unfinished.length} unfinished deliveries; they will run again`,
       );
-      await this.queue
-        .release(unfinished, this.instanceId)
-        .catch((error) => this.logger.error(`Release failed: ${error.message}`));
+      await this.release(unfinished);
     }
-    await Promise.all(this.recording);
-    clearInterval(this.heartbeat);
+    await this.completions.settled();
+    this.heartbeat.stop();
   }
 
-  private track(write: Promise<unknown>): void {
-    this.recording.add(write);
-    void write.finally(() => this.recording.delete(write));
+  /** Hands deliveries back to be run again at once, by any instance. */
+  private async release(deliveries: ClaimedDelivery[]): Promise<void> {
+    await this.queue
+      .release(deliveries, this.instanceId)
+      .catch((error) => this.logger.error(`Release failed: ${error.message}`));
   }
 
   /**
@@ -143,7 +154,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     // Bounded (`localBacklogPerSlot`), so a burst cannot pile up unbounded work in one process;
     // beyond it, deliveries are stored pending for any instance.
     const { concurrency, leaseMs, localBacklogPerSlot } = this.options.dispatch;
-    const outstanding = this.inFlight.size + this.local.length + this.reserved;
+    const outstanding = this.slots.occupied + this.reserved;
     if (!this.running || count === 0 || outstanding + count > concurrency * localBacklogPerSlot) {
       return undefined;
     }
@@ -169,201 +180,51 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
         void this.queue.release(deliveries, this.instanceId).catch(() => undefined);
         return;
       }
-      this.local.push(...deliveries);
-      this.pump();
+      this.slots.enqueue(deliveries);
     });
   }
 
-  /** Starts waiting fast-path deliveries while slots are free. */
-  private pump(): void {
-    while (
-      this.running &&
-      this.local.length > 0 &&
-      this.inFlight.size < this.options.dispatch.concurrency
-    ) {
-      this.launch(this.local.shift() as ClaimedDelivery);
-    }
-  }
-
   private async run(): Promise<void> {
-    const { concurrency, leaseMs, pollIntervalMs } = this.options.dispatch;
+    const { pollIntervalMs } = this.options.dispatch;
     while (this.running) {
       // One tick first, so completions that land together are answered by one claim.
       await new Promise((resolve) => setImmediate(resolve));
       // Claim only when the fast path leaves slots free: its deliveries are already leased here.
-      const free = concurrency - this.inFlight.size - this.local.length;
-      if (free > 0) {
-        try {
-          const claimed = await this.queue.claim(
-            this.instanceId,
-            this.registry.names(),
-            free,
-            leaseMs,
-          );
-          this.typeObjects(claimed);
-          claimed.forEach((delivery) => {
-            // A lease of ours can lapse while we still hold the delivery (a heartbeat delayed on a
-            // saturated pool); the claim then hands it back to us. Running it twice in one process
-            // would be a duplicate the lease was meant to prevent: the holder finishes it.
-            if (this.holds(delivery)) {
-              this.logger.warn(
-                `Lease of ${deliveryId(delivery)} lapsed while this instance held it; not running it twice`,
-              );
-            } else {
-              this.launch(delivery);
-            }
-          });
-          this.backlog = claimed.length === free;
-          if (this.backlog) {
-            continue;
-          }
-        } catch (error) {
-          this.logger.warn(`Could not claim deliveries: ${(error as Error).message}`);
-        }
+      const free = this.slots.free;
+      if (free > 0 && (await this.claim(free))) {
+        continue;
       }
       await this.signal.wait(pollIntervalMs);
     }
   }
 
-  /** Waiting in memory, running, or waiting for its `done` to be written, here. */
-  private holds(delivery: ClaimedDelivery): boolean {
-    const id = deliveryId(delivery);
-    return (
-      this.inFlight.has(id) ||
-      this.completing.has(id) ||
-      this.local.some((waiting) => deliveryId(waiting) === id)
-    );
-  }
-
-  private launch(delivery: ClaimedDelivery): void {
-    const done = this.execute(delivery).finally(() => {
-      this.inFlight.delete(deliveryId(delivery));
-      this.pump();
-      if (this.backlog) {
-        this.signal.wake();
-      }
-    });
-    this.inFlight.set(deliveryId(delivery), { delivery, done });
-  }
-
-  private async execute(delivery: ClaimedDelivery): Promise<void> {
-    const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = this.options.dispatch;
-    const listener = this.registry.get(delivery.listener);
-    const started = Date.now();
-    this.metrics.listenerStarted(
-      delivery.listener,
-      (started - new Date(delivery.receivedAt).getTime()) / 1000,
-    );
-    let error: unknown;
-    if (delivery.attempts > maxAttempts) {
-      error = new Error(
-        `lease expired ${delivery.attempts - 1} times: the process running it died each time`,
-      );
-    } else if (listener) {
-      try {
-        await listener.handler(this.toEvent(delivery), this.toContext(delivery));
-        this.metrics.listenerFinished(delivery.listener, 'done', (Date.now() - started) / 1000);
-        // The slot is free as soon as the listener is done; the write that records it joins the
-        // next batch of completions (the lease, still renewed, covers the delivery until then).
-        const id = deliveryId(delivery);
-        this.completing.set(id, delivery);
-        this.track(
-          this.queue
-            .complete(delivery, this.instanceId)
-            .catch((failure) =>
-              this.logger.error(
-                `Could not record success of ${id} (it will run again): ${failure.message}`,
-              ),
-            )
-            .finally(() => this.completing.delete(id)),
-        );
-        return;
-      } catch (thrown) {
-        error = thrown;
-      }
-    }
-    const dead = delivery.attempts >= maxAttempts;
-    this.metrics.listenerFinished(
-      delivery.listener,
-      dead ? 'dead' : 'retry',
-      (Date.now() - started) / 1000,
-    );
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const log = printable(
-      `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`,
-    );
-    if (dead) {
-      this.logger.error(log);
-    } else {
-      this.logger.warn(log);
-    }
-    await this.queue
-      .fail(
-        delivery,
+  /** Claims up to `free` deliveries and launches them; true when they filled every free slot. */
+  private async claim(free: number): Promise<boolean> {
+    try {
+      const claimed = await this.queue.claim(
         this.instanceId,
-        message,
-        retryDelayMs(delivery.attempts, retryBaseDelayMs, retryMaxDelayMs),
-        dead,
-      )
-      .catch((failure) =>
-        this.logger.error(
-          `Could not record the failure (the lease will expire and retry): ${failure.message}`,
-        ),
+        this.registry.names(),
+        free,
+        this.options.dispatch.leaseMs,
       );
-    if (dead) {
-      await this.deadAlert
-        .raise(delivery, message)
-        .catch((failure) =>
-          this.logger.error(`Could not raise the dead-delivery alert: ${failure.message}`),
-        );
+      shareEventObjects(claimed);
+      claimed.forEach((delivery) => {
+        // A lease of ours can lapse while we still hold the delivery (a heartbeat delayed on a
+        // saturated pool); the claim then hands it back to us. Running it twice in one process
+        // would be a duplicate the lease was meant to prevent: the holder finishes it.
+        if (this.slots.holds(delivery)) {
+          this.logger.warn(
+            `Lease of ${deliveryId(delivery)} lapsed while this instance held it; not running it twice`,
+          );
+        } else {
+          this.slots.launch(delivery);
+        }
+      });
+      this.backlog = claimed.length === free;
+      return this.backlog;
+    } catch (error) {
+      this.logger.warn(`Could not claim deliveries: ${(error as Error).message}`);
+      return false;
     }
-  }
-
-  /** Builds each event's typed object once for all of its deliveries in a claim. */
-  private typeObjects(claimed: ClaimedDelivery[]): void {
-    const built = new Map<string, unknown>();
-    for (const delivery of claimed) {
-      if (!built.has(delivery.eventId)) {
-        const payload = (delivery.payload ?? {}) as Record<string, unknown>;
-        built.set(delivery.eventId, toEventObject(delivery.type, payload.object));
-      }
-      delivery.object = built.get(delivery.eventId);
-    }
-  }
-
-  private toEvent(delivery: ClaimedDelivery): AqueductEvent {
-    const payload = (delivery.payload ?? {}) as Record<string, unknown>;
-    return {
-      id: delivery.eventId,
-      type: delivery.type,
-      createdAt: delivery.createdAt,
-      receivedAt: delivery.receivedAt,
-      object:
-        delivery.object !== undefined
-          ? delivery.object
-          : toEventObject(delivery.type, payload.object),
-      payload,
-    };
-  }
-
-  private toContext(delivery: ClaimedDelivery): AqueductListenerContext {
-    return {
-      deliveryId: deliveryId(delivery),
-      idempotencyKey: deliveryId(delivery),
-      eventId: delivery.eventId,
-      listener: delivery.listener,
-      attempt: delivery.attempts,
-    };
-  }
-
-  private async extendLeases(): Promise<void> {
-    const running = [
-      ...[...this.inFlight.values()].map((entry) => entry.delivery),
-      ...this.local,
-      ...this.completing.values(),
-    ];
-    await this.queue
-      .extend(running, this.instanceId, this.options.dispatch.leaseMs)
-      .catch((error) => this.logger.warn(`Could not extend leases: ${error.message}`));
   }
 }

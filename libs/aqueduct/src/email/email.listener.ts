@@ -2,48 +2,40 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
-import { AccessEventType } from '../events/access-event-types';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { DELIVERY_DEAD_EVENT } from '../dispatch/dead-delivery.alert';
-import { ALERT_RAISED_EVENT } from '../alerts/alert.interfaces';
-import { EMAIL_TRANSPORT } from './email-transport.provider';
-import { EMAIL_DEFAULTS, MAIL_DEFAULTS } from '../options/aqueduct-options.defaults';
-import type {
-  EmailOptions,
-  EmailTemplateName,
-  EmailTemplateVariables,
-} from '../options/email-options.interface';
-import { renderEmail } from './email.templates';
+import type { EmailOptions, EmailTemplateName } from '../options/email-options.interface';
 import { printable } from '../utils/printable';
+import { EMAIL_TRANSPORT } from './email-transport.provider';
+import { type EmailRecord, EmailRecords, emailKey } from './email.records';
+import {
+  type Recipient,
+  customerRecipients,
+  isMailable,
+  operatorRecipients,
+} from './email.recipients';
+import { TEMPLATE_FOR, isOperatorTemplate, mailedEventTypes } from './email.routing';
+import { renderEmail } from './email.templates';
+import { emailDateFormat, templateVariables } from './email.variables';
 
 /** Name of the built-in email listener, as stored with its deliveries. */
 export const EMAIL_LISTENER = 'aqueduct.email';
 
-/** Mails follow transitions of access (never a single Aqueduct event), and dead deliveries. */
-const TEMPLATE_FOR: Record<string, EmailTemplateName> = {
-  [AccessEventType.Started]: 'access-started',
-  [AccessEventType.Renewed]: 'access-renewed',
-  [AccessEventType.Grace]: 'period-ended',
-  [AccessEventType.Expired]: 'access-ended',
-  [DELIVERY_DEAD_EVENT]: 'delivery-dead',
-  [ALERT_RAISED_EVENT]: 'operator-alert',
-};
+/** SMTP replies from 500 up are permanent (RFC 5321): retrying would be refused again. */
+const PERMANENT_SMTP_REPLY = 500;
 
-/** Mails to `alertTo`, not to the customer's users. */
-const OPERATOR_TEMPLATES: EmailTemplateName[] = ['delivery-dead', 'operator-alert'];
-
-/** Syntax check only: anything else is for the mail server to refuse. */
-const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
-
-interface Recipient {
-  address: string;
-  userName: string;
-  orgName: string;
+/** One mail of a delivery: to whom, under which key, and its place among the delivery's mails. */
+interface OutgoingMail {
+  key: string;
+  event: AqueductEvent;
+  template: EmailTemplateName;
+  recipient: Recipient;
+  /** `<n>/<total>`, for the log. */
+  position: string;
 }
 
 /**
@@ -60,31 +52,25 @@ export class EmailListener implements OnModuleInit {
   private readonly logger = new Logger('AqueductEmail');
   /** How dates are written in every mail: built once, in the configured zone and locale. */
   private readonly dateFormat: Intl.DateTimeFormat;
+  private readonly records: EmailRecords;
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     @Inject(EMAIL_TRANSPORT) private readonly transport: Transporter | null,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     private readonly registry: AqueductListenerRegistry,
     private readonly access: AqueductAccessService,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {
-    this.dateFormat = new Intl.DateTimeFormat(options.email?.locale ?? EMAIL_DEFAULTS.locale, {
-      dateStyle: 'long',
-      timeStyle: 'short',
-      timeZone: options.email?.timeZone ?? EMAIL_DEFAULTS.timeZone,
-    });
+    this.dateFormat = emailDateFormat(options.email);
+    this.records = new EmailRecords(dataSource);
   }
 
   /** Registered only when email is configured (options may be known only at run time). */
   onModuleInit(): void {
     const email = this.options.email;
     if (email && this.transport) {
-      const types = Object.keys(TEMPLATE_FOR).filter((type) => {
-        const template = TEMPLATE_FOR[type];
-        const wanted = email.mails?.[template] ?? MAIL_DEFAULTS[template];
-        return wanted && (!OPERATOR_TEMPLATES.includes(template) || email.alertTo);
-      });
+      const types = mailedEventTypes(email);
       if (this.options.ledger === false) {
         this.logger.warn('Email is configured with ledger: false: only operator alerts are sent');
       }
@@ -92,6 +78,10 @@ export class EmailListener implements OnModuleInit {
     }
   }
 
+  /**
+   * Mails every recipient of the event's template not mailed yet. Throws, so the delivery is
+   * retried, when any recipient could not be mailed for a reason that may pass.
+   */
   async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
     const email = this.options.email as EmailOptions;
     const template = TEMPLATE_FOR[event.type];
@@ -100,77 +90,21 @@ export class EmailListener implements OnModuleInit {
     if (!template || !(await this.stillTrue(template, object))) {
       return;
     }
-    const recipients = OPERATOR_TEMPLATES.includes(template)
-      ? this.operators(email)
-      : this.users(object);
-    const keys = recipients.map(
-      (r) => `${context.idempotencyKey}:${r.address.toLowerCase()}:${template}`,
-    );
-    const done = await this.alreadyHandled(keys);
+    const recipients = isOperatorTemplate(template)
+      ? operatorRecipients(email)
+      : customerRecipients(object);
+    const keys = recipients.map((r) => emailKey(context.idempotencyKey, r.address, template));
+    const done = await this.records.handled(keys);
     const transient: Error[] = [];
     for (const [index, recipient] of recipients.entries()) {
       if (done.has(keys[index])) {
         continue;
       }
-      if (!ADDRESS.test(recipient.address)) {
-        await this.record(
-          keys[index],
-          event.id,
-          template,
-          recipient.address,
-          'rejected',
-          null,
-          'invalid address',
-        );
-        this.logger.warn(
-          printable(
-            `Skipped an invalid address (${template}, event ${event.id}, org ${recipient.orgName})`,
-          ),
-        );
-        continue;
-      }
-      const content = renderEmail(
-        template,
-        this.variables(object, recipient, email),
-        email.templates?.[template],
-      );
-      try {
-        const info = await this.transport!.sendMail({
-          from: email.from,
-          to: recipient.address,
-          ...content,
-          headers: { 'X-Aqueduct-Event': event.id },
-        });
-        await this.record(
-          keys[index],
-          event.id,
-          template,
-          recipient.address,
-          'sent',
-          info.messageId ?? null,
-          null,
-        );
-        this.logger.log(
-          `Sent "${template}" for event ${event.id} (${index + 1}/${recipients.length})`,
-        );
-      } catch (error) {
-        const code = (error as { responseCode?: number }).responseCode;
-        if (code !== undefined && code >= 500) {
-          await this.record(
-            keys[index],
-            event.id,
-            template,
-            recipient.address,
-            'rejected',
-            null,
-            (error as Error).message,
-          );
-          this.logger.warn(
-            `The mail server refused a recipient for good (${code}); "${template}" for event ${event.id} skipped for it`,
-          );
-        } else {
-          transient.push(error as Error);
-        }
+      const position = `${index + 1}/${recipients.length}`;
+      const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
+      const error = await this.send(mail, object, email);
+      if (error) {
+        transient.push(error);
       }
     }
     if (transient.length > 0) {
@@ -209,91 +143,72 @@ export class EmailListener implements OnModuleInit {
     );
   }
 
-  private users(object: Record<string, any>): Recipient[] {
-    const orgs: any[] = Array.isArray(object.provisioningOrgs) ? object.provisioningOrgs : [];
-    const seen = new Set<string>();
-    const recipients: Recipient[] = [];
-    for (const org of orgs) {
-      for (const user of Array.isArray(org?.users) ? org.users : []) {
-        const address = String(user?.email ?? '').trim();
-        if (address && !seen.has(address.toLowerCase())) {
-          seen.add(address.toLowerCase());
-          recipients.push({
-            address,
-            userName: String(user?.name ?? ''),
-            orgName: String(org?.name ?? ''),
-          });
-        }
-      }
-    }
-    return recipients;
-  }
-
-  private operators(email: EmailOptions): Recipient[] {
-    const list = Array.isArray(email.alertTo)
-      ? email.alertTo
-      : email.alertTo
-        ? [email.alertTo]
-        : [];
-    return list.map((address) => ({ address, userName: 'operator', orgName: 'operations' }));
-  }
-
-  private variables(
+  /**
+   * Mails one recipient and records it. Returns the error when it may pass (the delivery is then
+   * retried); a recipient refused for good is recorded as rejected instead.
+   */
+  private async send(
+    mail: OutgoingMail,
     object: Record<string, any>,
-    recipient: Recipient,
     email: EmailOptions,
-  ): EmailTemplateVariables {
-    const format = this.dateFormat;
-    const date = (value: unknown) => {
-      const parsed =
-        value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
-      return parsed && !Number.isNaN(parsed.getTime()) ? format.format(parsed) : '';
-    };
-    const productId = String(object.productId ?? '');
-    const accessUntil = object.accessUntil ?? object.gracePeriodEndDate ?? object.endDate;
-    return {
-      productId,
-      productName: email.productNames?.[productId] ?? productId,
-      customerId: String(object.customerId ?? ''),
-      orgName: recipient.orgName,
-      userName: recipient.userName,
-      startDate: date(object.startDate),
-      endDate: date(object.endDate),
-      gracePeriodEndDate: date(object.gracePeriodEndDate ?? object.accessUntil),
-      accessUntil: date(accessUntil),
-      deliveryId: object.deliveryId,
-      listener: object.listener,
-      eventId: object.eventId,
-      eventType: object.eventType,
-      attempts: object.attempts !== undefined ? String(object.attempts) : undefined,
-      lastError: object.lastError,
-      alertKind: object.kind,
-      alertReason: object.reason,
-      alertDetails: object.details ? JSON.stringify(object.details, null, 2) : undefined,
-    };
+  ): Promise<Error | undefined> {
+    const { event, template, recipient } = mail;
+    if (!isMailable(recipient.address)) {
+      await this.reject(mail, 'invalid address');
+      this.logger.warn(
+        printable(
+          `Skipped an invalid address (${template}, event ${event.id}, org ${recipient.orgName})`,
+        ),
+      );
+      return undefined;
+    }
+    const variables = templateVariables(object, recipient, email, this.dateFormat);
+    const content = renderEmail(template, variables, email.templates?.[template]);
+    try {
+      const info = await this.transport!.sendMail({
+        from: email.from,
+        to: recipient.address,
+        ...content,
+        headers: { 'X-Aqueduct-Event': event.id },
+      });
+      await this.records.add(mail.key, {
+        ...this.recordOf(mail),
+        status: 'sent',
+        messageId: info.messageId ?? null,
+        error: null,
+      });
+      this.logger.log(`Sent "${template}" for event ${event.id} (${mail.position})`);
+      return undefined;
+    } catch (error) {
+      return this.failed(mail, error);
+    }
   }
 
-  private async alreadyHandled(keys: string[]): Promise<Set<string>> {
-    const rows: { key: string }[] = await this.dataSource.query(
-      `SELECT key FROM aqueduct_emails WHERE key = ANY($1::text[])`,
-      [keys],
-    );
-    return new Set(rows.map((row) => row.key));
+  /** A failed send: recorded and skipped when the server refused for good, else returned. */
+  private async failed(mail: OutgoingMail, error: unknown): Promise<Error | undefined> {
+    const code = (error as { responseCode?: number }).responseCode;
+    if (code !== undefined && code >= PERMANENT_SMTP_REPLY) {
+      await this.reject(mail, (error as Error).message);
+      this.logger.warn(
+        `The mail server refused a recipient for good (${code}); "${mail.template}" for event ${mail.event.id} skipped for it`,
+      );
+      return undefined;
+    }
+    return error as Error;
   }
 
-  private async record(
-    key: string,
-    eventId: string,
-    template: string,
-    recipient: string,
-    status: 'sent' | 'rejected',
-    messageId: string | null,
-    error: string | null,
-  ): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO aqueduct_emails (key, event_id, template, recipient, status, message_id, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`,
-      [key, eventId, template, recipient, status, messageId, error?.slice(0, 1000) ?? null],
-    );
+  /** Records a recipient that will never be mailed, so no retry tries it again. */
+  private async reject(mail: OutgoingMail, reason: string): Promise<void> {
+    await this.records.add(mail.key, {
+      ...this.recordOf(mail),
+      status: 'rejected',
+      messageId: null,
+      error: reason,
+    });
+  }
+
+  /** What every record of a mail holds, whatever became of it. */
+  private recordOf(mail: OutgoingMail): Pick<EmailRecord, 'eventId' | 'template' | 'recipient'> {
+    return { eventId: mail.event.id, template: mail.template, recipient: mail.recipient.address };
   }
 }

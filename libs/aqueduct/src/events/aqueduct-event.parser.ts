@@ -47,27 +47,11 @@ const MAX_OBJECT_DEPTH = 32;
  * and rejecting one would get the endpoint disabled.
  */
 export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    return {
-      valid: false,
-      type: UNTYPED_EVENT,
-      createdAt: null,
-      payload: null,
-      errors: ['body must be valid JSON'],
-    };
+  const read = readJsonObject(rawBody);
+  if ('invalid' in read) {
+    return read.invalid;
   }
-  if (!isRecord(payload)) {
-    return {
-      valid: false,
-      type: UNTYPED_EVENT,
-      createdAt: null,
-      payload,
-      errors: ['body must be a JSON object'],
-    };
-  }
+  const { payload } = read;
   const named =
     typeof payload.type === 'string' && payload.type.trim()
       ? normaliseEventType(payload.type)
@@ -76,7 +60,6 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
   const type = named.slice(0, MAX_TYPE_LENGTH);
   const parsedDate = toDate(payload.createdAt);
   const createdAt = parsedDate instanceof Date ? parsedDate : null;
-  const missingCreatedAt = payload.createdAt === undefined || payload.createdAt === null;
   const warnings = createdAt ? [] : [CREATED_AT_MISSING];
   if (named.length > MAX_TYPE_LENGTH) {
     const errors = [`type must be at most ${MAX_TYPE_LENGTH} characters`];
@@ -86,26 +69,55 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
   if (!objectClass) {
     return { valid: true, type, createdAt, object: payload.object ?? null, payload, warnings };
   }
+  const checked = checkObject(objectClass, payload, createdAt);
+  return 'errors' in checked
+    ? { valid: false, type, createdAt, payload, errors: checked.errors }
+    : { valid: true, type, createdAt, object: checked.object, payload, warnings };
+}
+
+/** The body as a JSON object, or the invalid event it makes when it is not one. */
+function readJsonObject(
+  rawBody: Buffer,
+): { payload: Record<string, unknown> } | { invalid: ParsedEvent } {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return { invalid: untyped(null, 'body must be valid JSON') };
+  }
+  return isRecord(payload)
+    ? { payload }
+    : { invalid: untyped(payload, 'body must be a JSON object') };
+}
+
+/** An invalid body whose type cannot even be read. */
+function untyped(payload: unknown, error: string): ParsedEvent {
+  return { valid: false, type: UNTYPED_EVENT, createdAt: null, payload, errors: [error] };
+}
+
+/** The full check of a known type's event: its `createdAt`, then its object against the DTO. */
+function checkObject(
+  objectClass: ClassConstructor<object>,
+  payload: Record<string, unknown>,
+  createdAt: Date | null,
+): { object: object } | { errors: string[] } {
   const errors: string[] = [];
+  const missingCreatedAt = payload.createdAt === undefined || payload.createdAt === null;
   if (!createdAt && !missingCreatedAt) {
     // Present but not a date: a format we do not understand, so its ordering cannot be trusted.
     errors.push('createdAt must be an ISO 8601 date or epoch number');
   }
   if (!isRecord(payload.object)) {
     errors.push('object must be a JSON object');
-    return { valid: false, type, createdAt, payload, errors };
+    return { errors };
   }
   if (depthExceeds(payload.object, MAX_OBJECT_DEPTH)) {
     errors.push(`object is nested deeper than ${MAX_OBJECT_DEPTH} levels`);
-    return { valid: false, type, createdAt, payload, errors };
+    return { errors };
   }
-  const plain =
-    objectClass === ProvisioningDto ? normaliseProvisioning(payload.object) : payload.object;
-  const object = plainToInstance(objectClass, plain);
+  const object = toTypedObject(objectClass, payload.object);
   errors.push(...flatten(validateSync(object, { forbidUnknownValues: false }), 'object'));
-  return errors.length
-    ? { valid: false, type, createdAt, payload, errors }
-    : { valid: true, type, createdAt, object, payload, warnings };
+  return errors.length ? { errors } : { object };
 }
 
 /**
@@ -117,9 +129,17 @@ export function toEventObject(type: string, object: unknown): unknown {
   if (!objectClass || !isRecord(object) || depthExceeds(object, MAX_OBJECT_DEPTH)) {
     return object ?? null;
   }
+  return toTypedObject(objectClass, object);
+}
+
+/** An instance of a known type's DTO, from its plain object (a provisioning's orgs normalised). */
+function toTypedObject(
+  objectClass: ClassConstructor<object>,
+  plain: Record<string, unknown>,
+): object {
   return plainToInstance(
     objectClass,
-    objectClass === ProvisioningDto ? normaliseProvisioning(object) : object,
+    objectClass === ProvisioningDto ? normaliseProvisioning(plain) : plain,
   );
 }
 

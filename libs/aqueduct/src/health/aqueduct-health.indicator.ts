@@ -11,18 +11,27 @@ import { AqueductEventReader } from '../admin/aqueduct-event.reader';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { withTimeout } from '../utils/with-timeout';
+import {
+  type HealthDeliveryCounts,
+  accessCheckWarnings,
+  backlogProblems,
+  oldestPendingAge,
+  operatorWarnings,
+} from './aqueduct-health.checks';
+import { type AqueductHealthResult, healthEntry } from './aqueduct-health.result';
+
+export type { AqueductHealthResult } from './aqueduct-health.result';
 
 /** How long the database may take to answer the health check. */
 const DATABASE_TIMEOUT_MS = 3000;
 
-/**
- * The shape @nestjs/terminus expects from an indicator (no import: terminus is optional), with
- * `state`: `healthy`, `degraded` (up, but a person must act: see `alerts`) or `down`.
- */
-export type AqueductHealthResult = Record<
-  string,
-  { status: 'up' | 'down'; state: 'healthy' | 'degraded' | 'down'; [detail: string]: unknown }
->;
+/** What the health check reads from the database; `problem` says why it could not. */
+interface StoredState {
+  counts?: HealthDeliveryCounts;
+  alerts: AqueductAlert[];
+  quarantined?: number;
+  problem?: string;
+}
 
 /**
  * For `@nestjs/terminus`: `health.check([() => aqueductHealth.isHealthy('aqueduct')])`. Down when
@@ -47,83 +56,46 @@ export class AqueductHealthIndicator {
   ) {}
 
   async isHealthy(key = 'aqueduct'): Promise<AqueductHealthResult> {
-    const problems: string[] = [];
-    let counts: Awaited<ReturnType<AqueductEventReader['counts']>> | undefined;
-    let alerts: AqueductAlert[] = [];
-    let quarantined: number | undefined;
-    try {
-      [counts, alerts, quarantined] = await withTimeout(
-        Promise.all([this.events.counts(), this.alerts.list(), this.events.quarantinedCount()]),
-        DATABASE_TIMEOUT_MS,
-      );
-    } catch (error) {
-      problems.push(`database unavailable: ${(error as Error).message}`);
-    }
-    const warnings = alerts.map((alert) => `${alert.kind}: ${alert.reason}`);
+    const { counts, alerts, quarantined, problem } = await this.readStored();
+    const problems = problem ? [problem] : [];
     const refused = this.verification.recent();
     const refusedCount = Object.values(refused).reduce((sum, n) => sum + (n ?? 0), 0);
-    if (refusedCount > 0 && !alerts.some((alert) => alert.kind === 'verification')) {
-      warnings.push(
-        `verification: ${refusedCount} request(s) refused recently, none verified since`,
-      );
-    }
-    if (quarantined && !alerts.some((alert) => alert.kind === 'quarantine')) {
-      warnings.push(`quarantine: ${quarantined} event(s) waiting to be reprocessed or dismissed`);
-    }
     const cache = this.accessCache.state();
-    if (cache.database === 'unreachable') {
-      warnings.push(
-        `access checks: Postgres unreachable since ${cache.unreachableSince?.toISOString()}; answering from the cache (stale) and access.fallback`,
-      );
-    }
-    if (cache.notifications === 'disconnected') {
-      warnings.push(
-        'access checks: change notifications lost; cached access is read again after access.cache.disconnectedTtlMs',
-      );
-    } else if (cache.notifications === 'unsupported') {
-      warnings.push(
-        'access checks: the change trigger is missing (run the migrations); cached access is read again after access.cache.disconnectedTtlMs',
-      );
-    }
+    const warnings = [
+      ...operatorWarnings(alerts, refusedCount, quarantined),
+      ...accessCheckWarnings(cache),
+    ];
     const dispatching = this.options.dispatch.enabled;
     if (dispatching && !this.dispatcher.isRunning) {
       problems.push('dispatcher not running');
     }
-    const { maxPendingAgeMs, maxDeadDeliveries } = this.options.health;
-    const oldestPendingAgeMs = counts?.oldestPendingSince
-      ? Date.now() - new Date(counts.oldestPendingSince).getTime()
-      : 0;
-    if (counts && oldestPendingAgeMs > maxPendingAgeMs) {
-      problems.push(`oldest due delivery waits ${Math.round(oldestPendingAgeMs / 1000)} s`);
+    const oldestPendingAgeMs = oldestPendingAge(counts, Date.now());
+    problems.push(...backlogProblems(counts, oldestPendingAgeMs, this.options.health));
+    const entry = healthEntry({
+      problems,
+      warnings,
+      alerts,
+      quarantined,
+      refused,
+      refusedCount,
+      accessChecks: { ...cache, answers: { ...this.access.answers } },
+      dispatcher: dispatching ? (this.dispatcher.isRunning ? 'running' : 'stopped') : 'disabled',
+      counts,
+      oldestPendingAgeMs,
+    });
+    return { [key]: entry };
+  }
+
+  /** Deliveries, open alerts and quarantined events, in one round that may not outlast the timeout. */
+  private async readStored(): Promise<StoredState> {
+    try {
+      const [counts, alerts, quarantined] = await withTimeout(
+        Promise.all([this.events.counts(), this.alerts.list(), this.events.quarantinedCount()]),
+        DATABASE_TIMEOUT_MS,
+      );
+      return { counts, alerts, quarantined };
+    } catch (error) {
+      return { alerts: [], problem: `database unavailable: ${(error as Error).message}` };
     }
-    if (counts && maxDeadDeliveries !== undefined && counts.dead > maxDeadDeliveries) {
-      problems.push(`${counts.dead} dead deliveries (more than ${maxDeadDeliveries})`);
-    }
-    const down = problems.length > 0;
-    return {
-      [key]: {
-        status: down ? 'down' : 'up',
-        state: down ? 'down' : warnings.length > 0 ? 'degraded' : 'healthy',
-        ...(problems.length ? { problems } : {}),
-        ...(warnings.length ? { warnings } : {}),
-        ...(alerts.length
-          ? {
-              alerts: alerts.map(({ kind, raisedAt, occurrences }) => ({
-                kind,
-                raisedAt,
-                occurrences,
-              })),
-            }
-          : {}),
-        quarantined,
-        ...(refusedCount ? { refusedRecently: refused } : {}),
-        accessChecks: { ...cache, answers: { ...this.access.answers } },
-        dispatcher: dispatching ? (this.dispatcher.isRunning ? 'running' : 'stopped') : 'disabled',
-        pending: counts?.pending,
-        active: counts?.active,
-        dead: counts?.dead,
-        oldestPendingAgeMs,
-      },
-    };
   }
 }

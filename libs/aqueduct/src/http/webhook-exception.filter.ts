@@ -1,14 +1,7 @@
-import {
-  type ArgumentsHost,
-  Catch,
-  type ExceptionFilter,
-  HttpException,
-  HttpStatus,
-  Logger,
-} from '@nestjs/common';
-import type { Response } from 'express';
+import { Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { RETRY_AFTER_SECONDS } from '../aqueduct.constants';
-import { printableLines } from '../utils/printable';
+import { AqueductExceptionFilter } from './aqueduct-exception.filter';
 
 /**
  * Scoped to the webhook controller, so a host's global filters cannot reshape what Aqueduct
@@ -16,14 +9,12 @@ import { printableLines } from '../utils/printable';
  * whose detail stays in the log.
  */
 @Catch()
-export class WebhookExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('AqueductWebhook');
+export class WebhookExceptionFilter extends AqueductExceptionFilter {
+  constructor() {
+    super(new Logger('AqueductWebhook'), 'Webhook request failed');
+  }
 
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
-    if (response.headersSent) {
-      return;
-    }
+  protected answer(exception: unknown, _request: Request, response: Response): void {
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const body = exception.getResponse();
@@ -37,9 +28,7 @@ export class WebhookExceptionFilter implements ExceptionFilter {
         );
       return;
     }
-    this.logger.error(
-      printableLines(`Webhook request failed: ${(exception as Error)?.stack ?? String(exception)}`),
-    );
+    this.logUnexpected(exception);
     response.status(HttpStatus.INTERNAL_SERVER_ERROR).json({
       statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
       error: 'Internal Server Error',

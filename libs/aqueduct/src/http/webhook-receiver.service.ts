@@ -1,5 +1,4 @@
 import {
-  BadRequestException,
   HttpException,
   HttpStatus,
   Inject,
@@ -7,9 +6,7 @@ import {
   Logger,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventPublisher } from '../listeners/aqueduct-event.publisher';
@@ -26,44 +23,13 @@ import {
 import { withTimeout } from '../utils/with-timeout';
 import type { VerifiedWebhook } from '../options/webhook-verifier.interface';
 import { printable } from '../utils/printable';
+import { acceptedAck, quarantinedAck, quarantinedRejection, type WebhookAck } from './webhook.ack';
+import { keptHeaderNames, pickHeaders } from './webhook.headers';
+import { reportQuarantined } from './webhook-quarantine.alert';
+import { toInboxRecord } from './webhook.record';
 
-/** The answer to a stored event. */
-export interface WebhookAck {
-  received: true;
-  id: string;
-  duplicate?: true;
-  /** Authentic but not understood: stored byte for byte, alerted on, delivered to no listener. */
-  quarantined?: true;
-  /** Why it was quarantined, each naming its field. */
-  errors?: string[];
-}
-
-/** Longest delivery id used as it is in a dedup key; a longer one is hashed (the key is indexed). */
-const MAX_DELIVERY_ID_IN_KEY = 200;
-
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-/**
- * The deduplication key: the delivery id when the signature covers it (Standard Webhooks), else
- * the SHA-256 of the raw body, so an id from an unsigned header cannot make one body many events.
- */
-export function dedupKeyOf(rawBody: Buffer, verified: VerifiedWebhook): string {
-  const id = verified.deliveryIdSigned ? verified.deliveryId : undefined;
-  if (!id) {
-    return `sha256:${sha256(rawBody)}`;
-  }
-  return id.length > MAX_DELIVERY_ID_IN_KEY ? `id-sha256:${sha256(id)}` : `id:${id}`;
-}
-
-/** Headers kept with each event for debugging. Signatures and secrets are never among them. */
-const KEPT_HEADERS = [
-  'content-type',
-  'content-length',
-  'user-agent',
-  'x-request-id',
-  ...STANDARD_WEBHOOKS_HEADERS.id,
-  ...STANDARD_WEBHOOKS_HEADERS.timestamp,
-];
+export type { WebhookAck } from './webhook.ack';
+export { dedupKeyOf } from './webhook.record';
 
 /**
  * Turns a verified request into a stored event and the answer to send. The answer is a 2xx only
@@ -85,15 +51,7 @@ export class WebhookReceiver {
     private readonly alerts: AqueductAlerts,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {
-    const { verification } = options;
-    const extra = [
-      'deliveryIdHeader' in verification ? verification.deliveryIdHeader : undefined,
-      'timestampHeader' in verification ? verification.timestampHeader : undefined,
-    ];
-    this.keptHeaders = [
-      ...KEPT_HEADERS,
-      ...extra.filter((h): h is string => !!h).map((h) => h.toLowerCase()),
-    ];
+    this.keptHeaders = keptHeaderNames(options.verification);
   }
 
   async receive(
@@ -125,31 +83,14 @@ export class WebhookReceiver {
   ): Promise<WebhookAck> {
     const parsed = parseAqueductEvent(rawBody);
     seen.type = parsed.type;
-    const record: InboxRecord = {
-      dedupKey: dedupKeyOf(rawBody, verified),
-      type: parsed.type,
-      // Without a createdAt, the arrival time orders the event (and the event says so).
-      createdAt: parsed.createdAt ?? (parsed.valid ? new Date() : null),
-      // The received text itself: no re-serialisation, and numbers keep their precision.
-      payloadJson: parsed.payload === null ? null : rawBody.toString('utf8'),
+    const record = toInboxRecord({
       rawBody,
-      headers: this.pickHeaders(headers),
-      deliveryId: verified.deliveryId?.slice(0, 1000) ?? null,
-      signedAt: verified.signedAt ?? null,
-      status: parsed.valid ? 'accepted' : 'quarantined',
-      errors: parsed.valid ? null : parsed.errors,
-      warnings: parsed.valid && parsed.warnings.length > 0 ? parsed.warnings : null,
+      verified,
+      parsed,
+      headers: pickHeaders(headers, this.keptHeaders),
       listeners: this.listeners.namesFor(parsed.type),
-    };
-    const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
-    record.lease = local;
-    let result: InboxResult;
-    try {
-      result = await this.store(record);
-    } catch (error) {
-      this.dispatcher.unreserve(local ? record.listeners.length : 0);
-      throw error;
-    }
+    });
+    const result = await this.storeReserving(record, parsed);
     this.runHere(record, result, parsed);
     if (result.status !== 'accepted') {
       return this.quarantined(result, parsed);
@@ -164,9 +105,22 @@ export class WebhookReceiver {
         payload: parsed.payload as Record<string, unknown>,
       });
     }
-    return result.duplicate
-      ? { received: true, id: result.id, duplicate: true }
-      : { received: true, id: result.id };
+    return acceptedAck(result);
+  }
+
+  /**
+   * Stores a record, its deliveries leased to this instance when it has room to run them (the
+   * fast path); the room is given back if the write fails.
+   */
+  private async storeReserving(record: InboxRecord, parsed: ParsedEvent): Promise<InboxResult> {
+    const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
+    record.lease = local;
+    try {
+      return await this.store(record);
+    } catch (error) {
+      this.dispatcher.unreserve(local ? record.listeners.length : 0);
+      throw error;
+    }
   }
 
   /**
@@ -175,37 +129,11 @@ export class WebhookReceiver {
    */
   private quarantined(result: InboxResult, parsed: ParsedEvent): WebhookAck {
     const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
-    if (!result.duplicate) {
-      this.logger.warn(
-        printable(`Quarantined ${parsed.type} event ${result.id}: ${errors.join('; ')}`),
-      );
-      if (!this.alerts.isOpen('quarantine')) {
-        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-        void this.alerts
-          .raise(
-            'quarantine',
-            `An authentic ${parsed.type} event (${result.id}) was quarantined: ${errors[0]}${more}. ` +
-              `Reprocess it once fixed (nestjs-aqueduct events reprocess ${result.id}) or dismiss it.`,
-            { eventId: result.id, type: parsed.type, errors: errors.slice(0, 10) },
-          )
-          .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`));
-      }
-    }
+    reportQuarantined(this.alerts, this.logger, result, parsed.type, errors);
     if (this.options.invalidEvents === 'reject') {
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: errors,
-        id: result.id,
-      });
+      throw quarantinedRejection(result, errors);
     }
-    return {
-      received: true,
-      id: result.id,
-      ...(result.duplicate ? { duplicate: true as const } : {}),
-      quarantined: true,
-      errors,
-    };
+    return quarantinedAck(result, errors);
   }
 
   /** Runs the listeners of a new event in this instance when its deliveries were leased to it. */
@@ -248,16 +176,5 @@ export class WebhookReceiver {
         message: 'the event could not be stored; retry later',
       });
     }
-  }
-
-  private pickHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-    const kept: Record<string, string> = {};
-    for (const name of this.keptHeaders) {
-      const value = headers[name];
-      if (value !== undefined) {
-        kept[name] = (Array.isArray(value) ? value.join(', ') : value).slice(0, 512);
-      }
-    }
-    return kept;
   }
 }

@@ -1,7 +1,5 @@
 import type { VerificationOptions } from '../options/aqueduct-options.interface';
-import { HmacVerifier } from '../verification/hmac.verifier';
-import { SharedSecretVerifier } from '../verification/shared-secret.verifier';
-import { StandardWebhooksVerifier } from '../verification/standard-webhooks.verifier';
+import { type BuiltInVerification, builtInVerifier } from '../verification/verification.factory';
 import { WebhookVerificationError } from '../verification/webhook-verification.error';
 import { provisioningStartEvent } from './aqueduct-event.factory';
 import { signAqueductRequest, type SignAqueductRequestOptions } from './sign-aqueduct-request';
@@ -11,20 +9,7 @@ const SECRET = 'plain-test-secret';
 const NOW = new Date('2024-03-01T12:00:00.750Z');
 const NOW_S = Math.floor(NOW.getTime() / 1000);
 
-function verifierFor(secrets: string[], verification: VerificationOptions) {
-  switch (verification.scheme) {
-    case 'standard-webhooks':
-      return new StandardWebhooksVerifier(secrets, verification);
-    case 'hmac':
-      return new HmacVerifier(secrets, verification);
-    case 'shared-secret':
-      return new SharedSecretVerifier(secrets, verification);
-    default:
-      throw new Error(`no verifier for ${verification.scheme}`);
-  }
-}
-
-type Variant = [string, VerificationOptions, string];
+type Variant = [string, BuiltInVerification, string];
 const VARIANTS: Variant[] = [
   ['standard-webhooks', { scheme: 'standard-webhooks' }, SW_SECRET],
   ['hmac (defaults)', { scheme: 'hmac' }, SECRET],
@@ -55,7 +40,7 @@ describe('signAqueductRequest', () => {
 
   it.each(VARIANTS)('signs what the %s verifier accepts', (_, verification, secret) => {
     const { body, headers } = sign(provisioningStartEvent(), verification, secret);
-    const result = verifierFor([secret], verification).verify({
+    const result = builtInVerifier([secret], verification).verify({
       rawBody: Buffer.from(body),
       headers,
     });
@@ -72,15 +57,15 @@ describe('signAqueductRequest', () => {
   it.each(VARIANTS)('is rejected by a %s verifier holding another secret', (_, v, secret) => {
     const other = v.scheme === 'standard-webhooks' ? `whsec_${'b'.repeat(32)}` : `${secret}x`;
     const { body, headers } = sign({ a: 1 }, v, secret);
-    expect(() => verifierFor([other], v).verify({ rawBody: Buffer.from(body), headers })).toThrow(
-      WebhookVerificationError,
-    );
+    expect(() =>
+      builtInVerifier([other], v).verify({ rawBody: Buffer.from(body), headers }),
+    ).toThrow(WebhookVerificationError);
   });
 
   it.each(VARIANTS)('binds the %s signature to the body where the scheme does', (_, v, secret) => {
     const { headers } = sign({ a: 1 }, v, secret);
     const verify = () =>
-      verifierFor([secret], v).verify({ rawBody: Buffer.from('{"a":2}'), headers });
+      builtInVerifier([secret], v).verify({ rawBody: Buffer.from('{"a":2}'), headers });
     if (v.scheme === 'shared-secret') {
       expect(verify).not.toThrow();
     } else {

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { resolve } from 'node:path';
 import type { HmacVerification } from '../options/aqueduct-options.interface';
 import { HmacVerifier } from './hmac.verifier';
+import { reasonOf } from './verification.spec-helpers';
 import { WebhookVerificationError } from './webhook-verification.error';
 
 // GitHub's published example (docs: "Validating webhook deliveries").
@@ -44,16 +45,6 @@ function verify(
   secrets = [SECRET],
 ) {
   return new HmacVerifier(secrets, options).verify({ rawBody: Buffer.from(body), headers });
-}
-
-function reasonOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    return (error as WebhookVerificationError).reason;
-  }
-  throw new Error('expected verification to fail');
 }
 
 describe('HmacVerifier', () => {

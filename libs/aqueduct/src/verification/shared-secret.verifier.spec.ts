@@ -1,23 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SharedSecretVerification } from '../options/aqueduct-options.interface';
 import { SharedSecretVerifier } from './shared-secret.verifier';
-import { WebhookVerificationError } from './webhook-verification.error';
+import { reasonOf } from './verification.spec-helpers';
 
 const SECRET = 'sk_live_0123456789abcdef';
 const DEFAULT: SharedSecretVerification = { scheme: 'shared-secret' };
 
 function verify(headers: IncomingHttpHeaders, options = DEFAULT, secrets = [SECRET]) {
   return new SharedSecretVerifier(secrets, options).verify({ rawBody: Buffer.from('{}'), headers });
-}
-
-function reasonOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    return (error as WebhookVerificationError).reason;
-  }
-  throw new Error('expected verification to fail');
 }
 
 describe('SharedSecretVerifier', () => {

@@ -3,9 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { lazyHostInstance } from '../utils/lazy-host-instance';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { HmacVerifier } from './hmac.verifier';
-import { SharedSecretVerifier } from './shared-secret.verifier';
-import { StandardWebhooksVerifier } from './standard-webhooks.verifier';
+import { builtInVerifier } from './verification.factory';
 import { WEBHOOK_VERIFIER, type WebhookVerifier } from '../options/webhook-verifier.interface';
 
 /**
@@ -20,17 +18,10 @@ export const webhookVerifierProvider: Provider = {
     moduleRef: ModuleRef,
   ): Promise<WebhookVerifier> => {
     const { verification, secrets } = options;
-    switch (verification.scheme) {
-      case 'standard-webhooks':
-        return new StandardWebhooksVerifier(secrets, verification);
-      case 'hmac':
-        return new HmacVerifier(secrets, verification);
-      case 'shared-secret':
-        return new SharedSecretVerifier(secrets, verification);
-      case 'custom': {
-        const verifier = lazyHostInstance(moduleRef, verification.verifier);
-        return { verify: async (request) => (await verifier()).verify(request) };
-      }
+    if (verification.scheme === 'custom') {
+      const verifier = lazyHostInstance(moduleRef, verification.verifier);
+      return { verify: async (request) => (await verifier()).verify(request) };
     }
+    return builtInVerifier(secrets, verification);
   },
 };

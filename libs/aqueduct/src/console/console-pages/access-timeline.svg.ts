@@ -1,30 +1,26 @@
 import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
 import { html, type SafeHtml } from '../console-html';
+import {
+  AXIS_HEIGHT,
+  BAR_HEIGHT,
+  COLOURS,
+  pen,
+  type Pen,
+  ROW_HEIGHT,
+  TOP,
+  type TimeScale,
+  timeScale,
+  WIDTH,
+} from './access-timeline.pen';
 
-/** Drawing sizes, in SVG user units (the picture scales to the page's width). */
-const WIDTH = 960;
-const LABEL_WIDTH = 190;
-const RIGHT_MARGIN = 24;
-const ROW_HEIGHT = 26;
-const BAR_HEIGHT = 14;
-const TOP = 22;
-const AXIS_HEIGHT = 30;
+/** Dates written along the axis. */
 const TICKS = 6;
-
-/** Fixed colours: never taken from the data. */
-const COLOURS = {
-  paid: '#2da44e',
-  grace: '#d4a72c',
-  access: '#0969da',
-  accessGrace: '#54aeff',
-  now: '#cf222e',
-  grid: '#d8dee4',
-  text: '#1f2328',
-  muted: '#656d76',
-};
 
 const day = (date: Date) => date.toISOString().slice(0, 10);
 const instant = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The top of the bars of row `index`, centred in the row. */
+const rowY = (index: number) => TOP + index * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2;
 
 /**
  * Why a customer has access to a product, or not, at a glance: one row per provisioning (its paid
@@ -36,42 +32,43 @@ export function accessTimelineSvg(
   provisionings: Provisioning[],
   now: Date,
 ): SafeHtml {
-  const instants = [
-    now,
-    ...provisionings.flatMap((p) => [p.startDate, p.endDate, p.accessUntil]),
-    ...entitlement.timeline.flatMap((s) => [s.from, s.until]),
-  ].map((d) => new Date(d).getTime());
-  const [min, max] = [Math.min(...instants), Math.max(...instants)];
-  const pad = Math.max((max - min) * 0.04, 3_600_000);
-  const [start, end] = [min - pad, max + pad];
-  const x = (date: Date | string) =>
-    LABEL_WIDTH +
-    ((new Date(date).getTime() - start) / (end - start)) * (WIDTH - LABEL_WIDTH - RIGHT_MARGIN);
+  const scale = timeScale(entitlement, provisionings, now);
+  const drawing = pen(scale.x);
   const rows = provisionings.length + 1;
   const height = TOP + rows * ROW_HEIGHT + AXIS_HEIGHT;
   const bottom = TOP + rows * ROW_HEIGHT;
-  const bar = (from: Date, until: Date, y: number, colour: string, title: string) =>
-    html`<rect
-      x="${x(from).toFixed(1)}"
-      y="${y}"
-      width="${Math.max(1, x(until) - x(from)).toFixed(1)}"
-      height="${BAR_HEIGHT}"
-      rx="2"
-      fill="${colour}"
-      ><title>${title}</title></rect
-    >`;
-  const label = (y: number, text: string, strong = false) =>
-    html`<text
-      x="8"
-      y="${y + BAR_HEIGHT - 3}"
-      font-size="12"
-      fill="${strong ? COLOURS.text : COLOURS.muted}"
-      font-weight="${strong ? '600' : '400'}"
-      >${text.length > 28 ? `${text.slice(0, 27)}…` : text}</text
-    >`;
+  const provisioningRows = provisioningRowsOf(provisionings, drawing);
+  const accessRow = accessRowOf(entitlement, rowY(provisionings.length), drawing);
+  const axis = axisOf(scale, bottom);
+  const nowX = scale.x(now).toFixed(1);
+  const summary = `${entitlement.productId}: ${entitlement.hasAccess ? 'access' : 'no access'} now (${entitlement.status})`;
+  return html`<svg
+    class="access-timeline"
+    viewBox="0 0 ${WIDTH} ${height}"
+    role="img"
+    aria-label="${summary}"
+    xmlns="http://www.w3.org/2000/svg"
+  >
+    <title>${summary}</title>
+    ${axis} ${provisioningRows} ${accessRow}
+    <line
+      x1="${nowX}"
+      x2="${nowX}"
+      y1="${TOP - 14}"
+      y2="${bottom}"
+      stroke="${COLOURS.now}"
+      stroke-width="2"
+    />
+    <text x="${nowX}" y="${TOP - 16}" font-size="11" fill="${COLOURS.now}" text-anchor="middle">
+      now
+    </text>
+  </svg>`;
+}
 
-  const provisioningRows = provisionings.map((p, index) => {
-    const y = TOP + index * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2;
+/** A row per provisioning: its paid period, its grace period if any, when its invoice was paid. */
+function provisioningRowsOf(provisionings: Provisioning[], { x, bar, label }: Pen): SafeHtml[] {
+  return provisionings.map((p, index) => {
+    const y = rowY(index);
     const name = p.invoiceId ?? p.provisioningId ?? p.key;
     return html`<g class="provisioning">
       ${label(y, name)}
@@ -101,8 +98,11 @@ export function accessTimelineSvg(
       }
     </g>`;
   });
-  const accessY = TOP + provisionings.length * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2;
-  const accessRow = html`<g class="access">
+}
+
+/** The access the provisionings add up to, under a rule: active, then grace. */
+function accessRowOf(entitlement: Entitlement, accessY: number, { bar, label }: Pen): SafeHtml {
+  return html`<g class="access">
     <line x1="0" x2="${WIDTH}" y1="${accessY - 6}" y2="${accessY - 6}" stroke="${COLOURS.grid}" />
     ${label(accessY, 'access', true)}
     ${entitlement.timeline.map((s) =>
@@ -115,11 +115,15 @@ export function accessTimelineSvg(
       ),
     )}
   </g>`;
+}
+
+/** Dashed lines at evenly spaced moments, each with its date under the rows. */
+function axisOf({ start, end, x }: TimeScale, bottom: number): SafeHtml[] {
   const ticks = Array.from(
     { length: TICKS },
     (_, i) => new Date(start + ((end - start) * (i + 0.5)) / TICKS),
   );
-  const axis = ticks.map(
+  return ticks.map(
     (tick) =>
       html`<line
           x1="${x(tick).toFixed(1)}"
@@ -138,27 +142,4 @@ export function accessTimelineSvg(
           >${day(tick)}</text
         >`,
   );
-  const nowX = x(now).toFixed(1);
-  const summary = `${entitlement.productId}: ${entitlement.hasAccess ? 'access' : 'no access'} now (${entitlement.status})`;
-  return html`<svg
-    class="access-timeline"
-    viewBox="0 0 ${WIDTH} ${height}"
-    role="img"
-    aria-label="${summary}"
-    xmlns="http://www.w3.org/2000/svg"
-  >
-    <title>${summary}</title>
-    ${axis} ${provisioningRows} ${accessRow}
-    <line
-      x1="${nowX}"
-      x2="${nowX}"
-      y1="${TOP - 14}"
-      y2="${bottom}"
-      stroke="${COLOURS.now}"
-      stroke-width="2"
-    />
-    <text x="${nowX}" y="${TOP - 16}" font-size="11" fill="${COLOURS.now}" text-anchor="middle">
-      now
-    </text>
-  </svg>`;
 }

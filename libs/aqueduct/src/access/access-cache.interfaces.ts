@@ -1,0 +1,34 @@
+/** One product's access, as a check needs it. */
+export interface ProductAccess {
+  /**
+   * The covered spans, oldest first, as `[from, until, from, until, …]` in ms since the epoch:
+   * paid and grace stretches that touch are one span. Access is a lookup of the moment asked.
+   */
+  spans: readonly number[];
+  awaitingPayment: boolean;
+  /** Users the provisionings granting access carry (as the ledger last evaluated them). */
+  seats: number;
+}
+
+/** A customer's access to each product a provisioning ever named. */
+export type CustomerAccess = ReadonlyMap<string, ProductAccess>;
+
+/** Where an answer came from. */
+export type AccessLookupSource = 'cache' | 'database' | 'stale';
+
+/** What a lookup of the cache answers: the access and where it came from, or why there is none. */
+export type AccessLookup =
+  | { access: CustomerAccess; source: AccessLookupSource }
+  | { access: null; source: 'unavailable'; error: string };
+
+/** What the cache knows of its own state (health, metrics, tests). */
+export interface AccessCacheState {
+  enabled: boolean;
+  entries: number;
+  maxEntries: number;
+  /** `unsupported`: the migration adding the change trigger has not run: entries live `disconnectedTtlMs`. */
+  notifications: 'listening' | 'disconnected' | 'unsupported' | 'off';
+  database: 'reachable' | 'unreachable';
+  /** Since when Postgres has not answered the cache, while it has not. */
+  unreachableSince: Date | null;
+}

@@ -1,0 +1,43 @@
+import type { DataSource } from 'typeorm';
+import type { ProvisioningOrgDto } from '../events/provisioning.dto';
+import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
+import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
+import { toSpans } from './access-cache.spans';
+
+const TRIGGER_SQL = `SELECT 1 FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal`;
+
+const READ_SQL = `SELECT product_id AS "productId", timeline, awaiting_payment AS "awaitingPayment", orgs
+  FROM aqueduct_access WHERE customer_id = $1`;
+
+interface AccessReadRow {
+  productId: string;
+  timeline: { from: string; until: string }[];
+  awaitingPayment: boolean;
+  orgs: ProvisioningOrgDto[] | null;
+}
+
+const seatsOf = (orgs: ProvisioningOrgDto[] | null) =>
+  (orgs ?? []).reduce((sum, org) => sum + (Array.isArray(org?.users) ? org.users.length : 0), 0);
+
+/** Whether the migration adding the access change trigger (the cache's notifications) has run. */
+export async function hasAccessChangeTrigger(dataSource: DataSource): Promise<boolean> {
+  const [trigger] = await dataSource.query(TRIGGER_SQL, [ACCESS_CHANGE_TRIGGER]);
+  return Boolean(trigger);
+}
+
+/** One read of the customer's `aqueduct_access` rows, as the cache keeps them. */
+export async function readCustomerAccess(
+  dataSource: DataSource,
+  customerId: string,
+): Promise<CustomerAccess> {
+  const rows: AccessReadRow[] = await dataSource.query(READ_SQL, [customerId]);
+  const access = new Map<string, ProductAccess>();
+  for (const row of rows) {
+    access.set(row.productId, {
+      spans: toSpans(row.timeline ?? []),
+      awaitingPayment: row.awaitingPayment,
+      seats: seatsOf(row.orgs),
+    });
+  }
+  return access;
+}

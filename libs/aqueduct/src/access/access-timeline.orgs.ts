@@ -1,0 +1,36 @@
+import type { ProvisioningOrgDto } from '../events/provisioning.dto';
+import type { AccessWindow } from './access-timeline.interfaces';
+
+const ms = (date: Date) => date.getTime();
+
+/**
+ * The orgs and users of the windows that grant access now, merged: orgs by name, users by email
+ * (case-insensitive; by name when there is none). The newest period comes first, so its names and
+ * extra fields win and its order is kept; a renewal that repeats the previous period's orgs yields
+ * exactly those orgs, so it changes nothing for the adapter.
+ */
+export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
+  const ordered = [...windows].sort(
+    (a, b) => ms(b.startDate) - ms(a.startDate) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  const orgs = new Map<string, { org: ProvisioningOrgDto; users: Map<string, unknown> }>();
+  for (const window of ordered) {
+    for (const org of window.orgs ?? []) {
+      let entry = orgs.get(org.name);
+      if (!entry) {
+        entry = { org, users: new Map() };
+        orgs.set(org.name, entry);
+      }
+      for (const user of org.users ?? []) {
+        const email = typeof user.email === 'string' ? user.email.trim().toLowerCase() : '';
+        const id = email ? `email:${email}` : `name:${String(user.name ?? '')}`;
+        if (!entry.users.has(id)) {
+          entry.users.set(id, user);
+        }
+      }
+    }
+  }
+  return [...orgs.values()].map(
+    ({ org, users }) => ({ ...org, users: [...users.values()] }) as ProvisioningOrgDto,
+  );
+}

@@ -1,0 +1,76 @@
+import type { CustomerAccess } from './access-cache.interfaces';
+import { spanAt, toSpans } from './access-cache.spans';
+
+/** What a customer's access to some products gives at one instant. */
+export interface Grant {
+  /** The products covering the instant. */
+  grantedBy: string[];
+  /** Users the granting products' provisionings carry. */
+  seats: number;
+  /** Whether any of the products covers the instant. */
+  covered: boolean;
+  /** The next instant `covered` changes, over the union of the products' spans (null: never). */
+  changesAt: number | null;
+}
+
+/** The products granting each feature, from the `features` option (product → features). */
+export function productsByFeature(
+  features: Record<string, readonly string[]> | undefined,
+): Map<string, string[]> {
+  const productsOfFeature = new Map<string, string[]>();
+  for (const [product, granted] of Object.entries(features ?? {})) {
+    for (const feature of granted) {
+      productsOfFeature.set(feature, [...(productsOfFeature.get(feature) ?? []), product]);
+    }
+  }
+  return productsOfFeature;
+}
+
+/** What the customer's access to any of `products` gives at the instant `t`. */
+export function grantAt(access: CustomerAccess, products: string[], t: number): Grant {
+  const grantedBy: string[] = [];
+  const spans: number[][] = [];
+  let seats = 0;
+  for (const product of products) {
+    const found = access.get(product);
+    if (!found) {
+      continue;
+    }
+    spans.push(found.spans as number[]);
+    if (spanAt(found.spans, t).covered) {
+      grantedBy.push(product);
+      seats += found.seats;
+    }
+  }
+  const union = spans.length === 1 ? spans[0] : toSpans(pairsOf(spans));
+  const { covered, changesAt } = spanAt(union, t);
+  return { grantedBy, seats, covered, changesAt };
+}
+
+/** The products the customer's access covers at the instant `t`, by product, and their seats. */
+export function productsAt(
+  access: CustomerAccess,
+  t: number,
+): { products: string[]; seats: number } {
+  const products: string[] = [];
+  let seats = 0;
+  for (const [product, found] of access) {
+    if (spanAt(found.spans, t).covered) {
+      products.push(product);
+      seats += found.seats;
+    }
+  }
+  products.sort();
+  return { products, seats };
+}
+
+/** Spans of several products as `{ from, until }` pairs, to be merged into one union. */
+function pairsOf(spans: number[][]): { from: Date; until: Date }[] {
+  const pairs: { from: Date; until: Date }[] = [];
+  for (const list of spans) {
+    for (let i = 0; i < list.length; i += 2) {
+      pairs.push({ from: new Date(list[i]), until: new Date(list[i + 1]) });
+    }
+  }
+  return pairs;
+}

@@ -1,0 +1,107 @@
+/** Takes the lock of one invoice (`$2`, in the class `$1`) until the transaction ends. */
+export const LOCK_INVOICE_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`;
+
+/** Takes an advisory lock (`$1`) until the transaction ends, unless another holds it. */
+export const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
+
+/** Locks a provisioning (`$1`, its key), when it exists, and tells whose it is. */
+export const LOCK_PROVISIONING_SQL = `SELECT customer_id, product_id FROM aqueduct_provisionings WHERE key = $1 FOR UPDATE`;
+
+/** The pairs of the provisionings of one invoice (`$1`). */
+export const PAIRS_OF_INVOICE_SQL = `SELECT DISTINCT customer_id, product_id FROM aqueduct_provisionings WHERE invoice_id = $1`;
+
+/** Records an invoice's first payment; a later one returns no row. */
+export const RECORD_PAYMENT_SQL = `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id) VALUES ($1, $2, $3)
+       ON CONFLICT (invoice_id) DO NOTHING RETURNING 1`;
+
+/** What the ledger reads of an access row (not the adapter's columns: they are the reconciler's). */
+const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, access_until, paid_until,
+  orgs, timeline, awaiting_payment, next_check_at, announced_status, announced_until, announced_orgs,
+  announce_seq, last_transition, loss_observed_at, evaluated_at`;
+
+export const LOCK_ACCESS_SQL = `
+SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
+ WHERE (customer_id, product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ ORDER BY customer_id, product_id
+   FOR UPDATE`;
+
+export const CREATE_ACCESS_SQL = `
+INSERT INTO aqueduct_access (customer_id, product_id)
+SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
+ON CONFLICT (customer_id, product_id) DO NOTHING`;
+
+/**
+ * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),
+ * each with its provisionings as one JSON array: one round trip for the expiry job's batch.
+ */
+export const LOCK_DUE_SQL = `
+WITH due AS (
+  SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
+   WHERE next_check_at <= $1
+   ORDER BY next_check_at
+   LIMIT $2
+     FOR UPDATE SKIP LOCKED
+)
+SELECT due.*, (
+  SELECT coalesce(json_agg(json_build_object(
+           'key', p.key, 'startDate', p.start_date, 'endDate', p.end_date,
+           'accessUntil', p.access_until, 'invoiceId', p.invoice_id,
+           'orgs', CASE WHEN p.start_date <= $1 AND $1 < p.access_until THEN p.orgs END,
+           'paidAt', pay.paid_at)), '[]')
+    FROM aqueduct_provisionings p
+    LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+   WHERE p.customer_id = due.customer_id AND p.product_id = due.product_id
+) AS provisionings
+FROM due`;
+
+/**
+ * Inserts the provisioning or, only when this event is newer (envelope time, then rank) than the
+ * last one applied, replaces what it says. An older or repeated event changes nothing.
+ */
+export const UPSERT_PROVISIONING_SQL = `
+INSERT INTO aqueduct_provisionings AS p
+  (key, provisioning_id, customer_id, product_id, subscription_id, invoice_id, start_date, end_date,
+   grace_period_end_date, contract_start_date, contract_end_date, access_until, orgs, metadata,
+   last_event_id, last_event_type, last_event_at, last_event_rank)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14::jsonb, $15, $16, $17, $18)
+ON CONFLICT (key) DO UPDATE SET
+  provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
+  product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
+  invoice_id = EXCLUDED.invoice_id, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+  grace_period_end_date = EXCLUDED.grace_period_end_date,
+  contract_start_date = EXCLUDED.contract_start_date, contract_end_date = EXCLUDED.contract_end_date,
+  access_until = EXCLUDED.access_until, orgs = EXCLUDED.orgs, metadata = EXCLUDED.metadata,
+  last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
+  last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
+WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)
+RETURNING id`;
+
+/**
+ * The provisionings of the given pairs, with their payments. Orgs only for those that may grant
+ * access at `$3` (a window never opens before its start nor lasts past `access_until`): a long
+ * history costs its dates, not its users.
+ */
+export const PROVISIONINGS_SQL = `
+SELECT p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access_until, p.invoice_id,
+       CASE WHEN p.start_date <= $3 AND $3 < p.access_until THEN p.orgs END AS orgs, pay.paid_at
+  FROM aqueduct_provisionings p
+  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+ WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+
+/** One statement for a batch; a null jsonb column (they are NOT NULL in the table) keeps its value. */
+export const UPDATE_ACCESS_SQL = `
+UPDATE aqueduct_access a SET
+  status = v.status, has_access = v.has_access, since = v.since, access_until = v.access_until,
+  paid_until = v.paid_until, orgs = coalesce(v.orgs, a.orgs), timeline = coalesce(v.timeline, a.timeline),
+  awaiting_payment = v.awaiting_payment, next_check_at = v.next_check_at, evaluated_at = v.evaluated_at,
+  announced_status = v.announced_status, announced_until = v.announced_until,
+  announced_orgs = coalesce(v.announced_orgs, a.announced_orgs), announce_seq = v.announce_seq,
+  last_transition = v.last_transition, loss_observed_at = v.loss_observed_at,
+  version = a.version + 1, updated_at = now()
+  FROM jsonb_to_recordset($1::jsonb) AS v(
+    id uuid, status text, has_access boolean, since timestamptz, access_until timestamptz,
+    paid_until timestamptz, orgs jsonb, timeline jsonb, awaiting_payment boolean,
+    next_check_at timestamptz, evaluated_at timestamptz, announced_status text,
+    announced_until timestamptz, announced_orgs jsonb, announce_seq integer, last_transition text,
+    loss_observed_at timestamptz)
+ WHERE a.id = v.id`;

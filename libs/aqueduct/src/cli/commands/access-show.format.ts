@@ -1,0 +1,72 @@
+import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
+import { printable, table } from '../cli-output';
+import { indent, iso, pairs, yesNo } from './text.format';
+
+/** `access show` for people: each product's entitlement and timeline, then the provisionings. */
+export function showText(
+  customerId: string,
+  at: Date,
+  entitlements: Entitlement[],
+  provisionings: Provisioning[],
+): string {
+  return [
+    `customer ${printable(customerId)} at ${iso(at)}`,
+    ...entitlements.flatMap((e) => entitlementLines(e, at)),
+    '',
+    'provisionings',
+    indent(provisioningsTable(provisionings), 2),
+  ].join('\n');
+}
+
+/** One product: its status, the ledger's dates and flags, its orgs, and its timeline. */
+function entitlementLines(e: Entitlement, at: Date): string[] {
+  const orgs = e.orgs ?? [];
+  const users = orgs.reduce((n, org) => n + (org.users?.length ?? 0), 0);
+  const orgNames = orgs.map((org) => printable(org.name)).join(', ');
+  return [
+    '',
+    `${printable(e.productId)}  ${e.status}  access ${yesNo(e.hasAccess)}`,
+    pairs([
+      ['since', iso(e.since)],
+      ['paid until', iso(e.paidUntil)],
+      ['access until', iso(e.accessUntil)],
+      ['next change', iso(e.changesAt)],
+      ['renewal ahead', yesNo(e.renewalAhead)],
+      ['awaiting payment', yesNo(e.awaitingPayment)],
+      ['provisioned', yesNo(e.provisioned)],
+      ['orgs', `${orgs.length}${orgNames ? ` (${orgNames})` : ''}`],
+      ['users', String(users)],
+    ]),
+    '  timeline',
+    indent(timelineTable(e, at), 4),
+  ];
+}
+
+/** The entitlement's spans, the one holding `at` marked. */
+function timelineTable(e: Entitlement, at: Date): string {
+  return table(
+    ['from', 'until', 'status', ''],
+    e.timeline.map((s) => [
+      iso(s.from),
+      iso(s.until),
+      s.status,
+      s.from.getTime() <= at.getTime() && at.getTime() < s.until.getTime() ? '<- now' : '',
+    ]),
+  );
+}
+
+function provisioningsTable(provisionings: Provisioning[]): string {
+  return table(
+    ['product', 'key', 'invoice', 'start', 'end', 'access until', 'paid at', 'last event'],
+    provisionings.map((p) => [
+      printable(p.productId),
+      printable(p.key),
+      printable(p.invoiceId ?? ''),
+      iso(p.startDate),
+      iso(p.endDate),
+      iso(p.accessUntil),
+      iso(p.paidAt),
+      `${printable(p.lastEventType)} ${iso(p.lastEventAt)}`,
+    ]),
+  );
+}

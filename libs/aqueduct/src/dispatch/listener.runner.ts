@@ -1,0 +1,97 @@
+import type { Logger } from '@nestjs/common';
+import type { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import type { AqueductMetrics } from '../observability/aqueduct-metrics.service';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
+import type { ClaimedDelivery, DeliveryQueue } from '../storage/delivery-queue.interface';
+import { retryDelayMs } from '../utils/backoff';
+import { printable } from '../utils/printable';
+import { toListenerContext, toListenerEvent } from './claimed-delivery.mapper';
+import type { CompletionRecorder } from './completion.recorder';
+import type { DeadDeliveryAlert } from './dead-delivery.alert';
+
+/** Seconds since `started` (a `Date.now()`), for the metrics. */
+const secondsSince = (started: number) => (Date.now() - started) / 1000;
+
+/**
+ * Runs one delivery's listener, outside any transaction, then records the outcome: success (in the
+ * background, see `CompletionRecorder`), a retry after a backoff, or a dead letter and its alert.
+ */
+export class ListenerRunner {
+  constructor(
+    private readonly dispatch: ResolvedAqueductOptions['dispatch'],
+    private readonly queue: DeliveryQueue,
+    private readonly owner: string,
+    private readonly registry: AqueductListenerRegistry,
+    private readonly completions: CompletionRecorder,
+    private readonly deadAlert: DeadDeliveryAlert,
+    private readonly metrics: AqueductMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(delivery: ClaimedDelivery): Promise<void> {
+    const listener = this.registry.get(delivery.listener);
+    const started = Date.now();
+    this.metrics.listenerStarted(
+      delivery.listener,
+      (started - new Date(delivery.receivedAt).getTime()) / 1000,
+    );
+    let error: unknown;
+    if (delivery.attempts > this.dispatch.maxAttempts) {
+      error = new Error(
+        `lease expired ${delivery.attempts - 1} times: the process running it died each time`,
+      );
+    } else if (listener) {
+      try {
+        await listener.handler(toListenerEvent(delivery), toListenerContext(delivery));
+        this.metrics.listenerFinished(delivery.listener, 'done', secondsSince(started));
+        // The slot is free as soon as the listener is done; the write that records it joins the
+        // next batch of completions (the lease, still renewed, covers the delivery until then).
+        this.completions.record(delivery);
+        return;
+      } catch (thrown) {
+        error = thrown;
+      }
+    }
+    await this.fail(delivery, error, started);
+  }
+
+  /** Logs a failed run and schedules its retry, or dead-letters it after the last attempt. */
+  private async fail(delivery: ClaimedDelivery, error: unknown, started: number): Promise<void> {
+    const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = this.dispatch;
+    const dead = delivery.attempts >= maxAttempts;
+    this.metrics.listenerFinished(
+      delivery.listener,
+      dead ? 'dead' : 'retry',
+      secondsSince(started),
+    );
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const log = printable(
+      `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`,
+    );
+    if (dead) {
+      this.logger.error(log);
+    } else {
+      this.logger.warn(log);
+    }
+    await this.queue
+      .fail(
+        delivery,
+        this.owner,
+        message,
+        retryDelayMs(delivery.attempts, retryBaseDelayMs, retryMaxDelayMs),
+        dead,
+      )
+      .catch((failure) =>
+        this.logger.error(
+          `Could not record the failure (the lease will expire and retry): ${failure.message}`,
+        ),
+      );
+    if (dead) {
+      await this.deadAlert
+        .raise(delivery, message)
+        .catch((failure) =>
+          this.logger.error(`Could not raise the dead-delivery alert: ${failure.message}`),
+        );
+    }
+  }
+}

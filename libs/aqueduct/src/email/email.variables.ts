@@ -1,0 +1,51 @@
+import { EMAIL_DEFAULTS } from '../options/aqueduct-options.defaults';
+import type { EmailOptions, EmailTemplateVariables } from '../options/email-options.interface';
+import type { Recipient } from './email.recipients';
+
+/** How dates are written in every mail: in the configured zone and locale. */
+export function emailDateFormat(email: EmailOptions | undefined): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat(email?.locale ?? EMAIL_DEFAULTS.locale, {
+    dateStyle: 'long',
+    timeStyle: 'short',
+    timeZone: email?.timeZone ?? EMAIL_DEFAULTS.timeZone,
+  });
+}
+
+/**
+ * What a template may use, from the event's object (an access transition, a dead delivery or an
+ * alert) and its recipient. Dates are formatted with `format`; one that cannot be read is empty.
+ */
+export function templateVariables(
+  object: Record<string, any>,
+  recipient: Recipient,
+  email: EmailOptions,
+  format: Intl.DateTimeFormat,
+): EmailTemplateVariables {
+  const date = (value: unknown) => {
+    const parsed =
+      value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+    return parsed && !Number.isNaN(parsed.getTime()) ? format.format(parsed) : '';
+  };
+  const productId = String(object.productId ?? '');
+  const accessUntil = object.accessUntil ?? object.gracePeriodEndDate ?? object.endDate;
+  return {
+    productId,
+    productName: email.productNames?.[productId] ?? productId,
+    customerId: String(object.customerId ?? ''),
+    orgName: recipient.orgName,
+    userName: recipient.userName,
+    startDate: date(object.startDate),
+    endDate: date(object.endDate),
+    gracePeriodEndDate: date(object.gracePeriodEndDate ?? object.accessUntil),
+    accessUntil: date(accessUntil),
+    deliveryId: object.deliveryId,
+    listener: object.listener,
+    eventId: object.eventId,
+    eventType: object.eventType,
+    attempts: object.attempts !== undefined ? String(object.attempts) : undefined,
+    lastError: object.lastError,
+    alertKind: object.kind,
+    alertReason: object.reason,
+    alertDetails: object.details ? JSON.stringify(object.details, null, 2) : undefined,
+  };
+}

@@ -1,0 +1,41 @@
+import { BadRequestException } from '@nestjs/common';
+import type { InboxResult } from '../storage/aqueduct-inbox.service';
+
+/** The answer to a stored event. */
+export interface WebhookAck {
+  received: true;
+  id: string;
+  duplicate?: true;
+  /** Authentic but not understood: stored byte for byte, alerted on, delivered to no listener. */
+  quarantined?: true;
+  /** Why it was quarantined, each naming its field. */
+  errors?: string[];
+}
+
+/** The answer to an accepted event, new or a copy of one already stored. */
+export function acceptedAck(result: InboxResult): WebhookAck {
+  return result.duplicate
+    ? { received: true, id: result.id, duplicate: true }
+    : { received: true, id: result.id };
+}
+
+/** The answer to a quarantined event under `invalidEvents: 'quarantine'`: a 2xx. */
+export function quarantinedAck(result: InboxResult, errors: string[]): WebhookAck {
+  return {
+    received: true,
+    id: result.id,
+    ...(result.duplicate ? { duplicate: true as const } : {}),
+    quarantined: true,
+    errors,
+  };
+}
+
+/** The answer to a quarantined event under `invalidEvents: 'reject'`: a 400 naming its errors. */
+export function quarantinedRejection(result: InboxResult, errors: string[]): BadRequestException {
+  return new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: errors,
+    id: result.id,
+  });
+}

@@ -1,0 +1,130 @@
+/** How stored events reach listeners. */
+export interface DispatchOptions {
+  /**
+   * Run listeners in this instance. Turn off in instances that should only receive.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Deliveries this instance runs at the same time.
+   * @default 10
+   */
+  concurrency?: number;
+  /**
+   * Runs of one delivery before it is dead-lettered.
+   * @default 8
+   */
+  maxAttempts?: number;
+  /**
+   * First retry delay; each next one doubles (with jitter) up to `retryMaxDelayMs`. With the
+   * defaults, 8 attempts span about an hour.
+   * @default 30000
+   */
+  retryBaseDelayMs?: number;
+  /**
+   * Longest delay between two attempts.
+   * @default 3600000 (1 hour)
+   */
+  retryMaxDelayMs?: number;
+  /**
+   * How long a claimed delivery stays reserved. Renewed while the listener runs; when a process
+   * dies mid-listener, another instance retakes the delivery once it expires.
+   * @default 60000
+   */
+  leaseMs?: number;
+  /**
+   * Safety-net poll for due work (retries, expired leases, missed notifications).
+   * @default 1000
+   */
+  pollIntervalMs?: number;
+  /**
+   * On shutdown, how long to wait for running listeners before handing their deliveries back.
+   * @default 10000
+   */
+  shutdownTimeoutMs?: number;
+  /**
+   * The fast path: the instance that receives an event stores its deliveries leased to itself and
+   * runs them right after the answer, keeping up to this many per slot of `concurrency` waiting in
+   * memory; past that, deliveries are stored pending for any instance. Lower it when listeners are
+   * slow and other instances should share a burst sooner; 0 turns the fast path off (every delivery
+   * is claimed, by any instance).
+   * @default 50
+   */
+  localBacklogPerSlot?: number;
+}
+
+/** The scheduled job that ends access once `gracePeriodEndDate` (else `endDate`) has passed. */
+export interface ExpiryOptions {
+  /**
+   * Run the job in this instance. Every instance may run it: one wins each tick.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Cron expression of the job (seconds field optional), as the `cron` package (and
+   * `@nestjs/schedule`) take it. The job runs on its own timer: the host needs no ScheduleModule.
+   * @default '* * * * *' (every minute)
+   */
+  cron?: string;
+  /**
+   * Entitlements handled per transaction.
+   * @default 500
+   */
+  batchSize?: number;
+}
+
+/** When operators are alerted (health degraded, a metric, one mail to `email.alertTo`). */
+export interface AlertOptions {
+  /**
+   * Requests failing verification, with none verified in between, that open the `verification`
+   * alert (a wrong secret or scheme: Aqueduct disables the endpoint after its retries).
+   * @default 5
+   */
+  verificationFailures?: number;
+  /**
+   * The window those failures are counted in.
+   * @default 600000 (10 minutes)
+   */
+  verificationWindowMs?: number;
+}
+
+/** The periodic check that Aqueduct's endpoint list points at this app (needs `apiKey` and `publicUrl`). */
+export interface EndpointCheckOptions {
+  /**
+   * Check at start-up (in the background: start-up never waits for Aqueduct's API) and every
+   * `intervalMs`: an endpoint must point at `publicUrl` and send every Aqueduct event type this
+   * app listens to, else the `endpoint` alert opens (health degraded, one mail to
+   * `email.alertTo`). `EndpointCheck.check()` runs it on demand either way.
+   * @default true when `apiKey` and `publicUrl` are both set, else false
+   */
+  enabled?: boolean;
+  /**
+   * Time between two checks, in ms (1000 to 2147483647).
+   * @default 10800000 (3 hours)
+   */
+  intervalMs?: number;
+}
+
+/** Thresholds of `AqueductHealthIndicator`. */
+export interface HealthOptions {
+  /**
+   * Down when the oldest due delivery has waited longer than this.
+   * @default 600000 (10 minutes)
+   */
+  maxPendingAgeMs?: number;
+  /**
+   * Down when more deliveries than this are dead.
+   * @default undefined (dead deliveries do not make the instance unhealthy)
+   */
+  maxDeadDeliveries?: number;
+}
+
+/** Prometheus metrics, through the optional `prom-client` package. */
+export interface MetricsOptions {
+  /** @default true when prom-client is installed */
+  enabled?: boolean;
+  /** A prom-client `Registry`. @default prom-client's global registry */
+  registry?: unknown;
+  /** Prefix of every series name. @default 'aqueduct_' */
+  prefix?: string;
+}
