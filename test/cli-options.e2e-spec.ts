@@ -31,7 +31,10 @@ describe('nestjs-aqueduct options and environment', () => {
       ['send'],
       ['simulate'],
       ['events'],
-      ...['list', 'show', 'replay', 'redrive', 'reprocess', 'dismiss'].map((c) => ['events', c]),
+      ...['list', 'show', 'replay', 'redrive', 'reprocess', 'dismiss', 'prune'].map((c) => [
+        'events',
+        c,
+      ]),
       ['access'],
       ...['show', 'check'].map((c) => ['access', c]),
       ['endpoints'],

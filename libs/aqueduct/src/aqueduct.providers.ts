@@ -26,8 +26,10 @@ import { AqueductEventPublisher } from './listeners/aqueduct-event.publisher';
 import { AqueductEventCommands } from './admin/aqueduct-event.commands';
 import { AqueductEventReader } from './admin/aqueduct-event.reader';
 import { AqueductEventsService } from './admin/aqueduct-events.service';
+import { PruneJob } from './admin/retention.job';
 import { AqueductDeliveryStore } from './storage/aqueduct-delivery.store';
 import { AqueductEventStore } from './storage/aqueduct-event.store';
+import { AqueductRetentionStore } from './storage/aqueduct-retention.store';
 import { AqueductListenerRegistry } from './listeners/aqueduct-listener.registry';
 import { AqueductListenersExplorer } from './listeners/aqueduct-listeners.explorer';
 import { RawBodyInstaller } from './http/raw-body.installer';
@@ -60,7 +62,10 @@ const INGEST_PROVIDERS: Provider[] = [
   RawBodyInstaller,
 ];
 
-/** Listeners and the dispatcher that runs them, with the stores and admin services over events. */
+/**
+ * Listeners and the dispatcher that runs them, with the stores and admin services over events and
+ * the retention job.
+ */
 const DISPATCH_PROVIDERS: Provider[] = [
   AqueductListenerRegistry,
   AqueductListenersExplorer,
@@ -69,8 +74,10 @@ const DISPATCH_PROVIDERS: Provider[] = [
   AqueductDeliveryStore,
   { provide: DELIVERY_QUEUE, useExisting: AqueductDeliveryStore },
   AqueductEventStore,
+  AqueductRetentionStore,
   AqueductEventReader,
   AqueductEventCommands,
+  PruneJob,
   AqueductDispatcher,
   AqueductEventsService,
   AqueductEventPublisher,

@@ -21,6 +21,7 @@ export type {
   HealthOptions,
   HmacVerification,
   MetricsOptions,
+  RetentionOptions,
   SharedSecretVerification,
   StandardWebhooksVerification,
   VerificationOptions,
@@ -113,7 +114,12 @@ export type { WebhookAck } from './http/webhook-receiver.service';
 // Stored events: reads, commands, their errors.
 export { AqueductEventsService } from './admin/aqueduct-events.service';
 export { AqueductEventReader } from './admin/aqueduct-event.reader';
-export { AqueductEventCommands, type ReprocessResult } from './admin/aqueduct-event.commands';
+export {
+  AqueductEventCommands,
+  type PruneRequest,
+  type PruneResult,
+  type ReprocessResult,
+} from './admin/aqueduct-event.commands';
 export {
   AqueductAdminError,
   AqueductEventStillInvalidError,

@@ -1,12 +1,19 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { CREATED_AT_MISSING, parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
+import { RETENTION_DEFAULTS } from '../options/aqueduct-options.defaults';
 import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
 import { AqueductEventStore } from '../storage/aqueduct-event.store';
 import { isPayloadFault } from '../storage/aqueduct-inbox.service';
+import { AqueductRetentionStore } from '../storage/aqueduct-retention.store';
 import type { AqueductEventStatus } from '../storage/aqueduct-storage.types';
 import { AqueductEventStillInvalidError, AqueductNotFoundError } from './aqueduct-admin.errors';
+import type { PruneRequest, PruneResult } from './aqueduct-prune.interfaces';
+
+export type { PruneRequest, PruneResult } from './aqueduct-prune.interfaces';
 
 /** What reprocessing a quarantined event did. */
 export interface ReprocessResult {
@@ -30,6 +37,9 @@ export class AqueductEventCommands {
     private readonly deliveries: AqueductDeliveryStore,
     private readonly registry: AqueductListenerRegistry,
     private readonly alerts: AqueductAlerts,
+    private readonly retention: AqueductRetentionStore,
+    private readonly metrics: AqueductMetrics,
+    @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {}
 
   /**
@@ -128,6 +138,49 @@ export class AqueductEventCommands {
   /** Every dead delivery (optionally of one listener) back to pending. Returns how many. */
   redriveDead(listener?: string): Promise<number> {
     return this.deliveries.redriveDead(listener);
+  }
+
+  /**
+   * Deletes the events received more than `olderThanMs` ago whose deliveries are all done, with
+   * their deliveries; never one the ledger refers to, a quarantined one or one with a dead
+   * delivery unless asked. Batches until one is not full, each under retention's advisory lock:
+   * when another instance holds it, this one stops (`ran: false` if it had not started). A dry
+   * run counts instead.
+   */
+  async prune(request: PruneRequest): Promise<PruneResult> {
+    const { olderThanMs, batchSize = RETENTION_DEFAULTS.batchSize } = request;
+    const valid = Number.isFinite(olderThanMs) && olderThanMs > 0 && Number.isInteger(batchSize);
+    if (!valid || batchSize <= 0) {
+      throw new RangeError('prune needs olderThanMs > 0 and a positive integer batchSize');
+    }
+    const cutoff = new Date(this.clock.now().getTime() - olderThanMs);
+    const scope = {
+      includeQuarantined: request.includeQuarantined ?? false,
+      includeDead: request.includeDead ?? false,
+    };
+    if (request.dryRun) {
+      const counts = await this.retention.countPrunable(cutoff, scope);
+      return { ran: true, dryRun: true, cutoff, ...counts, batches: 0 };
+    }
+    const startedAt = Date.now();
+    const result = { ran: false, dryRun: false, cutoff, events: 0, deliveries: 0, batches: 0 };
+    while (!request.signal?.aborted) {
+      const batch = await this.retention.pruneBatch(cutoff, scope, batchSize);
+      if (!batch.won) {
+        break; // another instance is pruning (it takes over from here)
+      }
+      result.ran = true;
+      result.batches++;
+      result.events += batch.events;
+      result.deliveries += batch.deliveries;
+      if (batch.selected < batchSize || batch.events === 0) {
+        break; // the last batch, or one whose every event became needed again: the next run
+      }
+    }
+    if (result.ran) {
+      this.metrics.pruned((Date.now() - startedAt) / 1000, result.events);
+    }
+    return result;
   }
 
   private async resolveQuarantineIfClear(): Promise<void> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryFilter, EventFilter } from '../storage/aqueduct-storage.types';
-import { AqueductEventCommands } from './aqueduct-event.commands';
+import { AqueductEventCommands, type PruneRequest } from './aqueduct-event.commands';
 import { AqueductEventReader } from './aqueduct-event.reader';
 
 /**
@@ -53,5 +53,8 @@ export class AqueductEventsService {
   }
   redriveDead(listener?: string) {
     return this.commands.redriveDead(listener);
+  }
+  prune(request: PruneRequest) {
+    return this.commands.prune(request);
   }
 }

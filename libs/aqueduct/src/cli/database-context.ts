@@ -6,7 +6,7 @@ import { aqueductMigrations } from '../storage/aqueduct-storage';
 import { CliError, ExitCode } from './cli-output';
 
 /**
- * The module against a database, without HTTP, dispatching or the expiry job: enough for the
+ * The module against a database, without HTTP, dispatching or the jobs: enough for the
  * events service. Replays are picked up by the running app's dispatchers (NOTIFY).
  */
 export async function withDatabase<T>(
@@ -32,6 +32,7 @@ export async function withDatabase<T>(
         secrets: ['cli-receives-nothing'],
         dispatch: { enabled: false },
         expiry: { enabled: false },
+        retention: { enabled: false },
       }),
     ],
   })

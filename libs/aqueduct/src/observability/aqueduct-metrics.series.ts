@@ -82,6 +82,19 @@ export const SERIES = {
     help: 'Entitlements the last sweep expired or started',
     labelNames: ['change'],
   },
+  eventsPruned: {
+    kind: 'Counter',
+    name: 'events_pruned_total',
+    help: 'Events deleted by retention (their deliveries went with them)',
+    labelNames: [],
+  },
+  pruneSeconds: {
+    kind: 'Histogram',
+    name: 'prune_duration_seconds',
+    help: 'Duration of one retention run (every batch)',
+    labelNames: [],
+    extra: IN_SECONDS,
+  },
   unauthorized: {
     kind: 'Counter',
     name: 'webhooks_unauthorized_total',

@@ -124,4 +124,10 @@ export class AqueductMetrics {
     this.series?.entitlements.set({ change: 'expired' }, expired);
     this.series?.entitlements.set({ change: 'started' }, started);
   }
+
+  /** One retention run that held the lock: its duration, and the events it deleted. */
+  pruned(seconds: number, events: number): void {
+    this.series?.pruneSeconds.observe({}, seconds);
+    this.series?.eventsPruned.inc({}, events);
+  }
 }

@@ -6,6 +6,7 @@ import type {
   ExpiryOptions,
   HealthOptions,
   MetricsOptions,
+  RetentionOptions,
 } from './aqueduct-options.interface';
 import type { EmailTemplateName } from './email-options.interface';
 
@@ -34,6 +35,19 @@ export const EXPIRY_DEFAULTS: Required<ExpiryOptions> = {
   enabled: true,
   cron: '* * * * *',
   batchSize: 500,
+};
+
+/**
+ * Retention: off (deleting a host's data is opt-in); hourly, off the top of the hour when other
+ * crons fire; batches small enough to keep each transaction short.
+ */
+export const RETENTION_DEFAULTS: Required<RetentionOptions> = {
+  enabled: false,
+  olderThanDays: 30,
+  cron: '17 * * * *',
+  batchSize: 5000,
+  includeQuarantined: false,
+  includeDead: false,
 };
 
 export const ACCESS_CACHE_DEFAULTS: Required<AccessCacheOptions> = {

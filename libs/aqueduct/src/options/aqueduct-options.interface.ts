@@ -10,6 +10,7 @@ import type {
   ExpiryOptions,
   HealthOptions,
   MetricsOptions,
+  RetentionOptions,
 } from './runtime-options.interface';
 import type { VerificationOptions } from './verification-options.interface';
 
@@ -72,6 +73,11 @@ export interface AqueductModuleOptions {
   provisioningAdapter?: Type<ProvisioningAdapter>;
   /** The grace-period expiry job. */
   expiry?: ExpiryOptions;
+  /**
+   * Deleting old events (see `RetentionOptions`).
+   * @default { enabled: false } (nothing is ever deleted)
+   */
+  retention?: RetentionOptions;
   /** Access checks: the customer of a request, payment, the cache, the outage fallback. */
   access?: AccessOptions;
   /**

@@ -10,6 +10,7 @@ import type {
   ExpiryOptions,
   HealthOptions,
   MetricsOptions,
+  RetentionOptions,
   VerificationOptions,
 } from './aqueduct-options.interface';
 
@@ -22,6 +23,7 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   storeTimeoutMs: number;
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
+  retention: Required<RetentionOptions>;
   access: ResolvedAccessOptions;
   features: Record<string, string[]>;
   invalidEvents: 'quarantine' | 'reject';

@@ -8,6 +8,7 @@ import {
   EXPIRY_DEFAULTS,
   HEALTH_DEFAULTS,
   METRICS_DEFAULTS,
+  RETENTION_DEFAULTS,
 } from './aqueduct-options.defaults';
 import { resolveAqueductOptions } from './aqueduct-options.validator';
 
@@ -32,6 +33,7 @@ describe('resolveAqueductOptions', () => {
       storeTimeoutMs: 5000,
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
+      retention: RETENTION_DEFAULTS,
       access: ACCESS_DEFAULTS,
       features: {},
       invalidEvents: 'quarantine',
@@ -75,6 +77,7 @@ describe('resolveAqueductOptions', () => {
       path: 'webhooks/aqueduct',
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
+      retention: RETENTION_DEFAULTS,
       access: ACCESS_DEFAULTS,
       features: {},
       invalidEvents: 'quarantine',
@@ -146,6 +149,29 @@ describe('resolveAqueductOptions', () => {
     );
     expect(() => resolve({ secrets: ['s'], metrics: { enabled: 'no' } })).toThrow(
       'option "metrics.enabled" must be true or false',
+    );
+  });
+
+  it('leaves retention off unless enabled, fills its defaults and names a bad field', () => {
+    expect(RETENTION_DEFAULTS.enabled).toBe(false);
+    expect(
+      resolve({ secrets: ['s'], retention: { enabled: true, olderThanDays: 90 } }).retention,
+    ).toEqual({ ...RETENTION_DEFAULTS, enabled: true, olderThanDays: 90 });
+    const refused: [Record<string, unknown>, string][] = [
+      [{ olderThanDays: 0 }, '"retention.olderThanDays" must be a positive integer'],
+      [{ olderThanDays: 1.5 }, '"retention.olderThanDays" must be a positive integer'],
+      [{ olderThanDays: '30d' }, '"retention.olderThanDays" must be a positive integer'],
+      [{ batchSize: -1 }, '"retention.batchSize" must be a positive integer'],
+      [{ cron: 'hourly' }, '"retention.cron" must be a cron expression'],
+      [{ enabled: 'yes' }, '"retention.enabled" must be true or false'],
+      [{ includeDead: 1 }, '"retention.includeDead" must be true or false'],
+      [{ includeQuarantined: 'no' }, '"retention.includeQuarantined" must be true or false'],
+    ];
+    for (const [retention, message] of refused) {
+      expect(() => resolve({ secrets: ['s'], retention })).toThrow(message);
+    }
+    expect(() => resolve({ secrets: ['s'], retention: 30 })).toThrow(
+      'option "retention" must be an object',
     );
   });
 

@@ -18,6 +18,7 @@ import {
   resolveHealth,
   resolveInvalidEvents,
   resolveMetrics,
+  resolveRetention,
 } from './runtime-options.validator';
 import { resolveVerification } from './verification-options.validator';
 
@@ -60,6 +61,7 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     ),
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),
+    retention: resolveRetention(options.retention),
     access: resolveAccess(options.access ?? {}),
     features: resolveFeatures(options.features),
     ...(publicUrl === undefined ? {} : { publicUrl }),

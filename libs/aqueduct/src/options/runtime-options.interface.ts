@@ -73,6 +73,53 @@ export interface ExpiryOptions {
   batchSize?: number;
 }
 
+/**
+ * The scheduled job that deletes old events (with their deliveries). Off unless enabled: deleting
+ * a host's data is its decision. What is kept whatever the age: an event with a delivery not
+ * done (pending, running, waiting for a retry), a quarantined event and an event with a dead
+ * delivery (unless `includeQuarantined` / `includeDead`), an event the access ledger refers to
+ * (a provisioning's last event, a paid invoice's event). Mail records (`aqueduct_emails`) are
+ * never deleted: they stop a replay from mailing twice.
+ */
+export interface RetentionOptions {
+  /**
+   * Run the job in this instance. Off by default: the module never deletes a host's data unless
+   * told to. Every instance may run it: one wins each batch.
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * Age (from `received_at`) past which an event may be deleted, in days. Keep it above Aqueduct's
+   * retry schedule (about two days): a redelivery of a deleted event is no longer recognised as a
+   * duplicate, and would be stored and delivered again.
+   * @default 30
+   */
+  olderThanDays?: number;
+  /**
+   * Cron expression of the job (seconds field optional), as the `cron` package (and
+   * `@nestjs/schedule`) take it. The job runs on its own timer: the host needs no ScheduleModule.
+   * @default '17 * * * *' (every hour, at minute 17)
+   */
+  cron?: string;
+  /**
+   * Events deleted per transaction: a batch holds its row locks and its share of WAL until it
+   * commits, so it stays short however much there is to delete.
+   * @default 5000
+   */
+  batchSize?: number;
+  /**
+   * Also delete quarantined events (authentic events never delivered to a listener, waiting for
+   * an operator to reprocess or dismiss them). Dismissed events are deleted either way.
+   * @default false
+   */
+  includeQuarantined?: boolean;
+  /**
+   * Also delete events with a dead delivery (a listener that gave up, waiting for a redrive).
+   * @default false
+   */
+  includeDead?: boolean;
+}
+
 /** When operators are alerted (health degraded, a metric, one mail to `email.alertTo`). */
 export interface AlertOptions {
   /**

@@ -9,6 +9,7 @@ import {
   HEALTH_DEFAULTS,
   MAX_TIMER_MS,
   METRICS_DEFAULTS,
+  RETENTION_DEFAULTS,
 } from './aqueduct-options.defaults';
 import type {
   AlertOptions,
@@ -17,11 +18,12 @@ import type {
   ExpiryOptions,
   HealthOptions,
   MetricsOptions,
+  RetentionOptions,
 } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
 import { positiveInteger } from './option-checks';
 
-/** The options of the module's background work: dispatch, expiry, alerts, health, metrics. */
+/** The options of the background work: dispatch, expiry, retention, alerts, health, metrics. */
 
 export function resolveEndpointCheck(
   check: EndpointCheckOptions | undefined,
@@ -75,20 +77,47 @@ export function resolveInvalidEvents(value: unknown): 'quarantine' | 'reject' {
 }
 
 export function resolveExpiry(expiry: ExpiryOptions): Required<ExpiryOptions> {
-  if (expiry.enabled !== undefined && typeof expiry.enabled !== 'boolean') {
-    throw new Error(invalidOption('expiry.enabled', 'must be true or false'));
-  }
-  if (
-    expiry.cron !== undefined &&
-    (typeof expiry.cron !== 'string' || expiry.cron.trim().split(/\s+/).length < 5)
-  ) {
-    throw new Error(invalidOption('expiry.cron', 'must be a cron expression such as "* * * * *"'));
-  }
   return {
-    enabled: expiry.enabled ?? EXPIRY_DEFAULTS.enabled,
-    cron: expiry.cron ?? EXPIRY_DEFAULTS.cron,
+    enabled: booleanOption('expiry.enabled', expiry.enabled, EXPIRY_DEFAULTS.enabled),
+    cron: cronOption('expiry.cron', expiry.cron, EXPIRY_DEFAULTS.cron),
     batchSize: positiveInteger('expiry.batchSize', expiry.batchSize, EXPIRY_DEFAULTS.batchSize),
   };
+}
+
+export function resolveRetention(
+  retention: RetentionOptions | undefined,
+): Required<RetentionOptions> {
+  if (retention !== undefined && (!retention || typeof retention !== 'object')) {
+    throw new Error(invalidOption('retention', 'must be an object'));
+  }
+  const given = retention ?? {};
+  const flag = (key: 'enabled' | 'includeQuarantined' | 'includeDead') =>
+    booleanOption(`retention.${key}`, given[key], RETENTION_DEFAULTS[key]);
+  const count = (key: 'olderThanDays' | 'batchSize') =>
+    positiveInteger(`retention.${key}`, given[key], RETENTION_DEFAULTS[key]);
+  return {
+    enabled: flag('enabled'),
+    olderThanDays: count('olderThanDays'),
+    cron: cronOption('retention.cron', given.cron, RETENTION_DEFAULTS.cron),
+    batchSize: count('batchSize'),
+    includeQuarantined: flag('includeQuarantined'),
+    includeDead: flag('includeDead'),
+  };
+}
+
+function booleanOption(field: string, value: unknown, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new Error(invalidOption(field, 'must be true or false'));
+  }
+  return value ?? fallback;
+}
+
+/** A cron expression of 5 or 6 fields; the `cron` package checks the fields when the job starts. */
+function cronOption(field: string, value: unknown, fallback: string): string {
+  if (value !== undefined && (typeof value !== 'string' || value.trim().split(/\s+/).length < 5)) {
+    throw new Error(invalidOption(field, 'must be a cron expression such as "* * * * *"'));
+  }
+  return value ?? fallback;
 }
 
 export function resolveDispatch(dispatch: DispatchOptions): Required<DispatchOptions> {

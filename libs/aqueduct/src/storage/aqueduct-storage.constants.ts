@@ -2,6 +2,12 @@
 export const AQUEDUCT_MIGRATION_LOCK = 7_310_420_001;
 
 /**
+ * Advisory lock key of retention: one instance deletes at a time. (The expiry job's is
+ * 7_310_420_002, `SWEEP_LOCK` of the access folder.)
+ */
+export const RETENTION_LOCK = 7_310_420_003;
+
+/**
  * Postgres channel on which a change to a customer's access is announced (payload: the customer
  * id), by a trigger on `aqueduct_access`: whatever process or statement made the change.
  */

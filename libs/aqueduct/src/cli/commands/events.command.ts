@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { AqueductDeliveryState } from '../../storage/aqueduct-storage.types';
 import { registerEventsList } from './events-list.command';
+import { registerEventsPrune } from './events-prune.command';
 import {
   registerEventsDismiss,
   registerEventsRedrive,
@@ -15,17 +16,18 @@ import { registerEventsShow } from './events-show.command';
  * sequence is shown (`\u001b[31m`), never acted on by the terminal.
  */
 
-/** `events list|show|replay|redrive`: the stored events, the ngrok-replay equivalent. */
+/** `events list|show|replay|redrive|reprocess|dismiss|prune`: the stored events. */
 export function registerEvents(program: Command): void {
   const events = program
     .command('events')
-    .description('inspect stored events, replay them, redrive dead deliveries');
+    .description('inspect stored events, replay them, redrive dead deliveries, prune old ones');
   registerEventsList(events);
   registerEventsShow(events);
   registerEventsReplay(events);
   registerEventsRedrive(events);
   registerEventsReprocess(events);
   registerEventsDismiss(events);
+  registerEventsPrune(events);
 }
 
 export type { AqueductDeliveryState };

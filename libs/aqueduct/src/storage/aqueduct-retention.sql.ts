@@ -1,0 +1,90 @@
+/**
+ * Retention's statements. Which events may go is one predicate, written once and used by the
+ * count (a dry run), the choice of a batch and the delete, which tests it again.
+ *
+ * It reads two columns of the ledger's tables (owned by `access`): an event the ledger refers to
+ * must not go, and that test must sit in the statement that deletes, under its locks, to hold.
+ */
+
+/** What an operator chose to delete besides the default (events whose work is all done). */
+export interface RetentionScope {
+  /** Quarantined events too (never delivered; waiting for a reprocess or a dismissal). */
+  includeQuarantined: boolean;
+  /** Events with a dead delivery too (waiting for a redrive). */
+  includeDead: boolean;
+}
+
+/** Takes retention's advisory lock (`$1`) until the transaction ends, unless another holds it. */
+export const TRY_RETENTION_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
+
+/** A delivery not finished: due, running, or failed and waiting for its retry. */
+const UNFINISHED_DELIVERY = `EXISTS (SELECT 1 FROM aqueduct_deliveries d
+  WHERE d.event_id = e.id AND d.state IN ('pending', 'active'))`;
+/** A delivery given up on, waiting for a redrive. */
+const DEAD_DELIVERY = `EXISTS (SELECT 1 FROM aqueduct_deliveries d
+  WHERE d.event_id = e.id AND d.state = 'dead')`;
+
+/**
+ * Events received before `$1` that nothing needs any more: every delivery `done` (or `dead`, when
+ * included). The deliveries' CHECK constraint allows four states, so "not pending, active or
+ * dead" is "done"; naming the unfinished ones, in the predicates of their partial indexes
+ * (`aqueduct_deliveries_runnable_idx`, `aqueduct_deliveries_dead_idx`), reads the backlog and the
+ * dead letters, not every delivery ever made. Dismissed events may go; quarantined ones only
+ * when asked.
+ */
+export function prunable(scope: RetentionScope): string {
+  return `e.received_at < $1
+   ${scope.includeQuarantined ? '' : `AND e.status <> 'quarantined'`}
+   AND NOT ${UNFINISHED_DELIVERY}
+   ${scope.includeDead ? '' : `AND NOT ${DEAD_DELIVERY}`}
+   AND NOT EXISTS (SELECT 1 FROM aqueduct_provisionings p WHERE p.last_event_id = e.id)
+   AND NOT EXISTS (SELECT 1 FROM aqueduct_invoice_payments i WHERE i.event_id = e.id)`;
+}
+
+/** What a dry run reports: the events that would go, and their deliveries. */
+export function countPrunableSql(scope: RetentionScope): string {
+  return `
+SELECT count(*) AS events,
+       coalesce(sum((SELECT count(*) FROM aqueduct_deliveries d WHERE d.event_id = e.id)), 0) AS deliveries
+  FROM aqueduct_events e
+ WHERE ${prunable(scope)}`;
+}
+
+/**
+ * One batch: the oldest `$2` prunable events (the `(received_at, id)` index, in order), locked.
+ * SKIP LOCKED passes over an event another transaction holds (one being reprocessed, say).
+ */
+export function selectPrunableSql(scope: RetentionScope): string {
+  return `
+SELECT e.id FROM aqueduct_events e
+ WHERE ${prunable(scope)}
+ ORDER BY e.received_at, e.id
+ LIMIT $2
+   FOR UPDATE OF e SKIP LOCKED`;
+}
+
+/**
+ * Locks the batch's deliveries (`$1`): waits for a replay or redrive of one of them that is
+ * being written, so that the delete, a new statement with a new snapshot, sees it.
+ */
+export const LOCK_DELIVERIES_SQL = `
+SELECT count(*) AS n FROM (
+  SELECT 1 FROM aqueduct_deliveries WHERE event_id = ANY($1::uuid[]) FOR UPDATE
+) locked`;
+
+/**
+ * Deletes the batch's events (`$2`) that are still prunable; their deliveries go with them
+ * (ON DELETE CASCADE). The outer query reads the deliveries as they were when it started, so it
+ * counts those the cascade removes.
+ */
+export function deletePrunableSql(scope: RetentionScope): string {
+  return `
+WITH gone AS (
+  DELETE FROM aqueduct_events e
+   WHERE e.id = ANY($2::uuid[]) AND ${prunable(scope)}
+  RETURNING e.id
+)
+SELECT count(*) AS events,
+       (SELECT count(*) FROM aqueduct_deliveries d WHERE d.event_id IN (SELECT id FROM gone)) AS deliveries
+  FROM gone`;
+}

@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import {
+  countPrunableSql,
+  deletePrunableSql,
+  LOCK_DELIVERIES_SQL,
+  type RetentionScope,
+  selectPrunableSql,
+  TRY_RETENTION_LOCK_SQL,
+} from './aqueduct-retention.sql';
+import { RETENTION_LOCK } from './aqueduct-storage.constants';
+
+export type { RetentionScope } from './aqueduct-retention.sql';
+
+/** What one batch did. */
+export interface PruneBatch {
+  /** False when another instance held the retention lock: this one did nothing. */
+  won: boolean;
+  /** Events chosen and locked (the batch was full when this is the batch size). */
+  selected: number;
+  /** Events deleted (fewer than selected when some became needed again meanwhile). */
+  events: number;
+  /** Their deliveries, deleted with them. */
+  deliveries: number;
+}
+
+/** What would go, or went. */
+export interface PruneCounts {
+  events: number;
+  deliveries: number;
+}
+
+/**
+ * Deletes old events, with their deliveries, in batches (see `aqueduct-retention.sql.ts` for
+ * which). A storage class of its own beside `AqueductEventStore`: the same table, a job apart.
+ */
+@Injectable()
+export class AqueductRetentionStore {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Counts the events received before `before` that a prune would delete, and their deliveries. */
+  async countPrunable(before: Date, scope: RetentionScope): Promise<PruneCounts> {
+    const [row] = await this.dataSource.query(countPrunableSql(scope), [before]);
+    return { events: Number(row.events), deliveries: Number(row.deliveries) };
+  }
+
+  /**
+   * One batch, one transaction: the retention lock (or nothing), the oldest `batchSize` prunable
+   * events locked, their deliveries locked, then the delete. READ COMMITTED whatever the server's
+   * default: the delete must see, in a snapshot of its own, a replay that committed while it
+   * waited for the deliveries' locks, and keep that event.
+   */
+  pruneBatch(before: Date, scope: RetentionScope, batchSize: number): Promise<PruneBatch> {
+    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+      const [{ won }] = await manager.query(TRY_RETENTION_LOCK_SQL, [RETENTION_LOCK]);
+      if (!won) {
+        return { won: false, selected: 0, events: 0, deliveries: 0 };
+      }
+      const chosen: { id: string }[] = await manager.query(selectPrunableSql(scope), [
+        before,
+        batchSize,
+      ]);
+      if (chosen.length === 0) {
+        return { won: true, selected: 0, events: 0, deliveries: 0 };
+      }
+      const ids = chosen.map((row) => row.id);
+      await manager.query(LOCK_DELIVERIES_SQL, [ids]);
+      const [gone] = await manager.query(deletePrunableSql(scope), [before, ids]);
+      return {
+        won: true,
+        selected: ids.length,
+        events: Number(gone.events),
+        deliveries: Number(gone.deliveries),
+      };
+    });
+  }
+}
