@@ -9,6 +9,7 @@ import {
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from '../options/provisioning-adapter.interface';
+import { Semaphore } from '../utils/semaphore';
 
 type AdapterAction = 'provision' | 'deprovision' | 'update';
 
@@ -30,12 +31,26 @@ const DEFAULT_REASON: Record<AdapterAction, string> = {
  * without blocking the ledger, which keeps writing while a slow adapter runs; what it writes
  * meanwhile announces a transition whose own delivery reconciles again.
  */
+/** pg's pool size when TypeORM is given none. */
+const DEFAULT_POOL_SIZE = 10;
+
 @Injectable()
 export class ProvisioningReconciler {
+  /**
+   * The adapter runs inside the transaction that holds the lock, so each call holds a pooled
+   * connection, and a host's adapter usually queries the same database through the same pool. With
+   * as many calls as connections, every call would wait for a connection none can give back, and
+   * the webhook route with them (503s until the endpoint is disabled). At most half the pool runs
+   * adapter calls; the rest serves the adapters' own queries, the webhook route and the dispatcher.
+   */
+  private readonly calls: Semaphore;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(PROVISIONING_ADAPTER) private readonly adapter: ProvisioningAdapter,
-  ) {}
+  ) {
+    this.calls = new Semaphore(Math.max(1, Math.floor(poolSizeOf(dataSource) / 2)));
+  }
 
   async reconcile(pair: Pair): Promise<void> {
     // Most calls find the adapter in step (the delivery that got there first did the work): one
@@ -47,6 +62,11 @@ export class ProvisioningReconciler {
     if (!current || !actionFor(current)) {
       return;
     }
+    await this.calls.run(() => this.reconcileLocked(pair));
+  }
+
+  /** The adapter call, under the (customer, product) lock, when one is still needed. */
+  private async reconcileLocked(pair: Pair): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`, [
         ADAPTER_LOCK_CLASS,
@@ -79,6 +99,14 @@ export class ProvisioningReconciler {
       );
     });
   }
+}
+
+/** Connections of TypeORM's pool (`extra.max` / `poolSize`; pg's default is 10). */
+function poolSizeOf(dataSource: DataSource): number {
+  const pool = (
+    dataSource.driver as unknown as { master?: { options?: { max?: number } } } | undefined
+  )?.master;
+  return pool?.options?.max ?? DEFAULT_POOL_SIZE;
 }
 
 function actionFor(row: AccessRow): AdapterAction | null {
