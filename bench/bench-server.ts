@@ -5,7 +5,10 @@
  *
  * Env: BENCH_DATABASE_URL (required), BENCH_AQUEDUCT_OPTIONS (JSON AqueductModuleOptions, required),
  * BENCH_NOOP_LISTENERS=1 to register three no-op provisioning.start listeners (off by default, so the
- * ingest benchmark measures receiving alone: without listeners no delivery is created or run).
+ * ingest benchmark measures receiving alone: without listeners no delivery is created or run),
+ * BENCH_NAIVE_SECRET to serve `POST /naive` (support/naive-receiver.ts) checking with that secret:
+ * the app then bootstraps with `rawBody: true`, as that receiver needs; BENCH_ADAPTER=1 to give the
+ * module support/bench-adapter.ts as its provisioning adapter (one upsert per call).
  * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'stats' }`.
  */
 import 'reflect-metadata';
@@ -31,6 +34,8 @@ import {
   RequiresEntitlement,
 } from 'nestjs-aqueduct';
 import { benchTypeOrm } from './support/aqueduct-app';
+import { BenchProvisioningAdapter } from './support/bench-adapter';
+import { NaiveReceiverModule } from './support/naive-receiver';
 import type {
   ServerStatsMessage,
   ServerStatsRequest,
@@ -98,6 +103,7 @@ class BenchServerModule {
     databaseUrl: string,
     aqueduct: AqueductModuleOptions,
     noopListeners: boolean,
+    naiveSecret: string | undefined,
   ): DynamicModule {
     return {
       module: BenchServerModule,
@@ -105,6 +111,7 @@ class BenchServerModule {
         // Same settings as the example app (src/app.module.ts), default pool size included.
         benchTypeOrm(databaseUrl),
         AqueductModule.forRoot(aqueduct),
+        ...(naiveSecret ? [NaiveReceiverModule.forRoot(databaseUrl, naiveSecret)] : []),
       ],
       controllers:
         process.env.BENCH_ACCESS_ROUTES === '1'
@@ -126,11 +133,15 @@ function requiredEnv(name: string): string {
 async function main(): Promise<void> {
   const databaseUrl = requiredEnv('BENCH_DATABASE_URL');
   const aqueduct = JSON.parse(requiredEnv('BENCH_AQUEDUCT_OPTIONS')) as AqueductModuleOptions;
+  if (process.env.BENCH_ADAPTER === '1') {
+    aqueduct.provisioningAdapter = BenchProvisioningAdapter;
+  }
   // Errors only: a log line per request would measure the console, not the module.
   const noopListeners = process.env.BENCH_NOOP_LISTENERS === '1';
+  const naiveSecret = process.env.BENCH_NAIVE_SECRET || undefined;
   const app = await NestFactory.create(
-    BenchServerModule.forRoot(databaseUrl, aqueduct, noopListeners),
-    { logger: ['error'] },
+    BenchServerModule.forRoot(databaseUrl, aqueduct, noopListeners, naiveSecret),
+    { logger: ['error'], rawBody: naiveSecret !== undefined },
   );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };

@@ -1,20 +1,31 @@
 import type { BenchContext, BenchReport, Benchmark } from './support/benchmark';
 import { type ChildServer, serverMemoryLine, startChildServer } from './support/child-server';
 import { withClient } from './support/database';
+import { postgresCpuSpent, readPostgresCpu } from './support/postgres-cpu';
 import { type LoadResult, type LoadTarget, runLoad } from './support/load';
+import { NAIVE_PATH, NAIVE_TABLE } from './support/naive-receiver';
 import {
   AQUEDUCT_OPTIONS,
+  BENCH_SECRET,
   WEBHOOK_PATH,
   signedEvent,
   signedEventPool,
 } from './support/webhook-requests';
 
-/** Issue 7: the webhook route at 60 % or more of the bare route's requests per second. */
-const INGEST_TARGET_PERCENT = 60;
+/** Issue 16: the webhook route at 60 % or more of the bare route's requests per second... */
+const BARE_TARGET_PERCENT = 60;
+/** ...at 1.15 times the naive receiver's or more... */
+const NAIVE_TARGET_RATIO = 1.15;
+/** ...adding at most 70 µs of server CPU per request to the bare route's. */
+const ADDED_CPU_TARGET_MICROS = 70;
+/** The issue's moonshot: 75 % of the bare route. */
+const BARE_MOONSHOT_PERCENT = 75;
 
 /**
- * Ingest throughput: the module's endpoint (raw-body read, Standard Webhooks check, validation,
- * one INSERT per event) against a bare Nest route taking the same body and headers.
+ * Ingest throughput, three routes of one app in one run, with the same signed bodies and the same
+ * database: a bare Nest route (no work: the ceiling), a naive durable receiver (signature check,
+ * JSON.parse, one INSERT per request: support/naive-receiver.ts) and the module's endpoint (raw-body
+ * read, Standard Webhooks check, validation, the batched insert of events and deliveries).
  */
 export const ingestBenchmark: Benchmark = {
   name: 'ingest',
@@ -23,7 +34,13 @@ export const ingestBenchmark: Benchmark = {
       BENCH_DATABASE_URL: context.databaseUrl,
       // Receiving alone: listeners (the module's own provisioning one included) get their delivery
       // rows with each event, as in any app, but none runs during the measurement.
-      BENCH_AQUEDUCT_OPTIONS: JSON.stringify({ ...AQUEDUCT_OPTIONS, dispatch: { enabled: false } }),
+      // BENCH_INGEST_OPTIONS (JSON) adds module options, to compare settings in one sitting.
+      BENCH_AQUEDUCT_OPTIONS: JSON.stringify({
+        ...AQUEDUCT_OPTIONS,
+        dispatch: { enabled: false },
+        ...JSON.parse(process.env.BENCH_INGEST_OPTIONS || '{}'),
+      }),
+      BENCH_NAIVE_SECRET: BENCH_SECRET,
     });
     context.cleanup.defer('stop bench server', server.stop);
     try {
@@ -36,8 +53,17 @@ export const ingestBenchmark: Benchmark = {
   },
 };
 
+/** A stored route's run and how to count the rows it wrote. */
+interface StoringRoute {
+  route: string;
+  table: string;
+  idColumn: string;
+  run: WarmedRun;
+  answeredIds: string[];
+  rowsBefore: number;
+}
+
 async function measure(context: BenchContext, server: ChildServer): Promise<BenchReport> {
-  const { config } = context;
   const { baseUrl } = server;
   const notes: string[] = [];
   const warnings: string[] = [];
@@ -48,19 +74,137 @@ async function measure(context: BenchContext, server: ChildServer): Promise<Benc
     url: `${baseUrl}/bare`,
     next: () => sample,
   });
-  notes.push(`body: ${Buffer.byteLength(sample.body)} bytes of JSON for both routes`);
+  notes.push(`body: ${Buffer.byteLength(sample.body)} bytes of JSON for all three routes`);
   notes.push('dispatch disabled: deliveries are stored with each event, no listener runs');
 
-  // Sized from the bare route's rate, which the module cannot exceed (same HTTP work and more).
+  const naive = await measureStoring(context, server, bare, {
+    label: 'naive',
+    route: NAIVE_PATH,
+    table: NAIVE_TABLE,
+    idColumn: 'id',
+  });
+  const webhook = await measureStoring(context, server, bare, {
+    label: 'webhook',
+    route: WEBHOOK_PATH,
+    table: 'aqueduct_events',
+    idColumn: 'delivery_id',
+  });
+
+  for (const [route, run] of [
+    ['/bare', bare] as const,
+    ...[naive, webhook].map((r) => [r.route, r.run] as const),
+  ]) {
+    const failed =
+      run.warmup.non2xx + run.warmup.errors + run.measured.non2xx + run.measured.errors;
+    if (failed > 0) {
+      warnings.push(`${route}: ${failed} non-2xx answers or connection errors (warm-up included)`);
+    }
+  }
+  for (const stored of [naive, webhook]) {
+    await checkStoredRows(context, stored, notes, warnings);
+  }
+  return report(context, { bare: bare, naive: naive.run, webhook: webhook.run }, notes, warnings);
+}
+
+interface IngestRuns {
+  bare: WarmedRun;
+  naive: WarmedRun;
+  webhook: WarmedRun;
+}
+
+function report(
+  context: BenchContext,
+  runs: IngestRuns,
+  notes: string[],
+  warnings: string[],
+): BenchReport {
+  const { config } = context;
+  const { bare, naive, webhook } = runs;
+  const rate = (run: WarmedRun) => run.measured.requestsPerSecond;
+  const ofBare = (run: WarmedRun) => (100 * rate(run)) / rate(bare);
+  const overNaive = rate(webhook) / rate(naive);
+  const cpu = (run: WarmedRun) => run.cpuMicrosPerRequest;
+  const addedCpu = cpu(webhook) - cpu(bare);
+  notes.push(
+    `server CPU per answered request: /bare ${cpu(bare).toFixed(0)} µs, naive ${cpu(naive).toFixed(0)} µs, webhook ${cpu(webhook).toFixed(0)} µs (the module adds ${addedCpu.toFixed(0)} µs, the naive receiver ${(cpu(naive) - cpu(bare)).toFixed(0)} µs); steadier than req/s on a shared machine, since it does not count the time the server waits for a core`,
+  );
+  return {
+    title: `ingest: ${config.connections} connections, ${config.durationSeconds} s measured after ${config.warmupSeconds} s warm-up`,
+    rows: [
+      { route: 'POST /bare', result: bare.measured },
+      {
+        route: `POST ${NAIVE_PATH} (naive)`,
+        result: naive.measured,
+        percentOfBaseline: ofBare(naive),
+      },
+      {
+        route: `POST ${WEBHOOK_PATH}`,
+        result: webhook.measured,
+        percentOfBaseline: ofBare(webhook),
+      },
+    ],
+    summary: [
+      { metric: 'ingest: POST /bare req/s (p50/p99 ms)', value: loadFigures(bare.measured) },
+      {
+        metric: `ingest: POST ${NAIVE_PATH}, the naive receiver, req/s (p50/p99 ms)`,
+        value: loadFigures(naive.measured),
+      },
+      {
+        metric: `ingest: POST ${WEBHOOK_PATH} req/s (p50/p99 ms)`,
+        value: loadFigures(webhook.measured),
+      },
+      {
+        metric: 'ingest: webhook route over the naive receiver',
+        value: `${overNaive.toFixed(2)}x`,
+        target: `>= ${NAIVE_TARGET_RATIO.toFixed(2)}x`,
+        met: overNaive >= NAIVE_TARGET_RATIO,
+      },
+      {
+        metric: 'ingest: webhook route as a share of the bare route',
+        value: `${ofBare(webhook).toFixed(1)} % (naive ${ofBare(naive).toFixed(1)} %)`,
+        target: `>= ${BARE_TARGET_PERCENT} % (moonshot ${BARE_MOONSHOT_PERCENT} %)`,
+        met: ofBare(webhook) >= BARE_TARGET_PERCENT,
+      },
+      {
+        metric: 'ingest: server CPU per request, bare / naive / webhook (µs)',
+        value: `${cpu(bare).toFixed(0)} / ${cpu(naive).toFixed(0)} / ${cpu(webhook).toFixed(0)}`,
+      },
+      {
+        metric: 'ingest: Postgres CPU per request, bare / naive / webhook (µs)',
+        value: [bare, naive, webhook]
+          .map((run) => run.postgresMicrosPerRequest?.toFixed(0) ?? 'n/a')
+          .join(' / '),
+      },
+      {
+        metric: 'ingest: server CPU the module adds per request',
+        value: `${addedCpu.toFixed(0)} µs`,
+        target: `<= ${ADDED_CPU_TARGET_MICROS} µs`,
+        met: addedCpu <= ADDED_CPU_TARGET_MICROS,
+      },
+    ],
+    notes,
+    warnings,
+  };
+}
+
+/** Warms up and measures a route that stores each event, with a pool of distinct signed events. */
+async function measureStoring(
+  context: BenchContext,
+  server: ChildServer,
+  bare: WarmedRun,
+  route: { label: string; route: string; table: string; idColumn: string },
+): Promise<StoringRoute> {
+  const { config } = context;
+  // Sized from the bare route's rate, which a storing route cannot exceed (same HTTP work and more).
   const pool = signedEventPool(
     context,
     bare.measured.requestsPerSecond,
     config.warmupSeconds + config.durationSeconds,
   );
   const answeredIds: string[] = [];
-  const rowsBefore = await countRows(context.databaseUrl);
-  const ingest = await warmUpAndMeasure(context, server, 'webhook', {
-    url: `${baseUrl}${WEBHOOK_PATH}`,
+  const rowsBefore = await countRows(context.databaseUrl, route.table);
+  const run = await warmUpAndMeasure(context, server, route.label, {
+    url: `${server.baseUrl}${route.route}`,
     next: () => pool.next(),
     onAnswer: (status, request) => {
       if (status >= 200 && status < 300) {
@@ -69,56 +213,9 @@ async function measure(context: BenchContext, server: ChildServer): Promise<Benc
     },
   });
   if (pool.madeOnDemand > 0) {
-    notes.push(`pool of ${pool.size} ran out: ${pool.madeOnDemand} requests were signed in-run`);
+    context.log(`${route.label}: pool of ${pool.size} ran out, ${pool.madeOnDemand} signed in-run`);
   }
-
-  for (const [route, run] of [
-    ['/bare', bare],
-    [WEBHOOK_PATH, ingest],
-  ] as const) {
-    const failed =
-      run.warmup.non2xx + run.warmup.errors + run.measured.non2xx + run.measured.errors;
-    if (failed > 0) {
-      warnings.push(`${route}: ${failed} non-2xx answers or connection errors (warm-up included)`);
-    }
-  }
-  await checkStoredRows(context, { rowsBefore, answeredIds, ingest, notes, warnings });
-
-  const ratio = (100 * ingest.measured.requestsPerSecond) / bare.measured.requestsPerSecond;
-  const cpuRatio = (100 * bare.cpuMicrosPerRequest) / ingest.cpuMicrosPerRequest;
-  notes.push(
-    `server CPU per answered request: /bare ${bare.cpuMicrosPerRequest.toFixed(0)} µs, webhook ${ingest.cpuMicrosPerRequest.toFixed(0)} µs (the module adds ${(ingest.cpuMicrosPerRequest - bare.cpuMicrosPerRequest).toFixed(0)} µs); steadier than req/s on a shared machine, since it does not count the time the server waits for a core`,
-  );
-  return {
-    title: `ingest: ${config.connections} connections, ${config.durationSeconds} s measured after ${config.warmupSeconds} s warm-up`,
-    rows: [
-      { route: 'POST /bare', result: bare.measured },
-      {
-        route: `POST ${WEBHOOK_PATH}`,
-        result: ingest.measured,
-        percentOfBaseline: ratio,
-      },
-    ],
-    summary: [
-      { metric: 'ingest: POST /bare req/s (p50/p99 ms)', value: loadFigures(bare.measured) },
-      {
-        metric: `ingest: POST ${WEBHOOK_PATH} req/s (p50/p99 ms)`,
-        value: loadFigures(ingest.measured),
-      },
-      {
-        metric: 'ingest: webhook route as a share of the bare route',
-        value: `${ratio.toFixed(1)} %`,
-        target: `>= ${INGEST_TARGET_PERCENT} %`,
-        met: ratio >= INGEST_TARGET_PERCENT,
-      },
-      {
-        metric: 'ingest: server CPU per request, bare / webhook (µs; bare as a share)',
-        value: `${bare.cpuMicrosPerRequest.toFixed(0)} / ${ingest.cpuMicrosPerRequest.toFixed(0)} (${cpuRatio.toFixed(1)} %)`,
-      },
-    ],
-    notes,
-    warnings,
-  };
+  return { ...route, run, answeredIds, rowsBefore };
 }
 
 function loadFigures(result: LoadResult): string {
@@ -130,6 +227,8 @@ interface WarmedRun {
   measured: LoadResult;
   /** The server's CPU time (user + system) during the measured run, per answered request. */
   cpuMicrosPerRequest: number;
+  /** Postgres' CPU time (all its processes) during the measured run, per answered request. */
+  postgresMicrosPerRequest?: number;
 }
 
 /** A short unmeasured run first, so JIT, connection pools and Postgres caches are warm. */
@@ -144,18 +243,16 @@ async function warmUpAndMeasure(
   const warmup = await runLoad(target, { connections, durationSeconds: warmupSeconds });
   context.log(`${label}: measuring ${durationSeconds} s`);
   const before = await server.stats();
+  const postgresBefore = readPostgresCpu();
   const measured = await runLoad(target, { connections, durationSeconds });
+  const postgresAfter = readPostgresCpu();
   const after = await server.stats();
-  const cpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / Math.max(1, measured.answered);
-  return { warmup, measured, cpuMicrosPerRequest };
-}
-
-interface StoredRowsCheck {
-  rowsBefore: number;
-  answeredIds: string[];
-  ingest: WarmedRun;
-  notes: string[];
-  warnings: string[];
+  const answered = Math.max(1, measured.answered);
+  const cpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / answered;
+  const postgresMicros = postgresCpuSpent(postgresBefore, postgresAfter);
+  const postgresMicrosPerRequest =
+    postgresMicros === undefined ? undefined : postgresMicros / answered;
+  return { warmup, measured, cpuMicrosPerRequest, postgresMicrosPerRequest };
 }
 
 /**
@@ -163,52 +260,54 @@ interface StoredRowsCheck {
  * by closing its sockets, so up to one request per connection was in flight: the server may have
  * stored it without the answer being read. Those rows are expected, and are reported apart.
  */
-async function checkStoredRows(context: BenchContext, check: StoredRowsCheck): Promise<void> {
-  const { answeredIds, ingest, notes, warnings } = check;
-  const rows = (await settledRowCount(context.databaseUrl)) - check.rowsBefore;
+async function checkStoredRows(
+  context: BenchContext,
+  stored: StoringRoute,
+  notes: string[],
+  warnings: string[],
+): Promise<void> {
+  const { answeredIds, run, route, table, idColumn } = stored;
+  const rows = (await settledRowCount(context.databaseUrl, table)) - stored.rowsBefore;
   const answeredRows = await withClient(context.databaseUrl, async (client) => {
     const result = await client.query<{ count: string }>(
-      'SELECT count(*) FROM aqueduct_events WHERE delivery_id = ANY($1::text[])',
+      `SELECT count(*) FROM ${table} WHERE ${idColumn} = ANY($1::text[])`,
       [answeredIds],
     );
     return Number(result.rows[0].count);
   });
-  const inFlight = [ingest.warmup, ingest.measured].reduce(
-    (sum, run) => sum + run.sent - run.answered,
+  const inFlight = [run.warmup, run.measured].reduce(
+    (sum, result) => sum + result.sent - result.answered,
     0,
   );
   const unanswered = rows - answeredRows;
   notes.push(
-    `SELECT count(*) FROM aqueduct_events: ${rows}; 2xx answers (warm-up + measured): ${answeredIds.length}`,
-  );
-  notes.push(
-    `rows for 2xx answers: ${answeredRows}; rows for requests cut off when a run stopped: ${unanswered} (of ${inFlight} in flight)`,
+    `${route}: ${rows} rows in ${table} for ${answeredIds.length} 2xx answers (warm-up + measured); rows for requests cut off when a run stopped: ${unanswered} (of ${inFlight} in flight)`,
   );
   if (answeredRows !== answeredIds.length) {
     warnings.push(
-      `${answeredIds.length - answeredRows} events were answered 2xx but have no row in aqueduct_events`,
+      `${route}: ${answeredIds.length - answeredRows} events were answered 2xx but have no row in ${table}`,
     );
   }
   if (unanswered < 0 || unanswered > inFlight) {
     warnings.push(
-      `aqueduct_events has ${rows} rows for ${answeredIds.length} 2xx answers; only ${inFlight} requests were cut off`,
+      `${route}: ${table} has ${rows} rows for ${answeredIds.length} 2xx answers; only ${inFlight} requests were cut off`,
     );
   }
 }
 
-function countRows(databaseUrl: string): Promise<number> {
+function countRows(databaseUrl: string, table: string): Promise<number> {
   return withClient(databaseUrl, async (client) => {
-    const result = await client.query<{ count: string }>('SELECT count(*) FROM aqueduct_events');
+    const result = await client.query<{ count: string }>(`SELECT count(*) FROM ${table}`);
     return Number(result.rows[0].count);
   });
 }
 
 /** Requests cut off at the end may still be committing: wait until the count stops moving. */
-async function settledRowCount(databaseUrl: string): Promise<number> {
-  let previous = await countRows(databaseUrl);
+async function settledRowCount(databaseUrl: string, table: string): Promise<number> {
+  let previous = await countRows(databaseUrl, table);
   for (let attempt = 0; attempt < 20; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 250));
-    const current = await countRows(databaseUrl);
+    const current = await countRows(databaseUrl, table);
     if (current === previous) {
       return current;
     }

@@ -7,7 +7,10 @@
  * Env: BENCH_DURATION (measured seconds per route, default 10), BENCH_WARMUP (default 3),
  * BENCH_CONNECTIONS (default 50), DATABASE_URL (optional), BENCH_SERVER_NODE_ARGS (extra node
  * flags for the server child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_DISPATCH (JSON
- * dispatch options for the latency benchmark's server, default `{}`: the library's defaults).
+ * dispatch options for the latency benchmark's server, default `{}`: the library's defaults),
+ * BENCH_INGEST_OPTIONS (JSON module options added to the ingest server's, e.g.
+ * `{"preparedStatements":false}`), BENCH_TS_NODE=1 (run the servers from the sources under
+ * ts-node instead of built into dist/bench).
  *
  * Numbers are printed, never asserted: they depend on the machine. Correctness problems (non-2xx,
  * acknowledged events without a row) are printed as WARNING lines.
@@ -15,7 +18,7 @@
 import { cpus } from 'node:os';
 import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
-import { latencyBenchmark } from './latency.bench';
+import { latencyNoopBenchmark, latencyRealBenchmark } from './latency.bench';
 import { sweepBenchmark } from './sweep.bench';
 import type { Benchmark, SummaryLine } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
@@ -27,7 +30,8 @@ import { mebibytes } from './support/stats';
 /** Every benchmark, in the order they run. */
 const BENCHMARKS: Benchmark[] = [
   ingestBenchmark,
-  latencyBenchmark,
+  latencyNoopBenchmark,
+  latencyRealBenchmark,
   sweepBenchmark,
   accessBenchmark,
 ];
@@ -42,8 +46,11 @@ function log(message: string): void {
 
 async function main(cleanup: Cleanup): Promise<void> {
   const config = readBenchConfig();
+  // `latency` also selects its variant `latency-real`.
   const selected = BENCHMARKS.filter(
-    (b) => config.only.length === 0 || config.only.includes(b.name),
+    (b) =>
+      config.only.length === 0 ||
+      config.only.some((name) => b.name === name || b.name.startsWith(`${name}-`)),
   );
   if (selected.length === 0) {
     throw new Error(

@@ -1,4 +1,5 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { promisify } from 'node:util';
 import { resolve } from 'node:path';
 import type { SummaryLine } from './benchmark';
 import { once } from './cleanup';
@@ -13,6 +14,36 @@ const ROOT = resolve(__dirname, '..', '..');
  * `nestjs-aqueduct` to libs/aqueduct/src.
  */
 const TS_EXEC_ARGV = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
+
+/**
+ * By default the server runs built, as a host runs its app (`node dist/...`): its memory is then a
+ * host's, not ts-node's (about 100 MiB more). bench/tsconfig.server.json compiles it and the
+ * library sources it imports into dist/bench; tsconfig-paths, pointed there by TS_NODE_BASEURL,
+ * resolves `nestjs-aqueduct` to the built library. BENCH_TS_NODE=1 runs the sources instead.
+ */
+const BUILD_DIR = resolve(ROOT, 'dist', 'bench');
+const BUILD_TSCONFIG = resolve(ROOT, 'bench', 'tsconfig.server.json');
+const BUILT_EXEC_ARGV = ['-r', 'tsconfig-paths/register'];
+let built: Promise<unknown> | undefined;
+
+function runsBuilt(): boolean {
+  return process.env.BENCH_TS_NODE !== '1';
+}
+
+/**
+ * Compiles the server scripts once per `npm run bench`. Type errors do not stop the run (tsc still
+ * emits; checking types is `npm run typecheck`'s job, as with ts-node's transpile-only).
+ */
+function buildServers(): Promise<unknown> {
+  built ??= promisify(execFile)(process.execPath, [
+    require.resolve('typescript/bin/tsc'),
+    '-p',
+    BUILD_TSCONFIG,
+  ]).catch((error: { stdout?: string }) => {
+    console.warn(`[bench] tsc reported errors building the server:\n${error.stdout ?? error}`);
+  });
+  return built;
+}
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -54,15 +85,21 @@ export async function startChildServer(
   script: string,
   env: Record<string, string>,
 ): Promise<ChildServer> {
-  const child = fork(resolve(ROOT, script), [], {
+  if (runsBuilt()) {
+    await buildServers();
+  }
+  const entry = runsBuilt()
+    ? resolve(BUILD_DIR, script.replace(/\.ts$/, '.js'))
+    : resolve(ROOT, script);
+  const child = fork(entry, [], {
     cwd: ROOT,
     // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the server
     // alone (NODE_OPTIONS refuses --cpu-prof, and would profile the load generator too).
     execArgv: [
-      ...TS_EXEC_ARGV,
+      ...(runsBuilt() ? BUILT_EXEC_ARGV : TS_EXEC_ARGV),
       ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
     ],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...(runsBuilt() ? { TS_NODE_BASEURL: BUILD_DIR } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await waitForReady(child);

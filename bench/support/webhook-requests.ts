@@ -5,9 +5,10 @@ import type { HttpRequest } from './load';
 import { RequestPool } from './request-pool';
 
 /** What the webhook benchmarks send: Standard Webhooks-signed provisioning.start events. */
-const SECRET = 'whsec_' + Buffer.from('bench-secret-bench-secret-32byte').toString('base64');
+export const BENCH_SECRET =
+  'whsec_' + Buffer.from('bench-secret-bench-secret-32byte').toString('base64');
 export const AQUEDUCT_OPTIONS: AqueductModuleOptions = {
-  secrets: [SECRET],
+  secrets: [BENCH_SECRET],
   verification: { scheme: 'standard-webhooks' },
 };
 export const WEBHOOK_PATH = '/webhooks/aqueduct';
@@ -22,7 +23,7 @@ const MAX_POOL_SIZE = 250_000;
 /** A distinct, freshly signed provisioning.start delivery (random webhook-id, unique customer). */
 export function signedEvent(sequence: number): HttpRequest {
   const event = provisioningStartEvent({ customerId: `cus_bench_${sequence}` });
-  return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: SECRET });
+  return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: BENCH_SECRET });
 }
 
 /**

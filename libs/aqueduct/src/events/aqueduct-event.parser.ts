@@ -1,6 +1,7 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { toDate } from './date.transform';
+import { fastInvoice, fastProvisioning } from './event-object.fast-path';
 import { AqueductEventType, UNTYPED_EVENT, normaliseEventType } from './aqueduct-event-types';
 import { InvoiceDto } from './invoice.dto';
 import { ProvisioningDto, normaliseProvisioning } from './provisioning.dto';
@@ -115,6 +116,11 @@ function checkObject(
     errors.push(`object is nested deeper than ${MAX_OBJECT_DEPTH} levels`);
     return { errors };
   }
+  // Surely valid (nearly every event): built without class-transformer and class-validator.
+  const quick = errors.length === 0 ? fastTypedObject(objectClass, payload.object) : undefined;
+  if (quick) {
+    return { object: quick };
+  }
   const object = toTypedObject(objectClass, payload.object);
   errors.push(...flatten(validateSync(object, { forbidUnknownValues: false }), 'object'));
   return errors.length ? { errors } : { object };
@@ -129,7 +135,18 @@ export function toEventObject(type: string, object: unknown): unknown {
   if (!objectClass || !isRecord(object) || depthExceeds(object, MAX_OBJECT_DEPTH)) {
     return object ?? null;
   }
-  return toTypedObject(objectClass, object);
+  return fastTypedObject(objectClass, object) ?? toTypedObject(objectClass, object);
+}
+
+/** The fast path's instance (event-object.fast-path.ts), when it is sure; else undefined. */
+function fastTypedObject(
+  objectClass: ClassConstructor<object>,
+  plain: Record<string, unknown>,
+): object | undefined {
+  if (objectClass === ProvisioningDto) {
+    return fastProvisioning(normaliseProvisioning(plain));
+  }
+  return objectClass === InvoiceDto ? fastInvoice(plain) : undefined;
 }
 
 /** An instance of a known type's DTO, from its plain object (a provisioning's orgs normalised). */

@@ -20,6 +20,9 @@ export const DEFAULT_WEBHOOK_PATH = 'webhooks/aqueduct';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** How long storing an event may take before the answer is a 503 (Aqueduct retries). */
 export const DEFAULT_STORE_TIMEOUT_MS = 5000;
+
+/** `preparedStatements` when not given: the inbox's statement is planned once per connection. */
+export const DEFAULT_PREPARED_STATEMENTS = true;
 /** Largest accepted clock skew of a signed timestamp, in seconds. */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 /** Header carrying the signature with the `hmac` scheme. */

@@ -46,6 +46,13 @@ export interface AqueductModuleOptions {
    */
   storeTimeoutMs?: number;
   /**
+   * Run the webhook route's insert as a prepared (named) statement, parsed and planned once per
+   * connection. Turn off behind a PgBouncer in transaction mode older than 1.21 (or without
+   * `max_prepared_statements`), which cannot route named statements.
+   * @default true
+   */
+  preparedStatements?: boolean;
+  /**
    * What an authentic request gets when it cannot be understood: not JSON, not an object, or
    * refused by the DTOs of a known type (a body without a type is accepted, as `unknown`).
    * `'quarantine'`: 200 `{ received, id, quarantined: true, errors }`, stored byte for byte as

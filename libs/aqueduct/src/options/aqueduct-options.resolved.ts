@@ -21,6 +21,7 @@ export interface ResolvedAqueductOptions extends AqueductModuleOptions {
   path: string;
   maxBodyBytes: number;
   storeTimeoutMs: number;
+  preparedStatements: boolean;
   dispatch: Required<DispatchOptions>;
   expiry: Required<ExpiryOptions>;
   retention: Required<RetentionOptions>;

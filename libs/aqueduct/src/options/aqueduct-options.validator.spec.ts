@@ -31,6 +31,7 @@ describe('resolveAqueductOptions', () => {
       path: 'webhooks/aqueduct',
       maxBodyBytes: 1048576,
       storeTimeoutMs: 5000,
+      preparedStatements: true,
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       retention: RETENTION_DEFAULTS,
@@ -75,6 +76,7 @@ describe('resolveAqueductOptions', () => {
     expect(resolveAqueductOptions(options)).toEqual({
       ...options,
       path: 'webhooks/aqueduct',
+      preparedStatements: true,
       dispatch: DISPATCH_DEFAULTS,
       expiry: EXPIRY_DEFAULTS,
       retention: RETENTION_DEFAULTS,
@@ -280,6 +282,12 @@ describe('resolveAqueductOptions', () => {
       }
     },
   );
+
+  it('rejects a preparedStatements that is not a boolean', () => {
+    expect(() => resolve({ secrets: ['s'], preparedStatements: 'no' as never })).toThrow(
+      'option "preparedStatements" must be true or false',
+    );
+  });
 
   it.each(['header', 'timestampHeader', 'deliveryIdHeader'])(
     'rejects a verification.%s that is not an HTTP header name',

@@ -2,6 +2,7 @@ import { invalidOption } from '../aqueduct.messages';
 import { resolveAccess, resolveFeatures } from './access-options.validator';
 import {
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PREPARED_STATEMENTS,
   DEFAULT_STORE_TIMEOUT_MS,
   DEFAULT_WEBHOOK_PATH,
 } from './aqueduct-options.defaults';
@@ -9,7 +10,7 @@ import type { AqueductModuleOptions } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
 import { resolveConsole } from './console-options.validator';
 import { checkEmail } from './email-options.validator';
-import { checkPublicUrl, normalisePath, positiveInteger } from './option-checks';
+import { booleanOption, checkPublicUrl, normalisePath, positiveInteger } from './option-checks';
 import {
   resolveAlerts,
   resolveDispatch,
@@ -58,6 +59,11 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
       'storeTimeoutMs',
       options.storeTimeoutMs,
       DEFAULT_STORE_TIMEOUT_MS,
+    ),
+    preparedStatements: booleanOption(
+      'preparedStatements',
+      options.preparedStatements,
+      DEFAULT_PREPARED_STATEMENTS,
     ),
     dispatch: resolveDispatch(options.dispatch ?? {}),
     expiry: resolveExpiry(options.expiry ?? {}),

@@ -12,6 +12,13 @@ export function positiveInteger(field: string, value: unknown, fallback: number)
   return value;
 }
 
+export function booleanOption(field: string, value: unknown, fallback: boolean): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new Error(invalidOption(field, 'must be true or false'));
+  }
+  return value ?? fallback;
+}
+
 export function normalisePath(path: unknown, field = 'path'): string {
   if (typeof path !== 'string' || path.trim() === '') {
     throw new Error(invalidOption(field, 'must be a non-empty route path'));

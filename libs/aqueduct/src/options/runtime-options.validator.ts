@@ -21,7 +21,7 @@ import type {
   RetentionOptions,
 } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
-import { positiveInteger } from './option-checks';
+import { booleanOption, positiveInteger } from './option-checks';
 
 /** The options of the background work: dispatch, expiry, retention, alerts, health, metrics. */
 
@@ -103,13 +103,6 @@ export function resolveRetention(
     includeQuarantined: flag('includeQuarantined'),
     includeDead: flag('includeDead'),
   };
-}
-
-function booleanOption(field: string, value: unknown, fallback: boolean): boolean {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new Error(invalidOption(field, 'must be true or false'));
-  }
-  return value ?? fallback;
 }
 
 /** A cron expression of 5 or 6 fields; the `cron` package checks the fields when the job starts. */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import type { DispatchSignal } from './dispatch-signal';
 import { AqueductInbox, type InboxRecord, isPayloadFault } from './aqueduct-inbox.service';
 
@@ -99,7 +100,11 @@ function refusingOnce(code: string) {
       ];
     },
   } as unknown as DataSource;
-  return new AqueductInbox(dataSource, { wake: () => undefined } as unknown as DispatchSignal);
+  return new AqueductInbox(
+    dataSource,
+    { wake: () => undefined } as unknown as DispatchSignal,
+    { preparedStatements: true } as ResolvedAqueductOptions,
+  );
 }
 
 describe('AqueductInbox: what is the payload’s fault, and what is the database’s', () => {
