@@ -39,6 +39,7 @@ type Autocannon = (options: {
   url: string;
   connections: number;
   duration: number;
+  overallRate?: number;
   requests: AutocannonRequest[];
 }) => Promise<AutocannonResult>;
 
@@ -83,12 +84,18 @@ export interface LoadResult {
  */
 export async function runLoad(
   target: LoadTarget,
-  options: { connections: number; durationSeconds: number },
+  options: {
+    connections: number;
+    durationSeconds: number;
+    /** Requests per second across all connections (an open load); as fast as answered when absent. */
+    rate?: number;
+  },
 ): Promise<LoadResult> {
   const result = await autocannon({
     url: target.url,
     connections: options.connections,
     duration: options.durationSeconds,
+    ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
         method: target.method ?? 'POST',

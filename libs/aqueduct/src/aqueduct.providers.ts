@@ -17,7 +17,7 @@ import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 import { AqueductHealthIndicator } from './health/aqueduct-health.indicator';
 import { AqueductMetrics } from './observability/aqueduct-metrics.service';
 import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
-import { emailTransportProvider } from './email/email-transport.provider';
+import { EmailTransportCloser, emailTransportProvider } from './email/email-transport.provider';
 import { EmailListener } from './email/email.listener';
 import { DeliveriesNotificationListener } from './dispatch/deliveries-notification.listener';
 import { DELIVERY_QUEUE } from './storage/delivery-queue.interface';
@@ -100,6 +100,7 @@ const ACCESS_PROVIDERS: Provider[] = [
 const NOTIFICATION_PROVIDERS: Provider[] = [
   DeadDeliveryAlert,
   emailTransportProvider,
+  EmailTransportCloser,
   EmailListener,
 ];
 
