@@ -19,6 +19,7 @@ import { cpus } from 'node:os';
 import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
 import { latencyNoopBenchmark, latencyRealBenchmark } from './latency.bench';
+import { retentionBenchmark } from './retention.bench';
 import { sweepBenchmark } from './sweep.bench';
 import type { Benchmark, SummaryLine } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
@@ -34,6 +35,7 @@ const BENCHMARKS: Benchmark[] = [
   latencyRealBenchmark,
   sweepBenchmark,
   accessBenchmark,
+  retentionBenchmark,
 ];
 
 let interrupted = false;

@@ -17,26 +17,28 @@ export interface RetentionScope {
 /** Takes retention's advisory lock (`$1`) until the transaction ends, unless another holds it. */
 export const TRY_RETENTION_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
 
-/** A delivery not finished: due, running, or failed and waiting for its retry. */
-const UNFINISHED_DELIVERY = `EXISTS (SELECT 1 FROM aqueduct_deliveries d
-  WHERE d.event_id = e.id AND d.state IN ('pending', 'active'))`;
-/** A delivery given up on, waiting for a redrive. */
-const DEAD_DELIVERY = `EXISTS (SELECT 1 FROM aqueduct_deliveries d
-  WHERE d.event_id = e.id AND d.state = 'dead')`;
+/**
+ * A delivery that keeps its event: not finished (due, running, or failed and waiting for its
+ * retry), or also dead (given up on, waiting for a redrive) unless dead ones may go. The `OFFSET 0`
+ * keeps Postgres from turning the test into a join: as a join, with statistics taken while the
+ * backlog was empty, it read the whole backlog once per candidate event (minutes per batch with a
+ * few hundred thousand pending deliveries); as a subplan it reads the event's own deliveries
+ * through the primary key (event_id, listener), whatever the statistics say.
+ */
+const KEEPING_DELIVERY = (includeDead: boolean) => `EXISTS (SELECT 1 FROM aqueduct_deliveries d
+  WHERE d.event_id = e.id AND d.state IN ('pending', 'active'${includeDead ? '' : ", 'dead'"})
+  OFFSET 0)`;
 
 /**
  * Events received before `$1` that nothing needs any more: every delivery `done` (or `dead`, when
- * included). The deliveries' CHECK constraint allows four states, so "not pending, active or
- * dead" is "done"; naming the unfinished ones, in the predicates of their partial indexes
- * (`aqueduct_deliveries_runnable_idx`, `aqueduct_deliveries_dead_idx`), reads the backlog and the
- * dead letters, not every delivery ever made. Dismissed events may go; quarantined ones only
- * when asked.
+ * included). Dismissed events may go; quarantined ones only when asked. Each test is an index
+ * probe per candidate (the ledger's references have their own indexes), so a batch walks the
+ * `(received_at, id)` index oldest first and stops at its limit.
  */
 export function prunable(scope: RetentionScope): string {
   return `e.received_at < $1
    ${scope.includeQuarantined ? '' : `AND e.status <> 'quarantined'`}
-   AND NOT ${UNFINISHED_DELIVERY}
-   ${scope.includeDead ? '' : `AND NOT ${DEAD_DELIVERY}`}
+   AND NOT ${KEEPING_DELIVERY(scope.includeDead)}
    AND NOT EXISTS (SELECT 1 FROM aqueduct_provisionings p WHERE p.last_event_id = e.id)
    AND NOT EXISTS (SELECT 1 FROM aqueduct_invoice_payments i WHERE i.event_id = e.id)`;
 }

@@ -7,6 +7,7 @@ import { AddAqueductDeliveryAttemptLog1763800005000 } from './migrations/1763800
 import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-split-aqueduct-access';
 import { QuarantineAqueductEvents1763800007000 } from './migrations/1763800007000-quarantine-aqueduct-events';
 import { NotifyAqueductAccessChanges1763800008000 } from './migrations/1763800008000-notify-aqueduct-access-changes';
+import { IndexAqueductLedgerEventReferences1763800009000 } from './migrations/1763800009000-index-aqueduct-ledger-event-references';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -26,6 +27,7 @@ export const aqueductMigrations = [
   SplitAqueductAccess1763800006000,
   QuarantineAqueductEvents1763800007000,
   NotifyAqueductAccessChanges1763800008000,
+  IndexAqueductLedgerEventReferences1763800009000,
 ];
 
 /** Tables the module needs; checked at start-up. */
