@@ -29,7 +29,7 @@ const DEFAULT_REAL_RATE = 100;
 const MAIL_FROM = 'Bench <billing@bench.test>';
 
 /** A set of listeners to measure, and the server that runs them. */
-interface LatencyVariant {
+export interface LatencyVariant {
   name: string;
   /** What runs per event, for titles and the summary. */
   label: string;
@@ -46,7 +46,7 @@ interface LatencyVariant {
 }
 
 /** The dispatcher's own cost: three listeners that do nothing (the ledger off). */
-const NOOP_VARIANT: LatencyVariant = {
+export const NOOP_VARIANT: LatencyVariant = {
   name: 'latency',
   label: '3 no-op listeners',
   withAccessEvents: false,
@@ -126,7 +126,7 @@ function latencyBenchmark(variant: LatencyVariant): Benchmark {
       });
       context.cleanup.defer('stop bench server', server.stop);
       try {
-        const report = await measure(context, server.baseUrl, variant);
+        const report = await measureLatency(context, server.baseUrl, variant);
         report.notes.push(...prepared.after());
         report.summary.push(await serverMemoryLine(`${variant.name} server`, server));
         return report;
@@ -146,7 +146,7 @@ interface Ack {
   body: string;
 }
 
-async function measure(
+export async function measureLatency(
   context: BenchContext,
   baseUrl: string,
   variant: LatencyVariant,

@@ -20,6 +20,7 @@ import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
 import { latencyNoopBenchmark, latencyRealBenchmark } from './latency.bench';
 import { retentionBenchmark } from './retention.bench';
+import { scaleBenchmark } from './scale.bench';
 import { sweepBenchmark } from './sweep.bench';
 import type { Benchmark, SummaryLine } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
@@ -36,6 +37,8 @@ const BENCHMARKS: Benchmark[] = [
   sweepBenchmark,
   accessBenchmark,
   retentionBenchmark,
+  // Last: it seeds ten million rows (minutes); BENCH_SCALE_ROWS makes it smaller.
+  scaleBenchmark,
 ];
 
 let interrupted = false;
