@@ -18,6 +18,7 @@
 import { cpus } from 'node:os';
 import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
+import { instancesBenchmark } from './instances.bench';
 import { latencyNoopBenchmark, latencyRealBenchmark } from './latency.bench';
 import { retentionBenchmark } from './retention.bench';
 import { scaleBenchmark } from './scale.bench';
@@ -32,6 +33,7 @@ import { mebibytes } from './support/stats';
 /** Every benchmark, in the order they run. */
 const BENCHMARKS: Benchmark[] = [
   ingestBenchmark,
+  instancesBenchmark,
   latencyNoopBenchmark,
   latencyRealBenchmark,
   sweepBenchmark,
