@@ -15,7 +15,7 @@ const POOL_RATE = 5_000;
  * have its row whichever instance answered; duplicates collapse in Postgres either way.
  */
 export const instancesBenchmark: Benchmark = {
-  name: 'ingest-instances',
+  name: 'instances',
   async run(context: BenchContext): Promise<BenchReport> {
     const env = {
       BENCH_DATABASE_URL: context.databaseUrl,
@@ -32,7 +32,7 @@ export const instancesBenchmark: Benchmark = {
       const two = await measure(context, servers, `${INSTANCES} instances`);
       const report = await summarise(context, one, two);
       for (const [index, server] of servers.entries()) {
-        report.summary.push(await serverMemoryLine(`ingest-instances server ${index + 1}`, server));
+        report.summary.push(await serverMemoryLine(`instances server ${index + 1}`, server));
       }
       return report;
     } finally {
@@ -99,7 +99,7 @@ async function summarise(
     warnings.push(`${one.failed + two.failed} non-2xx answers or connection errors`);
   }
   return {
-    title: `ingest-instances: ${context.config.connections} connections on one instance, then split over ${INSTANCES}`,
+    title: `instances: ${context.config.connections} connections on one instance, then split over ${INSTANCES}`,
     rows: [
       { route: `POST ${WEBHOOK_PATH} (one instance)`, result: one.results[0] },
       ...two.results.map((result, index) => ({
