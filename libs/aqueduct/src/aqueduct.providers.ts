@@ -143,7 +143,7 @@ export function withAqueductInternals(
     ...definition,
     imports: [
       ...(definition.imports ?? []),
-      // No ScheduleModule.forRoot(): that is the host's (the expiry job has a cron of its own).
+      // The schedule module is the host's to register, never the library's (the jobs keep their own crons).
       DiscoveryModule,
     ],
     controllers: consoleController ? [controller, consoleController] : [controller],

@@ -55,7 +55,7 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     }
     // A cron of its own (the `cron` package, as @nestjs/schedule uses), not the host's scheduler:
     // the module must neither need the host to import ScheduleModule nor import it for the host
-    // (a second ScheduleModule.forRoot() would run every host cron twice).
+    // (registering the schedule module a second time would run every host cron twice).
     this.job = CronJob.from({
       cronTime: this.options.expiry.cron,
       onTick: () => this.tick(),
