@@ -5,7 +5,8 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { CronJob } from 'cron';
+import type { CronJob } from 'cron';
+import { SingleFlightCron } from '../utils/single-flight-cron';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
@@ -39,8 +40,11 @@ export interface SweepResult {
 @Injectable()
 export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductExpiry');
-  private job?: CronJob;
-  private running?: Promise<unknown>;
+  private readonly cron = new SingleFlightCron(
+    EXPIRY_JOB,
+    () => this.sweep(),
+    (error) => this.logger.error(`Expiry sweep failed (next tick retries): ${error.message}`),
+  );
 
   constructor(
     private readonly ledger: AqueductLedger,
@@ -53,25 +57,19 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     if (!this.options.expiry.enabled) {
       return;
     }
-    // A cron of its own (the `cron` package, as @nestjs/schedule uses), not the host's scheduler:
-    // the module must neither need the host to import ScheduleModule nor import it for the host
-    // (registering the schedule module a second time would run every host cron twice).
-    this.job = CronJob.from({
-      cronTime: this.options.expiry.cron,
-      onTick: () => this.tick(),
-      start: true,
-      name: EXPIRY_JOB,
-    });
+    // A cron of its own, not the host's scheduler: the module must neither need the host to
+    // register the schedule module nor register it for the host (every host cron would run twice).
+    this.cron.start(this.options.expiry.cron);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.job?.stop();
-    await this.running;
+    this.cron.stop();
+    await this.cron.settled();
   }
 
   /** The running cron job, when this instance runs the job (to inspect its next run, say). */
   get cronJob(): CronJob | undefined {
-    return this.job;
+    return this.cron.cronJob;
   }
 
   /**
@@ -115,17 +113,5 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
       );
     }
     return result;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) {
-      return; // the previous tick is still sweeping
-    }
-    this.running = this.sweep()
-      .catch((error) =>
-        this.logger.error(`Expiry sweep failed (next tick retries): ${(error as Error).message}`),
-      )
-      .finally(() => (this.running = undefined));
-    await this.running;
   }
 }

@@ -5,7 +5,8 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { CronJob } from 'cron';
+import type { CronJob } from 'cron';
+import { SingleFlightCron } from '../utils/single-flight-cron';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { DAY_MS } from '../utils/duration';
@@ -24,8 +25,11 @@ export const RETENTION_JOB = 'aqueduct-retention';
 export class PruneJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductRetention');
   private readonly stopping = new AbortController();
-  private job?: CronJob;
-  private running?: Promise<unknown>;
+  private readonly cron = new SingleFlightCron(
+    RETENTION_JOB,
+    () => this.run(),
+    (error) => this.logger.error(`Prune failed (next tick retries): ${error.message}`),
+  );
 
   constructor(
     private readonly commands: AqueductEventCommands,
@@ -36,25 +40,19 @@ export class PruneJob implements OnApplicationBootstrap, BeforeApplicationShutdo
     if (!this.options.retention.enabled) {
       return;
     }
-    // A cron of its own, like the expiry job's: the host needs no ScheduleModule, and gets none.
-    this.job = CronJob.from({
-      cronTime: this.options.retention.cron,
-      onTick: () => this.tick(),
-      start: true,
-      name: RETENTION_JOB,
-    });
+    this.cron.start(this.options.retention.cron);
   }
 
   /** Stops the cron, and a run between two batches: the batch in flight commits first. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.job?.stop();
+    this.cron.stop();
     this.stopping.abort();
-    await this.running;
+    await this.cron.settled();
   }
 
   /** The running cron job, when this instance runs the job. */
   get cronJob(): CronJob | undefined {
-    return this.job;
+    return this.cron.cronJob;
   }
 
   /** One run with the configured `retention` options; logs what it deleted (counts only). */
@@ -76,17 +74,5 @@ export class PruneJob implements OnApplicationBootstrap, BeforeApplicationShutdo
         : 'Prune skipped: another instance is pruning, or this one is stopping',
     );
     return result;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) {
-      return; // the previous run is still deleting
-    }
-    this.running = this.run()
-      .catch((error) =>
-        this.logger.error(`Prune failed (next tick retries): ${(error as Error).message}`),
-      )
-      .finally(() => (this.running = undefined));
-    await this.running;
   }
 }
