@@ -60,6 +60,16 @@ describe('Health and metrics', () => {
     expect(quarantined.status).toBe(200);
     expect(quarantined.body.quarantined).toBe(true);
     const dataSource = host.app.get(DataSource);
+    // The quarantine alert is raised after the 200 (off the request path): wait for it to be
+    // open before waiting for the deliveries, or its own delivery may not exist yet.
+    await waitFor(
+      async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM aqueduct_alerts WHERE kind = 'quarantine' AND status = 'open'`,
+          )
+        )[0].n === 1,
+    );
     await waitFor(
       async () =>
         (
