@@ -119,6 +119,7 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 /** One line per scenario, so a CI log shows what each fault run measured. */
 export function logSummary(name: string, numbers: Record<string, unknown>): void {
   const text = Object.entries(numbers)
+    .filter(([key]) => key !== 'rerunDetails') // a failed expectation shows those
     .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : value}`)
     .join(' ');
   process.stdout.write(`[faults] ${name}: ${text}\n`);

@@ -19,6 +19,8 @@ export interface LedgerSummary {
   deliveries: number;
   /** Listener runs beyond the first per delivery (kills, lease expiries, transient failures). */
   reruns: number;
+  /** For each re-run delivery: when each run started and the delivery's attempt log (why). */
+  rerunDetails: { key: string; runs: unknown[]; attemptLog: unknown }[];
   /**
    * Of those, re-runs in the same process: a run that failed (e.g. the database was away) and was
    * retried, or, where nothing fails (the kill scenarios), a lease that lapsed while the process
@@ -176,6 +178,10 @@ export async function checkLedger(
   // A run is recorded after its claim counted the attempt (a kill can fall in between).
   expect(runs.filter((r) => r.n > (attempts.get(r.key) ?? 0))).toEqual([]);
   const reruns = runs.reduce((sum, r) => sum + r.n - 1, 0);
+  const rerunDetails = await explainReruns(
+    client,
+    runs.filter((r) => r.n > 1).map((r) => r.key),
+  );
 
   return {
     events: stored.length,
@@ -184,10 +190,28 @@ export async function checkLedger(
     alertEvents: alertEvents.length,
     deliveries: deliveries.length,
     reruns,
+    rerunDetails,
     rerunsInOneProcess: runs.reduce((sum, r) => sum + r.n - r.pids, 0),
     provisionings: await checkProvisionings(client, events),
     accesses: await checkAccesses(client, events, accessEvents),
   };
+}
+
+/** The runs (markers) and the attempt log of each delivery that ran more than once. */
+async function explainReruns(client: Client, keys: string[]) {
+  if (keys.length === 0) {
+    return [];
+  }
+  const { rows } = await client.query<{ key: string; runs: unknown[]; attemptLog: unknown }>(
+    `SELECT m.key, json_agg(json_build_object('pid', m.pid, 'at', m.at) ORDER BY m.at) AS runs,
+            min(d.attempt_log::text)::json AS "attemptLog"
+       FROM test_markers m
+       JOIN aqueduct_deliveries d ON d.event_id::text || ':' || d.listener = m.key
+      WHERE m.key = ANY($1::text[])
+      GROUP BY m.key`,
+    [keys],
+  );
+  return rows;
 }
 
 /** The provisioning object of a stored `provisioning.*` event, as the ledger parses it. */
