@@ -1,6 +1,6 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { OnAqueductEvent } from 'nestjs-aqueduct';
-import { invoicePaidEvent } from 'nestjs-aqueduct/testing';
+import { invoicePaidEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { postAccepted } from './support/post';
@@ -13,6 +13,12 @@ const SECRET = 'fast-path-secret';
 class PaidListener {
   @OnAqueductEvent('invoice.paid', { name: 'paid' })
   onPaid(): void {}
+}
+
+@Injectable()
+class StartedListener {
+  @OnAqueductEvent('access.started', { name: 'started' })
+  onStarted(): void {}
 }
 
 /**
@@ -62,6 +68,55 @@ describe('dispatch.localBacklogPerSlot: the fast path, and turning it off', () =
 
   it('with 0, stores the delivery pending and runs it through a claim', async () => {
     expect(await deliveryOf({ localBacklogPerSlot: 0 })).toEqual({
+      state: 'done',
+      attempts: 1,
+      started_in_insert: false,
+    });
+  });
+
+  /**
+   * The ledger's own `access.*` events take the same path: the instance whose ledger transaction
+   * wrote them runs their deliveries right after its commit, instead of waiting for a claim.
+   */
+  async function accessStartedDeliveryOf(options: { localBacklogPerSlot?: number }) {
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        verification: { scheme: 'shared-secret' },
+        dispatch: { pollIntervalMs: 50, ...options },
+      },
+      imports: [{ module: class StartedListenerModule {}, providers: [StartedListener] }],
+    });
+    const start = provisioningStartEvent();
+    await postAccepted(app, start, SECRET);
+    const dataSource = app.get(DataSource);
+    return waitFor(
+      async () => {
+        const [row] = await dataSource.query(
+          `SELECT d.state, d.attempts, d.started_at = d.created_at AS started_in_insert
+             FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
+            WHERE e.type = 'access.started' AND d.listener = 'started'
+              AND e.payload->'object'->>'customerId' = $1`,
+          [start.object.customerId],
+        );
+        return row?.state === 'done' ? row : undefined;
+      },
+      10_000,
+      'the access.started delivery to be done',
+    );
+  }
+
+  it("runs the ledger's access.* deliveries leased in its transaction (no claim)", async () => {
+    expect(await accessStartedDeliveryOf({})).toEqual({
+      state: 'done',
+      attempts: 1,
+      started_in_insert: true,
+    });
+  });
+
+  it("with 0, stores the ledger's access.* deliveries pending for a claim", async () => {
+    expect(await accessStartedDeliveryOf({ localBacklogPerSlot: 0 })).toEqual({
       state: 'done',
       attempts: 1,
       started_in_insert: false,

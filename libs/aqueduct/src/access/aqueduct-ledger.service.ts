@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { DispatchSignal } from '../storage/dispatch-signal';
 import type { InvoiceDto } from '../events/invoice.dto';
 import { MAX_ID_LENGTH, type ProvisioningDto } from '../events/provisioning.dto';
@@ -14,6 +15,7 @@ import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type ProvisioningDates, evaluateAccess } from './access-timeline';
 import { type AccessTransition, type AnnouncedAccess, transitionsDue } from './access-transitions';
 import { EVENT_RANK, SWEEP_LOCK } from './aqueduct-ledger.constants';
+import { LedgerHandoff } from './aqueduct-ledger.handoff';
 import type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 import { transitionRecord } from './aqueduct-ledger.record';
 import { type AccessRow, type Pair, pairKey, uniquePairs } from './aqueduct-ledger.rows';
@@ -43,6 +45,7 @@ export class AqueductLedger {
     private readonly inbox: AqueductInbox,
     private readonly signal: DispatchSignal,
     private readonly cache: AccessCache,
+    private readonly dispatcher: AqueductDispatcher,
   ) {
     this.sql = new LedgerSql();
   }
@@ -55,7 +58,7 @@ export class AqueductLedger {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
-    return this.write(async (manager, evaluated) => {
+    return this.write(async (manager, scope) => {
       if (object.invoiceId) {
         // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other.
         await this.sql.lockInvoice(manager, object.invoiceId);
@@ -73,7 +76,7 @@ export class AqueductLedger {
       return {
         pairs,
         applied,
-        transitions: await this.evaluate(manager, rows, this.clock.now(), evaluated),
+        transitions: await this.evaluate(manager, rows, this.clock.now(), scope),
       };
     });
   }
@@ -89,7 +92,7 @@ export class AqueductLedger {
       (typeof id === 'string' || typeof id === 'number') && String(id).length <= MAX_ID_LENGTH
         ? String(id)
         : '';
-    return this.write(async (manager, evaluated) => {
+    return this.write(async (manager, scope) => {
       if (!invoiceId) {
         return { pairs: [], applied: false, transitions: [] };
       }
@@ -101,7 +104,7 @@ export class AqueductLedger {
       }
       const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
       const rows = await this.sql.lockAccess(manager, pairs);
-      return { pairs, applied, transitions: await this.evaluate(manager, rows, now, evaluated) };
+      return { pairs, applied, transitions: await this.evaluate(manager, rows, now, scope) };
     });
   }
 
@@ -110,7 +113,7 @@ export class AqueductLedger {
    * re-evaluated at `now`. Rows another transaction holds are skipped (it evaluates them itself).
    */
   sweepBatch(now: Date, batchSize: number): Promise<SweepBatch> {
-    return this.write(async (manager, evaluated) => {
+    return this.write(async (manager, scope) => {
       if (!(await this.sql.tryLock(manager, SWEEP_LOCK))) {
         return { won: false, evaluated: 0, transitions: [] };
       }
@@ -118,7 +121,7 @@ export class AqueductLedger {
       return {
         won: true,
         evaluated: rows.length,
-        transitions: await this.evaluate(manager, rows, now, evaluated, provisionings),
+        transitions: await this.evaluate(manager, rows, now, scope, provisionings),
       };
     });
   }
@@ -126,22 +129,31 @@ export class AqueductLedger {
   /**
    * Runs a ledger transaction; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
-   * to read its own write), and wakes this instance's dispatcher when it wrote events.
+   * to read its own write), starts the deliveries of its transitions leased here, and wakes this
+   * instance's dispatcher when it wrote events.
    */
   private async write<T extends { transitions: AccessTransition[] }>(
-    work: (manager: EntityManager, evaluated: Set<string>) => Promise<T>,
+    work: (manager: EntityManager, scope: LedgerScope) => Promise<T>,
   ): Promise<T> {
-    const evaluated = new Set<string>();
+    const scope: LedgerScope = {
+      evaluated: new Set<string>(),
+      handoff: new LedgerHandoff(this.dispatcher),
+    };
+    let result: T;
     try {
-      const result = await this.dataSource.transaction((manager) => work(manager, evaluated));
-      if (result.transitions.length > 0) {
-        this.signal.wake();
-      }
-      return result;
+      result = await this.dataSource.transaction((manager) => work(manager, scope));
+    } catch (error) {
+      scope.handoff.abandoned();
+      throw error;
     } finally {
       // Also after a failed commit: whether it committed cannot always be told.
-      this.cache.invalidate(evaluated);
+      this.cache.invalidate(scope.evaluated);
     }
+    scope.handoff.committed();
+    if (result.transitions.length > 0) {
+      this.signal.wake();
+    }
+    return result;
   }
 
   /**
@@ -154,7 +166,7 @@ export class AqueductLedger {
     manager: EntityManager,
     rows: AccessRow[],
     now: Date,
-    evaluated: Set<string>,
+    scope: LedgerScope,
     loaded?: Map<string, ProvisioningDates[]>,
   ): Promise<AccessTransition[]> {
     if (rows.length === 0) {
@@ -185,13 +197,24 @@ export class AqueductLedger {
       const update = accessUpdate(row, evaluation, due, nextCheckAt);
       if (update) {
         updates.push({ ...update, evaluated_at: at });
-        evaluated.add(row.customer_id);
+        scope.evaluated.add(row.customer_id);
       }
     }
     await this.sql.updateAccess(manager, updates);
-    await this.inbox.storeWithin(manager, records);
+    const lease = scope.handoff.lease(records);
+    const stored = await this.inbox.storeWithin(manager, records, lease);
+    if (lease) {
+      scope.handoff.stored(records, stored);
+    }
     return written;
   }
+}
+
+/** What one ledger transaction collects for after its commit. */
+interface LedgerScope {
+  /** Customers whose access rows it rewrote: dropped from this instance's access cache. */
+  evaluated: Set<string>;
+  handoff: LedgerHandoff;
 }
 
 function latest(a: Date, b: Date | null): Date {

@@ -9,14 +9,24 @@ import {
   storeInternalParams,
   storeParams,
 } from './aqueduct-inbox.sql';
-import type { InboxRecord, InboxResult, InternalEventRecord } from './aqueduct-inbox.types';
+import type {
+  InboxRecord,
+  InboxResult,
+  InternalEventRecord,
+  StoredInternalEvent,
+} from './aqueduct-inbox.types';
 import { DispatchSignal } from './dispatch-signal';
 import { type PreparedStatement, preparedStatement } from './prepared-statement';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
 export { isPayloadFault } from './aqueduct-inbox.faults';
-export type { InboxRecord, InboxResult, InternalEventRecord } from './aqueduct-inbox.types';
+export type {
+  InboxRecord,
+  InboxResult,
+  InternalEventRecord,
+  StoredInternalEvent,
+} from './aqueduct-inbox.types';
 
 /** Most events written by one statement. */
 const MAX_BATCH = 200;
@@ -117,12 +127,19 @@ export class AqueductInbox {
   /**
    * Stores events the module writes itself, with their deliveries, inside the caller's transaction:
    * they commit (and their NOTIFY goes out) with the change that caused them, or not at all. A
-   * key already stored is left alone (the same change written twice is one event).
+   * key already stored is left alone (the same change written twice is one event). With a lease,
+   * the deliveries are created leased to that dispatcher, which runs them after the commit.
+   * Returns the events stored.
    */
-  async storeWithin(manager: EntityManager, records: InternalEventRecord[]): Promise<void> {
-    if (records.length > 0) {
-      await manager.query(STORE_INTERNAL_SQL, storeInternalParams(records));
+  async storeWithin(
+    manager: EntityManager,
+    records: InternalEventRecord[],
+    lease?: InboxRecord['lease'],
+  ): Promise<StoredInternalEvent[]> {
+    if (records.length === 0) {
+      return [];
     }
+    return manager.query(STORE_INTERNAL_SQL, storeInternalParams(records, lease));
   }
 
   /** Results in the order of `records` (whose dedup keys are distinct). */

@@ -79,8 +79,10 @@ export function storeParams(records: InboxRecord[]): unknown[][] {
 }
 
 /**
- * The module's own events, written in the caller's transaction: no raw bytes, headers or leases to
- * carry, so a sweep's batch of transitions stays one lean statement.
+ * The module's own events, written in the caller's transaction: no raw bytes or headers to carry,
+ * so a sweep's batch of transitions stays one lean statement. With an owner ($6), the deliveries are
+ * created leased to it, as the webhook's fast path does, and it runs them after the commit; without
+ * one they are pending, and announced. Returns the events stored (a key stored already is not).
  */
 export const STORE_INTERNAL_SQL = `
 WITH input AS (
@@ -91,25 +93,39 @@ stored AS (
   INSERT INTO aqueduct_events (dedup_key, type, created_at, payload, status)
   SELECT dedup_key, type, created_at, payload::jsonb, 'accepted' FROM input
   ON CONFLICT (dedup_key) DO NOTHING
-  RETURNING id, dedup_key
+  RETURNING id, dedup_key, received_at
 ),
 deliveries AS (
-  INSERT INTO aqueduct_deliveries (event_id, listener)
-  SELECT s.id, l.name FROM stored s JOIN input i USING (dedup_key)
+  INSERT INTO aqueduct_deliveries (event_id, listener, state, attempts, locked_by, locked_until, run_at, started_at)
+  SELECT s.id, l.name,
+         CASE WHEN $6::text IS NULL THEN 'pending' ELSE 'active' END,
+         CASE WHEN $6::text IS NULL THEN 0 ELSE 1 END,
+         $6::text,
+         now() + $7::int * interval '1 millisecond',
+         CASE WHEN $6::text IS NULL THEN now() ELSE now() + $7::int * interval '1 millisecond' END,
+         CASE WHEN $6::text IS NULL THEN NULL ELSE now() END
+    FROM stored s JOIN input i USING (dedup_key)
    CROSS JOIN LATERAL unnest(string_to_array(NULLIF(i.listeners, ''), ' ')) AS l(name)
-  RETURNING 1
+  RETURNING state
 )
-SELECT (SELECT pg_notify('${DELIVERIES_CHANNEL}', '') FROM (SELECT 1 FROM deliveries LIMIT 1) AS any_delivery)
-  AS notified`;
+SELECT s.id, s.dedup_key AS "dedupKey", s.received_at AS "receivedAt",
+       (SELECT pg_notify('${DELIVERIES_CHANNEL}', '')
+          FROM (SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1) AS any_pending) AS notified
+  FROM stored s`;
 
-/** The parameters of `STORE_INTERNAL_SQL`, in the order of its `unnest`. */
-export function storeInternalParams(records: InternalEventRecord[]): unknown[][] {
+/** The parameters of `STORE_INTERNAL_SQL`, in its order; `lease` leases the deliveries. */
+export function storeInternalParams(
+  records: InternalEventRecord[],
+  lease?: { owner: string; leaseMs: number },
+): unknown[] {
   return [
     records.map((r) => r.dedupKey),
     records.map((r) => r.type),
     records.map((r) => r.createdAt),
     records.map((r) => JSON.stringify(r.payload)),
     records.map((r) => r.listeners.join(' ')),
+    lease?.owner ?? null,
+    lease?.leaseMs ?? null,
   ];
 }
 

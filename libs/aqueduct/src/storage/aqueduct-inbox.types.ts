@@ -34,6 +34,13 @@ export interface InternalEventRecord {
   listeners: string[];
 }
 
+/** An internal event the statement stored (one whose key was stored already is not). */
+export interface StoredInternalEvent {
+  id: string;
+  dedupKey: string;
+  receivedAt: Date;
+}
+
 /** What storing one event did. */
 export interface InboxResult {
   id: string;
