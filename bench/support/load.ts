@@ -1,3 +1,5 @@
+import { runPacedLoad } from './paced-load';
+
 /** The subset of autocannon 8 used here (the package ships no types). */
 interface AutocannonRequest {
   method: 'GET' | 'POST';
@@ -39,7 +41,6 @@ type Autocannon = (options: {
   url: string;
   connections: number;
   duration: number;
-  overallRate?: number;
   requests: AutocannonRequest[];
 }) => Promise<AutocannonResult>;
 
@@ -87,15 +88,21 @@ export async function runLoad(
   options: {
     connections: number;
     durationSeconds: number;
-    /** Requests per second across all connections (an open load); as fast as answered when absent. */
+    /**
+     * Requests per second across all connections, evenly spaced (an open load, `runPacedLoad`); as
+     * fast as answered when absent.
+     */
     rate?: number;
   },
 ): Promise<LoadResult> {
+  if (options.rate) {
+    // Evenly spaced: autocannon's overallRate sends each second's requests in one burst.
+    return runPacedLoad(target, { ...options, rate: options.rate });
+  }
   const result = await autocannon({
     url: target.url,
     connections: options.connections,
     duration: options.durationSeconds,
-    ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
         method: target.method ?? 'POST',

@@ -11,7 +11,7 @@ const SMTP_TIMEOUT_MS = 15_000;
 /**
  * A nodemailer transport from the options (null when email is off); a ready transporter is used as
  * given. `pool: true` in the options is what a host sending in volume wants: a new SMTP connection
- * per mail spent about 100 ms on the handshake against a local server, a pooled one about 7 ms.
+ * per mail spent about 100 ms waiting for a local server's greeting, a pooled one about 3–7 ms.
  * It is not the default: nodemailer's pool recovers differently from a server that refuses for a
  * while, which the delivery retries are built around.
  */

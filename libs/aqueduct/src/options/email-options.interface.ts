@@ -53,8 +53,9 @@ export interface EmailOptions {
   /**
    * An SMTP URL (`smtp://user:pass@host:587`), nodemailer transport options, or a ready transport.
    * Add `pool: true` (nodemailer's pool of 5 connections, closed on shutdown) when mail goes out
-   * in volume: a connection per mail costs a handshake each (~100 ms against a local server, ~7 ms
-   * per mail pooled).
+   * in volume: a connection per mail waits for the server's greeting each time (mail servers delay
+   * it on purpose: ~100 ms against a local server, ~3–7 ms per mail pooled), and a higher
+   * `maxMessages` (nodemailer reconnects after 100 mails per connection by default).
    */
   transport: string | SMTPTransport.Options | Transporter | Record<string, unknown>;
   /** Sender address, e.g. `'Acme Billing <billing@example.com>'`. Required. */
