@@ -25,10 +25,16 @@ SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
  ORDER BY customer_id, product_id
    FOR UPDATE`;
 
+/**
+ * Creates the missing access rows, returning those this statement inserted: they are the
+ * transaction's own until it commits (a concurrent insert of the same pair waits on the unique
+ * index), so they need no second lock. A pair another transaction inserted first returns nothing.
+ */
 export const CREATE_ACCESS_SQL = `
 INSERT INTO aqueduct_access (customer_id, product_id)
 SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
-ON CONFLICT (customer_id, product_id) DO NOTHING`;
+ON CONFLICT (customer_id, product_id) DO NOTHING
+RETURNING ${LEDGER_COLUMNS}`;
 
 /**
  * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),

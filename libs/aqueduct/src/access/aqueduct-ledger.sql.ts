@@ -55,12 +55,17 @@ export class LedgerSql {
     if (pairs.length === 0) {
       return [];
     }
-    let rows: AccessRow[] = await manager.query(LOCK_ACCESS_SQL, columns(pairs));
-    if (rows.length < pairs.length) {
-      await manager.query(CREATE_ACCESS_SQL, columns(pairs));
-      rows = await manager.query(LOCK_ACCESS_SQL, columns(pairs));
+    const rows: AccessRow[] = await manager.query(LOCK_ACCESS_SQL, columns(pairs));
+    if (rows.length === pairs.length) {
+      return rows;
     }
-    return rows;
+    const created: AccessRow[] = await manager.query(CREATE_ACCESS_SQL, columns(pairs));
+    // A new customer (the common case): every row is one this transaction just inserted, already
+    // its own, in the statement's order. Otherwise (some existed, or another transaction inserted
+    // one meanwhile), read them all again, locked, in one order.
+    return rows.length === 0 && created.length === pairs.length
+      ? created
+      : manager.query(LOCK_ACCESS_SQL, columns(pairs));
   }
 
   /** The due rows, locked, and the provisionings of each, by pair. */

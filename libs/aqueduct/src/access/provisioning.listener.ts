@@ -8,7 +8,7 @@ import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { isRecord } from '../utils/is-record';
 import { ACCESS_EVENT_TYPES } from '../events/access-event-types';
-import { AqueductLedger } from './aqueduct-ledger.service';
+import { AqueductLedger, type LedgerChange } from './aqueduct-ledger.service';
 import type { Pair } from './aqueduct-ledger.sql';
 import { ProvisioningReconciler } from './provisioning.reconciler';
 
@@ -45,16 +45,18 @@ export class ProvisioningListener implements OnModuleInit {
   }
 
   async handle(event: AqueductEvent): Promise<void> {
-    let pairs: Pair[];
+    let change: Pick<LedgerChange, 'pairs' | 'transitions'>;
     if (PROVISIONING_EVENT_TYPES.includes(event.type)) {
-      pairs = (await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>)).pairs;
+      change = await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>);
     } else if (event.type === AqueductEventType.InvoicePaid) {
-      pairs = (await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>)).pairs;
+      change = await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>);
     } else {
-      pairs = pairOf(event.object);
+      change = { pairs: pairOf(event.object), transitions: [] };
     }
-    for (const pair of pairs) {
-      await this.reconciler.reconcile(pair);
+    // A write that announced a transition has just put the adapter out of step.
+    const outOfStep = change.transitions.length > 0;
+    for (const pair of change.pairs) {
+      await this.reconciler.reconcile(pair, outOfStep);
     }
   }
 }

@@ -52,15 +52,21 @@ export class ProvisioningReconciler {
     this.calls = new Semaphore(Math.max(1, Math.floor(poolSizeOf(dataSource) / 2)));
   }
 
-  async reconcile(pair: Pair): Promise<void> {
-    // Most calls find the adapter in step (the delivery that got there first did the work): one
-    // read, no transaction, no lock.
-    const [current]: AccessRow[] = await this.dataSource.query(ROW_SQL, [
-      pair.customerId,
-      pair.productId,
-    ]);
-    if (!current || !actionFor(current)) {
-      return;
+  /**
+   * @param outOfStep the caller has just announced a transition for the pair, so the adapter is
+   *   (almost surely) behind: skip the unlocked read, the locked one decides.
+   */
+  async reconcile(pair: Pair, outOfStep = false): Promise<void> {
+    if (!outOfStep) {
+      // Most calls find the adapter in step (the delivery that got there first did the work): one
+      // read, no transaction, no lock.
+      const [current]: AccessRow[] = await this.dataSource.query(ROW_SQL, [
+        pair.customerId,
+        pair.productId,
+      ]);
+      if (!current || !actionFor(current)) {
+        return;
+      }
     }
     await this.calls.run(() => this.reconcileLocked(pair));
   }
