@@ -10,6 +10,7 @@ import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import type { EmailOptions, EmailTemplateName } from '../options/email-options.interface';
 import { printable } from '../utils/printable';
+import { Semaphore } from '../utils/semaphore';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
 import { type EmailRecord, EmailRecords, emailKey } from './email.records';
 import {
@@ -27,6 +28,9 @@ export const EMAIL_LISTENER = 'aqueduct.email';
 
 /** SMTP replies from 500 up are permanent (RFC 5321): retrying would be refused again. */
 const PERMANENT_SMTP_REPLY = 500;
+
+/** Mails of one delivery in flight at once: nodemailer's pool holds 5 connections by default. */
+const PARALLEL_SENDS = 5;
 
 /** One mail of a delivery: to whom, under which key, and its place among the delivery's mails. */
 interface OutgoingMail {
@@ -96,16 +100,26 @@ export class EmailListener implements OnModuleInit {
     const keys = recipients.map((r) => emailKey(context.idempotencyKey, r.address, template));
     const done = await this.records.handled(keys);
     const transient: Error[] = [];
-    for (const [index, recipient] of recipients.entries()) {
-      if (done.has(keys[index])) {
-        continue;
-      }
-      const position = `${index + 1}/${recipients.length}`;
-      const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
-      const error = await this.send(mail, object, email);
-      if (error) {
-        transient.push(error);
-      }
+    // An org's mails go out together, a few at a time, rather than one server exchange after
+    // another. Every send settles before the delivery ends: a retry must not start while a mail
+    // of this run is still unrecorded.
+    const sends = new Semaphore(PARALLEL_SENDS);
+    const settled = await Promise.allSettled(
+      recipients.map(async (recipient, index) => {
+        if (done.has(keys[index])) {
+          return;
+        }
+        const position = `${index + 1}/${recipients.length}`;
+        const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
+        const error = await sends.run(() => this.send(mail, object, email));
+        if (error) {
+          transient.push(error);
+        }
+      }),
+    );
+    const thrown = settled.find((result) => result.status === 'rejected');
+    if (thrown) {
+      throw thrown.reason;
     }
     if (transient.length > 0) {
       throw new Error(
