@@ -44,8 +44,9 @@ export interface DispatchOptions {
   shutdownTimeoutMs?: number;
   /**
    * The fast path: the instance that receives an event stores its deliveries leased to itself and
-   * runs them right after the answer, keeping up to this many per slot of `concurrency` waiting in
-   * memory; past that, deliveries are stored pending for any instance. Lower it when listeners are
+   * runs them right after the answer (and the instance whose ledger writes an `access.*` event
+   * runs its deliveries right after that commit), keeping up to this many per slot of
+   * `concurrency` waiting in memory; past that, deliveries are stored pending for any instance. Lower it when listeners are
    * slow and other instances should share a burst sooner; 0 turns the fast path off (every delivery
    * is claimed, by any instance).
    * @default 50
