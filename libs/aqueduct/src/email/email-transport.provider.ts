@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
+import { wholeMessage } from './whole-message.plugin';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
@@ -32,7 +33,10 @@ export const emailTransportProvider: Provider = {
       socketTimeout: SMTP_TIMEOUT_MS,
     };
     const settings = typeof transport === 'string' ? { url: transport } : (transport as object);
-    return createTransport({ ...timeouts, ...settings });
+    const made = createTransport({ ...timeouts, ...settings });
+    // Only on a transport the module made: the host's own keeps its plugins and ways as they are.
+    made.use('stream', wholeMessage);
+    return made;
   },
 };
 
