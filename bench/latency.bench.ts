@@ -1,6 +1,10 @@
 import type { DispatchOptions } from 'nestjs-aqueduct';
 import type { BenchContext, BenchReport, Benchmark, TextTable } from './support/benchmark';
-import { serverMemoryLine, startChildServer } from './support/child-server';
+import {
+  type ServerStatsMessage,
+  serverMemoryLine,
+  startChildServer,
+} from './support/child-server';
 import { withClient } from './support/database';
 import {
   DRAIN_TIMEOUT_MS,
@@ -134,7 +138,7 @@ function latencyBenchmark(variant: LatencyVariant): Benchmark {
       });
       context.cleanup.defer('stop bench server', server.stop);
       try {
-        const report = await measureLatency(context, server.baseUrl, variant);
+        const report = await measureLatency(context, server.baseUrl, variant, server.stats);
         report.notes.push(...prepared.after());
         report.summary.push(await serverMemoryLine(`${variant.name} server`, server));
         return report;
@@ -158,6 +162,8 @@ export async function measureLatency(
   context: BenchContext,
   baseUrl: string,
   variant: LatencyVariant,
+  /** The server's resources, when it runs in its own process: CPU per event is then reported. */
+  serverStats?: () => Promise<ServerStatsMessage>,
 ): Promise<BenchReport> {
   const dispatch = benchDispatch();
   const { config, databaseUrl } = context;
@@ -191,6 +197,7 @@ export async function measureLatency(
 
   const acks: Ack[] = [];
   context.log(`${variant.name}: measuring ${durationSeconds} s`);
+  const cpuBefore = (await serverStats?.())?.cpuMicros;
   const loadStartMs = Date.now();
   const measured = await runLoad(
     {
@@ -207,6 +214,7 @@ export async function measureLatency(
   const loadEndMs = Date.now();
   const drain = await waitForDrain(context, 'measured run');
   const drainSeconds = (Date.now() - loadEndMs) / 1000;
+  const cpuAfter = (await serverStats?.())?.cpuMicros;
   if (drain.openAtStart > 0 && drain.drained) {
     notes.push(
       `after the load: ${drain.openAtStart} deliveries drained in ${drainSeconds.toFixed(1)} s (${(drain.openAtStart / drainSeconds).toFixed(0)}/s, the listeners' pace with the route idle)`,
@@ -259,6 +267,16 @@ export async function measureLatency(
   notes.push(
     `listeners of these events: ${listeners.join(', ') || 'none'}; dispatch options: ${describe(dispatch)}`,
   );
+  const cpuPerEvent =
+    cpuBefore !== undefined && cpuAfter !== undefined && ackedAt.size > 0
+      ? (cpuAfter - cpuBefore) / ackedAt.size
+      : undefined;
+  if (cpuPerEvent !== undefined) {
+    // Steadier than latency on a shared machine: it does not count the time spent waiting for a core.
+    notes.push(
+      `server CPU per event, its listeners included (the measured run and its drain): ${cpuPerEvent.toFixed(0)} µs`,
+    );
+  }
   notes.push(
     `Postgres autovacuum: ${await withClient(databaseUrl, showAutovacuum)} (plans follow table statistics)`,
   );

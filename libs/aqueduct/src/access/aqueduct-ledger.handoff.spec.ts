@@ -42,6 +42,7 @@ describe('LedgerHandoff', () => {
     const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher);
     expect(handoff.lease(records)).toEqual({ owner: 'here', leaseMs: 1000 });
     handoff.stored(records, [stored('a', 'e1')]); // 'b' was stored by an earlier write
+    expect(handoff.storedPending).toBe(false); // nothing to claim: no wake-up
     handoff.committed();
     expect(dispatcher.ran.map((d) => `${d.eventId}:${d.listener}`)).toEqual([
       'e1:mail',
@@ -70,6 +71,7 @@ describe('LedgerHandoff', () => {
     const dispatcher = new FakeDispatcher(2);
     const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher);
     expect(handoff.lease(records)).toBeUndefined();
+    expect(handoff.storedPending).toBe(true); // the dispatchers are woken to claim them
     handoff.committed();
     expect(dispatcher.ran).toEqual([]);
     expect(dispatcher.reserved).toBe(0);

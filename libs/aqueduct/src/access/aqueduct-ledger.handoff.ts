@@ -13,6 +13,8 @@ export class LedgerHandoff {
   /** Room reserved in the dispatcher for this transaction's deliveries. */
   private reserved = 0;
   private readonly deliveries: ClaimedDelivery[] = [];
+  /** Whether some deliveries were stored pending (the dispatchers must be woken to claim them). */
+  storedPending = false;
 
   constructor(private readonly dispatcher: AqueductDispatcher) {}
 
@@ -22,6 +24,8 @@ export class LedgerHandoff {
     const lease = this.dispatcher.reserve(count);
     if (lease) {
       this.reserved += count;
+    } else if (count > 0) {
+      this.storedPending = true;
     }
     return lease;
   }

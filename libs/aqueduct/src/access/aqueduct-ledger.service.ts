@@ -130,7 +130,7 @@ export class AqueductLedger {
    * Runs a ledger transaction; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
    * to read its own write), starts the deliveries of its transitions leased here, and wakes this
-   * instance's dispatcher when it wrote events.
+   * instance's dispatcher when it stored some pending.
    */
   private async write<T extends { transitions: AccessTransition[] }>(
     work: (manager: EntityManager, scope: LedgerScope) => Promise<T>,
@@ -150,7 +150,8 @@ export class AqueductLedger {
       this.cache.invalidate(scope.evaluated);
     }
     scope.handoff.committed();
-    if (result.transitions.length > 0) {
+    // Leased deliveries are running already; only pending ones need a claim.
+    if (scope.handoff.storedPending) {
       this.signal.wake();
     }
     return result;

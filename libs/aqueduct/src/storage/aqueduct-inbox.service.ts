@@ -99,7 +99,11 @@ export class AqueductInbox {
           pending.resolve(copy === 0 ? result : { ...result, duplicate: true }),
         );
       });
-      if (results.some((result) => !result.duplicate && result.status === 'accepted')) {
+      // Deliveries stored pending wake this instance's dispatcher to claim them; leased ones are
+      // handed to it directly (a claim would find nothing, one wasted statement per batch).
+      const pending = (result: InboxResult, index: number) =>
+        !result.duplicate && result.status === 'accepted' && !groups[index][0].record.lease;
+      if (results.some(pending)) {
         this.signal.wake();
       }
     } catch (error) {
