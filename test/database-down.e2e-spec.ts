@@ -31,10 +31,13 @@ describe('Database unavailable', () => {
     await db?.drop();
   });
 
+  /** Aqueduct's events stored (not the `access.*` events the ledger writes as they are applied). */
   const countDirect = async () => {
     const client = new Client({ connectionString: db.url });
     await client.connect();
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM aqueduct_events');
+    const { rows } = await client.query(
+      `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'provisioning.start'`,
+    );
     await client.end();
     return rows[0].n as number;
   };
