@@ -77,10 +77,12 @@ export async function runPacedLoad(
     const wait = Math.max(0, startMs + due * intervalMs - performance.now());
     await new Promise((resolve) => setTimeout(resolve, Math.min(wait, endMs - now)));
   }
+  let drainTimer: NodeJS.Timeout | undefined;
   await Promise.race([
     Promise.all(inFlight),
-    new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS)),
+    new Promise((resolve) => (drainTimer = setTimeout(resolve, DRAIN_TIMEOUT_MS))),
   ]);
+  clearTimeout(drainTimer);
   agent.destroy();
   return {
     requestsPerSecond: counts.answered / options.durationSeconds,
