@@ -84,17 +84,18 @@ const record = (): InboxRecord => ({
 function refusingOnce(code: string) {
   let calls = 0;
   const dataSource = {
-    query: async (_sql: string, params: unknown[][]) => {
+    query: async (_sql: string, [batch]: [string]) => {
       calls++;
       if (calls === 1) {
         throw Object.assign(new Error(`refused (${code})`), { code });
       }
+      const [row] = JSON.parse(batch) as { dedup_key: string; status: string; errors: unknown }[];
       return [
         {
-          dedup_key: params[0][0],
+          dedup_key: row.dedup_key,
           id: '00000000-0000-0000-0000-000000000001',
-          status: params[8][0],
-          errors: params[9][0] ? JSON.parse(params[9][0] as string) : null,
+          status: row.status,
+          errors: row.errors,
           duplicate: false,
         },
       ];

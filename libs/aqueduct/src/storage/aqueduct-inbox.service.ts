@@ -149,7 +149,7 @@ export class AqueductInbox {
   /** Results in the order of `records` (whose dedup keys are distinct). */
   private async write(records: InboxRecord[]): Promise<InboxResult[]> {
     const rows = await this.storeStatement<ResultRow>(storeParams(records));
-    const byKey = new Map(rows.filter((row) => row.id).map((row) => [row.dedup_key, row]));
+    const byKey = new Map(rows.map((row) => [row.dedup_key, row]));
     const unseen = records.filter((r) => !byKey.has(r.dedupKey)).map((r) => r.dedupKey);
     if (unseen.length > 0) {
       const found = await this.findStatement<ResultRow>([unseen]);
