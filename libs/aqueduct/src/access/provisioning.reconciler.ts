@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AccessEventType } from '../events/access-event-types';
 import { ADAPTER_LOCK_CLASS, type AccessRow, type Pair } from './aqueduct-ledger.sql';
+import { pairKey } from './aqueduct-ledger.rows';
 import {
   PROVISIONING_ADAPTER,
   type ProvisioningAdapter,
@@ -44,6 +45,13 @@ export class ProvisioningReconciler {
    * adapter calls; the rest serves the adapters' own queries, the webhook route and the dispatcher.
    */
   private readonly calls: Semaphore;
+  /**
+   * Locked calls running in this process, by pair. The ledger's listener reconciles right after a
+   * write, and the `access.*` deliveries that write announced start at the same moment and
+   * reconcile too: the later call waits here for the earlier one, then finds the adapter in step
+   * with one read, instead of queueing on the advisory lock with a pooled connection held.
+   */
+  private readonly running = new Map<string, Promise<void>>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -57,6 +65,13 @@ export class ProvisioningReconciler {
    *   (almost surely) behind: skip the unlocked read, the locked one decides.
    */
   async reconcile(pair: Pair, outOfStep = false): Promise<void> {
+    const key = pairKey(pair.customerId, pair.productId);
+    const running = this.running.get(key);
+    if (running) {
+      // Its failure is its caller's to report; this call then finds the work still to do.
+      await running.catch(() => undefined);
+      outOfStep = false;
+    }
     if (!outOfStep) {
       // Most calls find the adapter in step (the delivery that got there first did the work): one
       // read, no transaction, no lock.
@@ -68,7 +83,15 @@ export class ProvisioningReconciler {
         return;
       }
     }
-    await this.calls.run(() => this.reconcileLocked(pair));
+    const call = this.calls.run(() => this.reconcileLocked(pair));
+    this.running.set(key, call);
+    try {
+      await call;
+    } finally {
+      if (this.running.get(key) === call) {
+        this.running.delete(key);
+      }
+    }
   }
 
   /** The adapter call, under the (customer, product) lock, when one is still needed. */
