@@ -13,6 +13,7 @@ import {
   showAutovacuum,
   waitForDrain,
 } from './support/deliveries';
+import { postgresCpuSpent, readPostgresCpu } from './support/postgres-cpu';
 import { startSmtpServer } from './support/smtp';
 import { runLoad } from './support/load';
 import { atMost, percentile } from './support/stats';
@@ -198,6 +199,7 @@ export async function measureLatency(
   const acks: Ack[] = [];
   context.log(`${variant.name}: measuring ${durationSeconds} s`);
   const cpuBefore = (await serverStats?.())?.cpuMicros;
+  const postgresBefore = readPostgresCpu();
   const loadStartMs = Date.now();
   const measured = await runLoad(
     {
@@ -215,6 +217,7 @@ export async function measureLatency(
   const drain = await waitForDrain(context, 'measured run');
   const drainSeconds = (Date.now() - loadEndMs) / 1000;
   const cpuAfter = (await serverStats?.())?.cpuMicros;
+  const postgresSpent = postgresCpuSpent(postgresBefore, readPostgresCpu());
   if (drain.openAtStart > 0 && drain.drained) {
     notes.push(
       `after the load: ${drain.openAtStart} deliveries drained in ${drainSeconds.toFixed(1)} s (${(drain.openAtStart / drainSeconds).toFixed(0)}/s, the listeners' pace with the route idle)`,
@@ -275,6 +278,11 @@ export async function measureLatency(
     // Steadier than latency on a shared machine: it does not count the time spent waiting for a core.
     notes.push(
       `server CPU per event, its listeners included (the measured run and its drain): ${cpuPerEvent.toFixed(0)} µs`,
+    );
+  }
+  if (postgresSpent !== undefined && ackedAt.size > 0) {
+    notes.push(
+      `Postgres CPU per event, over the same span (local Postgres only): ${(postgresSpent / ackedAt.size).toFixed(0)} µs`,
     );
   }
   notes.push(

@@ -16,7 +16,7 @@ import type {
   StoredInternalEvent,
 } from './aqueduct-inbox.types';
 import { DispatchSignal } from './dispatch-signal';
-import { type PreparedStatement, preparedStatement } from './prepared-statement';
+import { type PreparedStatement, preparedStatement, queryPrepared } from './prepared-statement';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
@@ -34,6 +34,11 @@ const MAX_BATCH = 200;
 /** Names of the inbox's prepared statements (one plan per pooled connection). */
 const STORE_STATEMENT = 'aqueduct_inbox_store';
 const FIND_STATEMENT = 'aqueduct_inbox_find';
+/** The module's own events, stored in the caller's transaction (planning it cost ~0.4 ms a time). */
+const STORE_INTERNAL_STATEMENT = {
+  name: 'aqueduct_inbox_store_internal',
+  text: STORE_INTERNAL_SQL,
+};
 
 interface Pending {
   record: InboxRecord;
@@ -55,6 +60,7 @@ export class AqueductInbox {
   private flushScheduled = false;
   private readonly storeStatement: PreparedStatement;
   private readonly findStatement: PreparedStatement;
+  private readonly prepared: boolean;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -62,6 +68,7 @@ export class AqueductInbox {
     @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
   ) {
     const prepared = options.preparedStatements;
+    this.prepared = prepared;
     this.storeStatement = preparedStatement(dataSource, STORE_STATEMENT, STORE_SQL, prepared);
     this.findStatement = preparedStatement(dataSource, FIND_STATEMENT, FIND_SQL, prepared);
   }
@@ -143,7 +150,12 @@ export class AqueductInbox {
     if (records.length === 0) {
       return [];
     }
-    return manager.query(STORE_INTERNAL_SQL, storeInternalParams(records, lease));
+    return queryPrepared(
+      manager,
+      STORE_INTERNAL_STATEMENT,
+      storeInternalParams(records, lease),
+      this.prepared,
+    );
   }
 
   /** Results in the order of `records` (whose dedup keys are distinct). */

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 /** Runs one statement with the given parameters and resolves with its rows. */
 export type PreparedStatement = <Row>(values: unknown[]) => Promise<Row[]>;
@@ -26,4 +26,32 @@ export function preparedStatement(
     const result = await pool.query({ name, text, values });
     return result.rows as Row[];
   };
+}
+
+/** What a `pg` connection answers to a named statement. */
+interface NamedQueryClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Runs a statement as a named (prepared) one on the connection of `manager`'s transaction, for
+ * the same reason as `preparedStatement`. Only for statements whose plan cannot go stale as tables
+ * grow (inserts, lookups by a unique key): a connection keeps the plan it made first. Unnamed
+ * through TypeORM when `prepared` is false or `manager` is not in a transaction on `pg`.
+ */
+export async function queryPrepared<Row>(
+  manager: EntityManager,
+  statement: { name: string; text: string },
+  values: unknown[],
+  prepared: boolean,
+): Promise<Row[]> {
+  const runner = manager.queryRunner as { connect?(): Promise<unknown> } | undefined;
+  const client = prepared
+    ? ((await runner?.connect?.()) as NamedQueryClient | undefined)
+    : undefined;
+  if (typeof client?.query !== 'function') {
+    return manager.query(statement.text, values);
+  }
+  const result = await client.query({ ...statement, values });
+  return result.rows as Row[];
 }
