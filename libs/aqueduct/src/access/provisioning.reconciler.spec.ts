@@ -51,7 +51,7 @@ function world(adapter: Partial<ProvisioningAdapter>) {
   return { reconciler, counts, row };
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe('ProvisioningReconciler: calls for one pair in one process', () => {
   it('a call arriving while another runs waits for it, then finds the adapter in step', async () => {
