@@ -1,6 +1,12 @@
 import type { BenchContext, BenchReport, Benchmark } from './support/benchmark';
-import { type ChildServer, serverMemoryLine, startChildServer } from './support/child-server';
+import {
+  type ChildServer,
+  serverMemoryLine,
+  startChildServer,
+  withPeakRss,
+} from './support/child-server';
 import { withClient } from './support/database';
+import { mebibytes } from './support/stats';
 import { postgresCpuSpent, readPostgresCpu } from './support/postgres-cpu';
 import { type LoadResult, type LoadTarget, runLoad } from './support/load';
 import { NAIVE_PATH, NAIVE_TABLE } from './support/naive-receiver';
@@ -18,6 +24,8 @@ const BARE_TARGET_PERCENT = 60;
 const NAIVE_TARGET_RATIO = 1.15;
 /** ...adding at most 70 µs of server CPU per request to the bare route's. */
 const ADDED_CPU_TARGET_MICROS = 70;
+/** ...and the built server's RSS under the load under 200 MB. */
+const RSS_TARGET_BYTES = 200e6;
 /** The issue's moonshot: 75 % of the bare route. */
 const BARE_MOONSHOT_PERCENT = 75;
 
@@ -176,6 +184,14 @@ function report(
           .join(' / '),
       },
       {
+        // All three routes run in one server: each route's own peak tells the HTTP stack's
+        // (/bare does no module work) from what the module adds.
+        metric: 'ingest server: RSS peak while each route took load, bare / naive / webhook',
+        value: [bare, naive, webhook].map((run) => mebibytes(run.peakRssBytes)).join(' / '),
+        target: `< ${mebibytes(RSS_TARGET_BYTES)}`,
+        met: webhook.peakRssBytes < RSS_TARGET_BYTES,
+      },
+      {
         metric: 'ingest: server CPU the module adds per request',
         value: `${addedCpu.toFixed(0)} µs`,
         target: `<= ${ADDED_CPU_TARGET_MICROS} µs`,
@@ -229,6 +245,8 @@ interface WarmedRun {
   cpuMicrosPerRequest: number;
   /** Postgres' CPU time (all its processes) during the measured run, per answered request. */
   postgresMicrosPerRequest?: number;
+  /** The server's highest RSS sampled during the warm-up and the measured run. */
+  peakRssBytes: number;
 }
 
 /** A short unmeasured run first, so JIT, connection pools and Postgres caches are warm. */
@@ -240,19 +258,23 @@ async function warmUpAndMeasure(
 ): Promise<WarmedRun> {
   const { connections, warmupSeconds, durationSeconds } = context.config;
   context.log(`${label}: warm-up ${warmupSeconds} s`);
-  const warmup = await runLoad(target, { connections, durationSeconds: warmupSeconds });
-  context.log(`${label}: measuring ${durationSeconds} s`);
-  const before = await server.stats();
-  const postgresBefore = readPostgresCpu();
-  const measured = await runLoad(target, { connections, durationSeconds });
-  const postgresAfter = readPostgresCpu();
-  const after = await server.stats();
+  const { result: runs, peakRssBytes } = await withPeakRss(server, async () => {
+    const warmup = await runLoad(target, { connections, durationSeconds: warmupSeconds });
+    context.log(`${label}: measuring ${durationSeconds} s`);
+    const before = await server.stats();
+    const postgresBefore = readPostgresCpu();
+    const measured = await runLoad(target, { connections, durationSeconds });
+    const postgresAfter = readPostgresCpu();
+    const after = await server.stats();
+    return { warmup, measured, before, after, postgresBefore, postgresAfter };
+  });
+  const { warmup, measured, before, after, postgresBefore, postgresAfter } = runs;
   const answered = Math.max(1, measured.answered);
   const cpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / answered;
   const postgresMicros = postgresCpuSpent(postgresBefore, postgresAfter);
   const postgresMicrosPerRequest =
     postgresMicros === undefined ? undefined : postgresMicros / answered;
-  return { warmup, measured, cpuMicrosPerRequest, postgresMicrosPerRequest };
+  return { warmup, measured, cpuMicrosPerRequest, postgresMicrosPerRequest, peakRssBytes };
 }
 
 /**

@@ -166,6 +166,37 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** The summary line for a server's memory, asked just before it is stopped. */
+/** How often `peakRss` asks the server for its RSS. */
+const RSS_SAMPLE_MS = 200;
+
+/**
+ * Samples the server's RSS while `work` runs; resolves with the work's result and the highest RSS
+ * seen (getrusage's maxrss only rises, so it cannot tell one phase of a run from another).
+ */
+export async function withPeakRss<T>(
+  server: ChildServer,
+  work: () => Promise<T>,
+): Promise<{ result: T; peakRssBytes: number }> {
+  let peakRssBytes = 0;
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = server
+      .stats()
+      .then(({ rssBytes }) => {
+        peakRssBytes = Math.max(peakRssBytes, rssBytes);
+      })
+      .catch(() => undefined);
+  }, RSS_SAMPLE_MS);
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    clearInterval(timer);
+    await sampling;
+  }
+  return { result, peakRssBytes };
+}
+
 export async function serverMemoryLine(label: string, server: ChildServer): Promise<SummaryLine> {
   const { rssBytes, maxRssBytes } = await server.stats();
   return {
