@@ -76,17 +76,22 @@ SELECT count(*) AS n FROM (
 
 /**
  * Deletes the batch's events (`$2`) that are still prunable; their deliveries go with them
- * (ON DELETE CASCADE). The outer query reads the deliveries as they were when it started, so it
- * counts those the cascade removes.
+ * (ON DELETE CASCADE). Counts events only: the deliveries were counted when they were locked
+ * (counting them again here cost a fifth of the statement).
  */
 export function deletePrunableSql(scope: RetentionScope): string {
   return `
 WITH gone AS (
   DELETE FROM aqueduct_events e
    WHERE e.id = ANY($2::uuid[]) AND ${prunable(scope)}
-  RETURNING e.id
+  RETURNING 1
 )
-SELECT count(*) AS events,
-       (SELECT count(*) FROM aqueduct_deliveries d WHERE d.event_id IN (SELECT id FROM gone)) AS deliveries
-  FROM gone`;
+SELECT count(*) AS events FROM gone`;
 }
+
+/**
+ * The deliveries still there of the batch's events (`$1`), after the delete: those of the events
+ * it kept (they became needed again while the batch waited for its locks).
+ */
+export const COUNT_KEPT_DELIVERIES_SQL = `
+SELECT count(*) AS n FROM aqueduct_deliveries WHERE event_id = ANY($1::uuid[])`;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import {
+  COUNT_KEPT_DELIVERIES_SQL,
   countPrunableSql,
   deletePrunableSql,
   LOCK_DELIVERIES_SQL,
@@ -65,13 +66,18 @@ export class AqueductRetentionStore {
         return { won: true, selected: 0, events: 0, deliveries: 0 };
       }
       const ids = chosen.map((row) => row.id);
-      await manager.query(LOCK_DELIVERIES_SQL, [ids]);
+      // No delivery can be added to a locked event until this commits, so the locked ones are
+      // the batch's; those of any event the delete kept are subtracted.
+      const [locked] = await manager.query(LOCK_DELIVERIES_SQL, [ids]);
       const [gone] = await manager.query(deletePrunableSql(scope), [before, ids]);
+      const events = Number(gone.events);
+      const [kept] =
+        events === ids.length ? [{ n: 0 }] : await manager.query(COUNT_KEPT_DELIVERIES_SQL, [ids]);
       return {
         won: true,
         selected: ids.length,
-        events: Number(gone.events),
-        deliveries: Number(gone.deliveries),
+        events,
+        deliveries: Number(locked.n) - Number(kept.n),
       };
     });
   }
