@@ -197,7 +197,8 @@ describe('Retention: prune', () => {
         return n > 0;
       });
       await operator.query('COMMIT');
-      expect(await pruning).toMatchObject({ ran: true, events: 0 });
+      // Its delivery is not counted as deleted: it was locked, then kept.
+      expect(await pruning).toMatchObject({ ran: true, events: 0, deliveries: 0 });
       expect(await existing(host.app, [id])).toEqual([id]);
       expect(await deliveriesOf(host.app, id)).toBe(1);
     } finally {
@@ -299,5 +300,17 @@ describe('nestjs-aqueduct events prune', () => {
     ]);
     expect(batch.code).toBe(2);
     expect(batch.stderr).toContain('--batch-size must be a positive integer');
+    const pause = await runCli([
+      'events',
+      'prune',
+      '--older-than',
+      '30d',
+      '--pause-ratio',
+      'slow',
+      '--database-url',
+      host.db.url,
+    ]);
+    expect(pause.code).toBe(2);
+    expect(pause.stderr).toContain('--pause-ratio must be a number from 0 to 10, got "slow"');
   });
 });

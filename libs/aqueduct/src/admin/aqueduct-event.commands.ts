@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { CREATED_AT_MISSING, parseAqueductEvent } from '../events/aqueduct-event.parser';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
-import { RETENTION_DEFAULTS } from '../options/aqueduct-options.defaults';
+import { MAX_PAUSE_RATIO, RETENTION_DEFAULTS } from '../options/aqueduct-options.defaults';
 import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
 import { AqueductEventStore } from '../storage/aqueduct-event.store';
 import { isPayloadFault } from '../storage/aqueduct-inbox.service';
@@ -143,15 +144,23 @@ export class AqueductEventCommands {
   /**
    * Deletes the events received more than `olderThanMs` ago whose deliveries are all done, with
    * their deliveries; never one the ledger refers to, a quarantined one or one with a dead
-   * delivery unless asked. Batches until one is not full, each under retention's advisory lock:
+   * delivery unless asked. Batches until one is not full, pausing between them (`pauseRatio`), each
+   * under retention's advisory lock:
    * when another instance holds it, this one stops (`ran: false` if it had not started). A dry
    * run counts instead.
    */
   async prune(request: PruneRequest): Promise<PruneResult> {
-    const { olderThanMs, batchSize = RETENTION_DEFAULTS.batchSize } = request;
+    const {
+      olderThanMs,
+      batchSize = RETENTION_DEFAULTS.batchSize,
+      pauseRatio = RETENTION_DEFAULTS.pauseRatio,
+    } = request;
     const valid = Number.isFinite(olderThanMs) && olderThanMs > 0 && Number.isInteger(batchSize);
     if (!valid || batchSize <= 0) {
       throw new RangeError('prune needs olderThanMs > 0 and a positive integer batchSize');
+    }
+    if (!(pauseRatio >= 0 && pauseRatio <= MAX_PAUSE_RATIO)) {
+      throw new RangeError(`prune needs a pauseRatio from 0 to ${MAX_PAUSE_RATIO}`);
     }
     const cutoff = new Date(this.clock.now().getTime() - olderThanMs);
     const scope = {
@@ -165,6 +174,7 @@ export class AqueductEventCommands {
     const startedAt = Date.now();
     const result = { ran: false, dryRun: false, cutoff, events: 0, deliveries: 0, batches: 0 };
     while (!request.signal?.aborted) {
+      const batchStart = Date.now();
       const batch = await this.retention.pruneBatch(cutoff, scope, batchSize);
       if (!batch.won) {
         break; // another instance is pruning (it takes over from here)
@@ -176,6 +186,10 @@ export class AqueductEventCommands {
       if (batch.selected < batchSize || batch.events === 0) {
         break; // the last batch, or one whose every event became needed again: the next run
       }
+      // Background work yields to the live traffic; an abort (shutdown) ends the pause at once.
+      await sleep((Date.now() - batchStart) * pauseRatio, undefined, {
+        signal: request.signal,
+      }).catch(() => undefined);
     }
     if (result.ran) {
       this.metrics.pruned((Date.now() - startedAt) / 1000, result.events);

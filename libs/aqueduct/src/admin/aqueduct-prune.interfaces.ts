@@ -8,6 +8,12 @@ export interface PruneRequest {
    */
   batchSize?: number;
   /**
+   * After each batch, pause for this multiple of the time it took (see
+   * `RetentionOptions.pauseRatio`).
+   * @default 0.3
+   */
+  pauseRatio?: number;
+  /**
    * Quarantined events too.
    * @default false
    */

@@ -57,11 +57,13 @@ export class PruneJob implements OnApplicationBootstrap, BeforeApplicationShutdo
 
   /** One run with the configured `retention` options; logs what it deleted (counts only). */
   async run(): Promise<PruneResult> {
-    const { olderThanDays, batchSize, includeQuarantined, includeDead } = this.options.retention;
+    const { olderThanDays, batchSize, pauseRatio, includeQuarantined, includeDead } =
+      this.options.retention;
     const startedAt = Date.now();
     const result = await this.commands.prune({
       olderThanMs: olderThanDays * DAY_MS,
       batchSize,
+      pauseRatio,
       includeQuarantined,
       includeDead,
       signal: this.stopping.signal,

@@ -49,9 +49,13 @@ export const RETENTION_DEFAULTS: Required<RetentionOptions> = {
   olderThanDays: 30,
   cron: '17 * * * *',
   batchSize: 5000,
+  pauseRatio: 0.3,
   includeQuarantined: false,
   includeDead: false,
 };
+
+/** Longest pause after a prune batch, as a multiple of its time: slower is no longer a prune. */
+export const MAX_PAUSE_RATIO = 10;
 
 export const ACCESS_CACHE_DEFAULTS: Required<AccessCacheOptions> = {
   maxEntries: 100_000,

@@ -12,6 +12,17 @@ export function positiveInteger(field: string, value: unknown, fallback: number)
   return value;
 }
 
+/** A finite number from 0 to `max`. */
+export function ratioOption(field: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new Error(invalidOption(field, `must be a number from 0 to ${max}`));
+  }
+  return value;
+}
+
 export function booleanOption(field: string, value: unknown, fallback: boolean): boolean {
   if (value !== undefined && typeof value !== 'boolean') {
     throw new Error(invalidOption(field, 'must be true or false'));

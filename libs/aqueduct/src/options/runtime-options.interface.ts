@@ -109,6 +109,13 @@ export interface RetentionOptions {
    */
   batchSize?: number;
   /**
+   * After each batch the job pauses for this multiple of the time the batch took, leaving the
+   * database to the live traffic meanwhile: at 0.3 a prune takes about 30 % longer and the
+   * webhook route keeps more of its speed while it runs. 0 deletes without pausing.
+   * @default 0.3
+   */
+  pauseRatio?: number;
+  /**
    * Also delete quarantined events (authentic events never delivered to a listener, waiting for
    * an operator to reprocess or dismiss them). Dismissed events are deleted either way.
    * @default false

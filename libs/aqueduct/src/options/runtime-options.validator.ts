@@ -7,6 +7,7 @@ import {
   ENDPOINT_CHECK_MIN_INTERVAL_MS,
   EXPIRY_DEFAULTS,
   HEALTH_DEFAULTS,
+  MAX_PAUSE_RATIO,
   MAX_TIMER_MS,
   METRICS_DEFAULTS,
   RETENTION_DEFAULTS,
@@ -21,7 +22,7 @@ import type {
   RetentionOptions,
 } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
-import { booleanOption, positiveInteger } from './option-checks';
+import { booleanOption, positiveInteger, ratioOption } from './option-checks';
 
 /** The options of the background work: dispatch, expiry, retention, alerts, health, metrics. */
 
@@ -100,6 +101,12 @@ export function resolveRetention(
     olderThanDays: count('olderThanDays'),
     cron: cronOption('retention.cron', given.cron, RETENTION_DEFAULTS.cron),
     batchSize: count('batchSize'),
+    pauseRatio: ratioOption(
+      'retention.pauseRatio',
+      given.pauseRatio,
+      RETENTION_DEFAULTS.pauseRatio,
+      MAX_PAUSE_RATIO,
+    ),
     includeQuarantined: flag('includeQuarantined'),
     includeDead: flag('includeDead'),
   };

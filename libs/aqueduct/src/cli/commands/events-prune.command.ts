@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AqueductEventCommands, type PruneResult } from '../../admin/aqueduct-event.commands';
-import { RETENTION_DEFAULTS } from '../../options/aqueduct-options.defaults';
+import { MAX_PAUSE_RATIO, RETENTION_DEFAULTS } from '../../options/aqueduct-options.defaults';
 import { parseDuration } from '../../utils/duration';
 import { CliError, ExitCode, output, positiveInt } from '../cli-output';
 import { addDatabaseOptions, type DbFlags, onDatabase } from './database.options';
@@ -11,6 +11,7 @@ interface PruneFlags extends DbFlags {
   includeQuarantined?: boolean;
   includeDead?: boolean;
   batchSize: number;
+  pauseRatio: number;
 }
 
 /**
@@ -35,12 +36,19 @@ export function registerEventsPrune(events: Command): void {
         'events deleted per transaction',
         positiveInt('--batch-size'),
         RETENTION_DEFAULTS.batchSize,
+      )
+      .option(
+        '--pause-ratio <r>',
+        `after each batch, pause for r times the batch's time (0 to ${MAX_PAUSE_RATIO}; 0: no pause)`,
+        pauseRatio,
+        RETENTION_DEFAULTS.pauseRatio,
       ),
   ).action(async (flags: PruneFlags) => {
     const result = await onDatabase(flags, (app) =>
       app.get(AqueductEventCommands).prune({
         olderThanMs: flags.olderThan,
         batchSize: flags.batchSize,
+        pauseRatio: flags.pauseRatio,
         includeQuarantined: flags.includeQuarantined,
         includeDead: flags.includeDead,
         dryRun: flags.dryRun,
@@ -60,6 +68,18 @@ function age(value: string): number {
     );
   }
   return ms;
+}
+
+/** `--pause-ratio`, or a usage error naming the option. */
+function pauseRatio(value: string): number {
+  const ratio = Number(value);
+  if (value.trim() === '' || !(ratio >= 0 && ratio <= MAX_PAUSE_RATIO)) {
+    throw new CliError(
+      `--pause-ratio must be a number from 0 to ${MAX_PAUSE_RATIO}, got "${value}"`,
+      ExitCode.Usage,
+    );
+  }
+  return ratio;
 }
 
 function pruneText(result: PruneResult): string {
