@@ -21,7 +21,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** How long storing an event may take before the answer is a 503 (Aqueduct retries). */
 export const DEFAULT_STORE_TIMEOUT_MS = 5000;
 
-/** `preparedStatements` when not given: the inbox's statement is planned once per connection. */
+/** `preparedStatements` when not given: the hot inserts are planned once per connection. */
 export const DEFAULT_PREPARED_STATEMENTS = true;
 /** Largest accepted clock skew of a signed timestamp, in seconds. */
 export const DEFAULT_TOLERANCE_SECONDS = 300;

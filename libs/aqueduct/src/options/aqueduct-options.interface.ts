@@ -46,8 +46,8 @@ export interface AqueductModuleOptions {
    */
   storeTimeoutMs?: number;
   /**
-   * Run the webhook route's insert as a prepared (named) statement, parsed and planned once per
-   * connection. Turn off behind a PgBouncer in transaction mode older than 1.21 (or without
+   * Run the module's hot inserts (the webhook route's, and the ledger's `access.*` events) as
+   * prepared (named) statements, parsed and planned once per connection. Turn off behind a PgBouncer in transaction mode older than 1.21 (or without
    * `max_prepared_statements`), which cannot route named statements.
    * @default true
    */

@@ -31,9 +31,11 @@ export type {
 /** Most events written by one statement. */
 const MAX_BATCH = 200;
 
-/** Names of the inbox's prepared statements (one plan per pooled connection). */
+/**
+ * The inbox's prepared statements (one plan per pooled connection). Both only insert: a plan that
+ * reads a table would be kept as made, whatever the table grew to since.
+ */
 const STORE_STATEMENT = 'aqueduct_inbox_store';
-const FIND_STATEMENT = 'aqueduct_inbox_find';
 /** The module's own events, stored in the caller's transaction (planning it cost ~0.4 ms a time). */
 const STORE_INTERNAL_STATEMENT = {
   name: 'aqueduct_inbox_store_internal',
@@ -59,7 +61,6 @@ export class AqueductInbox {
   private queue: Pending[] = [];
   private flushScheduled = false;
   private readonly storeStatement: PreparedStatement;
-  private readonly findStatement: PreparedStatement;
   private readonly prepared: boolean;
 
   constructor(
@@ -67,10 +68,8 @@ export class AqueductInbox {
     private readonly signal: DispatchSignal,
     @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
   ) {
-    const prepared = options.preparedStatements;
-    this.prepared = prepared;
-    this.storeStatement = preparedStatement(dataSource, STORE_STATEMENT, STORE_SQL, prepared);
-    this.findStatement = preparedStatement(dataSource, FIND_STATEMENT, FIND_SQL, prepared);
+    this.prepared = options.preparedStatements;
+    this.storeStatement = preparedStatement(dataSource, STORE_STATEMENT, STORE_SQL, this.prepared);
   }
 
   store(record: InboxRecord): Promise<InboxResult> {
@@ -164,7 +163,9 @@ export class AqueductInbox {
     const byKey = new Map(rows.map((row) => [row.dedup_key, row]));
     const unseen = records.filter((r) => !byKey.has(r.dedupKey)).map((r) => r.dedupKey);
     if (unseen.length > 0) {
-      const found = await this.findStatement<ResultRow>([unseen]);
+      // Unnamed, planned each time: it reads the table, and a plan kept from an empty table (a
+      // sequential scan) would read all of it for every duplicate once the table had grown.
+      const found: ResultRow[] = await this.dataSource.query(FIND_SQL, [unseen]);
       found.forEach((row) => byKey.set(row.dedup_key, row));
     }
     return records.map((record) => {
