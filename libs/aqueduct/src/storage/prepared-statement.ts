@@ -8,7 +8,8 @@ export type PreparedStatement = <Row>(values: unknown[]) => Promise<Row[]>;
  * A statement of the hot path, run on TypeORM's own `pg` pool as a named (prepared) statement:
  * each pooled connection parses and plans it once instead of on every batch (planning the inbox's
  * statement cost more than writing a small batch), and it skips TypeORM's query runner, which adds
- * nothing to one statement in autocommit. PgBouncer in transaction mode needs
+ * nothing to one statement in autocommit. Only for statements that read no table (see
+ * `queryPrepared`). PgBouncer in transaction mode needs
  * `max_prepared_statements` (1.21+) for named statements; `preparedStatements: false` runs them
  * unnamed through TypeORM instead.
  */
@@ -35,9 +36,10 @@ interface NamedQueryClient {
 
 /**
  * Runs a statement as a named (prepared) one on the connection of `manager`'s transaction, for
- * the same reason as `preparedStatement`. Only for statements whose plan cannot go stale as tables
- * grow (inserts, lookups by a unique key): a connection keeps the plan it made first. Unnamed
- * through TypeORM when `prepared` is false or `manager` is not in a transaction on `pg`.
+ * the same reason as `preparedStatement`. Only for statements that read no table (inserts): a
+ * connection keeps the generic plan it makes, and one made while a table was empty scans it whole
+ * once it has grown. Unnamed through TypeORM when `prepared` is false or `manager` is not in a
+ * transaction on `pg`.
  */
 export async function queryPrepared<Row>(
   manager: EntityManager,
