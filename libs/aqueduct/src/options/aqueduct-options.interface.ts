@@ -47,8 +47,9 @@ export interface AqueductModuleOptions {
   storeTimeoutMs?: number;
   /**
    * Run the module's hot inserts (the webhook route's, and the ledger's `access.*` events) as
-   * prepared (named) statements, parsed and planned once per connection. Turn off behind a PgBouncer in transaction mode older than 1.21 (or without
-   * `max_prepared_statements`), which cannot route named statements.
+   * prepared (named) statements, parsed and planned once per connection. Turn off behind a
+   * PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`), which
+   * cannot route named statements.
    * @default true
    */
   preparedStatements?: boolean;

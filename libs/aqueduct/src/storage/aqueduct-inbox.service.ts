@@ -36,7 +36,7 @@ const MAX_BATCH = 200;
  * reads a table would be kept as made, whatever the table grew to since.
  */
 const STORE_STATEMENT = 'aqueduct_inbox_store';
-/** The module's own events, stored in the caller's transaction (planning it cost ~0.4 ms a time). */
+/** The module's own events, in the caller's transaction (planning it cost ~0.4 ms a time). */
 const STORE_INTERNAL_STATEMENT = {
   name: 'aqueduct_inbox_store_internal',
   text: STORE_INTERNAL_SQL,

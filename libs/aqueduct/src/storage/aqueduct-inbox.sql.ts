@@ -11,10 +11,10 @@ const epochMs = (instant: Date | null) => instant?.getTime() ?? null;
 
 /**
  * One statement stores a batch of events, creates their deliveries and announces them, and returns
- * the events it stored (a duplicate's row is read by `FIND_SQL`). Everything commits together, so an acknowledged event always has
- * its deliveries. The unique dedup key makes concurrent copies collapse in Postgres itself,
- * whichever instance receives them. A copy of a quarantined event that now validates (after an
- * upgrade) replaces the quarantined row and gets its deliveries.
+ * the events it stored (a duplicate's row is read by `FIND_SQL`). Everything commits together, so
+ * an acknowledged event always has its deliveries. The unique dedup key makes concurrent copies
+ * collapse in Postgres itself, whichever instance receives them. A copy of a quarantined event
+ * that now validates (after an upgrade) replaces the quarantined row and gets its deliveries.
  *
  * The batch is one JSON parameter (`storeParams`). Its row estimate does not depend on the batch's
  * size, so Postgres settles on one generic plan for the prepared statement; with one array per
