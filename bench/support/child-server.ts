@@ -165,8 +165,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The summary line for a server's memory, asked just before it is stopped. */
-/** How often `peakRss` asks the server for its RSS. */
+/** How often `withPeakRss` asks the server for its RSS. */
 const RSS_SAMPLE_MS = 200;
 
 /**
@@ -197,6 +196,7 @@ export async function withPeakRss<T>(
   return { result, peakRssBytes };
 }
 
+/** The summary line for a server's memory, asked just before it is stopped. */
 export async function serverMemoryLine(label: string, server: ChildServer): Promise<SummaryLine> {
   const { rssBytes, maxRssBytes } = await server.stats();
   return {
