@@ -54,15 +54,20 @@ SELECT count(*) AS events,
 
 /**
  * One batch: the oldest `$2` prunable events (the `(received_at, id)` index, in order), locked.
- * SKIP LOCKED passes over an event another transaction holds (one being reprocessed, say).
+ * SKIP LOCKED passes over an event another transaction holds (one being reprocessed, say). Their
+ * ids come back as one array literal, which the next statements take back as it is: the app never
+ * parses or serializes thousands of ids (that work, on the serving instance's event loop, delayed
+ * its requests).
  */
 export function selectPrunableSql(scope: RetentionScope): string {
   return `
-SELECT e.id FROM aqueduct_events e
- WHERE ${prunable(scope)}
- ORDER BY e.received_at, e.id
- LIMIT $2
-   FOR UPDATE OF e SKIP LOCKED`;
+SELECT count(*)::int AS selected, coalesce(array_agg(id), '{}')::text AS ids FROM (
+  SELECT e.id FROM aqueduct_events e
+   WHERE ${prunable(scope)}
+   ORDER BY e.received_at, e.id
+   LIMIT $2
+     FOR UPDATE OF e SKIP LOCKED
+) batch`;
 }
 
 /**

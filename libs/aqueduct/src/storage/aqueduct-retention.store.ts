@@ -58,24 +58,23 @@ export class AqueductRetentionStore {
       if (!won) {
         return { won: false, selected: 0, events: 0, deliveries: 0 };
       }
-      const chosen: { id: string }[] = await manager.query(selectPrunableSql(scope), [
-        before,
-        batchSize,
-      ]);
-      if (chosen.length === 0) {
+      const [{ selected, ids }]: { selected: number; ids: string }[] = await manager.query(
+        selectPrunableSql(scope),
+        [before, batchSize],
+      );
+      if (selected === 0) {
         return { won: true, selected: 0, events: 0, deliveries: 0 };
       }
-      const ids = chosen.map((row) => row.id);
       // No delivery can be added to a locked event until this commits, so the locked ones are
       // the batch's; those of any event the delete kept are subtracted.
       const [locked] = await manager.query(LOCK_DELIVERIES_SQL, [ids]);
       const [gone] = await manager.query(deletePrunableSql(scope), [before, ids]);
       const events = Number(gone.events);
       const [kept] =
-        events === ids.length ? [{ n: 0 }] : await manager.query(COUNT_KEPT_DELIVERIES_SQL, [ids]);
+        events === selected ? [{ n: 0 }] : await manager.query(COUNT_KEPT_DELIVERIES_SQL, [ids]);
       return {
         won: true,
-        selected: ids.length,
+        selected,
         events,
         deliveries: Number(locked.n) - Number(kept.n),
       };
