@@ -9,7 +9,8 @@
  * BENCH_NAIVE_SECRET to serve `POST /naive` (support/naive-receiver.ts) checking with that secret:
  * the app then bootstraps with `rawBody: true`, as that receiver needs; BENCH_ADAPTER=1 to give the
  * module support/bench-adapter.ts as its provisioning adapter (one upsert per call).
- * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'stats' }`.
+ * Reports `{ type: 'ready', port }` over IPC once listening, and answers `{ type: 'stats' }` and
+ * `{ type: 'prune', … }` (support/child-server.ts).
  */
 import 'reflect-metadata';
 import {
@@ -20,6 +21,7 @@ import {
   Get,
   HttpCode,
   HttpStatus,
+  type INestApplication,
   Injectable,
   Module,
   Param,
@@ -28,6 +30,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
+  AqueductEventCommands,
   AqueductModule,
   type AqueductModuleOptions,
   OnAqueductEvent,
@@ -37,6 +40,8 @@ import { benchTypeOrm } from './support/aqueduct-app';
 import { BenchProvisioningAdapter } from './support/bench-adapter';
 import { NaiveReceiverModule } from './support/naive-receiver';
 import type {
+  ServerPruneRequest,
+  ServerPrunedMessage,
   ServerStatsMessage,
   ServerStatsRequest,
   ServerReadyMessage,
@@ -122,6 +127,27 @@ class BenchServerModule {
   }
 }
 
+/**
+ * The prune the retention job runs, in this process: on an instance serving the webhook route, as a
+ * host's retention job does (and never in the load generator's event loop, whose timings it would
+ * distort).
+ */
+async function prune(app: INestApplication, request: ServerPruneRequest): Promise<void> {
+  const started = Date.now();
+  let answer: ServerPrunedMessage;
+  try {
+    const result = await app.get(AqueductEventCommands).prune({
+      olderThanMs: request.olderThanMs,
+      batchSize: request.batchSize,
+      pauseRatio: request.pauseRatio,
+    });
+    answer = { type: 'pruned', result, seconds: (Date.now() - started) / 1000 };
+  } catch (error) {
+    answer = { type: 'pruned', error: String(error), seconds: (Date.now() - started) / 1000 };
+  }
+  process.send?.(answer);
+}
+
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
@@ -160,7 +186,10 @@ async function main(): Promise<void> {
   process.once('disconnect', shutdown);
 
   // Memory and CPU time of the server alone: only this process can read them.
-  process.on('message', (message: Partial<ServerStatsRequest>) => {
+  process.on('message', (message: Partial<ServerStatsRequest | ServerPruneRequest>) => {
+    if (message?.type === 'prune') {
+      void prune(app, message as ServerPruneRequest);
+    }
     if (message?.type === 'stats') {
       const cpu = process.cpuUsage();
       const answer: ServerStatsMessage = {

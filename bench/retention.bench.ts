@@ -1,7 +1,9 @@
-import { AqueductEventCommands, type PruneResult } from 'nestjs-aqueduct';
-import { startInProcessApp } from './support/aqueduct-app';
 import type { BenchContext, BenchReport, Benchmark } from './support/benchmark';
-import { type ChildServer, startChildServer } from './support/child-server';
+import {
+  type ChildServer,
+  type ServerPrunedMessage,
+  startChildServer,
+} from './support/child-server';
 import { type LoadResult, runLoad } from './support/load';
 import { seedDoneEvents } from './support/seed-events';
 import { percentile } from './support/stats';
@@ -24,7 +26,8 @@ const POOL_RATE = 5_000;
 /**
  * Retention under load: a million done events from two months ago, then the webhook route's p99
  * alone (the baseline), then the same load while `AqueductEventCommands.prune()` deletes them in
- * batches (what the retention job and `events prune` run).
+ * batches (what the retention job and `events prune` run), in the server that takes the load, as a
+ * host's retention job does.
  */
 export const retentionBenchmark: Benchmark = {
   name: 'retention',
@@ -62,27 +65,28 @@ async function measure(
   await load(warmupSeconds);
   const baseline = await load(durationSeconds);
 
-  const { app, close } = await startInProcessApp(context, 'close the prune app');
-  const commands = app.get(AqueductEventCommands);
   context.log(`retention: pruning ${rows} events while the load runs`);
-  const pruneStart = Date.now();
-  let pruned: { result: PruneResult; seconds: number } | undefined;
-  const pruning = commands
+  let pruned: ServerPrunedMessage | undefined;
+  const pruning = server
     .prune({
+      type: 'prune',
       olderThanMs: PRUNE_OLDER_THAN_DAYS * DAY_MS,
       // The option's default (5000) unless BENCH_PRUNE_BATCH says otherwise.
-      ...(process.env.BENCH_PRUNE_BATCH
-        ? { batchSize: Number(process.env.BENCH_PRUNE_BATCH) }
-        : {}),
+      batchSize: optionalNumber('BENCH_PRUNE_BATCH'),
+      // The option's default (0.3) unless BENCH_PRUNE_PAUSE says otherwise (0: flat out).
+      pauseRatio: optionalNumber('BENCH_PRUNE_PAUSE'),
     })
-    .then((result) => (pruned = { result, seconds: (Date.now() - pruneStart) / 1000 }));
+    .then((answer) => (pruned = answer));
   const during: LoadResult[] = [];
   while (!pruned && during.length < MAX_LOAD_RUNS) {
     during.push(await load(durationSeconds));
   }
-  await pruning;
-  await close();
-  return report(context, { rows, seedSeconds, baseline, during, pruned: pruned! });
+  const answer = await pruning;
+  if (!answer.result) {
+    throw new Error(`the prune failed in the server: ${answer.error}`);
+  }
+  const result = { ...answer.result, seconds: answer.seconds };
+  return report(context, { rows, seedSeconds, baseline, during, pruned: result });
 }
 
 interface RetentionRun {
@@ -90,24 +94,28 @@ interface RetentionRun {
   seedSeconds: number;
   baseline: LoadResult;
   during: LoadResult[];
-  pruned: { result: PruneResult; seconds: number };
+  pruned: { events: number; deliveries: number; batches: number; seconds: number };
+}
+
+function optionalNumber(name: string): number | undefined {
+  return process.env[name] ? Number(process.env[name]) : undefined;
 }
 
 function report(context: BenchContext, run: RetentionRun): BenchReport {
   const { rows, baseline, during, pruned } = run;
-  const rowsPerSecond = pruned.result.events / pruned.seconds;
+  const rowsPerSecond = pruned.events / pruned.seconds;
   // The runs that overlapped the prune; the last may have ended after it.
   const p99s = during.map((result) => result.p99Ms);
   const worstP99 = Math.max(...p99s);
   const ratio = worstP99 / baseline.p99Ms;
   const notes = [
     `seeded ${rows} done events (and their deliveries) received ${SEED_DAYS_AGO} days ago in ${run.seedSeconds.toFixed(0)} s`,
-    `prune (older than ${PRUNE_OLDER_THAN_DAYS} days, batches of ${pruned.result.batches ? Math.round(pruned.result.events / pruned.result.batches) : 0}): ${pruned.result.events} events and ${pruned.result.deliveries} deliveries in ${pruned.result.batches} batches, ${pruned.seconds.toFixed(1)} s`,
+    `prune (older than ${PRUNE_OLDER_THAN_DAYS} days, batches of ${pruned.batches ? Math.round(pruned.events / pruned.batches) : 0}): ${pruned.events} events and ${pruned.deliveries} deliveries in ${pruned.batches} batches, ${pruned.seconds.toFixed(1)} s`,
     `webhook p99 of each ${context.config.durationSeconds} s run during the prune: ${p99s.join(', ')} ms (median ${percentile(p99s, 0.5)}); baseline ${baseline.p99Ms} ms`,
   ];
   const warnings: string[] = [];
-  if (pruned.result.events !== rows) {
-    warnings.push(`the prune deleted ${pruned.result.events} events, ${rows} were old enough`);
+  if (pruned.events !== rows) {
+    warnings.push(`the prune deleted ${pruned.events} events, ${rows} were old enough`);
   }
   for (const result of [baseline, ...during]) {
     if (result.non2xx + result.errors > 0) {

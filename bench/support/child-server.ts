@@ -48,6 +48,8 @@ function buildServers(): Promise<unknown> {
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
 const STATS_TIMEOUT_MS = 5_000;
+/** Pruning 1,000,000 events takes under a minute here; ten is a stuck prune. */
+const PRUNE_TIMEOUT_MS = 600_000;
 
 /** What a server script sends over IPC once it listens. */
 export interface ServerReadyMessage {
@@ -69,11 +71,28 @@ export interface ServerStatsMessage {
   cpuMicros: number;
 }
 
+/** The parent's order to prune (`AqueductEventCommands.prune` in the server), and its outcome. */
+export interface ServerPruneRequest {
+  type: 'prune';
+  olderThanMs: number;
+  batchSize?: number;
+  pauseRatio?: number;
+}
+export interface ServerPrunedMessage {
+  type: 'pruned';
+  /** What the prune returned (its cutoff as an ISO string), or why it failed. */
+  result?: { events: number; deliveries: number; batches: number };
+  error?: string;
+  seconds: number;
+}
+
 export interface ChildServer {
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
   /** The server's memory and CPU time, asked over IPC (the server runs in its own process). */
   stats(): Promise<ServerStatsMessage>;
+  /** Deletes old events in the server's own process, as its retention job would. */
+  prune(request: ServerPruneRequest): Promise<ServerPrunedMessage>;
   stop(): Promise<void>;
 }
 
@@ -105,26 +124,41 @@ export async function startChildServer(
   const port = await waitForReady(child);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    stats: () => askStats(child),
+    stats: () =>
+      ask<ServerStatsMessage>(
+        child,
+        { type: 'stats' } satisfies ServerStatsRequest,
+        'stats',
+        STATS_TIMEOUT_MS,
+      ),
+    prune: (request) => ask<ServerPrunedMessage>(child, request, 'pruned', PRUNE_TIMEOUT_MS),
     stop: once(() => stopChild(child)),
   };
 }
 
-function askStats(child: ChildProcess): Promise<ServerStatsMessage> {
-  return new Promise((resolveStats, reject) => {
+/**
+ * Sends `request` over IPC and resolves with the server's next message of `replyType` (one
+ * question of a type at a time: answers carry no id).
+ */
+function ask<Reply>(
+  child: ChildProcess,
+  request: { type: string },
+  replyType: string,
+  timeoutMs: number,
+): Promise<Reply> {
+  return new Promise((resolveReply, reject) => {
     const timer = setTimeout(() => {
       child.off('message', onMessage);
-      reject(new Error(`server did not report its stats within ${STATS_TIMEOUT_MS} ms`));
-    }, STATS_TIMEOUT_MS);
-    const onMessage = (message: Partial<ServerStatsMessage>) => {
-      if (message?.type === 'stats') {
+      reject(new Error(`server did not answer "${request.type}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (message: { type?: string }) => {
+      if (message?.type === replyType) {
         clearTimeout(timer);
         child.off('message', onMessage);
-        resolveStats(message as ServerStatsMessage);
+        resolveReply(message as Reply);
       }
     };
     child.on('message', onMessage);
-    const request: ServerStatsRequest = { type: 'stats' };
     child.send(request);
   });
 }
