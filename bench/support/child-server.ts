@@ -80,7 +80,7 @@ export interface ServerPruneRequest {
 }
 export interface ServerPrunedMessage {
   type: 'pruned';
-  /** What the prune returned (its cutoff as an ISO string), or why it failed. */
+  /** The prune's counts, or why it failed. */
   result?: { events: number; deliveries: number; batches: number };
   error?: string;
   seconds: number;
