@@ -26,7 +26,21 @@ import { createTestDatabase, type TestDatabase } from './support/database';
 @Injectable()
 class Accounts implements ProvisioningAdapter {
   readonly calls: string[] = [];
-  provision(grant: ProvisioningGrant) {
+  /** While set, provisioning waits for it: a test holds a delivery running. */
+  private held?: Promise<void>;
+
+  /** Holds every provisioning until the returned function is called. */
+  hold(): () => void {
+    let release = () => {};
+    this.held = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  async provision(grant: ProvisioningGrant) {
+    await this.held;
     this.calls.push(`provision ${grant.customerId}`);
   }
   update(grant: ProvisioningGrant) {
@@ -104,11 +118,15 @@ describe('The testing kit, as in the package README', () => {
   });
 
   it('rejects after its timeout, naming what still waits', async () => {
+    // The adapter holds the event's delivery running: it cannot finish before the check (the fast
+    // path runs deliveries right after the 2xx, often before a test's next line).
+    const release = app.get(Accounts).hold();
     const subscription = aqueductSubscription({ clock });
     const { body } = await post(subscription.start(0));
     await expect(waitForDeliveries(app, { eventId: body.id, timeoutMs: 0 })).rejects.toThrow(
       /still waiting/,
     );
+    release();
     await waitForDeliveries(app, { eventId: body.id });
   });
 });
