@@ -275,41 +275,18 @@ describe('nestjs-aqueduct events prune', () => {
   });
 
   it('usage errors exit 2 and name the option', async () => {
-    const bad = await runCli([
-      'events',
-      'prune',
-      '--older-than',
-      '30',
-      '--database-url',
-      host.db.url,
-    ]);
+    const prune = (...args: string[]) =>
+      runCli(['events', 'prune', ...args, '--database-url', host.db.url]);
+    const bad = await prune('--older-than', '30');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--older-than must be a whole number of days, hours or minutes');
-    const missing = await runCli(['events', 'prune', '--database-url', host.db.url]);
+    const missing = await prune();
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--older-than');
-    const batch = await runCli([
-      'events',
-      'prune',
-      '--older-than',
-      '30d',
-      '--batch-size',
-      '0',
-      '--database-url',
-      host.db.url,
-    ]);
+    const batch = await prune('--older-than', '30d', '--batch-size', '0');
     expect(batch.code).toBe(2);
     expect(batch.stderr).toContain('--batch-size must be a positive integer');
-    const pause = await runCli([
-      'events',
-      'prune',
-      '--older-than',
-      '30d',
-      '--pause-ratio',
-      'slow',
-      '--database-url',
-      host.db.url,
-    ]);
+    const pause = await prune('--older-than', '30d', '--pause-ratio', 'slow');
     expect(pause.code).toBe(2);
     expect(pause.stderr).toContain('--pause-ratio must be a number from 0 to 10, got "slow"');
   });
