@@ -103,6 +103,8 @@ export interface ChildServer {
 export async function startChildServer(
   script: string,
   env: Record<string, string>,
+  /** Node flags of this server, e.g. a heap limit (BENCH_SERVER_NODE_ARGS come after them). */
+  nodeArgs: readonly string[] = [],
 ): Promise<ChildServer> {
   if (runsBuilt()) {
     await buildServers();
@@ -116,6 +118,7 @@ export async function startChildServer(
     // alone (NODE_OPTIONS refuses --cpu-prof, and would profile the load generator too).
     execArgv: [
       ...(runsBuilt() ? BUILT_EXEC_ARGV : TS_EXEC_ARGV),
+      ...nodeArgs,
       ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
     ],
     env: { ...process.env, ...env, ...(runsBuilt() ? { TS_NODE_BASEURL: BUILD_DIR } : {}) },
