@@ -4,8 +4,8 @@ import { DataSource } from 'typeorm';
 import {
   COUNT_KEPT_DELIVERIES_SQL,
   countPrunableSql,
-  deletePrunableSql,
-  LOCK_DELIVERIES_SQL,
+  DELETE_BATCH_SQL,
+  lockDeliveriesSql,
   type RetentionScope,
   selectPrunableSql,
   TRY_RETENTION_LOCK_SQL,
@@ -49,8 +49,8 @@ export class AqueductRetentionStore {
   /**
    * One batch, one transaction: the retention lock (or nothing), the oldest `batchSize` prunable
    * events locked, their deliveries locked, then the delete. READ COMMITTED whatever the server's
-   * default: the delete must see, in a snapshot of its own, a replay that committed while it
-   * waited for the deliveries' locks, and keep that event.
+   * default: the deliveries' lock must read a replay that committed while it waited at its
+   * committed version, and keep that event (REPEATABLE READ would fail the batch instead).
    */
   pruneBatch(before: Date, scope: RetentionScope, batchSize: number): Promise<PruneBatch> {
     return this.dataSource.transaction('READ COMMITTED', async (manager) => {
@@ -65,19 +65,15 @@ export class AqueductRetentionStore {
       if (selected === 0) {
         return { won: true, selected: 0, events: 0, deliveries: 0 };
       }
-      // No delivery can be added to a locked event until this commits, so the locked ones are
-      // the batch's; those of any event the delete kept are subtracted.
-      const [locked] = await manager.query(LOCK_DELIVERIES_SQL, [ids]);
-      const [gone] = await manager.query(deletePrunableSql(scope), [before, ids]);
-      const events = Number(gone.events);
-      const [kept] =
+      const [{ locked, kept }]: { locked: number; kept: string }[] = await manager.query(
+        lockDeliveriesSql(scope),
+        [ids],
+      );
+      const [{ events }]: { events: number }[] = await manager.query(DELETE_BATCH_SQL, [ids, kept]);
+      // Deliveries of any event the delete kept are still there: not counted as deleted.
+      const [{ n: left }]: { n: number }[] =
         events === selected ? [{ n: 0 }] : await manager.query(COUNT_KEPT_DELIVERIES_SQL, [ids]);
-      return {
-        won: true,
-        selected,
-        events,
-        deliveries: Number(locked.n) - Number(kept.n),
-      };
+      return { won: true, selected, events, deliveries: locked - left };
     });
   }
 }
