@@ -1,6 +1,6 @@
 import { DEFAULT_SHARED_SECRET_HEADER } from '../options/aqueduct-options.defaults';
 import type { SharedSecretVerification } from '../options/aqueduct-options.interface';
-import { anyMatch, readHeader } from './verification.utils';
+import { anyMatch, readHeader, sha256 } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
@@ -17,14 +17,15 @@ const AUTHORIZATION_SCHEME = /^(bearer|api-key|token)\s+/i;
  */
 export class SharedSecretVerifier implements WebhookVerifier {
   private readonly header: string;
-  private readonly secrets: Buffer[];
+  /** The secrets' SHA-256: compared to the offered value's, their lengths stay hidden. */
+  private readonly secretDigests: Buffer[];
 
   constructor(
     secrets: readonly string[],
     private readonly options: SharedSecretVerification,
   ) {
     this.header = (options.header ?? DEFAULT_SHARED_SECRET_HEADER).toLowerCase();
-    this.secrets = secrets.map((secret) => Buffer.from(secret));
+    this.secretDigests = secrets.map(sha256);
   }
 
   verify({ headers }: WebhookRequest): VerifiedWebhook {
@@ -34,7 +35,7 @@ export class SharedSecretVerifier implements WebhookVerifier {
     }
     const offered =
       this.header === 'authorization' ? value.replace(AUTHORIZATION_SCHEME, '') : value;
-    if (!anyMatch([Buffer.from(offered)], this.secrets)) {
+    if (!anyMatch([sha256(offered)], this.secretDigests)) {
       throw new WebhookVerificationError(`${this.header} does not match any configured secret`);
     }
     // Nothing here is signed: the id is kept, but never a dedup key.
