@@ -106,8 +106,8 @@ SELECT count(*)::int AS locked,
  * the ledger refers to; their deliveries go with them (ON DELETE CASCADE). The rest of what made
  * them prunable cannot have changed: the events are locked since they were chosen. The ids to
  * delete are one array computed in the statement: given the batch's array and a `<> ALL` filter,
- * Postgres estimated a sequential scan of the table cheaper than 5,000 primary-key probes (4× slower
- * on 200,000 rows). Counts events only: the deliveries were counted when they were locked.
+ * Postgres estimated a sequential scan of the table cheaper than 5,000 primary-key probes (80 ms
+ * against 22 ms on 200,000 rows). Counts events only: the deliveries were counted when locked.
  */
 export const DELETE_BATCH_SQL = `
 WITH gone AS (
