@@ -26,15 +26,30 @@ SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
    FOR UPDATE`;
 
 /**
- * Creates the missing access rows, returning those this statement inserted: they are the
- * transaction's own until it commits (a concurrent insert of the same pair waits on the unique
- * index), so they need no second lock. A pair another transaction inserted first returns nothing.
+ * Locks the pairs' existing access rows in one order and creates the missing ones, in one round
+ * trip (most writes are about one pair, which either exists or is new). A row this statement
+ * inserted is the transaction's own until it commits (a concurrent insert of the same pair waits on
+ * the unique index), so it needs no second lock. A pair another transaction inserted first, unseen
+ * by this statement's snapshot, returns nothing: the caller then locks them all again.
  */
-export const CREATE_ACCESS_SQL = `
-INSERT INTO aqueduct_access (customer_id, product_id)
-SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
-ON CONFLICT (customer_id, product_id) DO NOTHING
-RETURNING ${LEDGER_COLUMNS}`;
+export const LOCK_OR_CREATE_ACCESS_SQL = `
+WITH wanted AS (
+  SELECT * FROM unnest($1::text[], $2::text[]) AS w(customer_id, product_id)
+), locked AS (
+  SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
+   WHERE (customer_id, product_id) IN (SELECT * FROM wanted)
+   ORDER BY customer_id, product_id
+     FOR UPDATE
+), created AS (
+  INSERT INTO aqueduct_access (customer_id, product_id)
+  SELECT * FROM wanted w
+   WHERE NOT EXISTS (
+     SELECT 1 FROM locked l WHERE l.customer_id = w.customer_id AND l.product_id = w.product_id)
+   ORDER BY 1, 2
+  ON CONFLICT (customer_id, product_id) DO NOTHING
+  RETURNING ${LEDGER_COLUMNS}
+)
+SELECT * FROM locked UNION ALL SELECT * FROM created`;
 
 /**
  * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),
@@ -61,10 +76,25 @@ SELECT due.*, (
 FROM due`;
 
 /**
+ * What the ledger reads of a provisioning (alias `p`) and its payment (`pay`). Orgs only for those
+ * that may grant access at `at` (a window never opens before its start nor lasts past
+ * `access_until`): a long history costs its dates, not its users.
+ */
+const provisioningColumns = (p: string, at: string) => `${p}.key, ${p}.customer_id, ${p}.product_id,
+  ${p}.start_date, ${p}.end_date, ${p}.access_until, ${p}.invoice_id,
+  CASE WHEN ${p}.start_date <= ${at}::timestamptz AND ${at}::timestamptz < ${p}.access_until
+       THEN ${p}.orgs END AS orgs,
+  pay.paid_at`;
+
+/**
  * Inserts the provisioning or, only when this event is newer (envelope time, then rank) than the
- * last one applied, replaces what it says. An older or repeated event changes nothing.
+ * last one applied, replaces what it says (an older or repeated event changes nothing); and, in the
+ * same round trip, reads the provisionings of the pairs (`$19`, `$20`) as of `$21`, as
+ * PROVISIONINGS_SQL does. The statement's snapshot does not see its own write, so the written row
+ * comes from RETURNING (`applied`) and stands in for the version the table held.
  */
 export const UPSERT_PROVISIONING_SQL = `
+WITH upserted AS (
 INSERT INTO aqueduct_provisionings AS p
   (key, provisioning_id, customer_id, product_id, subscription_id, invoice_id, start_date, end_date,
    grace_period_end_date, contract_start_date, contract_end_date, access_until, orgs, metadata,
@@ -80,16 +110,21 @@ ON CONFLICT (key) DO UPDATE SET
   last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
   last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)
-RETURNING id`;
+RETURNING p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access_until, p.invoice_id, p.orgs
+)
+SELECT true AS applied, ${provisioningColumns('u', '$21')}
+  FROM upserted u
+  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = u.invoice_id
+UNION ALL
+SELECT false AS applied, ${provisioningColumns('p', '$21')}
+  FROM aqueduct_provisionings p
+  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+ WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($19::text[], $20::text[]))
+   AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.key = p.key)`;
 
-/**
- * The provisionings of the given pairs, with their payments. Orgs only for those that may grant
- * access at `$3` (a window never opens before its start nor lasts past `access_until`): a long
- * history costs its dates, not its users.
- */
+/** The provisionings of the given pairs, with their payments (orgs as of `$3`). */
 export const PROVISIONINGS_SQL = `
-SELECT p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access_until, p.invoice_id,
-       CASE WHEN p.start_date <= $3 AND $3 < p.access_until THEN p.orgs END AS orgs, pay.paid_at
+SELECT ${provisioningColumns('p', '$3')}
   FROM aqueduct_provisionings p
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
  WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;

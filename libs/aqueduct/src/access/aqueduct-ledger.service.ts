@@ -18,7 +18,7 @@ import { EVENT_RANK, SWEEP_LOCK } from './aqueduct-ledger.constants';
 import { LedgerHandoff } from './aqueduct-ledger.handoff';
 import type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 import { transitionRecord } from './aqueduct-ledger.record';
-import { type AccessRow, type Pair, pairKey, uniquePairs } from './aqueduct-ledger.rows';
+import { type AccessRow, type Pair, pairKey, toPairs, uniquePairs } from './aqueduct-ledger.rows';
 import { LedgerSql } from './aqueduct-ledger.sql';
 import { accessUpdate } from './aqueduct-ledger.update';
 import { provisioningKey } from './provisioning.key';
@@ -67,16 +67,19 @@ export class AqueductLedger {
       // Its row stays locked until the commit, so nothing moves it meanwhile.
       const pairs = uniquePairs([own, ...(await this.sql.lockProvisioning(manager, key))]);
       const rows = await this.sql.lockAccess(manager, pairs);
-      const applied = await this.sql.upsertProvisioning(
+      const now = this.clock.now();
+      const { applied, provisionings } = await this.sql.upsertProvisioning(
         manager,
         key,
         event,
         EVENT_RANK[event.type] ?? 0,
+        toPairs(rows),
+        now,
       );
       return {
         pairs,
         applied,
-        transitions: await this.evaluate(manager, rows, this.clock.now(), scope),
+        transitions: await this.evaluate(manager, rows, now, scope, provisionings),
       };
     });
   }

@@ -4,10 +4,10 @@ import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import type { ProvisioningDates } from './access-timeline.interfaces';
 import { INVOICE_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
-  CREATE_ACCESS_SQL,
   LOCK_ACCESS_SQL,
   LOCK_DUE_SQL,
   LOCK_INVOICE_SQL,
+  LOCK_OR_CREATE_ACCESS_SQL,
   LOCK_PROVISIONING_SQL,
   PAIRS_OF_INVOICE_SQL,
   PROVISIONINGS_SQL,
@@ -55,17 +55,9 @@ export class LedgerSql {
     if (pairs.length === 0) {
       return [];
     }
-    const rows: AccessRow[] = await manager.query(LOCK_ACCESS_SQL, columns(pairs));
-    if (rows.length === pairs.length) {
-      return rows;
-    }
-    const created: AccessRow[] = await manager.query(CREATE_ACCESS_SQL, columns(pairs));
-    // A new customer (the common case): every row is one this transaction just inserted, already
-    // its own, in the statement's order. Otherwise (some existed, or another transaction inserted
-    // one meanwhile), read them all again, locked, in one order.
-    return rows.length === 0 && created.length === pairs.length
-      ? created
-      : manager.query(LOCK_ACCESS_SQL, columns(pairs));
+    const rows: AccessRow[] = await manager.query(LOCK_OR_CREATE_ACCESS_SQL, columns(pairs));
+    // Short only when another transaction inserted a pair meanwhile: its row is committed now.
+    return rows.length === pairs.length ? rows : manager.query(LOCK_ACCESS_SQL, columns(pairs));
   }
 
   /** The due rows, locked, and the provisionings of each, by pair. */
@@ -78,38 +70,49 @@ export class LedgerSql {
     return { rows, provisionings: dueProvisionings(rows) };
   }
 
+  /**
+   * Applies a provisioning event (see UPSERT_PROVISIONING_SQL) and reads the provisionings of
+   * `pairs` as they then are, with their orgs as of `now`.
+   */
   async upsertProvisioning(
     manager: EntityManager,
     key: string,
     event: AqueductEvent<ProvisioningDto>,
     rank: number,
-  ): Promise<boolean> {
+    pairs: Pair[],
+    now: Date,
+  ): Promise<{ applied: boolean; provisionings: Map<string, ProvisioningDates[]> }> {
     const { object } = event;
     const endDate = object.endDate;
     const grace = object.gracePeriodEndDate ?? null;
     const id = object.id;
-    const rows = await manager.query(UPSERT_PROVISIONING_SQL, [
-      key,
-      typeof id === 'string' || typeof id === 'number' ? String(id) : null,
-      object.customerId,
-      object.productId,
-      object.subscriptionId ?? null,
-      object.invoiceId ?? null,
-      object.startDate,
-      endDate,
-      grace,
-      object.contractStartDate ?? null,
-      object.contractEndDate ?? null,
-      // A grace period never ends access before the paid period does.
-      grace && grace.getTime() > endDate.getTime() ? grace : endDate,
-      JSON.stringify(object.provisioningOrgs ?? []),
-      object.metadata ? JSON.stringify(object.metadata) : null,
-      event.id,
-      event.type,
-      event.createdAt ?? new Date(0),
-      rank,
-    ]);
-    return rows.length > 0;
+    const rows: (ProvisioningRow & { applied: boolean })[] = await manager.query(
+      UPSERT_PROVISIONING_SQL,
+      [
+        key,
+        typeof id === 'string' || typeof id === 'number' ? String(id) : null,
+        object.customerId,
+        object.productId,
+        object.subscriptionId ?? null,
+        object.invoiceId ?? null,
+        object.startDate,
+        endDate,
+        grace,
+        object.contractStartDate ?? null,
+        object.contractEndDate ?? null,
+        // A grace period never ends access before the paid period does.
+        grace && grace.getTime() > endDate.getTime() ? grace : endDate,
+        JSON.stringify(object.provisioningOrgs ?? []),
+        object.metadata ? JSON.stringify(object.metadata) : null,
+        event.id,
+        event.type,
+        event.createdAt ?? new Date(0),
+        rank,
+        ...columns(pairs),
+        now,
+      ],
+    );
+    return { applied: rows.some((row) => row.applied), provisionings: provisioningsByPair(rows) };
   }
 
   async recordPayment(

@@ -2,12 +2,12 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { AqueductEventType, PROVISIONING_EVENT_TYPES } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
 import type { ProvisioningDto } from '../events/provisioning.dto';
-import type { AqueductEvent } from '../events/aqueduct-event.interface';
+import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { isRecord } from '../utils/is-record';
-import { ACCESS_EVENT_TYPES } from '../events/access-event-types';
+import { ACCESS_EVENT_TYPES, AccessEventType } from '../events/access-event-types';
 import { AqueductLedger, type LedgerChange } from './aqueduct-ledger.service';
 import type { Pair } from './aqueduct-ledger.sql';
 import { ProvisioningReconciler } from './provisioning.reconciler';
@@ -19,9 +19,10 @@ export const PROVISIONING_LISTENER = 'aqueduct.provisioning';
  * Keeps the ledger and the host's users in step. A `provisioning.*` or `invoice.paid` event is
  * applied to the ledger (its own short transaction, so access checks see it even while the host's
  * adapter is failing), which announces the transitions of the customer's access as `access.*`
- * events. Then the adapter is reconciled with what is announced, here and again on each `access.*`
- * event (a no-op when already in step): whichever delivery gets there first makes the call, a
- * retry recomputes what is still to do, and nothing is done twice.
+ * events. This listener's delivery of each `access.*` event then reconciles the adapter with what
+ * is announced (a no-op when already in step), as does a write that announced nothing: whichever
+ * delivery gets there first makes the call, a retry recomputes what is still to do, and nothing is
+ * done twice. An adapter that fails fails the `access.*` delivery, not the ledger's write.
  */
 @Injectable()
 export class ProvisioningListener implements OnModuleInit {
@@ -40,23 +41,35 @@ export class ProvisioningListener implements OnModuleInit {
         AqueductEventType.InvoicePaid,
         ...ACCESS_EVENT_TYPES,
       ];
-      this.registry.add(PROVISIONING_LISTENER, types, (event) => this.handle(event));
+      this.registry.add(PROVISIONING_LISTENER, types, (event, context) =>
+        this.handle(event, context),
+      );
     }
   }
 
-  async handle(event: AqueductEvent): Promise<void> {
+  async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
     let change: Pick<LedgerChange, 'pairs' | 'transitions'>;
     if (PROVISIONING_EVENT_TYPES.includes(event.type)) {
       change = await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>);
     } else if (event.type === AqueductEventType.InvoicePaid) {
       change = await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>);
     } else {
-      change = { pairs: pairOf(event.object), transitions: [] };
+      // An `access.*` event: this listener's delivery of it is what brings the adapter in step
+      // with the transition (its first run skips the unlocked read when the adapter must act).
+      const behind = context.attempt === 1 && adapterLikelyBehind(event);
+      for (const pair of pairOf(event.object)) {
+        await this.reconciler.reconcile(pair, behind);
+      }
+      return;
     }
-    // A write that announced a transition has just put the adapter out of step.
-    const outOfStep = change.transitions.length > 0;
+    // A write that announced transitions leaves the adapter to their own deliveries, which start
+    // as it commits: reconciling here too would be the same work, or one more read. A write that
+    // announced nothing catches up an adapter left behind (one read, nothing more when in step).
+    if (change.transitions.length > 0) {
+      return;
+    }
     for (const pair of change.pairs) {
-      await this.reconciler.reconcile(pair, outOfStep);
+      await this.reconciler.reconcile(pair);
     }
   }
 }
@@ -68,4 +81,17 @@ function pairOf(object: unknown): Pair[] {
     typeof object.productId === 'string'
     ? [{ customerId: object.customerId, productId: object.productId }]
     : [];
+}
+
+/**
+ * Whether an `access.*` transition calls for an adapter call (a start, an end, other users): a
+ * hint only, the reconciler's locked read decides. A renewal or a grace period changes dates
+ * alone, and the adapter is usually in step after it.
+ */
+function adapterLikelyBehind(event: AqueductEvent): boolean {
+  return (
+    event.type === AccessEventType.Started ||
+    event.type === AccessEventType.Expired ||
+    (isRecord(event.object) && event.object.previousOrgs !== undefined)
+  );
 }

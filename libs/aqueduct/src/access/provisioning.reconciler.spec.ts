@@ -58,7 +58,7 @@ describe('ProvisioningReconciler: calls for one pair in one process', () => {
     const provision = jest.fn(tick);
     const { reconciler, counts, row } = world({ provision });
 
-    // The ledger's listener right after its write, and the access.started delivery it started.
+    // Two access.* deliveries of one write for the same pair, started at the same moment.
     await Promise.all([reconciler.reconcile(pair, true), reconciler.reconcile(pair)]);
 
     expect(provision).toHaveBeenCalledTimes(1);

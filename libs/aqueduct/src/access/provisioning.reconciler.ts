@@ -46,10 +46,10 @@ export class ProvisioningReconciler {
    */
   private readonly calls: Semaphore;
   /**
-   * Locked calls running in this process, by pair. The ledger's listener reconciles right after a
-   * write, and the `access.*` deliveries that write announced start at the same moment and
-   * reconcile too: the later call waits here for the earlier one, then finds the adapter in step
-   * with one read, instead of queueing on the advisory lock with a pooled connection held.
+   * Locked calls running in this process, by pair. The `access.*` deliveries of one write (or of
+   * writes in quick succession) start at the same moment and reconcile the same pair: the later
+   * call waits here for the earlier one, then finds the adapter in step with one read, instead of
+   * queueing on the advisory lock with a pooled connection held.
    */
   private readonly running = new Map<string, Promise<void>>();
 
@@ -61,8 +61,8 @@ export class ProvisioningReconciler {
   }
 
   /**
-   * @param outOfStep the caller has just announced a transition for the pair, so the adapter is
-   *   (almost surely) behind: skip the unlocked read, the locked one decides.
+   * @param outOfStep the caller's transition calls for an adapter call, so the adapter is (almost
+   *   surely) behind: skip the unlocked read, the locked one decides.
    */
   async reconcile(pair: Pair, outOfStep = false): Promise<void> {
     const key = pairKey(pair.customerId, pair.productId);
