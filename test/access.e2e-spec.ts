@@ -1,6 +1,7 @@
 import { Controller, Get, Injectable, Param } from '@nestjs/common';
 import {
   AqueductAccessService,
+  AqueductEventsService,
   ExpiryJob,
   type ProvisioningAdapter,
   type ProvisioningGrant,
@@ -25,7 +26,12 @@ const adapterCalls: { action: string; grant: ProvisioningGrant }[] = [];
 @Injectable()
 class RecordingAdapter implements ProvisioningAdapter {
   calls = adapterCalls;
+  /** Provisions of these customers fail once (a user system that is briefly down). */
+  failOnce = new Set<string>();
   provision(grant: ProvisioningGrant) {
+    if (this.failOnce.delete(grant.customerId)) {
+      throw new Error('user system unavailable');
+    }
     this.calls.push({ action: 'provision', grant });
   }
   deprovision(grant: ProvisioningGrant) {
@@ -128,6 +134,34 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
       accessUntil: at(37),
     });
     expect(grant.orgs[0].users.map((u) => u.email)).toEqual(['ada@acme.test', 'alan@acme.test']);
+  });
+
+  it("a failing adapter fails access.started's delivery, which retries; the start's ledger delivery is done with its write", async () => {
+    adapter.failOnce.add('owner_tx');
+    const eventId = await post(provisioningStartEvent(period('owner_tx'), at(0)));
+    await idle();
+    // Access is granted from the write, whatever the adapter did meanwhile.
+    expect(await status('owner_tx')).toBe('active');
+    expect(calls('owner_tx')).toEqual(['provision']);
+
+    const events = host.app.get(AqueductEventsService);
+    const { deliveries } = await events.getEvent(eventId);
+    const ledger = deliveries.find((d) => d.listener === 'aqueduct.provisioning')!;
+    expect(ledger.state).toBe('done');
+    expect(ledger.attempts).toBe(1);
+    expect(ledger.attemptLog.map((entry) => entry.outcome)).toEqual(['done']);
+
+    const [started]: { id: string; type: string }[] = await host.app
+      .get(DataSource)
+      .query(
+        `SELECT id, type FROM aqueduct_events WHERE payload->'object'->>'customerId' = 'owner_tx' AND type LIKE 'access.%'`,
+      );
+    expect(started.type).toBe('access.started');
+    const reconcile = (await events.getEvent(started.id)).deliveries.find(
+      (d) => d.listener === 'aqueduct.provisioning',
+    )!;
+    expect(reconcile.state).toBe('done');
+    expect(reconcile.attemptLog.map((entry) => entry.outcome)).toEqual(['failed', 'done']);
   });
 
   it('end arriving before start: the late start changes nothing and the final state is right', async () => {

@@ -8,7 +8,7 @@ import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { isRecord } from '../utils/is-record';
 import { ACCESS_EVENT_TYPES, AccessEventType } from '../events/access-event-types';
-import { AqueductLedger, type LedgerChange } from './aqueduct-ledger.service';
+import { AqueductLedger } from './aqueduct-ledger.service';
 import type { Pair } from './aqueduct-ledger.sql';
 import { ProvisioningReconciler } from './provisioning.reconciler';
 
@@ -48,26 +48,25 @@ export class ProvisioningListener implements OnModuleInit {
   }
 
   async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
-    let change: Pick<LedgerChange, 'pairs' | 'transitions'>;
-    if (PROVISIONING_EVENT_TYPES.includes(event.type)) {
-      change = await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>);
-    } else if (event.type === AqueductEventType.InvoicePaid) {
-      change = await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>);
-    } else {
-      // An `access.*` event: this listener's delivery of it is what brings the adapter in step
-      // with the transition (its first run skips the unlocked read when the adapter must act).
+    if (ACCESS_EVENT_TYPES.includes(event.type)) {
+      // This listener's delivery of an `access.*` event is what brings the adapter in step with
+      // the transition (its first run skips the unlocked read when the adapter must act).
       const behind = context.attempt === 1 && adapterLikelyBehind(event);
       for (const pair of pairOf(event.object)) {
         await this.reconciler.reconcile(pair, behind);
       }
       return;
     }
+    const change = PROVISIONING_EVENT_TYPES.includes(event.type)
+      ? await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>)
+      : await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>);
     // A write that announced transitions leaves the adapter to their own deliveries, which start
-    // as it commits: reconciling here too would be the same work, or one more read. A write that
-    // announced nothing catches up an adapter left behind (one read, nothing more when in step).
+    // as it commits: reconciling here too would be the same work, or one more read.
     if (change.transitions.length > 0) {
       return;
     }
+    // A write that announced nothing catches up an adapter left behind (one read, nothing more
+    // when in step).
     for (const pair of change.pairs) {
       await this.reconciler.reconcile(pair);
     }
