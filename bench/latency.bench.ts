@@ -20,9 +20,11 @@ import { atMost, percentile } from './support/stats';
 import {
   AQUEDUCT_OPTIONS,
   WEBHOOK_PATH,
+  renewalEvents,
   signedEvent,
   signedEventPool,
 } from './support/webhook-requests';
+import type { HttpRequest } from './support/load';
 
 /** bench-server.ts registers 3 no-op provisioning.start listeners with BENCH_NOOP_LISTENERS=1. */
 const NOOP_LISTENERS = 3;
@@ -32,6 +34,9 @@ const END_TO_END_TARGET_MS = 50;
 const DEFAULT_REAL_RATE = 100;
 /** Sender of the real variant's mails. */
 const MAIL_FROM = 'Bench <billing@bench.test>';
+
+/** Events per second offered to the real listeners. */
+const realRate = () => Number(process.env.BENCH_LATENCY_RATE || DEFAULT_REAL_RATE);
 
 /** A set of listeners to measure, and the server that runs them. */
 export interface LatencyVariant {
@@ -51,6 +56,8 @@ export interface LatencyVariant {
   rate?(): number | undefined;
   /** Starts what the server needs (an SMTP server) and gives its environment. */
   prepare(context: BenchContext): Promise<{ env: Record<string, string>; after(): string[] }>;
+  /** The `n`th request sent (warm-up included); a new customer's start by default. */
+  request?(context: BenchContext): (sequence: number) => HttpRequest;
 }
 
 /** The dispatcher's own cost: three listeners that do nothing (the ledger off). */
@@ -94,28 +101,51 @@ const REAL_VARIANT: LatencyVariant = {
   // the queue only grows, and latency with the run's length. So this variant offers a set rate,
   // BENCH_LATENCY_RATE (default 100/s), evenly spaced; the summary also gives the rate the
   // listeners sustained.
-  rate: () => Number(process.env.BENCH_LATENCY_RATE || DEFAULT_REAL_RATE),
-  async prepare(context) {
-    const smtp = await startSmtpServer();
-    context.cleanup.defer('stop SMTP server', smtp.stop);
-    return {
-      env: {
-        BENCH_AQUEDUCT_OPTIONS: JSON.stringify({
-          ...AQUEDUCT_OPTIONS,
-          dispatch: benchDispatch(),
-          // Pooled, with connections kept past nodemailer's 100 mails, as the README advises for
-          // mail in volume (each new connection waits ~100 ms for the server's greeting).
-          email: {
-            transport: { ...smtp.transport, pool: true, maxMessages: 10_000 },
-            from: MAIL_FROM,
-          },
-        }),
-        BENCH_ADAPTER: '1',
-      },
-      after: () => [`mails received by the SMTP server: ${smtp.received()}`],
-    };
-  },
+  rate: () => realRate(),
+  prepare: (context) => prepareRealListeners(context, {}),
 };
+
+/**
+ * Renewal day: the same listeners, every event renewing an active customer (the next paid period,
+ * starting when the current one ends), renewal mails on so that each renewal mails its users as a
+ * new customer's start does. The warm-up's first half of the requests creates the customers.
+ */
+const RENEWAL_VARIANT: LatencyVariant = {
+  ...REAL_VARIANT,
+  name: 'latency-renewals',
+  label: 'renewals: ledger + adapter + email (SMTP), every event renews an active customer',
+  // provisioning.start's ledger delivery; access.renewed's ledger and email deliveries.
+  deliveriesPerEvent: 3,
+  prepare: (context) => prepareRealListeners(context, { 'access-renewed': true }),
+  request: (context) =>
+    renewalEvents(Math.max(1, Math.floor((realRate() * context.config.warmupSeconds) / 2))),
+};
+
+/** The real listeners' server: an SMTP server here, the adapter, these mails. */
+async function prepareRealListeners(
+  context: BenchContext,
+  mails: Record<string, boolean>,
+): Promise<{ env: Record<string, string>; after(): string[] }> {
+  const smtp = await startSmtpServer();
+  context.cleanup.defer('stop SMTP server', smtp.stop);
+  return {
+    env: {
+      BENCH_AQUEDUCT_OPTIONS: JSON.stringify({
+        ...AQUEDUCT_OPTIONS,
+        dispatch: benchDispatch(),
+        // Pooled, with connections kept past nodemailer's 100 mails, as the README advises for
+        // mail in volume (each new connection waits ~100 ms for the server's greeting).
+        email: {
+          transport: { ...smtp.transport, pool: true, maxMessages: 10_000 },
+          from: MAIL_FROM,
+          mails,
+        },
+      }),
+      BENCH_ADAPTER: '1',
+    },
+    after: () => [`mails received by the SMTP server: ${smtp.received()}`],
+  };
+}
 
 function benchDispatch(): DispatchOptions {
   // The defaults, which is what users get, unless BENCH_DISPATCH gives others (printed either way).
@@ -152,6 +182,7 @@ function latencyBenchmark(variant: LatencyVariant): Benchmark {
 
 export const latencyNoopBenchmark = latencyBenchmark(NOOP_VARIANT);
 export const latencyRealBenchmark = latencyBenchmark(REAL_VARIANT);
+export const latencyRenewalsBenchmark = latencyBenchmark(RENEWAL_VARIANT);
 
 /** One 2xx of the measured run: when the client read it, and its body (`{ received, id }`). */
 interface Ack {
@@ -180,7 +211,12 @@ export async function measureLatency(
     { url: `${baseUrl}/bare`, next: () => sample },
     { connections, durationSeconds: warmupSeconds },
   );
-  const pool = signedEventPool(context, bare.requestsPerSecond, warmupSeconds + durationSeconds);
+  const pool = signedEventPool(
+    context,
+    bare.requestsPerSecond,
+    warmupSeconds + durationSeconds,
+    variant.request?.(context),
+  );
 
   context.log(`${variant.name}: warm-up ${warmupSeconds} s`);
   const rate = variant.rate?.();

@@ -19,7 +19,11 @@ import { cpus } from 'node:os';
 import { accessBenchmark } from './access.bench';
 import { ingestBenchmark } from './ingest.bench';
 import { instancesBenchmark } from './instances.bench';
-import { latencyNoopBenchmark, latencyRealBenchmark } from './latency.bench';
+import {
+  latencyNoopBenchmark,
+  latencyRealBenchmark,
+  latencyRenewalsBenchmark,
+} from './latency.bench';
 import { retentionBenchmark } from './retention.bench';
 import { scaleBenchmark } from './scale.bench';
 import { sweepBenchmark } from './sweep.bench';
@@ -36,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
   instancesBenchmark,
   latencyNoopBenchmark,
   latencyRealBenchmark,
+  latencyRenewalsBenchmark,
   sweepBenchmark,
   accessBenchmark,
   retentionBenchmark,
@@ -53,7 +58,7 @@ function log(message: string): void {
 
 async function main(cleanup: Cleanup): Promise<void> {
   const config = readBenchConfig();
-  // `latency` also selects its variant `latency-real`.
+  // `latency` also selects its variants `latency-real` and `latency-renewals`.
   const selected = BENCHMARKS.filter(
     (b) =>
       config.only.length === 0 ||

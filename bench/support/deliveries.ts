@@ -27,11 +27,13 @@ export async function deliveriesByEvent(
   eventIds: string[],
   withAccessEvents: boolean,
 ): Promise<{ events: Map<string, EventDeliveries>; listeners: string[] }> {
-  // The access events are found by customer through the console's customer index.
+  // The access events are found by customer through the console's customer index: those received
+  // from the event on and before the customer's next event (a renewal benchmark sends several).
   const chain = withAccessEvents
     ? `e.id = a.id OR (e.type LIKE 'access.%'
          AND left(e.payload -> 'object' ->> 'customerId', 200) = left(a.customer, 200)
-         AND e.payload -> 'object' ->> 'customerId' = a.customer)`
+         AND e.payload -> 'object' ->> 'customerId' = a.customer
+         AND e.received_at >= a.received_at AND (a.next_at IS NULL OR e.received_at < a.next_at))`
     : 'e.id = a.id';
   const result = await client.query<{
     event_id: string;
@@ -41,9 +43,20 @@ export async function deliveriesByEvent(
     last_finished_ms: number;
     listeners: string[];
   }>(
-    `WITH acked AS (
-       SELECT id, payload -> 'object' ->> 'customerId' AS customer
-         FROM aqueduct_events WHERE id = ANY($1::uuid[]))
+    `WITH customers AS (
+       SELECT DISTINCT left(payload -> 'object' ->> 'customerId', 200) AS customer
+         FROM aqueduct_events WHERE id = ANY($1::uuid[])
+     ), acked AS (
+       SELECT * FROM (
+         SELECT e.id, e.payload -> 'object' ->> 'customerId' AS customer, e.received_at,
+                lead(e.received_at) OVER (
+                  PARTITION BY e.payload -> 'object' ->> 'customerId' ORDER BY e.received_at, e.id
+                ) AS next_at
+           FROM aqueduct_events e
+          WHERE e.type NOT LIKE 'access.%'
+            AND left(e.payload -> 'object' ->> 'customerId', 200) IN (SELECT customer FROM customers)
+       ) events WHERE id = ANY($1::uuid[])
+     )
      SELECT a.id AS event_id,
             count(*)::int AS deliveries,
             count(*) FILTER (WHERE d.state = 'done')::int AS done,

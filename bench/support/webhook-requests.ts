@@ -35,13 +35,45 @@ export function signedEventPool(
   context: BenchContext,
   requestsPerSecond: number,
   seconds: number,
+  make: (sequence: number) => HttpRequest = signedEvent,
 ): RequestPool {
   if (seconds + SIGNATURE_MARGIN_SECONDS > SIGNATURE_TOLERANCE_SECONDS) {
     context.log(`webhook: run longer than the signature tolerance, signing each request in-run`);
-    return new RequestPool(signedEvent, 0);
+    return new RequestPool(make, 0);
   }
   const wanted = Math.ceil(requestsPerSecond * seconds * 1.5) + 2 * context.config.connections;
   const size = Math.min(wanted, MAX_POOL_SIZE);
   context.log(`webhook: signing ${size} distinct provisioning.start events`);
-  return new RequestPool(signedEvent, size);
+  return new RequestPool(make, size);
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A paid period's length in the renewal benchmark. */
+const PERIOD_DAYS = 30;
+
+/**
+ * Renewals of `customers` customers, in turn: request `n` is period `floor(n / customers)` of
+ * customer `n % customers` (its own provisioning, starting when the one before ends). The first
+ * round creates the customers; every later request extends an active customer's access.
+ */
+export function renewalEvents(
+  customers: number,
+  from = Date.now(),
+): (sequence: number) => HttpRequest {
+  return (sequence) => {
+    const customer = sequence % customers;
+    const period = Math.floor(sequence / customers);
+    const start = from + period * PERIOD_DAYS * DAY_MS;
+    const end = start + PERIOD_DAYS * DAY_MS;
+    const event = provisioningStartEvent({
+      id: `prov_bench_${customer}_${period}`,
+      customerId: `cus_renew_${customer}`,
+      startDate: new Date(start).toISOString(),
+      endDate: new Date(end).toISOString(),
+      contractStartDate: new Date(start).toISOString(),
+      contractEndDate: new Date(end).toISOString(),
+      gracePeriodEndDate: new Date(end + 7 * DAY_MS).toISOString(),
+    });
+    return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: BENCH_SECRET });
+  };
 }

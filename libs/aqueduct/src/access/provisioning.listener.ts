@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { isDeepStrictEqual } from 'node:util';
 import { AqueductEventType, PROVISIONING_EVENT_TYPES } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
 import type { ProvisioningDto } from '../events/provisioning.dto';
@@ -91,6 +92,8 @@ function adapterLikelyBehind(event: AqueductEvent): boolean {
   return (
     event.type === AccessEventType.Started ||
     event.type === AccessEventType.Expired ||
-    (isRecord(event.object) && event.object.previousOrgs !== undefined)
+    (isRecord(event.object) &&
+      event.object.previousOrgs !== undefined &&
+      !isDeepStrictEqual(event.object.previousOrgs, event.object.provisioningOrgs))
   );
 }
