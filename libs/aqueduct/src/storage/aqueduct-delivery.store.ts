@@ -50,8 +50,6 @@ interface PendingCompletion {
 @Injectable()
 export class AqueductDeliveryStore implements DeliveryQueue {
   private completions: PendingCompletion[] = [];
-  /** A batch of completions is being written: the next ones wait for it and go together. */
-  private flushing = false;
   private lastAnalyze = 0;
 
   constructor(
@@ -102,31 +100,20 @@ export class AqueductDeliveryStore implements DeliveryQueue {
   }
 
   /**
-   * Writes a delivery's `done`. Completions are group-committed: those that arrive in the same
-   * turn of the event loop, or while the previous batch is being written, go in one statement
-   * (one round trip for many under load; none waits longer than one write).
+   * Writes a delivery's `done`, with those that arrive in the same turn of the event loop. Not
+   * held back for the batch being written: with one write at a time, a slow commit held up every
+   * completion behind it (renewal bench p99 137-177 ms against 67-69 ms).
    */
   complete(delivery: ClaimedDelivery, owner: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.completions.push({ delivery, owner, resolve, reject });
-      if (this.completions.length === 1 && !this.flushing) {
+      if (this.completions.length === 1) {
         setImmediate(() => void this.flushCompletions());
       }
     });
   }
 
   private async flushCompletions(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.completions.length > 0) {
-        await this.writeCompletions();
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private async writeCompletions(): Promise<void> {
     const batch = this.completions;
     this.completions = [];
     const byOwner = new Map<string, PendingCompletion[]>();
