@@ -126,7 +126,7 @@ describe('parseAqueductEvent', () => {
     expect(errors(parsed)).toEqual(
       expect.arrayContaining([
         'object.provisioningOrgs.0.users.1.email must be a string',
-        'object.productId must be a string',
+        'object.productId is required',
         'object.startDate must be an ISO 8601 date or epoch number',
         'object.metadata must be an object',
       ]),
@@ -208,6 +208,15 @@ describe('parseAqueductEvent', () => {
     expect(errors(parse(event(provisioning({ provisioningOrgs: wrong }))))).toEqual([
       'object.provisioningOrgs.0.users.0.name must be a string',
       'object.provisioningOrgs.0.users.0.email must be a string',
+    ]);
+  });
+
+  it('names a missing or null required field once', () => {
+    const object: Record<string, unknown> = provisioning({ productId: null as never });
+    delete object.customerId;
+    expect(errors(parse(event(object))).sort()).toEqual([
+      'object.customerId is required',
+      'object.productId is required',
     ]);
   });
 

@@ -160,10 +160,17 @@ function toTypedObject(
   );
 }
 
-/** Nested class-validator errors → `object.provisioningOrgs.0.users.1.email must be a string`. */
+/**
+ * Nested class-validator errors → `object.provisioningOrgs.0.users.1.email must be a string`. A
+ * required field that is absent (or null) is said so once, not once per rule of its value (optional
+ * ones are never checked when absent).
+ */
 function flatten(errors: ValidationError[], parent: string): string[] {
   return errors.flatMap((error) => {
     const path = `${parent}.${error.property}`;
+    if ((error.value === undefined || error.value === null) && error.constraints) {
+      return [`${path} is required`];
+    }
     const own = Object.values(error.constraints ?? {}).map((text) =>
       text.startsWith(error.property) ? `${parent}.${text}` : `${path}: ${text}`,
     );
