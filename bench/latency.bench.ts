@@ -101,7 +101,7 @@ const REAL_VARIANT: LatencyVariant = {
   // the queue only grows, and latency with the run's length. So this variant offers a set rate,
   // BENCH_LATENCY_RATE (default 100/s), evenly spaced; the summary also gives the rate the
   // listeners sustained.
-  rate: () => realRate(),
+  rate: realRate,
   prepare: (context) => prepareRealListeners(context, {}),
 };
 
