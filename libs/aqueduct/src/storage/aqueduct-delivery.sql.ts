@@ -56,11 +56,22 @@ UPDATE aqueduct_deliveries d
        )}
  WHERE ${OWNED}`;
 
+/**
+ * Lease renewal skips the rows another statement holds: those are being finished (their `done`
+ * or failure is being written), so need no longer lease. Waiting for them instead let a renewal
+ * and a batch of completions each hold a row the other wanted, and Postgres broke the deadlock by
+ * failing the completions: done deliveries then ran again once their lease expired.
+ */
 export const EXTEND_SQL = `
 UPDATE aqueduct_deliveries d
    SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+  FROM (SELECT h.event_id, h.listener
+          FROM aqueduct_deliveries h
+          JOIN unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+            ON h.event_id = r.event_id AND h.listener = r.listener
+         WHERE h.locked_by = $3
+           FOR UPDATE OF h SKIP LOCKED) held
+ WHERE d.event_id = held.event_id AND d.listener = held.listener`;
 
 /**
  * Shutdown hands back what it did not finish: deliveries waiting in memory (never started) and

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { OnAqueductEvent } from 'nestjs-aqueduct';
+import { aqueductEvent } from 'nestjs-aqueduct/testing';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { AqueductDeliveryStore } from '../libs/aqueduct/src/storage/aqueduct-delivery.store';
+import type { ClaimedDelivery } from '../libs/aqueduct/src/storage/delivery-queue.interface';
+import { postAccepted } from './support/post';
+import { useTestApp } from './support/use-test-app';
+import { waitFor } from './support/wait';
+
+const SECRET = 'lease-renewal-secret';
+/** Long enough that the app's own heartbeat leaves the rows alone while the test renews them. */
+const LEASE_MS = 600_000;
+/** How long a renewal may take before the test calls it stuck. */
+const STUCK_MS = 5_000;
+
+@Injectable()
+class Listeners {
+  release?: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+
+  @OnAqueductEvent('test.held', { name: 'held' })
+  held() {
+    return this.gate;
+  }
+}
+
+interface LeaseRow {
+  event_id: string;
+  locked_by: string;
+  locked_until: Date;
+}
+
+describe('Lease renewal and a delivery being finished at the same moment', () => {
+  let listeners: Listeners;
+  let client: Client;
+
+  // Registered before the app's teardown so that it runs first: the held listeners are let go.
+  afterAll(async () => {
+    listeners?.release?.();
+    await client?.query('ROLLBACK').catch(() => undefined);
+    await client?.end();
+  });
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], dispatch: { leaseMs: LEASE_MS } },
+    imports: [{ module: class ListenersModule {}, providers: [Listeners] }],
+  });
+  beforeAll(async () => {
+    listeners = host.app.get(Listeners);
+    client = new Client({ connectionString: host.db.url });
+    await client.connect();
+  });
+
+  it('renews the other rows without waiting for the one being finished (no deadlock with completions)', async () => {
+    const ids = [
+      await postAccepted(host.app, aqueductEvent('test.held', { n: randomUUID() }), SECRET),
+      await postAccepted(host.app, aqueductEvent('test.held', { n: randomUUID() }), SECRET),
+    ];
+    const dataSource = host.app.get(DataSource);
+    const leases = async (): Promise<LeaseRow[]> =>
+      dataSource.query(
+        `SELECT event_id, locked_by, locked_until FROM aqueduct_deliveries
+          WHERE event_id = ANY($1::uuid[]) AND state = 'active' ORDER BY array_position($1::uuid[], event_id)`,
+        [ids],
+      );
+    const before = await waitFor(
+      async () => {
+        const rows = await leases();
+        return rows.length === 2 && rows;
+      },
+      10_000,
+      'both deliveries to run',
+    );
+    const [finishing, running] = before;
+
+    // What a batch of completions does to its rows first: lock them, until its commit.
+    await client.query('BEGIN');
+    await client.query(
+      `SELECT 1 FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'held' FOR UPDATE`,
+      [finishing.event_id],
+    );
+    const held: ClaimedDelivery[] = before.map((row) => ({
+      eventId: row.event_id,
+      listener: 'held',
+      attempts: 1,
+      type: 'test.held',
+      createdAt: null,
+      receivedAt: new Date(),
+      payload: {},
+    }));
+    const renewed = host.app
+      .get(AqueductDeliveryStore)
+      .extend(held, running.locked_by, LEASE_MS * 2)
+      .then(() => 'renewed');
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<string>(
+      (resolve) => (timer = setTimeout(resolve, STUCK_MS, 'stuck')),
+    );
+    expect(await Promise.race([renewed, stuck])).toBe('renewed');
+    clearTimeout(timer);
+    await client.query('ROLLBACK');
+
+    const after = await leases();
+    // The row being finished keeps its lease (its done ends it); the other one is renewed.
+    expect(after[0].locked_until).toEqual(finishing.locked_until);
+    expect(after[1].locked_until.getTime()).toBeGreaterThan(
+      running.locked_until.getTime() + LEASE_MS / 2,
+    );
+  });
+});
