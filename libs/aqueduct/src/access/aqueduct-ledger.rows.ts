@@ -15,8 +15,14 @@ export const samePair = (a: Pair, b: Pair) =>
 /** A pair as one string, to key maps by. */
 export const pairKey = (customerId: string, productId: string) => `${customerId}\u0000${productId}`;
 
+/** A row that names a customer and a product. */
+export interface PairRow {
+  customer_id: string;
+  product_id: string;
+}
+
 /** Rows that name a customer and a product, as pairs. */
-export const toPairs = (rows: { customer_id: string; product_id: string }[]): Pair[] =>
+export const toPairs = (rows: PairRow[]): Pair[] =>
   rows.map((row) => ({ customerId: row.customer_id, productId: row.product_id }));
 
 /** The pairs as the two arrays the statements `unnest`: customers, then products. */

@@ -10,6 +10,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
+import { type OpeningStatement, openingTransaction } from '../storage/opening-transaction';
 import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type ProvisioningDates, evaluateAccess } from './access-timeline';
@@ -18,7 +19,14 @@ import { EVENT_RANK, SWEEP_LOCK } from './aqueduct-ledger.constants';
 import { LedgerHandoff } from './aqueduct-ledger.handoff';
 import type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 import { transitionRecord } from './aqueduct-ledger.record';
-import { type AccessRow, type Pair, pairKey, toPairs, uniquePairs } from './aqueduct-ledger.rows';
+import {
+  type AccessRow,
+  type Pair,
+  type PairRow,
+  pairKey,
+  toPairs,
+  uniquePairs,
+} from './aqueduct-ledger.rows';
 import { LedgerSql } from './aqueduct-ledger.sql';
 import { accessUpdate } from './aqueduct-ledger.update';
 import { provisioningKey } from './provisioning.key';
@@ -58,14 +66,15 @@ export class AqueductLedger {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
-    return this.write(async (manager, scope) => {
-      if (object.invoiceId) {
-        // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other.
-        await this.sql.lockInvoice(manager, object.invoiceId);
-      }
-      // The provisioning may have been under another customer or product before: both change.
-      // Its row stays locked until the commit, so nothing moves it meanwhile.
-      const pairs = uniquePairs([own, ...(await this.sql.lockProvisioning(manager, key))]);
+    // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other;
+    // then locks the provisioning, which may have been under another customer or product before:
+    // both change. Its row stays locked until the commit, so nothing moves it meanwhile.
+    const opening = [
+      ...(object.invoiceId ? [this.sql.invoiceLock(object.invoiceId)] : []),
+      this.sql.provisioningLock(key),
+    ];
+    return this.write(opening, async (manager, scope, opened) => {
+      const pairs = uniquePairs([own, ...toPairs(opened[opened.length - 1] as PairRow[])]);
       const rows = await this.sql.lockAccess(manager, pairs);
       const now = this.clock.now();
       const { applied, provisionings } = await this.sql.upsertProvisioning(
@@ -88,18 +97,18 @@ export class AqueductLedger {
    * Records an `invoice.paid` (the first one counts: access may start from that moment). With
    * `access.requirePayment`, the provisionings of that invoice are then re-evaluated.
    */
-  applyPayment(event: AqueductEvent<InvoiceDto>): Promise<LedgerChange> {
+  async applyPayment(event: AqueductEvent<InvoiceDto>): Promise<LedgerChange> {
     const id = event.object?.id;
     // No id (Aqueduct does not promise one), or one no provisioning can carry: nothing to link.
     const invoiceId =
       (typeof id === 'string' || typeof id === 'number') && String(id).length <= MAX_ID_LENGTH
         ? String(id)
         : '';
-    return this.write(async (manager, scope) => {
-      if (!invoiceId) {
-        return { pairs: [], applied: false, transitions: [] };
-      }
-      await this.sql.lockInvoice(manager, invoiceId);
+    if (!invoiceId) {
+      return { pairs: [], applied: false, transitions: [] };
+    }
+    // Serialises it with the provisioning events of the invoice, so neither misses the other.
+    return this.write([this.sql.invoiceLock(invoiceId)], async (manager, scope) => {
       const now = this.clock.now();
       const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
       if (!applied || !this.options.access.requirePayment) {
@@ -116,8 +125,8 @@ export class AqueductLedger {
    * re-evaluated at `now`. Rows another transaction holds are skipped (it evaluates them itself).
    */
   sweepBatch(now: Date, batchSize: number): Promise<SweepBatch> {
-    return this.write(async (manager, scope) => {
-      if (!(await this.sql.tryLock(manager, SWEEP_LOCK))) {
+    return this.write([this.sql.tryLock(SWEEP_LOCK)], async (manager, scope, [[lock]]) => {
+      if (!(lock as { won: boolean }).won) {
         return { won: false, evaluated: 0, transitions: [] };
       }
       const { rows, provisionings } = await this.sql.lockDue(manager, now, batchSize);
@@ -130,13 +139,15 @@ export class AqueductLedger {
   }
 
   /**
-   * Runs a ledger transaction; then drops the customers it evaluated from this instance's access
+   * Runs a ledger transaction, opened by `opening` (its locks, in the order they are always
+   * taken, and the read that follows them) in the same round trip; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
    * to read its own write), starts the deliveries of its transitions leased here, and wakes this
    * instance's dispatcher when it stored some pending.
    */
   private async write<T extends { transitions: AccessTransition[] }>(
-    work: (manager: EntityManager, scope: LedgerScope) => Promise<T>,
+    opening: OpeningStatement[],
+    work: (manager: EntityManager, scope: LedgerScope, opened: unknown[][]) => Promise<T>,
   ): Promise<T> {
     const scope: LedgerScope = {
       evaluated: new Set<string>(),
@@ -144,7 +155,9 @@ export class AqueductLedger {
     };
     let result: T;
     try {
-      result = await this.dataSource.transaction((manager) => work(manager, scope));
+      result = await openingTransaction(this.dataSource, opening, (manager, opened) =>
+        work(manager, scope, opened),
+      );
     } catch (error) {
       scope.handoff.abandoned();
       throw error;

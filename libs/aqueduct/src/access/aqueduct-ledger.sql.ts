@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../events/aqueduct-event.interface';
+import type { OpeningStatement } from '../storage/opening-transaction';
 import type { ProvisioningDates } from './access-timeline.interfaces';
 import { INVOICE_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
@@ -30,20 +31,24 @@ import {
 export { ADAPTER_LOCK_CLASS, INVOICE_LOCK_CLASS, SWEEP_LOCK } from './aqueduct-ledger.constants';
 export { type AccessRow, type Pair, pairKey, samePair } from './aqueduct-ledger.rows';
 
-/** The statements of the ledger, each run in the caller's transaction. */
+/**
+ * The statements of the ledger, each run in the caller's transaction (the opening ones by
+ * `openingTransaction`, in its first round trip).
+ */
 export class LedgerSql {
-  async lockInvoice(manager: EntityManager, invoiceId: string): Promise<void> {
-    await manager.query(LOCK_INVOICE_SQL, [INVOICE_LOCK_CLASS, invoiceId]);
+  /** Opening statement: takes the lock of one invoice until the transaction ends. */
+  invoiceLock(invoiceId: string): OpeningStatement {
+    return { text: LOCK_INVOICE_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
   }
 
-  async tryLock(manager: EntityManager, key: number): Promise<boolean> {
-    const [row] = await manager.query(TRY_LOCK_SQL, [key]);
-    return row.won;
+  /** Opening statement: takes an advisory lock unless another holds it (one row: `won`). */
+  tryLock(key: number): OpeningStatement {
+    return { text: TRY_LOCK_SQL, values: [key] };
   }
 
-  /** Locks a provisioning (when it exists) and tells whose it is. */
-  async lockProvisioning(manager: EntityManager, key: string): Promise<Pair[]> {
-    return toPairs(await manager.query(LOCK_PROVISIONING_SQL, [key]));
+  /** Opening statement: locks a provisioning (when it exists); its rows tell whose it is. */
+  provisioningLock(key: string): OpeningStatement {
+    return { text: LOCK_PROVISIONING_SQL, values: [key] };
   }
 
   async pairsOfInvoice(manager: EntityManager, invoiceId: string): Promise<Pair[]> {

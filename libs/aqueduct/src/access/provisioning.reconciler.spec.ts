@@ -26,26 +26,33 @@ function world(adapter: Partial<ProvisioningAdapter>) {
     counts.reads++;
     return [{ ...row }];
   };
+  const manager = {
+    query: async (sql: string, values: unknown[]) => {
+      row.provisioned = values[1] as boolean;
+      row.provisioned_orgs = JSON.parse(values[2] as string);
+      row.adapter_seq++;
+      return [];
+    },
+  };
+  // What openingTransaction asks of a connection: the opening (start, lock, read) in one query.
+  const client = {
+    escapeLiteral: (value: string) => `'${value}'`,
+    query: async (text: string) => {
+      counts.transactions++;
+      expect(text).toMatch(/^START TRANSACTION;\nSELECT pg_advisory_xact_lock.*;\nSELECT \*/s);
+      return [{ rows: [] }, { rows: [{}] }, { rows: await read() }];
+    },
+  };
   const dataSource = {
     driver: { master: { options: { max: 10 } } },
+    logger: { logQuery: () => undefined },
     query: read,
-    transaction: async (work: (manager: unknown) => Promise<void>) => {
-      counts.transactions++;
-      await work({
-        query: async (sql: string, values: unknown[]) => {
-          if (sql.includes('pg_advisory_xact_lock')) {
-            return [];
-          }
-          if (sql.startsWith('SELECT')) {
-            return read();
-          }
-          row.provisioned = values[1] as boolean;
-          row.provisioned_orgs = JSON.parse(values[2] as string);
-          row.adapter_seq++;
-          return [];
-        },
-      });
-    },
+    createQueryRunner: () => ({
+      connect: async () => client,
+      manager,
+      query: async () => [],
+      release: async () => undefined,
+    }),
   } as unknown as DataSource;
   const reconciler = new ProvisioningReconciler(dataSource, adapter as ProvisioningAdapter);
   return { reconciler, counts, row };

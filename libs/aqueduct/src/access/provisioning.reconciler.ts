@@ -10,11 +10,15 @@ import {
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from '../options/provisioning-adapter.interface';
+import { openingTransaction } from '../storage/opening-transaction';
 import { Semaphore } from '../utils/semaphore';
 
 type AdapterAction = 'provision' | 'deprovision' | 'update';
 
 const ROW_SQL = `SELECT * FROM aqueduct_access WHERE customer_id = $1 AND product_id = $2`;
+
+/** Takes the adapter's lock of one pair (`$2`, `$3`, in the class `$1`) until the transaction ends. */
+const LOCK_PAIR_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`;
 
 /** The reason given when the row does not name its last transition (rows carried over). */
 const DEFAULT_REASON: Record<AdapterAction, string> = {
@@ -94,15 +98,17 @@ export class ProvisioningReconciler {
     }
   }
 
-  /** The adapter call, under the (customer, product) lock, when one is still needed. */
+  /**
+   * The adapter call, under the (customer, product) lock, when one is still needed: the lock and
+   * the row's read go with the transaction's start (one round trip).
+   */
   private async reconcileLocked(pair: Pair): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`, [
-        ADAPTER_LOCK_CLASS,
-        pair.customerId,
-        pair.productId,
-      ]);
-      const [row]: AccessRow[] = await manager.query(ROW_SQL, [pair.customerId, pair.productId]);
+    const opening = [
+      { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
+      { text: ROW_SQL, values: [pair.customerId, pair.productId] },
+    ];
+    await openingTransaction(this.dataSource, opening, async (manager, [, rows]) => {
+      const row = rows[0] as AccessRow | undefined;
       const action = row && actionFor(row);
       if (!action) {
         return;

@@ -1,0 +1,94 @@
+import { DataSource } from 'typeorm';
+import { openingTransaction } from '../libs/aqueduct/src/storage/opening-transaction';
+import { createTestDatabase, type TestDatabase } from './support/database';
+
+/** The lock both transactions of a test take, as the ledger's writes do. */
+const LOCK = { text: `SELECT pg_advisory_xact_lock($1, hashtext($2))`, values: [42, 'pair'] };
+const READ = { text: `SELECT value FROM opening_rows WHERE key = $1`, values: ['a'] };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('openingTransaction: the start, a lock and a read in one round trip', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource({
+      type: 'postgres',
+      url: db.url,
+      extra: { max: 4 },
+    }).initialize();
+    await dataSource.query(`CREATE TABLE opening_rows (key text PRIMARY KEY, value int NOT NULL)`);
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+  beforeEach(() =>
+    dataSource.query(`TRUNCATE opening_rows; INSERT INTO opening_rows VALUES ('a', 0)`),
+  );
+
+  it('a read after a lock waited for sees what the lock holder committed', async () => {
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = openingTransaction(dataSource, [LOCK, READ], async (manager, [, rows]) => {
+      holding();
+      await sleep(200); // the second transaction is waiting on the lock by now
+      await manager.query(`UPDATE opening_rows SET value = $1 WHERE key = 'a'`, [
+        (rows[0] as { value: number }).value + 1,
+      ]);
+    });
+    await held;
+    const second = openingTransaction(dataSource, [LOCK, READ], async (manager, [, rows]) => {
+      const seen = (rows[0] as { value: number }).value;
+      await manager.query(`UPDATE opening_rows SET value = $1 WHERE key = 'a'`, [seen + 1]);
+      return seen;
+    });
+    await first;
+    // Read with a snapshot taken before the wait, it would see 0 and write 1: an update lost.
+    expect(await second).toBe(1);
+    expect(await dataSource.query(`SELECT value FROM opening_rows`)).toEqual([{ value: 2 }]);
+  });
+
+  it('writes any value in as a literal, quotes and backslashes included', async () => {
+    const key = `O'Brien \\ '); DROP TABLE opening_rows; --`;
+    await dataSource.query(`INSERT INTO opening_rows VALUES ($1, 7)`, [key]);
+    const opened = await openingTransaction(
+      dataSource,
+      [
+        { ...LOCK, values: [42, key] },
+        { ...READ, values: [key] },
+      ],
+      async (_manager, rows) => rows,
+    );
+    expect(opened).toEqual([[{ pg_advisory_xact_lock: '' }], [{ value: 7 }]]);
+  });
+
+  it('rolls back and gives the connection back when the opening or the work fails', async () => {
+    await expect(
+      openingTransaction(
+        dataSource,
+        [LOCK, { text: `SELECT value / 0 FROM opening_rows WHERE key = $1`, values: ['a'] }],
+        async () => 'never',
+      ),
+    ).rejects.toThrow('division by zero');
+    await expect(
+      openingTransaction(dataSource, [LOCK], async (manager) => {
+        await manager.query(`UPDATE opening_rows SET value = 5`);
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+
+    expect(await dataSource.query(`SELECT value FROM opening_rows`)).toEqual([{ value: 0 }]);
+    // Each connection is back in the pool, idle, its lock released: all four can take it.
+    await Promise.all(
+      [1, 2, 3, 4].map(() => openingTransaction(dataSource, [LOCK], async () => undefined)),
+    );
+    const [{ open }] = await dataSource.query(
+      `SELECT count(*)::int AS open FROM pg_stat_activity
+        WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+    );
+    expect(open).toBe(0);
+  });
+});
