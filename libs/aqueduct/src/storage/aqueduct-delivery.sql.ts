@@ -36,12 +36,21 @@ RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_a
  */
 const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
 
-/** Completions that finish together are recorded together: one statement, one commit. */
+/**
+ * Completions that finish together are recorded together: one statement, one commit. That commit
+ * does not wait for its WAL to reach the disk (`synchronous_commit` off for this transaction only;
+ * the WAL writer flushes it within 3 × `wal_writer_delay`, 600 ms by default): a `done` lost to a
+ * Postgres crash in that window leaves the delivery active, and it runs again once its lease
+ * expires, as after a crash of the app itself. Nothing is acknowledged on it, and listeners are
+ * idempotent by contract (`idempotencyKey`). The wait it saves was a third of the completion's
+ * time, and the flushes of many completions become one.
+ */
 export const COMPLETE_SQL = `
 UPDATE aqueduct_deliveries d
    SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL,
        attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL'))}
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
+  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener),
+       (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
 
 export const FAIL_SQL = `

@@ -4,13 +4,14 @@ import { OnAqueductEvent } from 'nestjs-aqueduct';
 import { aqueductEvent } from 'nestjs-aqueduct/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { COMPLETE_SQL } from '../libs/aqueduct/src/storage/aqueduct-delivery.sql';
 import { AqueductDeliveryStore } from '../libs/aqueduct/src/storage/aqueduct-delivery.store';
 import type { ClaimedDelivery } from '../libs/aqueduct/src/storage/delivery-queue.interface';
 import { postAccepted } from './support/post';
 import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
-const SECRET = 'lease-renewal-secret';
+const SECRET = 'delivery-records-secret';
 /** Long enough that the app's own heartbeat leaves the rows alone while the test renews them. */
 const LEASE_MS = 600_000;
 /** How long a renewal may take before the test calls it stuck. */
@@ -33,7 +34,7 @@ interface LeaseRow {
   locked_until: Date;
 }
 
-describe('Lease renewal and a delivery being finished at the same moment', () => {
+describe('Delivery rows: lease renewal and done', () => {
   let listeners: Listeners;
   let client: Client;
 
@@ -53,26 +54,33 @@ describe('Lease renewal and a delivery being finished at the same moment', () =>
     await client.connect();
   });
 
-  it('renews the other rows without waiting for the one being finished (no deadlock with completions)', async () => {
-    const ids = [
-      await postAccepted(host.app, aqueductEvent('test.held', { n: randomUUID() }), SECRET),
-      await postAccepted(host.app, aqueductEvent('test.held', { n: randomUUID() }), SECRET),
-    ];
-    const dataSource = host.app.get(DataSource);
+  /** Posts `count` held events and waits for their deliveries to run: their leases, in order. */
+  const heldDeliveries = async (count: number) => {
+    const ids: string[] = [];
+    for (let n = 0; n < count; n++) {
+      ids.push(
+        await postAccepted(host.app, aqueductEvent('test.held', { n: randomUUID() }), SECRET),
+      );
+    }
     const leases = async (): Promise<LeaseRow[]> =>
-      dataSource.query(
+      host.app.get(DataSource).query(
         `SELECT event_id, locked_by, locked_until FROM aqueduct_deliveries
           WHERE event_id = ANY($1::uuid[]) AND state = 'active' ORDER BY array_position($1::uuid[], event_id)`,
         [ids],
       );
-    const before = await waitFor(
+    const rows = await waitFor(
       async () => {
-        const rows = await leases();
-        return rows.length === 2 && rows;
+        const found = await leases();
+        return found.length === count && found;
       },
       10_000,
-      'both deliveries to run',
+      'the deliveries to run',
     );
+    return { rows, leases };
+  };
+
+  it('renews the other rows without waiting for the one being finished (no deadlock with completions)', async () => {
+    const { rows: before, leases } = await heldDeliveries(2);
     const [finishing, running] = before;
 
     // What a batch of completions does to its rows first: lock them, until its commit.
@@ -108,5 +116,23 @@ describe('Lease renewal and a delivery being finished at the same moment', () =>
     expect(after[1].locked_until.getTime()).toBeGreaterThan(
       running.locked_until.getTime() + LEASE_MS / 2,
     );
+  });
+
+  it('records done with an unflushed commit, for that transaction only', async () => {
+    const { rows } = await heldDeliveries(1);
+    const [{ event_id: eventId, locked_by: owner }] = rows;
+    const setting = async () => (await client.query('SHOW synchronous_commit')).rows[0];
+    const complete = () => client.query(COMPLETE_SQL, [[eventId], ['held'], owner]);
+
+    // Inside a transaction, to see the setting its commit would use.
+    await client.query('BEGIN');
+    expect((await complete()).rowCount).toBe(1);
+    expect(await setting()).toEqual({ synchronous_commit: 'off' });
+    await client.query('ROLLBACK');
+
+    // Alone, as the dispatcher runs it: the connection (back in a pool) is as it was, so the next
+    // event's insert, whose commit the 2xx waits for, is flushed as always.
+    expect((await complete()).rowCount).toBe(1);
+    expect(await setting()).toEqual({ synchronous_commit: 'on' });
   });
 });
