@@ -27,8 +27,12 @@ class Listeners {
   release?: () => void;
   private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
 
+  /** What each run of the flaky listener was told, by event: `firstRun` per attempt. */
+  readonly firstRuns = new Map<string, boolean[]>();
+
   @OnAqueductEvent('test.flaky', { name: 'flaky' })
-  flaky(_event: AqueductEvent, context: AqueductListenerContext) {
+  flaky(event: AqueductEvent, context: AqueductListenerContext) {
+    this.firstRuns.set(event.id, [...(this.firstRuns.get(event.id) ?? []), context.firstRun!]);
     if (context.attempt <= 2) {
       throw new Error(`flaky <b>failure</b> ${context.attempt}`);
     }
@@ -97,6 +101,8 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
       log.some((e) => e.outcome === 'done'),
     );
     expect(found.attempts).toBe(3);
+    // Only the first run is told it is one: a retry may follow a run that did part of the work.
+    expect(listeners.firstRuns.get(id)).toEqual([true, false, false]);
     expect(found.attemptLog).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -148,6 +154,8 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
       3,
     ]);
     expect(found.attempts).toBe(3);
+    // Attempt 1 again, but not a first run: the replayed event's work may be done already.
+    expect(listeners.firstRuns.get(id)).toEqual([true, false, false, false, false, false]);
   });
 
   it(`dead-letters after maxAttempts keeping only the last ${ATTEMPT_LOG_LIMIT} entries; redrive appends`, async () => {

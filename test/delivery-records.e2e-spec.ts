@@ -93,6 +93,7 @@ describe('Delivery rows: lease renewal and done', () => {
       eventId: row.event_id,
       listener: 'held',
       attempts: 1,
+      firstRun: false,
       type: 'test.held',
       createdAt: null,
       receivedAt: new Date(),

@@ -36,10 +36,10 @@ class EffectListener {
 
   @OnAqueductEvent('*', { name: 'effect' })
   async apply(_event: unknown, context: AqueductListenerContext) {
-    await this.dataSource.query(`INSERT INTO test_markers (key, pid) VALUES ($1, $2)`, [
-      context.idempotencyKey,
-      process.pid,
-    ]);
+    await this.dataSource.query(
+      `INSERT INTO test_markers (key, pid, first_run) VALUES ($1, $2, $3)`,
+      [context.idempotencyKey, process.pid, context.firstRun],
+    );
     await new Promise((resolve) => setTimeout(resolve, Number(env('SLOW_MS', '0'))));
     await this.dataSource.query(
       `INSERT INTO test_effects (key, pid) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,

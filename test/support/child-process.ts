@@ -3,6 +3,14 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
+/**
+ * The tables the child app's `effect` listener writes: a marker as each run starts (with its
+ * `firstRun`), then the effect itself, once per key.
+ */
+export const CHILD_EFFECT_TABLES_SQL = `
+CREATE TABLE test_markers (key text NOT NULL, pid int NOT NULL, first_run boolean NOT NULL, at timestamptz DEFAULT now());
+CREATE TABLE test_effects (key text PRIMARY KEY, pid int NOT NULL)`;
+
 export interface RunningChild {
   process: ChildProcess;
   port: number;

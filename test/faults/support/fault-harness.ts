@@ -1,7 +1,12 @@
 import { Client } from 'pg';
 import type { SimulationReport } from '../../../libs/aqueduct/src/cli/simulation';
 import type { AqueductHealthResult } from '../../../libs/aqueduct/src/health/aqueduct-health.indicator';
-import { killHard, type RunningChild, startChildApp } from '../../support/child-process';
+import {
+  CHILD_EFFECT_TABLES_SQL,
+  killHard,
+  type RunningChild,
+  startChildApp,
+} from '../../support/child-process';
 import { runCli } from '../../support/cli';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { waitFor } from '../../support/wait';
@@ -19,10 +24,7 @@ export class FaultBed {
     this.db = await createTestDatabase();
     this.client = new Client({ connectionString: this.db.url });
     await this.client.connect();
-    await this.client.query(
-      `CREATE TABLE test_markers (key text NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())`,
-    );
-    await this.client.query(`CREATE TABLE test_effects (key text PRIMARY KEY, pid int NOT NULL)`);
+    await this.client.query(CHILD_EFFECT_TABLES_SQL);
   }
 
   async tearDown(): Promise<void> {

@@ -42,6 +42,7 @@ export class LedgerHandoff {
           eventId: event.id,
           listener,
           attempts: 1,
+          firstRun: true,
           type: record.type,
           createdAt: record.createdAt,
           receivedAt: event.receivedAt,

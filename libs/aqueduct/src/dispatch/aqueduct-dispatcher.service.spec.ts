@@ -9,6 +9,7 @@ function delivery(eventId: string): ClaimedDelivery {
     eventId,
     listener: 'effect',
     attempts: 1,
+    firstRun: true,
     type: 'invoice.paid',
     createdAt: null,
     receivedAt: new Date(),

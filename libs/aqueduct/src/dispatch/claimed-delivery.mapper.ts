@@ -45,5 +45,6 @@ export function toListenerContext(delivery: ClaimedDelivery): AqueductListenerCo
     eventId: delivery.eventId,
     listener: delivery.listener,
     attempt: delivery.attempts,
+    firstRun: delivery.firstRun,
   };
 }

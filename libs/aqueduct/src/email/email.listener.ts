@@ -98,7 +98,8 @@ export class EmailListener implements OnModuleInit {
       ? operatorRecipients(email)
       : customerRecipients(object);
     const keys = recipients.map((r) => emailKey(context.idempotencyKey, r.address, template));
-    const done = await this.records.handled(keys);
+    // A first run has mailed no one yet: nothing recorded to read.
+    const done = context.firstRun ? new Set<string>() : await this.records.handled(keys);
     const transient: Error[] = [];
     // An org's mails go out together, a few at a time, rather than one server exchange after
     // another. Every send settles before the delivery ends: a retry must not start while a mail

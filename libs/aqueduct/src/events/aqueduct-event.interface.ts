@@ -32,8 +32,16 @@ export interface AqueductListenerContext {
   idempotencyKey: string;
   eventId: string;
   listener: string;
-  /** 1 for the first run, 2 for the first retry, … */
+  /** 1 for the first run, 2 for the first retry, … (from 1 again after a replay or a redrive). */
   attempt: number;
+  /**
+   * No run of this delivery started before this one, anywhere: not a retry, a replay or a redrive,
+   * nor a run retaken from an instance that died or handed back at shutdown. A listener may skip
+   * its own "done already?" read then; when false, an earlier run may have done part of the work.
+   * Always set by the dispatcher; optional so that contexts written by hand (in tests) stay valid,
+   * and absent means false.
+   */
+  firstRun?: boolean;
 }
 
 /** A listener method: `(event, context) => Promise<void> | void`. Throwing schedules a retry. */

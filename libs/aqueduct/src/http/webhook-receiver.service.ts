@@ -151,6 +151,7 @@ export class WebhookReceiver {
         eventId: result.id,
         listener,
         attempts: 1,
+        firstRun: true,
         type: parsed.type,
         createdAt: parsed.createdAt,
         receivedAt,

@@ -27,7 +27,8 @@ UPDATE aqueduct_deliveries d
            FOR UPDATE SKIP LOCKED) c,
        aqueduct_events e
  WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
-RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload`;
+RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload,
+          d.attempts = 1 AND d.attempt_log = '[]'::jsonb AS first_run`;
 
 /**
  * Only the current lease holder may finish a delivery: a retaken lease fences the old owner out.

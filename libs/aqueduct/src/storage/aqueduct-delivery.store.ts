@@ -78,6 +78,7 @@ export class AqueductDeliveryStore implements DeliveryQueue {
       eventId: row.event_id,
       listener: row.listener,
       attempts: row.attempts,
+      firstRun: row.first_run,
       type: row.type,
       createdAt: row.created_at,
       receivedAt: row.received_at,

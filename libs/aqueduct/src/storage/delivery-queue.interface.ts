@@ -4,6 +4,8 @@ export interface ClaimedDelivery {
   listener: string;
   /** Counting this run. */
   attempts: number;
+  /** No run of it started before: not a retry, a replay, a redrive, nor a lease retaken or handed back. */
+  firstRun: boolean;
   type: string;
   createdAt: Date | null;
   receivedAt: Date;
