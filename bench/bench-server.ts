@@ -39,6 +39,7 @@ import {
 import { benchTypeOrm } from './support/aqueduct-app';
 import { BenchProvisioningAdapter } from './support/bench-adapter';
 import { NaiveReceiverModule } from './support/naive-receiver';
+import { countRoundTrips, roundTrips } from './support/round-trips';
 import type {
   ServerPruneRequest,
   ServerPrunedMessage,
@@ -157,6 +158,7 @@ function requiredEnv(name: string): string {
 }
 
 async function main(): Promise<void> {
+  countRoundTrips();
   const databaseUrl = requiredEnv('BENCH_DATABASE_URL');
   const aqueduct = JSON.parse(requiredEnv('BENCH_AQUEDUCT_OPTIONS')) as AqueductModuleOptions;
   if (process.env.BENCH_ADAPTER === '1') {
@@ -195,6 +197,7 @@ async function main(): Promise<void> {
       const answer: ServerStatsMessage = {
         type: 'stats',
         cpuMicros: cpu.user + cpu.system,
+        roundTrips: roundTrips(),
         rssBytes: process.memoryUsage().rss,
         // maxRSS is in kilobytes (getrusage).
         maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -205,6 +205,9 @@ function report(
   notes.push(
     `server CPU per answered request: /bare ${cpu(bare).toFixed(0)} µs, naive ${cpu(naive).toFixed(0)} µs, webhook ${cpu(webhook).toFixed(0)} µs (the module adds ${addedCpu.toFixed(0)} µs, the naive receiver ${(cpu(naive) - cpu(bare)).toFixed(0)} µs); steadier than req/s on a shared machine, since it does not count the time the server waits for a core`,
   );
+  notes.push(
+    `statements (round trips) to Postgres per answered request: naive ${naive.roundTripsPerRequest.toFixed(2)}, webhook ${webhook.roundTripsPerRequest.toFixed(2)} (its inbox batches concurrent requests)`,
+  );
   return {
     title: `ingest: ${config.connections} connections, ${config.durationSeconds} s measured after ${config.warmupSeconds} s warm-up`,
     rows: [
@@ -316,6 +319,8 @@ interface WarmedRun {
   postgresMicrosPerRequest?: number;
   /** The server's highest RSS sampled during the warm-up and the measured run. */
   peakRssBytes: number;
+  /** Statements the server sent to Postgres during the measured run, per answered request. */
+  roundTripsPerRequest: number;
 }
 
 /** A short unmeasured run first, so JIT, connection pools and Postgres caches are warm. */
@@ -340,10 +345,18 @@ async function warmUpAndMeasure(
   const { warmup, measured, before, after, postgresBefore, postgresAfter } = runs;
   const answered = Math.max(1, measured.answered);
   const cpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / answered;
+  const roundTripsPerRequest = (after.roundTrips - before.roundTrips) / answered;
   const postgresMicros = postgresCpuSpent(postgresBefore, postgresAfter);
   const postgresMicrosPerRequest =
     postgresMicros === undefined ? undefined : postgresMicros / answered;
-  return { warmup, measured, cpuMicrosPerRequest, postgresMicrosPerRequest, peakRssBytes };
+  return {
+    warmup,
+    measured,
+    cpuMicrosPerRequest,
+    postgresMicrosPerRequest,
+    peakRssBytes,
+    roundTripsPerRequest,
+  };
 }
 
 /**

@@ -234,7 +234,7 @@ export async function measureLatency(
 
   const acks: Ack[] = [];
   context.log(`${variant.name}: measuring ${durationSeconds} s`);
-  const cpuBefore = (await serverStats?.())?.cpuMicros;
+  const statsBefore = await serverStats?.();
   const postgresBefore = readPostgresCpu();
   const loadStartMs = Date.now();
   const measured = await runLoad(
@@ -252,7 +252,7 @@ export async function measureLatency(
   const loadEndMs = Date.now();
   const drain = await waitForDrain(context, 'measured run');
   const drainSeconds = (Date.now() - loadEndMs) / 1000;
-  const cpuAfter = (await serverStats?.())?.cpuMicros;
+  const statsAfter = await serverStats?.();
   const postgresSpent = postgresCpuSpent(postgresBefore, readPostgresCpu());
   if (drain.openAtStart > 0 && drain.drained) {
     notes.push(
@@ -306,14 +306,16 @@ export async function measureLatency(
   notes.push(
     `listeners of these events: ${listeners.join(', ') || 'none'}; dispatch options: ${describe(dispatch)}`,
   );
-  const cpuPerEvent =
-    cpuBefore !== undefined && cpuAfter !== undefined && ackedAt.size > 0
-      ? (cpuAfter - cpuBefore) / ackedAt.size
-      : undefined;
-  if (cpuPerEvent !== undefined) {
+  if (statsBefore && statsAfter && ackedAt.size > 0) {
+    const perEvent = (key: 'cpuMicros' | 'roundTrips') =>
+      (statsAfter[key] - statsBefore[key]) / ackedAt.size;
     // Steadier than latency on a shared machine: it does not count the time spent waiting for a core.
     notes.push(
-      `server CPU per event, its listeners included (the measured run and its drain): ${cpuPerEvent.toFixed(0)} µs`,
+      `server CPU per event, its listeners included (the measured run and its drain): ${perEvent('cpuMicros').toFixed(0)} µs`,
+    );
+    // Exact, whatever the machine: what the CPU figures vary around.
+    notes.push(
+      `statements (round trips) to Postgres per event, same span: ${perEvent('roundTrips').toFixed(1)}`,
     );
   }
   if (postgresSpent !== undefined && ackedAt.size > 0) {

@@ -69,6 +69,8 @@ export interface ServerStatsMessage {
   maxRssBytes: number;
   /** CPU time (user + system) since the process started, microseconds. */
   cpuMicros: number;
+  /** Statements sent to Postgres since the process started (support/round-trips.ts). */
+  roundTrips: number;
 }
 
 /** The parent's order to prune (`AqueductEventCommands.prune` in the server), and its outcome. */
