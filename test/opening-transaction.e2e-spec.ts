@@ -8,7 +8,7 @@ const READ = { text: `SELECT value FROM opening_rows WHERE key = $1`, values: ['
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('openingTransaction: the start, a lock and a read in one round trip', () => {
+describe('openingTransaction: the start with a lock and a read, the commit with a last write', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
 
@@ -19,14 +19,16 @@ describe('openingTransaction: the start, a lock and a read in one round trip', (
       url: db.url,
       extra: { max: 4 },
     }).initialize();
-    await dataSource.query(`CREATE TABLE opening_rows (key text PRIMARY KEY, value int NOT NULL)`);
+    await dataSource.query(
+      `CREATE TABLE opening_rows (key text PRIMARY KEY, value int NOT NULL, note jsonb)`,
+    );
   });
   afterAll(async () => {
     await dataSource?.destroy();
     await db?.drop();
   });
   beforeEach(() =>
-    dataSource.query(`TRUNCATE opening_rows; INSERT INTO opening_rows VALUES ('a', 0)`),
+    dataSource.query(`TRUNCATE opening_rows; INSERT INTO opening_rows VALUES ('a', 0, '{}')`),
   );
 
   it('a read after a lock waited for sees what the lock holder committed', async () => {
@@ -53,7 +55,7 @@ describe('openingTransaction: the start, a lock and a read in one round trip', (
 
   it('writes any value in as a literal, quotes and backslashes included', async () => {
     const key = `O'Brien \\ '); DROP TABLE opening_rows; --`;
-    await dataSource.query(`INSERT INTO opening_rows VALUES ($1, 7)`, [key]);
+    await dataSource.query(`INSERT INTO opening_rows VALUES ($1, 7, NULL)`, [key]);
     const opened = await openingTransaction(
       dataSource,
       [
@@ -90,5 +92,24 @@ describe('openingTransaction: the start, a lock and a read in one round trip', (
         WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
     );
     expect(open).toBe(0);
+  });
+
+  it('sends the closing write with the commit; when it fails nothing commits', async () => {
+    const CLOSE = `UPDATE opening_rows SET value = $2, note = $3::jsonb WHERE key = $1`;
+    await openingTransaction(dataSource, [LOCK], async (_manager, _opened, close) => {
+      close({ text: CLOSE, values: ['a', 3, null] });
+    });
+    // null is SQL NULL, not the JSON null a 'null' literal would cast to.
+    expect(await dataSource.query(`SELECT value, note IS NULL AS gone FROM opening_rows`)).toEqual([
+      { value: 3, gone: true },
+    ]);
+
+    await expect(
+      openingTransaction(dataSource, [LOCK], async (manager, _opened, close) => {
+        await manager.query(`UPDATE opening_rows SET value = 4`);
+        close({ text: CLOSE, values: ['a', 5, 'not json'] });
+      }),
+    ).rejects.toThrow('invalid input syntax for type json');
+    expect(await dataSource.query(`SELECT value FROM opening_rows`)).toEqual([{ value: 3 }]);
   });
 });

@@ -26,21 +26,24 @@ function world(adapter: Partial<ProvisioningAdapter>) {
     counts.reads++;
     return [{ ...row }];
   };
-  const manager = {
-    query: async (sql: string, values: unknown[]) => {
-      row.provisioned = values[1] as boolean;
-      row.provisioned_orgs = JSON.parse(values[2] as string);
-      row.adapter_seq++;
-      return [];
-    },
-  };
-  // What openingTransaction asks of a connection: the opening (start, lock, read) in one query.
+  // What openingTransaction asks of a connection: the start with the lock and the read in one
+  // query, the record of the adapter call with the commit in another (values written in).
   const client = {
     escapeLiteral: (value: string) => `'${value}'`,
     query: async (text: string) => {
-      counts.transactions++;
-      expect(text).toMatch(/^START TRANSACTION;\nSELECT pg_advisory_xact_lock.*;\nSELECT \*/s);
-      return [{ rows: [] }, { rows: [{}] }, { rows: await read() }];
+      if (text.startsWith('START TRANSACTION')) {
+        counts.transactions++;
+        expect(text).toMatch(/^START TRANSACTION;\nSELECT pg_advisory_xact_lock.*;\nSELECT \*/s);
+        return [{ rows: [] }, { rows: [{}] }, { rows: await read() }];
+      }
+      const [, provisioned, orgs] = /provisioned = '(\w+)', provisioned_orgs = '(.*)'::jsonb/s.exec(
+        text,
+      )!;
+      expect(text).toMatch(/;\nCOMMIT$/);
+      row.provisioned = provisioned === 'true';
+      row.provisioned_orgs = JSON.parse(orgs);
+      row.adapter_seq++;
+      return [{ rows: [] }, { rows: [] }];
     },
   };
   const dataSource = {
@@ -49,7 +52,6 @@ function world(adapter: Partial<ProvisioningAdapter>) {
     query: read,
     createQueryRunner: () => ({
       connect: async () => client,
-      manager,
       query: async () => [],
       release: async () => undefined,
     }),

@@ -17,6 +17,13 @@ type AdapterAction = 'provision' | 'deprovision' | 'update';
 
 const ROW_SQL = `SELECT * FROM aqueduct_access WHERE customer_id = $1 AND product_id = $2`;
 
+/** Records what the adapter holds for an access row (`$1`): provisioned (`$2`), with these orgs (`$3`). */
+const RECORD_PROVISIONED_SQL = `
+UPDATE aqueduct_access
+   SET provisioned = $2, provisioned_orgs = $3::jsonb, adapter_seq = adapter_seq + 1,
+       version = version + 1, updated_at = now()
+ WHERE id = $1`;
+
 /** Takes the adapter's lock of one pair (`$2`, `$3`, in the class `$1`) until the transaction ends. */
 const LOCK_PAIR_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`;
 
@@ -100,14 +107,14 @@ export class ProvisioningReconciler {
 
   /**
    * The adapter call, under the (customer, product) lock, when one is still needed: the lock and
-   * the row's read go with the transaction's start (one round trip).
+   * the row's read go with the transaction's start, the record of the call with its commit.
    */
   private async reconcileLocked(pair: Pair): Promise<void> {
     const opening = [
       { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
       { text: ROW_SQL, values: [pair.customerId, pair.productId] },
     ];
-    await openingTransaction(this.dataSource, opening, async (manager, [, rows]) => {
+    await openingTransaction(this.dataSource, opening, async (_manager, [, rows], close) => {
       const row = rows[0] as AccessRow | undefined;
       const action = row && actionFor(row);
       if (!action) {
@@ -121,17 +128,15 @@ export class ProvisioningReconciler {
       } else {
         await this.adapter.update(grant, row.provisioned_orgs ?? []);
       }
-      await manager.query(
-        `UPDATE aqueduct_access
-            SET provisioned = $2, provisioned_orgs = $3::jsonb, adapter_seq = adapter_seq + 1,
-                version = version + 1, updated_at = now()
-          WHERE id = $1`,
-        [
+      // What the adapter now holds, written with the commit (one round trip).
+      close({
+        text: RECORD_PROVISIONED_SQL,
+        values: [
           row.id,
           action !== 'deprovision',
           action === 'deprovision' ? null : JSON.stringify(grant.orgs),
         ],
-      );
+      });
     });
   }
 }

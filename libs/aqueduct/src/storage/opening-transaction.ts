@@ -1,9 +1,12 @@
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 
-/** A statement that opens a transaction, with its values (`$1`, `$2`, … in `text`). */
+/**
+ * A statement sent with the start or the commit of a transaction, with its values (`$1`, `$2`, …
+ * in `text`), which are written into it.
+ */
 export interface OpeningStatement {
   text: string;
-  values: ReadonlyArray<string | number>;
+  values: ReadonlyArray<string | number | boolean | null>;
 }
 
 /** What a `pg` connection offers for a simple (unparameterised, multi-statement) query. */
@@ -25,8 +28,10 @@ const PLACEHOLDER = /\$(\d+)/g;
  * advisory lock and reading what it guards thus waits for one round trip there instead of three,
  * and each round trip costs both processes a wake-up. The read still sees what the lock's previous
  * holder committed: each statement of a simple query takes its own snapshot (READ COMMITTED) once
- * the one before it has returned. A simple query takes no parameters, so the values are written
- * in: integers as digits, anything else through `pg`'s `escapeLiteral`.
+ * the one before it has returned. Likewise a last write whose result is not needed can go with the
+ * `COMMIT` (`close`); if it fails, the commit is not run. A simple query takes no parameters, so
+ * the values are written in: integers as digits, null as NULL, anything else through `pg`'s
+ * `escapeLiteral`.
  *
  * `work` gets the rows of each opening statement, in order. Commits when it resolves, rolls back
  * when anything throws, as `DataSource.transaction` does.
@@ -34,22 +39,33 @@ const PLACEHOLDER = /\$(\d+)/g;
 export async function openingTransaction<T>(
   dataSource: DataSource,
   opening: OpeningStatement[],
-  work: (manager: EntityManager, opened: unknown[][]) => Promise<T>,
+  work: (
+    manager: EntityManager,
+    opened: unknown[][],
+    close: (statement: OpeningStatement) => void,
+  ) => Promise<T>,
 ): Promise<T> {
   const runner = dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as SimpleQueryClient;
-    const text = ['START TRANSACTION', ...opening.map((s) => written(s, client))].join(';\n');
-    let result: T;
-    try {
+    const simpleQuery = async (statements: string[]): Promise<QueryRows[]> => {
+      const text = statements.join(';\n');
       dataSource.logger.logQuery(text, undefined, runner);
       const answers = await client.query(text).catch((error: Error) => {
         throw new QueryFailedError(text, undefined, error);
       });
+      return Array.isArray(answers) ? answers : [answers];
+    };
+    const start = ['START TRANSACTION', ...opening.map((s) => written(s, client))];
+    const closing: string[] = [];
+    let result: T;
+    try {
       // The first answer is START TRANSACTION's.
-      const opened = (Array.isArray(answers) ? answers : [answers]).slice(1).map((a) => a.rows);
-      result = await work(runner.manager, opened);
-      await runner.query('COMMIT');
+      const opened = (await simpleQuery(start)).slice(1).map((answer) => answer.rows);
+      result = await work(runner.manager, opened, (statement) =>
+        closing.push(written(statement, client)),
+      );
+      await simpleQuery([...closing, 'COMMIT']);
     } catch (error) {
       // As TypeORM does: a rollback that fails (a broken connection) leaves the first error.
       await runner.query('ROLLBACK').catch(() => undefined);
@@ -67,6 +83,9 @@ function written(statement: OpeningStatement, client: SimpleQueryClient): string
     const value = statement.values[Number(position) - 1];
     if (value === undefined) {
       throw new RangeError(`No value for ${placeholder} in ${statement.text}`);
+    }
+    if (value === null) {
+      return 'NULL';
     }
     return typeof value === 'number' && Number.isSafeInteger(value)
       ? String(value)
