@@ -135,6 +135,7 @@ describe('Durable fan-out to listeners', () => {
       eventId: id,
       listener: 'Listeners.onStart',
       attempt: 1,
+      firstRun: true,
     });
   });
 
