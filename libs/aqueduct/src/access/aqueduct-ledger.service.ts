@@ -140,7 +140,8 @@ export class AqueductLedger {
 
   /**
    * Runs a ledger transaction, opened by `opening` (its locks, in the order they are always
-   * taken, and the read that follows them) in the same round trip; then drops the customers it evaluated from this instance's access
+   * taken, and the read that follows them) in the same round trip, and whose write of the access
+   * rows goes with its commit; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
    * to read its own write), starts the deliveries of its transitions leased here, and wakes this
    * instance's dispatcher when it stored some pending.
@@ -149,25 +150,23 @@ export class AqueductLedger {
     opening: OpeningStatement[],
     work: (manager: EntityManager, scope: LedgerScope, opened: unknown[][]) => Promise<T>,
   ): Promise<T> {
-    const scope: LedgerScope = {
-      evaluated: new Set<string>(),
-      handoff: new LedgerHandoff(this.dispatcher),
-    };
+    const evaluated = new Set<string>();
+    const handoff = new LedgerHandoff(this.dispatcher);
     let result: T;
     try {
-      result = await openingTransaction(this.dataSource, opening, (manager, opened) =>
-        work(manager, scope, opened),
+      result = await openingTransaction(this.dataSource, opening, (manager, opened, close) =>
+        work(manager, { evaluated, handoff, close }, opened),
       );
     } catch (error) {
-      scope.handoff.abandoned();
+      handoff.abandoned();
       throw error;
     } finally {
       // Also after a failed commit: whether it committed cannot always be told.
-      this.cache.invalidate(scope.evaluated);
+      this.cache.invalidate(evaluated);
     }
-    scope.handoff.committed();
+    handoff.committed();
     // Leased deliveries are running already; only pending ones need a claim.
-    if (scope.handoff.storedPending) {
+    if (handoff.storedPending) {
       this.signal.wake();
     }
     return result;
@@ -177,7 +176,7 @@ export class AqueductLedger {
    * Evaluates locked access rows at `now`, read once the locks are held: a write that waited for
    * a row must not evaluate it at a moment older than what the holder just wrote. For the same
    * reason a row is never evaluated before its last evaluation (time only moves forward for it).
-   * Writes what changed and the transitions.
+   * Writes the transitions, and what changed in the rows (with the commit).
    */
   private async evaluate(
     manager: EntityManager,
@@ -217,11 +216,14 @@ export class AqueductLedger {
         scope.evaluated.add(row.customer_id);
       }
     }
-    await this.sql.updateAccess(manager, updates);
     const lease = scope.handoff.lease(records);
     const stored = await this.inbox.storeWithin(manager, records, lease);
     if (lease) {
       scope.handoff.stored(records, stored);
+    }
+    // Its result is not needed: it goes to Postgres with the commit.
+    if (updates.length > 0) {
+      scope.close(this.sql.accessUpdate(updates));
     }
     return written;
   }
@@ -229,6 +231,8 @@ export class AqueductLedger {
 
 /** What one ledger transaction collects for after its commit. */
 interface LedgerScope {
+  /** Sends a last write with the commit (`openingTransaction`). */
+  close: (statement: OpeningStatement) => void;
   /** Customers whose access rows it rewrote: dropped from this instance's access cache. */
   evaluated: Set<string>;
   handoff: LedgerHandoff;

@@ -143,9 +143,8 @@ export class LedgerSql {
     return provisioningsByPair(found);
   }
 
-  async updateAccess(manager: EntityManager, updates: Record<string, unknown>[]): Promise<void> {
-    if (updates.length > 0) {
-      await manager.query(UPDATE_ACCESS_SQL, [JSON.stringify(updates)]);
-    }
+  /** Closing statement: writes the evaluated access rows (see UPDATE_ACCESS_SQL). */
+  accessUpdate(updates: Record<string, unknown>[]): OpeningStatement {
+    return { text: UPDATE_ACCESS_SQL, values: [JSON.stringify(updates)] };
   }
 }
