@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import { cpus, loadavg } from 'node:os';
 import type { INestApplicationContext } from '@nestjs/common';
 import { ACCESS_EVENT_TYPES, AccessEventType, ExpiryJob, type SweepResult } from 'nestjs-aqueduct';
-import type { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { Client } from 'pg';
 import { startInProcessApp } from './support/aqueduct-app';
 import type { BenchContext, BenchReport, Benchmark, TextTable } from './support/benchmark';
 import { withClient } from './support/database';
@@ -81,7 +80,6 @@ const STATEMENTS: { label: string; match: RegExp }[] = [
 async function measure(context: BenchContext, app: INestApplicationContext): Promise<BenchReport> {
   const { databaseUrl } = context;
   const job = app.get(ExpiryJob);
-  const dataSource = app.get(DataSource);
   const notes: string[] = [];
   const warnings: string[] = [];
   // Other work on the machine (tests, builds) shows up as outliers: print how busy it was.
@@ -128,7 +126,7 @@ async function measure(context: BenchContext, app: INestApplicationContext): Pro
 
   // (1) Nothing due: `now` just before the earliest due moment, so the index has nothing to give.
   context.log(`sweep: ${NOTHING_DUE_WARMUP} warm-up + ${NOTHING_DUE_RUNS} nothing-due sweeps`);
-  const nothingDueCapture = await captureQueries(dataSource, () => job.sweep(beforeAnyDue));
+  const nothingDueCapture = await captureQueries(() => job.sweep(beforeAnyDue));
   const dueQuery = findQuery(nothingDueCapture.queries, 'due query (+ provisionings)');
   for (let i = 1; i < NOTHING_DUE_WARMUP; i++) {
     await job.sweep(beforeAnyDue);
@@ -143,7 +141,7 @@ async function measure(context: BenchContext, app: INestApplicationContext): Pro
 
   // (2) One unmeasured due sweep, its statements captured and timed; put back before run 1.
   context.log('sweep: one unmeasured due sweep (statements captured)');
-  const warmDue = await captureQueries(dataSource, () => job.sweep());
+  const warmDue = await captureQueries(() => job.sweep());
   if (warmDue.result.expired !== DUE) {
     warnings.push(`unmeasured due sweep: expired ${warmDue.result.expired}, expected ${DUE}`);
   }
@@ -585,40 +583,43 @@ interface Captured {
 }
 
 /**
- * Runs `fn` (a sweep) while recording every statement the library's DataSource sends (the ledger's
- * transaction manager goes through `DataSource.query`), with its parameters and time, so EXPLAIN
- * looks at exactly what the job runs. Not used in measured runs.
+ * Runs `fn` (a sweep) while recording every statement sent to Postgres (`pg`'s `Client.query`, which
+ * TypeORM and the ledger's own simple queries go through), with its parameters and time, so EXPLAIN
+ * looks at exactly what the job runs. A simple query of several statements (a transaction's start
+ * with its lock, a last write with the commit) is recorded as its statements, values written in;
+ * its time goes to those other than START TRANSACTION and COMMIT. Not used in measured runs.
  */
-async function captureQueries(
-  dataSource: DataSource,
-  fn: () => Promise<SweepResult>,
-): Promise<Captured> {
+async function captureQueries(fn: () => Promise<SweepResult>): Promise<Captured> {
   const queries: CapturedQuery[] = [];
-  const original = dataSource.query;
-  dataSource.query = async function (
-    this: DataSource,
-    sql: string,
-    parameters?: unknown[],
-    ...rest: unknown[]
-  ) {
+  const original = Client.prototype.query;
+  Client.prototype.query = async function (this: Client, ...args: unknown[]) {
+    const [config, values] = args as [string | { text: string; values?: unknown[] }, unknown];
+    const sql = typeof config === 'string' ? config : config.text;
+    const parameters = Array.isArray(values)
+      ? values
+      : (typeof config === 'object' && config.values) || [];
     const startMs = performance.now();
     try {
-      return await (original as (...args: unknown[]) => Promise<unknown>).call(
-        this,
-        sql,
-        parameters,
-        ...rest,
-      );
+      return await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
     } finally {
-      queries.push({ sql, parameters: parameters ?? [], ms: performance.now() - startMs });
+      const ms = performance.now() - startMs;
+      const statements = sql.split(';\n');
+      const work = statements.filter((text) => !/^(START TRANSACTION|COMMIT)$/.test(text.trim()));
+      for (const text of work) {
+        queries.push({
+          sql: text,
+          parameters: statements.length > 1 ? [] : parameters,
+          ms: ms / work.length,
+        });
+      }
     }
-  } as DataSource['query'];
+  } as typeof Client.prototype.query;
   const startMs = performance.now();
   try {
     const result = await fn();
     return { result, ms: performance.now() - startMs, queries };
   } finally {
-    dataSource.query = original;
+    Client.prototype.query = original;
   }
 }
 
