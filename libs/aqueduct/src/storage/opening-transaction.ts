@@ -1,4 +1,4 @@
-import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
+import { type DataSource, type EntityManager, QueryFailedError, type QueryRunner } from 'typeorm';
 
 /**
  * A statement sent with the start or the commit of a transaction, with its values (`$1`, `$2`, …
@@ -13,11 +13,19 @@ export interface OpeningStatement {
 interface SimpleQueryClient {
   query(text: string): Promise<QueryRows | QueryRows[]>;
   escapeLiteral(value: string): string;
+  /** Set on `pg`'s native (libpq) client, which has no `escapeLiteral`. */
+  native?: unknown;
 }
 
 interface QueryRows {
   rows: unknown[];
 }
+
+/** Sends `statements` between `before` and `after` (bare statements); the statements' rows. */
+type Send = (
+  statements: OpeningStatement[],
+  around: { before?: string; after?: string },
+) => Promise<unknown[][]>;
 
 /** A placeholder of a statement's text: `$` and the value's position. */
 const PLACEHOLDER = /\$(\d+)/g;
@@ -31,7 +39,8 @@ const PLACEHOLDER = /\$(\d+)/g;
  * the one before it has returned. Likewise a last write whose result is not needed can go with the
  * `COMMIT` (`close`); if it fails, the commit is not run. A simple query takes no parameters, so
  * the values are written in: integers as digits, null as NULL, anything else through `pg`'s
- * `escapeLiteral`.
+ * `escapeLiteral`. On `pg`'s native client, which has no `escapeLiteral`, each statement is sent
+ * alone with its parameters instead: the same transaction, in more round trips.
  *
  * `work` gets the rows of each opening statement, in order. Commits when it resolves, rolls back
  * when anything throws, as `DataSource.transaction` does.
@@ -47,25 +56,17 @@ export async function openingTransaction<T>(
 ): Promise<T> {
   const runner = dataSource.createQueryRunner();
   try {
-    const client = (await runner.connect()) as SimpleQueryClient;
-    const simpleQuery = async (statements: string[]): Promise<QueryRows[]> => {
-      const text = statements.join(';\n');
-      dataSource.logger.logQuery(text, undefined, runner);
-      const answers = await client.query(text).catch((error: Error) => {
-        throw new QueryFailedError(text, undefined, error);
-      });
-      return Array.isArray(answers) ? answers : [answers];
-    };
-    const start = ['START TRANSACTION', ...opening.map((s) => written(s, client))];
-    const closing: string[] = [];
+    const client = (await runner.connect()) as Partial<SimpleQueryClient>;
+    const send =
+      typeof client.escapeLiteral === 'function' && !client.native
+        ? inOneQuery(dataSource, runner, client as SimpleQueryClient)
+        : oneByOne(runner);
+    const closing: OpeningStatement[] = [];
     let result: T;
     try {
-      // The first answer is START TRANSACTION's.
-      const opened = (await simpleQuery(start)).slice(1).map((answer) => answer.rows);
-      result = await work(runner.manager, opened, (statement) =>
-        closing.push(written(statement, client)),
-      );
-      await simpleQuery([...closing, 'COMMIT']);
+      const opened = await send(opening, { before: 'START TRANSACTION' });
+      result = await work(runner.manager, opened, (statement) => closing.push(statement));
+      await send(closing, { after: 'COMMIT' });
     } catch (error) {
       // As TypeORM does: a rollback that fails (a broken connection) leaves the first error.
       await runner.query('ROLLBACK').catch(() => undefined);
@@ -75,6 +76,40 @@ export async function openingTransaction<T>(
   } finally {
     await runner.release();
   }
+}
+
+/** One simple query, the values written in. */
+function inOneQuery(dataSource: DataSource, runner: QueryRunner, client: SimpleQueryClient): Send {
+  return async (statements, { before, after }) => {
+    const parts = statements.map((statement) => written(statement, client));
+    const text = [...(before ? [before] : []), ...parts, ...(after ? [after] : [])].join(';\n');
+    dataSource.logger.logQuery(text, undefined, runner);
+    const answers = await client.query(text).catch((error: Error) => {
+      throw new QueryFailedError(text, undefined, error);
+    });
+    const all = Array.isArray(answers) ? answers : [answers];
+    return all.slice(before ? 1 : 0, (before ? 1 : 0) + parts.length).map((answer) => answer.rows);
+  };
+}
+
+/**
+ * A round trip per statement, with parameters, for a connection that cannot write values in
+ * (`pg`'s native client): the same transaction, only slower.
+ */
+function oneByOne(runner: QueryRunner): Send {
+  return async (statements, { before, after }) => {
+    if (before) {
+      await runner.query(before);
+    }
+    const rows: unknown[][] = [];
+    for (const { text, values } of statements) {
+      rows.push(await runner.query(text, [...values]));
+    }
+    if (after) {
+      await runner.query(after);
+    }
+    return rows;
+  };
 }
 
 /** The statement with its values written in as literals. */
