@@ -10,7 +10,7 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
-import { type OpeningStatement, openingTransaction } from '../storage/opening-transaction';
+import { type InlineStatement, openingTransaction } from '../storage/opening-transaction';
 import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type ProvisioningDates, evaluateAccess } from './access-timeline';
@@ -147,7 +147,7 @@ export class AqueductLedger {
    * instance's dispatcher when it stored some pending.
    */
   private async write<T extends { transitions: AccessTransition[] }>(
-    opening: OpeningStatement[],
+    opening: InlineStatement[],
     work: (manager: EntityManager, scope: LedgerScope, opened: unknown[][]) => Promise<T>,
   ): Promise<T> {
     const evaluated = new Set<string>();
@@ -232,7 +232,7 @@ export class AqueductLedger {
 /** What one ledger transaction collects for after its commit. */
 interface LedgerScope {
   /** Sends a last write with the commit (`openingTransaction`). */
-  close: (statement: OpeningStatement) => void;
+  close: (statement: InlineStatement) => void;
   /** Customers whose access rows it rewrote: dropped from this instance's access cache. */
   evaluated: Set<string>;
   handoff: LedgerHandoff;

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../events/aqueduct-event.interface';
-import type { OpeningStatement } from '../storage/opening-transaction';
+import type { InlineStatement } from '../storage/opening-transaction';
 import type { ProvisioningDates } from './access-timeline.interfaces';
 import { INVOICE_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
@@ -37,17 +37,17 @@ export { type AccessRow, type Pair, pairKey, samePair } from './aqueduct-ledger.
  */
 export class LedgerSql {
   /** Opening statement: takes the lock of one invoice until the transaction ends. */
-  invoiceLock(invoiceId: string): OpeningStatement {
+  invoiceLock(invoiceId: string): InlineStatement {
     return { text: LOCK_INVOICE_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
   }
 
   /** Opening statement: takes an advisory lock unless another holds it (one row: `won`). */
-  tryLock(key: number): OpeningStatement {
+  tryLock(key: number): InlineStatement {
     return { text: TRY_LOCK_SQL, values: [key] };
   }
 
   /** Opening statement: locks a provisioning (when it exists); its rows tell whose it is. */
-  provisioningLock(key: string): OpeningStatement {
+  provisioningLock(key: string): InlineStatement {
     return { text: LOCK_PROVISIONING_SQL, values: [key] };
   }
 
@@ -144,7 +144,7 @@ export class LedgerSql {
   }
 
   /** Closing statement: writes the evaluated access rows (see UPDATE_ACCESS_SQL). */
-  accessUpdate(updates: Record<string, unknown>[]): OpeningStatement {
+  accessUpdate(updates: Record<string, unknown>[]): InlineStatement {
     return { text: UPDATE_ACCESS_SQL, values: [JSON.stringify(updates)] };
   }
 }

@@ -1,10 +1,10 @@
 import { type DataSource, type EntityManager, QueryFailedError, type QueryRunner } from 'typeorm';
 
 /**
- * A statement sent with the start or the commit of a transaction, with its values (`$1`, `$2`, …
- * in `text`), which are written into it.
+ * A statement sent inline with the start or the commit of a transaction (an opening or a closing
+ * statement), with its values (`$1`, `$2`, … in `text`), which are written into it.
  */
-export interface OpeningStatement {
+export interface InlineStatement {
   text: string;
   values: ReadonlyArray<string | number | boolean | null>;
 }
@@ -23,7 +23,7 @@ interface QueryRows {
 
 /** Sends `statements` between `before` and `after` (bare statements); the statements' rows. */
 type Send = (
-  statements: OpeningStatement[],
+  statements: InlineStatement[],
   around: { before?: string; after?: string },
 ) => Promise<unknown[][]>;
 
@@ -47,11 +47,11 @@ const PLACEHOLDER = /\$(\d+)/g;
  */
 export async function openingTransaction<T>(
   dataSource: DataSource,
-  opening: OpeningStatement[],
+  opening: InlineStatement[],
   work: (
     manager: EntityManager,
     opened: unknown[][],
-    close: (statement: OpeningStatement) => void,
+    close: (statement: InlineStatement) => void,
   ) => Promise<T>,
 ): Promise<T> {
   const runner = dataSource.createQueryRunner();
@@ -61,7 +61,7 @@ export async function openingTransaction<T>(
       typeof client.escapeLiteral === 'function' && !client.native
         ? inOneQuery(dataSource, runner, client as SimpleQueryClient)
         : oneByOne(runner);
-    const closing: OpeningStatement[] = [];
+    const closing: InlineStatement[] = [];
     let result: T;
     try {
       const opened = await send(opening, { before: 'START TRANSACTION' });
@@ -113,7 +113,7 @@ function oneByOne(runner: QueryRunner): Send {
 }
 
 /** The statement with its values written in as literals. */
-function written(statement: OpeningStatement, client: SimpleQueryClient): string {
+function written(statement: InlineStatement, client: SimpleQueryClient): string {
   return statement.text.replace(PLACEHOLDER, (placeholder, position: string) => {
     const value = statement.values[Number(position) - 1];
     if (value === undefined) {
