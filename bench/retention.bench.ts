@@ -103,7 +103,9 @@ function optionalNumber(name: string): number | undefined {
 
 function report(context: BenchContext, run: RetentionRun): BenchReport {
   const { rows, baseline, during, pruned } = run;
+  // Read against the target as events: the stricter reading (each takes its delivery rows along).
   const rowsPerSecond = pruned.events / pruned.seconds;
+  const withDeliveries = (pruned.events + pruned.deliveries) / pruned.seconds;
   // The runs that overlapped the prune; the last may have ended after it.
   const p99s = during.map((result) => result.p99Ms);
   const worstP99 = Math.max(...p99s);
@@ -136,8 +138,8 @@ function report(context: BenchContext, run: RetentionRun): BenchReport {
     warnings,
     summary: [
       {
-        metric: `retention: rows pruned per second (${rows} events, ingest running)`,
-        value: rowsPerSecond.toFixed(0),
+        metric: `retention: events pruned per second, ingest running (${rows} events; rows/s with their deliveries)`,
+        value: `${rowsPerSecond.toFixed(0)} (${withDeliveries.toFixed(0)})`,
         target: `>= ${ROWS_PER_SECOND_TARGET}`,
         met: rowsPerSecond >= ROWS_PER_SECOND_TARGET,
       },
