@@ -19,11 +19,14 @@ const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, 
   orgs, timeline, awaiting_payment, next_check_at, announced_status, announced_until, announced_orgs,
   announce_seq, last_transition, loss_observed_at, evaluated_at`;
 
-export const LOCK_ACCESS_SQL = `
+/** Locks the access rows of the pairs `pairs` (a query of customer, product) in one order. */
+const lockAccessOf = (pairs: string) => `
 SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
- WHERE (customer_id, product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ WHERE (customer_id, product_id) IN (${pairs})
  ORDER BY customer_id, product_id
    FOR UPDATE`;
+
+export const LOCK_ACCESS_SQL = lockAccessOf('SELECT * FROM unnest($1::text[], $2::text[])');
 
 /**
  * Locks the pairs' existing access rows in one order and creates the missing ones, in one round
@@ -35,11 +38,7 @@ SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
 export const LOCK_OR_CREATE_ACCESS_SQL = `
 WITH wanted AS (
   SELECT * FROM unnest($1::text[], $2::text[]) AS w(customer_id, product_id)
-), locked AS (
-  SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
-   WHERE (customer_id, product_id) IN (SELECT * FROM wanted)
-   ORDER BY customer_id, product_id
-     FOR UPDATE
+), locked AS (${lockAccessOf('SELECT * FROM wanted')}
 ), created AS (
   INSERT INTO aqueduct_access (customer_id, product_id)
   SELECT * FROM wanted w

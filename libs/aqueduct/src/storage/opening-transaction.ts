@@ -13,7 +13,10 @@ export interface InlineStatement {
 interface SimpleQueryClient {
   query(text: string): Promise<QueryRows | QueryRows[]>;
   escapeLiteral(value: string): string;
-  /** Set on `pg`'s native (libpq) client, which has no `escapeLiteral`. */
+  /**
+   * Set on `pg`'s native (libpq) client: not trusted with a query of several statements (it has no
+   * `escapeLiteral` today; one it gained would not say how it answers them).
+   */
   native?: unknown;
 }
 
