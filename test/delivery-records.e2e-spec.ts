@@ -79,17 +79,20 @@ describe('Delivery rows: lease renewal and done', () => {
     return { rows, leases };
   };
 
-  it('renews the other rows without waiting for the one being finished (no deadlock with completions)', async () => {
-    const { rows: before, leases } = await heldDeliveries(2);
-    const [finishing, running] = before;
-
-    // What a batch of completions does to its rows first: lock them, until its commit.
+  /**
+   * Runs `write` on `held` while a batch of completions is recording the first of them (it locks
+   * its rows first, until its commit): 'done', or 'stuck' when it waited for that row.
+   */
+  const whileFirstIsFinishing = async (
+    held: LeaseRow[],
+    write: (deliveries: ClaimedDelivery[], owner: string) => Promise<void>,
+  ): Promise<string> => {
     await client.query('BEGIN');
     await client.query(
       `SELECT 1 FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'held' FOR UPDATE`,
-      [finishing.event_id],
+      [held[0].event_id],
     );
-    const held: ClaimedDelivery[] = before.map((row) => ({
+    const deliveries: ClaimedDelivery[] = held.map((row) => ({
       eventId: row.event_id,
       listener: 'held',
       attempts: 1,
@@ -99,17 +102,26 @@ describe('Delivery rows: lease renewal and done', () => {
       receivedAt: new Date(),
       payload: {},
     }));
-    const renewed = host.app
-      .get(AqueductDeliveryStore)
-      .extend(held, running.locked_by, LEASE_MS * 2)
-      .then(() => 'renewed');
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<string>(
       (resolve) => (timer = setTimeout(resolve, STUCK_MS, 'stuck')),
     );
-    expect(await Promise.race([renewed, stuck])).toBe('renewed');
-    clearTimeout(timer);
-    await client.query('ROLLBACK');
+    try {
+      return await Promise.race([write(deliveries, held[0].locked_by).then(() => 'done'), stuck]);
+    } finally {
+      clearTimeout(timer);
+      await client.query('ROLLBACK');
+    }
+  };
+
+  it('renews the other rows without waiting for the one being finished (no deadlock with completions)', async () => {
+    const { rows: before, leases } = await heldDeliveries(2);
+    const [finishing, running] = before;
+    const store = host.app.get(AqueductDeliveryStore);
+
+    expect(
+      await whileFirstIsFinishing(before, (held, owner) => store.extend(held, owner, LEASE_MS * 2)),
+    ).toBe('done');
 
     const after = await leases();
     // The row being finished keeps its lease (its done ends it); the other one is renewed.
@@ -117,6 +129,28 @@ describe('Delivery rows: lease renewal and done', () => {
     expect(after[1].locked_until.getTime()).toBeGreaterThan(
       running.locked_until.getTime() + LEASE_MS / 2,
     );
+  });
+
+  it('hands back the other rows at shutdown without waiting for the one being finished', async () => {
+    const { rows: before, leases } = await heldDeliveries(2);
+    const store = host.app.get(AqueductDeliveryStore);
+
+    expect(await whileFirstIsFinishing(before, (held, owner) => store.release(held, owner))).toBe(
+      'done',
+    );
+
+    // The row being finished stays with its holder (its done ends it), the other one was handed
+    // back (pending for any instance: this one may have taken it again since).
+    const outcomes = await client
+      .query(
+        `SELECT event_id, array(SELECT e->>'outcome' FROM jsonb_array_elements(attempt_log) e) AS outcomes
+           FROM aqueduct_deliveries WHERE event_id = ANY($1::uuid[]) AND listener = 'held'`,
+        [before.map((row) => row.event_id)],
+      )
+      .then((result) => new Map(result.rows.map((row) => [row.event_id, row.outcomes])));
+    expect(outcomes.get(before[0].event_id)).toEqual([]);
+    expect(outcomes.get(before[1].event_id)).toEqual(['released']);
+    expect((await leases())[0]).toEqual(before[0]);
   });
 
   it('records done with an unflushed commit, for that transaction only', async () => {

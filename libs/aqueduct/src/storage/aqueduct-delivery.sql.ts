@@ -67,20 +67,24 @@ UPDATE aqueduct_deliveries d
  WHERE ${OWNED}`;
 
 /**
- * Lease renewal skips the rows another statement holds: those are being finished (their `done`
- * or failure is being written), so need no longer lease. Waiting for them instead let a renewal
- * and a batch of completions each hold a row the other wanted, and Postgres broke the deadlock by
- * failing the completions: done deliveries then ran again once their lease expired.
+ * The deliveries `$1`/`$2` that this instance (`$3`) holds, locked, but those another statement
+ * holds: those are being finished (their `done` or failure is being written), so need neither a
+ * longer lease nor handing back. Waiting for them instead let a lease renewal (or a hand-back at
+ * shutdown) and a batch of completions each hold a row the other wanted, and Postgres broke the
+ * deadlock by failing one of them: done deliveries then ran again once their lease expired.
  */
-export const EXTEND_SQL = `
-UPDATE aqueduct_deliveries d
-   SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
-  FROM (SELECT h.event_id, h.listener
+const HELD_NOT_FINISHING = `(SELECT h.event_id, h.listener
           FROM aqueduct_deliveries h
           JOIN unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
             ON h.event_id = r.event_id AND h.listener = r.listener
          WHERE h.locked_by = $3
-           FOR UPDATE OF h SKIP LOCKED) held
+           FOR UPDATE OF h SKIP LOCKED) held`;
+
+/** Lease renewal, of the deliveries held and not being finished. */
+export const EXTEND_SQL = `
+UPDATE aqueduct_deliveries d
+   SET locked_until = now() + $4 * interval '1 millisecond', run_at = now() + $4 * interval '1 millisecond'
+  FROM ${HELD_NOT_FINISHING}
  WHERE d.event_id = held.event_id AND d.listener = held.listener`;
 
 /**
@@ -88,15 +92,16 @@ UPDATE aqueduct_deliveries d
  * listeners still running after the shutdown timeout. Neither is the listener's failure, so the
  * attempt is given back to the retry budget (the next run reuses its number). It is still logged,
  * as `released`: a listener cut off mid-run may have done part of its work on this instance, and
- * the operator should see why the same attempt number then appears again on another.
+ * the operator should see why the same attempt number then appears again on another. A listener
+ * that finishes as the shutdown gives up on it is being recorded done: its row is skipped.
  */
 export const RELEASE_SQL = `
 UPDATE aqueduct_deliveries d
    SET state = 'pending', run_at = now(), locked_by = NULL, locked_until = NULL,
        attempts = greatest(d.attempts - 1, 0),
        attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'released'`, 'NULL'))}
-  FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener)
- WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+  FROM ${HELD_NOT_FINISHING}
+ WHERE d.event_id = held.event_id AND d.listener = held.listener`;
 
 /**
  * Starting a delivery over (replay, redrive) keeps its attempt log and marks the restart in it.
