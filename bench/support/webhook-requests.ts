@@ -22,8 +22,15 @@ const MAX_POOL_SIZE = 250_000;
 
 /** A distinct, freshly signed provisioning.start delivery (random webhook-id, unique customer). */
 export function signedEvent(sequence: number): HttpRequest {
-  const event = provisioningStartEvent({ customerId: `cus_bench_${sequence}` });
-  return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: BENCH_SECRET });
+  return newCustomerEvents(0)(sequence);
+}
+
+/** New customers' starts, numbered from `firstCustomer`. */
+export function newCustomerEvents(firstCustomer: number): (sequence: number) => HttpRequest {
+  return (sequence) => {
+    const event = provisioningStartEvent({ customerId: `cus_bench_${firstCustomer + sequence}` });
+    return signAqueductRequest(event, { scheme: 'standard-webhooks', secret: BENCH_SECRET });
+  };
 }
 
 /**
@@ -52,16 +59,18 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const PERIOD_DAYS = 30;
 
 /**
- * Renewals of `customers` customers, in turn: request `n` is period `floor(n / customers)` of
- * customer `n % customers` (its own provisioning, starting when the one before ends). The first
- * round creates the customers; every later request extends an active customer's access.
+ * Renewals of `customers` customers (numbered from `firstCustomer`), in turn: request `n` is period
+ * `floor(n / customers)` of customer `n % customers` (its own provisioning, starting when the one
+ * before ends). The first round creates the customers; every later request extends an active
+ * customer's access.
  */
 export function renewalEvents(
   customers: number,
+  firstCustomer = 0,
   from = Date.now(),
 ): (sequence: number) => HttpRequest {
   return (sequence) => {
-    const customer = sequence % customers;
+    const customer = firstCustomer + (sequence % customers);
     const period = Math.floor(sequence / customers);
     const start = from + period * PERIOD_DAYS * DAY_MS;
     const end = start + PERIOD_DAYS * DAY_MS;
