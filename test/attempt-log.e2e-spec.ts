@@ -158,6 +158,22 @@ describe('Attempt log: every attempt of a delivery, bounded, kept across replays
     expect(listeners.firstRuns.get(id)).toEqual([true, false, false, false, false, false]);
   });
 
+  it('a delivery restarted before the attempt log existed is not a first run either', async () => {
+    const id = await post('test.flaky');
+    await untilLog(id, 'the first run', (log) => lastOutcome(log) === 'done');
+    // What a replay left before the upgrade that added the log: pending, attempts from 0, and the
+    // new column's default, an empty log.
+    await host.app.get(DataSource).query(
+      `UPDATE aqueduct_deliveries
+          SET state = 'pending', attempts = 0, run_at = now(), finished_at = NULL, attempt_log = '[]'
+        WHERE event_id = $1`,
+      [id],
+    );
+    await untilLog(id, 'the run after the upgrade', (log) => log.length === 3);
+    // Its listener may have done the work before: only the very first run is told it is one.
+    expect(listeners.firstRuns.get(id)).toEqual([true, false, false, false, false, false]);
+  });
+
   it(`dead-letters after maxAttempts keeping only the last ${ATTEMPT_LOG_LIMIT} entries; redrive appends`, async () => {
     listeners.hopelessFixed = false;
     const id = await post('test.hopeless');

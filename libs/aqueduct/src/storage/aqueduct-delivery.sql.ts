@@ -2,6 +2,14 @@ import { DELIVERIES_CHANNEL } from './dispatch-signal';
 import { appendToAttemptLog, attemptEntry, restartEntry } from './delivery-attempt-log';
 
 /**
+ * No run of the claimed delivery started before, anywhere: its first attempt, nothing in its log
+ * (a retry, a replay or redrive, a retaken or handed-back run each leave an entry), and never
+ * started (`started_at`, which replays and redrives keep: so this holds too for a delivery
+ * restarted before the attempt log existed, and still waiting after the upgrade that added it).
+ */
+const FIRST_RUN = `d.attempts = 1 AND d.attempt_log = '[]'::jsonb AND c.started_before IS NULL AS first_run`;
+
+/**
  * Claiming is one short statement: SKIP LOCKED lets every instance take different rows without
  * waiting on each other, and the lease (run_at = lease expiry while active) lets any instance
  * retake the work of one that died. Listeners run outside any transaction.
@@ -20,7 +28,7 @@ UPDATE aqueduct_deliveries d
        attempt_log = CASE WHEN d.state = 'active'
          THEN ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'abandoned'`, ABANDONED_ERROR))}
          ELSE d.attempt_log END
-  FROM (SELECT event_id, listener FROM aqueduct_deliveries
+  FROM (SELECT event_id, listener, started_at AS started_before FROM aqueduct_deliveries
          WHERE state IN ('pending', 'active') AND run_at <= now() AND listener = ANY($3::text[])
          ORDER BY run_at
          LIMIT $4
@@ -28,7 +36,7 @@ UPDATE aqueduct_deliveries d
        aqueduct_events e
  WHERE d.event_id = c.event_id AND d.listener = c.listener AND e.id = d.event_id
 RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_at, e.payload,
-          d.attempts = 1 AND d.attempt_log = '[]'::jsonb AS first_run`;
+          ${FIRST_RUN}`;
 
 /**
  * Only the current lease holder may finish a delivery: a retaken lease fences the old owner out.
