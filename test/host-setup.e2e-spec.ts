@@ -8,16 +8,19 @@ import {
   type ExecutionContext,
   Injectable,
   type INestApplication,
+  type NestInterceptor,
+  type CallHandler,
   Post,
   RequestMethod,
   ValidationPipe,
   VersioningType,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE, RouterModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, RouterModule } from '@nestjs/core';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AqueductModule, isAqueductWebhookRoute } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import { map } from 'rxjs';
 import request from 'supertest';
 import { createTestApp } from './support/app';
 import { createTestDatabase } from './support/database';
@@ -41,6 +44,15 @@ class DenyAllButWebhooksGuard implements CanActivate {
 class EnvelopeFilter implements ExceptionFilter {
   catch(_error: unknown, host: ArgumentsHost) {
     host.switchToHttp().getResponse().status(418).json({ wrapped: true });
+  }
+}
+
+/** A host's global interceptor that tags every answer and wraps what handlers return. */
+@Injectable()
+class EnvelopeInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    context.switchToHttp().getResponse().setHeader('X-Host-Trace', 'traced');
+    return next.handle().pipe(map((data: unknown) => ({ data })));
   }
 }
 
@@ -193,7 +205,7 @@ describe('The webhook in real host apps', () => {
     }
   });
 
-  it("is unaffected by the host's body parser limit, global pipe, guard and exception filter", async () => {
+  it("is unaffected by the host's body parser limit, global pipe, guard, interceptor and exception filter", async () => {
     let app: INestApplication | undefined;
     try {
       app = await createTestApp({
@@ -234,6 +246,7 @@ describe('The webhook in real host apps', () => {
           providers: [
             { provide: APP_GUARD, useClass: DenyAllButWebhooksGuard },
             { provide: APP_FILTER, useClass: EnvelopeFilter },
+            { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },
             {
               provide: APP_PIPE,
               useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }),
@@ -244,11 +257,17 @@ describe('The webhook in real host apps', () => {
     });
     try {
       const { body, headers } = signed();
-      await request(guarded.getHttpServer())
+      const ack = await request(guarded.getHttpServer())
         .post('/webhooks/aqueduct')
         .set(headers)
         .send(body)
         .expect(200);
+      // The sender gets the module's own answer, with what the host's code set on the way.
+      expect(ack.body).toEqual({ received: true, id: expect.any(String) });
+      expect(ack.headers).toMatchObject({
+        'content-type': 'application/json; charset=utf-8',
+        'x-host-trace': 'traced',
+      });
       const refused = await request(guarded.getHttpServer())
         .post('/webhooks/aqueduct')
         .set({ ...headers, authorization: 'Bearer nope' })

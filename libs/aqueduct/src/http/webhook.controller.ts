@@ -1,9 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import {
   Controller,
-  HttpCode,
-  HttpStatus,
   Post,
   Req,
+  Res,
   SetMetadata,
   type Type,
   UseFilters,
@@ -14,7 +14,8 @@ import { AQUEDUCT_WEBHOOK_ROUTE } from '../aqueduct.constants';
 import { ARRIVED_AT, RAW_BODY } from './raw-body.reader';
 import { AqueductSignatureGuard, VERIFIED_WEBHOOK, type VerifiedRequest } from './signature.guard';
 import { WebhookExceptionFilter } from './webhook-exception.filter';
-import { type WebhookAck, WebhookReceiver } from './webhook-receiver.service';
+import { writeAck } from './webhook.ack';
+import { WebhookReceiver } from './webhook-receiver.service';
 
 /** Name of the webhook controller's one handler (for `servedPaths`). */
 export const WEBHOOK_HANDLER = 'receive';
@@ -31,16 +32,17 @@ export function createWebhookController(): Type<unknown> {
   class AqueductWebhookController {
     constructor(private readonly receiver: WebhookReceiver) {}
 
+    /** Answers 200 with the ack once the event is stored; a failure goes to the filter. */
     @Post()
-    @HttpCode(HttpStatus.OK)
     @UseGuards(AqueductSignatureGuard)
-    receive(@Req() request: VerifiedRequest): Promise<WebhookAck> {
-      return this.receiver.receive(
+    async receive(@Req() request: VerifiedRequest, @Res() response: ServerResponse): Promise<void> {
+      const ack = await this.receiver.receive(
         request[RAW_BODY] as Buffer,
         request.headers,
         request[VERIFIED_WEBHOOK] ?? {},
         request[ARRIVED_AT],
       );
+      writeAck(response, ack);
     }
   }
   return AqueductWebhookController;
