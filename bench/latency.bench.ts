@@ -65,7 +65,7 @@ export interface LatencyVariant {
    */
   rates?(): number[];
   /** Starts what the server needs (an SMTP server) and gives its environment. */
-  prepare(context: BenchContext): Promise<{ env: Record<string, string>; after(): string[] }>;
+  prepare(context: BenchContext): Promise<PreparedListeners>;
   /**
    * The `n`th request sent at `rate` (warm-up included), its customers numbered from
    * `firstCustomer`; a new customer's start by default.
@@ -75,6 +75,12 @@ export interface LatencyVariant {
     rate: number | undefined,
     firstCustomer: number,
   ): (sequence: number) => HttpRequest;
+}
+
+/** The server's environment for a variant, and notes on what ran beside it, read after the run. */
+interface PreparedListeners {
+  env: Record<string, string>;
+  after(): Promise<string[]>;
 }
 
 /** The dispatcher's own cost: three listeners that do nothing (the ledger off). */
@@ -95,14 +101,14 @@ export const NOOP_VARIANT: LatencyVariant = {
       }),
       BENCH_NOOP_LISTENERS: '1',
     },
-    after: () => [],
+    after: async () => [],
   }),
 };
 
 /**
  * What a host runs: the built-in ledger listener, an adapter doing one upsert per call
  * (support/bench-adapter.ts) and the email listener sending each user its mail through a real SMTP
- * server in this process.
+ * server in a process of its own (bench/smtp-server.ts).
  */
 const REAL_VARIANT: LatencyVariant = {
   name: 'latency-real',
@@ -145,7 +151,7 @@ const RENEWAL_VARIANT: LatencyVariant = {
 async function prepareRealListeners(
   context: BenchContext,
   mails: Record<string, boolean>,
-): Promise<{ env: Record<string, string>; after(): string[] }> {
+): Promise<PreparedListeners> {
   const smtp = await startSmtpServer();
   context.cleanup.defer('stop SMTP server', smtp.stop);
   return {
@@ -163,7 +169,7 @@ async function prepareRealListeners(
       }),
       BENCH_ADAPTER: '1',
     },
-    after: () => [`mails received by the SMTP server: ${smtp.received()}`],
+    after: async () => [`mails received by the SMTP server: ${await smtp.received()}`],
   };
 }
 
@@ -202,7 +208,7 @@ function latencyBenchmark(variant: LatencyVariant): Benchmark {
           }
         }
         const report = runs.length === 1 ? runs[0].report : climbReport(variant, runs);
-        report.notes.push(...prepared.after());
+        report.notes.push(...(await prepared.after()));
         report.summary.push(await serverMemoryLine(`${variant.name} server`, server));
         return report;
       } finally {

@@ -71,6 +71,8 @@ export interface ServerStatsMessage {
   cpuMicros: number;
   /** Statements sent to Postgres since the process started (support/round-trips.ts). */
   roundTrips: number;
+  /** Mails received since the process started (the SMTP server's). */
+  mailsReceived?: number;
 }
 
 /** The parent's order to prune (`AqueductEventCommands.prune` in the server), and its outcome. */
