@@ -40,12 +40,12 @@ import { benchTypeOrm } from './support/aqueduct-app';
 import { BenchProvisioningAdapter } from './support/bench-adapter';
 import { NaiveReceiverModule } from './support/naive-receiver';
 import { countRoundTrips, roundTrips } from './support/round-trips';
-import type {
-  ServerPruneRequest,
-  ServerPrunedMessage,
-  ServerStatsMessage,
-  ServerStatsRequest,
-  ServerReadyMessage,
+import {
+  processStats,
+  type ServerPruneRequest,
+  type ServerPrunedMessage,
+  type ServerStatsRequest,
+  type ServerReadyMessage,
 } from './support/child-server';
 
 @Controller()
@@ -193,16 +193,7 @@ async function main(): Promise<void> {
       void prune(app, message as ServerPruneRequest);
     }
     if (message?.type === 'stats') {
-      const cpu = process.cpuUsage();
-      const answer: ServerStatsMessage = {
-        type: 'stats',
-        cpuMicros: cpu.user + cpu.system,
-        roundTrips: roundTrips(),
-        rssBytes: process.memoryUsage().rss,
-        // maxRSS is in kilobytes (getrusage).
-        maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      };
-      process.send?.(answer);
+      process.send?.(processStats({ roundTrips: roundTrips() }));
     }
   });
 

@@ -6,10 +6,10 @@
  * `{ type: 'stats' }` with its CPU, memory and the mails received.
  */
 import { SMTPServer } from 'smtp-server';
-import type {
-  ServerReadyMessage,
-  ServerStatsMessage,
-  ServerStatsRequest,
+import {
+  processStats,
+  type ServerReadyMessage,
+  type ServerStatsRequest,
 } from './support/child-server';
 
 function main(): void {
@@ -40,15 +40,7 @@ function main(): void {
   process.once('disconnect', shutdown);
   process.on('message', (message: Partial<ServerStatsRequest>) => {
     if (message?.type === 'stats') {
-      const cpu = process.cpuUsage();
-      process.send?.({
-        type: 'stats',
-        cpuMicros: cpu.user + cpu.system,
-        roundTrips: 0,
-        rssBytes: process.memoryUsage().rss,
-        maxRssBytes: process.resourceUsage().maxRSS * 1024,
-        mailsReceived: received,
-      } satisfies ServerStatsMessage);
+      process.send?.(processStats({ roundTrips: 0, mailsReceived: received }));
     }
   });
 }

@@ -75,6 +75,21 @@ export interface ServerStatsMessage {
   mailsReceived?: number;
 }
 
+/** A child script's answer to `stats`: its own process's resources, and what it counts. */
+export function processStats(
+  counts: Pick<ServerStatsMessage, 'roundTrips' | 'mailsReceived'>,
+): ServerStatsMessage {
+  const cpu = process.cpuUsage();
+  return {
+    type: 'stats',
+    cpuMicros: cpu.user + cpu.system,
+    rssBytes: process.memoryUsage().rss,
+    // maxRSS is in kilobytes (getrusage).
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...counts,
+  };
+}
+
 /** The parent's order to prune (`AqueductEventCommands.prune` in the server), and its outcome. */
 export interface ServerPruneRequest {
   type: 'prune';
