@@ -128,7 +128,12 @@ SELECT ${provisioningColumns('p', '$3')}
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
  WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
 
-/** One statement for a batch; a null jsonb column (they are NOT NULL in the table) keeps its value. */
+/**
+ * One statement for a batch; a null jsonb column (they are NOT NULL in the table) keeps its value.
+ * The rows' ids also come as an array (`$2`): the planner takes a function's output for 100 rows,
+ * and joining 100 rows to a table of fewer than ~13,000 reads the whole table; `id = ANY` of a
+ * known array goes through the primary key at any size.
+ */
 export const UPDATE_ACCESS_SQL = `
 UPDATE aqueduct_access a SET
   status = v.status, has_access = v.has_access, since = v.since, access_until = v.access_until,
@@ -144,4 +149,4 @@ UPDATE aqueduct_access a SET
     next_check_at timestamptz, evaluated_at timestamptz, announced_status text,
     announced_until timestamptz, announced_orgs jsonb, announce_seq integer, last_transition text,
     loss_observed_at timestamptz)
- WHERE a.id = v.id`;
+ WHERE a.id = ANY($2::uuid[]) AND a.id = v.id`;

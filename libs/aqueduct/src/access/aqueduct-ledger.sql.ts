@@ -145,6 +145,7 @@ export class LedgerSql {
 
   /** Closing statement: writes the evaluated access rows (see UPDATE_ACCESS_SQL). */
   accessUpdate(updates: Record<string, unknown>[]): InlineStatement {
-    return { text: UPDATE_ACCESS_SQL, values: [JSON.stringify(updates)] };
+    const ids = updates.map((update) => update.id as string);
+    return { text: UPDATE_ACCESS_SQL, values: [JSON.stringify(updates), `{${ids.join(',')}}`] };
   }
 }
