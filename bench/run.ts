@@ -9,7 +9,8 @@
  * flags for the server child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_DISPATCH (JSON
  * dispatch options for the latency benchmark's server, default `{}`: the library's defaults),
  * BENCH_INGEST_OPTIONS (JSON module options added to the ingest server's, e.g.
- * `{"preparedStatements":false}`), BENCH_TS_NODE=1 (run the servers from the sources under
+ * `{"preparedStatements":false}`), BENCH_CUSTOMERS (customers in the ledger before the
+ * real-listener benchmarks start, default 5,000), BENCH_TS_NODE=1 (run the servers from the sources under
  * ts-node instead of built into dist/bench).
  *
  * Numbers are printed, never asserted: they depend on the machine. Correctness problems (non-2xx,
