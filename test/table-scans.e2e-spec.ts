@@ -1,7 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { Injectable } from '@nestjs/common';
+import { type CanActivate, Injectable } from '@nestjs/common';
 import { AqueductAccessService, ExpiryJob, type ProvisioningAdapter } from 'nestjs-aqueduct';
+import { createHash } from 'node:crypto';
 import { Client } from 'pg';
+import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -45,6 +47,13 @@ class CountingAdapter implements ProvisioningAdapter {
     this.calls++;
   }
 }
+
+/** The id of the `n`th seeded event, as `SEED_SQL` makes it (`md5('event' || n)::uuid`). */
+const seededEventId = (n: number) =>
+  createHash('md5')
+    .update(`event${n}`)
+    .digest('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 
 /** What an established host's tables hold: `ROWS` of each, with statistics, as autovacuum keeps. */
 const SEED_SQL = `
@@ -103,7 +112,15 @@ async function tableReads(url: string): Promise<Record<string, { seq: number; id
   }
 }
 
-describe('An established host’s tables are never read whole per event (real Postgres, SMTP)', () => {
+/** The console's guard: the test reads every page. */
+@Injectable()
+class AllowAll implements CanActivate {
+  canActivate() {
+    return true;
+  }
+}
+
+describe('An established host’s tables are never read whole: events, sweeps, checks, console', () => {
   const smtp = new TestSmtpServer();
   const clock = new TestClock(T0);
   let db: TestDatabase;
@@ -119,9 +136,29 @@ describe('An established host’s tables are never read whole per event (real Po
         expiry: { enabled: false },
         dispatch: { pollIntervalMs: 50 },
         email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+        console: { guard: AllowAll },
       },
-      imports: [{ module: class AdapterModule {}, providers: [CountingAdapter] }],
+      imports: [{ module: class HostModule {}, providers: [CountingAdapter, AllowAll] }],
     });
+
+  /**
+   * Boots the app, runs `work` with it, closes it, and returns the whole-table reads of each
+   * growing table meanwhile (expecting index reads of `indexed`, so the counters did move).
+   */
+  const wholeReadsDuring = async (
+    work: (app: INestApplication) => Promise<void>,
+    indexed: string,
+  ): Promise<Record<string, number>> => {
+    const before = await tableReads(db.url);
+    app = await boot();
+    await work(app);
+    await app.close();
+    app = undefined;
+    const after = await tableReads(db.url);
+    expect(after[indexed].idx - before[indexed].idx).toBeGreaterThan(0);
+    return Object.fromEntries(GROWING_TABLES.map((t) => [t, after[t].seq - before[t].seq]));
+  };
+  const NONE = Object.fromEntries(GROWING_TABLES.map((t) => [t, 0]));
 
   beforeAll(async () => {
     await smtp.start();
@@ -141,35 +178,47 @@ describe('An established host’s tables are never read whole per event (real Po
   });
 
   it('a start, a renewal, its payment, an end, the expiry sweep and access checks', async () => {
-    const before = await tableReads(db.url);
-    app = await boot();
-    const send = (type: string, object: unknown, createdAt: Date) =>
-      postAccepted(app!, envelope(type, object, createdAt), SECRET);
-    const renewal = new Date(T0.getTime() + 30 * DAY);
-    for (let n = 0; n < CUSTOMERS; n++) {
-      const customer = `cus_scan_${n}`;
-      await send('provisioning.start', period(customer, { start: T0 }), T0);
-      const next = period(customer, { start: renewal });
-      await send('provisioning.start', next, T0);
-      await send('invoice.paid', { id: next.invoiceId, status: 'paid' }, T0);
-      await send('provisioning.end', next, renewal);
-    }
-    await deliveriesSettled(app);
-    clock.set(new Date(T0.getTime() + 70 * DAY));
-    await app.get(ExpiryJob).sweep();
-    await deliveriesSettled(app);
-    const access = app.get(AqueductAccessService);
-    expect(await access.hasAccess('cus_seed_7', 'prod_pro', new Date())).toBe(true);
-    expect(await access.hasAccess('cus_scan_0', 'prod_pro')).toBe(false);
-    expect(app.get(CountingAdapter).calls).toBeGreaterThanOrEqual(2 * CUSTOMERS);
-    expect(smtp.received.length).toBeGreaterThanOrEqual(CUSTOMERS);
-    await app.close();
-    app = undefined;
+    const whole = await wholeReadsDuring(async (app) => {
+      const send = (type: string, object: unknown, createdAt: Date) =>
+        postAccepted(app, envelope(type, object, createdAt), SECRET);
+      const renewal = new Date(T0.getTime() + 30 * DAY);
+      for (let n = 0; n < CUSTOMERS; n++) {
+        const customer = `cus_scan_${n}`;
+        await send('provisioning.start', period(customer, { start: T0 }), T0);
+        const next = period(customer, { start: renewal });
+        await send('provisioning.start', next, T0);
+        await send('invoice.paid', { id: next.invoiceId, status: 'paid' }, T0);
+        await send('provisioning.end', next, renewal);
+      }
+      await deliveriesSettled(app);
+      clock.set(new Date(T0.getTime() + 70 * DAY));
+      await app.get(ExpiryJob).sweep();
+      await deliveriesSettled(app);
+      const access = app.get(AqueductAccessService);
+      expect(await access.hasAccess('cus_seed_7', 'prod_pro', new Date())).toBe(true);
+      expect(await access.hasAccess('cus_scan_0', 'prod_pro')).toBe(false);
+      expect(app.get(CountingAdapter).calls).toBeGreaterThanOrEqual(2 * CUSTOMERS);
+      expect(smtp.received.length).toBeGreaterThanOrEqual(CUSTOMERS);
+    }, 'aqueduct_access');
+    expect(whole).toEqual(NONE);
+  });
 
-    const after = await tableReads(db.url);
-    const whole = Object.fromEntries(GROWING_TABLES.map((t) => [t, after[t].seq - before[t].seq]));
-    expect(whole).toEqual(Object.fromEntries(GROWING_TABLES.map((t) => [t, 0])));
-    // The counters did move: the app's reads reached the statistics, through the indexes.
-    expect(after.aqueduct_access.idx - before.aqueduct_access.idx).toBeGreaterThan(0);
+  it('the console’s pages: the newest events, each filter, an event, a customer', async () => {
+    const event = seededEventId(7);
+    const whole = await wholeReadsDuring(async (app) => {
+      const pages = [
+        '',
+        '?type=provisioning.start',
+        '?status=quarantined',
+        '?status=dead',
+        '?customer=cus_seed_7',
+        `/events/${event}`,
+        '/customers/cus_seed_7',
+      ];
+      for (const page of pages) {
+        await request(app.getHttpServer()).get(`/aqueduct/console${page}`).expect(200);
+      }
+    }, 'aqueduct_events');
+    expect(whole).toEqual(NONE);
   });
 });
