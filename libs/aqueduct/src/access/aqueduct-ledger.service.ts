@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
+import type { DeliveryFinish } from '../dispatch/delivery.finish';
 import { DispatchSignal } from '../storage/dispatch-signal';
 import type { InvoiceDto } from '../events/invoice.dto';
 import { MAX_ID_LENGTH, type ProvisioningDto } from '../events/provisioning.dto';
@@ -61,8 +62,12 @@ export class AqueductLedger {
   /**
    * Applies a `provisioning.*` event when it is newer (envelope time, then start < update < end)
    * than the last one applied to its provisioning, then re-evaluates the customer's access.
+   * `finish` (its delivery's `done`) commits with the write when nothing is left to do after it.
    */
-  applyProvisioning(event: AqueductEvent<ProvisioningDto>): Promise<LedgerChange> {
+  applyProvisioning(
+    event: AqueductEvent<ProvisioningDto>,
+    finish?: DeliveryFinish,
+  ): Promise<LedgerChange> {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
@@ -73,31 +78,39 @@ export class AqueductLedger {
       ...(object.invoiceId ? [this.sql.invoiceLock(object.invoiceId)] : []),
       this.sql.provisioningLock(key),
     ];
-    return this.write(opening, async (manager, scope, opened) => {
-      const pairs = uniquePairs([own, ...toPairs(opened[opened.length - 1] as PairRow[])]);
-      const rows = await this.sql.lockAccess(manager, pairs);
-      const now = this.clock.now();
-      const { applied, provisionings } = await this.sql.upsertProvisioning(
-        manager,
-        key,
-        event,
-        EVENT_RANK[event.type] ?? 0,
-        toPairs(rows),
-        now,
-      );
-      return {
-        pairs,
-        applied,
-        transitions: await this.evaluate(manager, rows, now, scope, provisionings),
-      };
-    });
+    return this.write(
+      opening,
+      async (manager, scope, opened) => {
+        const pairs = uniquePairs([own, ...toPairs(opened[opened.length - 1] as PairRow[])]);
+        const rows = await this.sql.lockAccess(manager, pairs);
+        const now = this.clock.now();
+        const { applied, provisionings } = await this.sql.upsertProvisioning(
+          manager,
+          key,
+          event,
+          EVENT_RANK[event.type] ?? 0,
+          toPairs(rows),
+          now,
+        );
+        return {
+          pairs,
+          applied,
+          transitions: await this.evaluate(manager, rows, now, scope, provisionings),
+        };
+      },
+      finish,
+    );
   }
 
   /**
    * Records an `invoice.paid` (the first one counts: access may start from that moment). With
-   * `access.requirePayment`, the provisionings of that invoice are then re-evaluated.
+   * `access.requirePayment`, the provisionings of that invoice are then re-evaluated. `finish` as
+   * for `applyProvisioning`.
    */
-  async applyPayment(event: AqueductEvent<InvoiceDto>): Promise<LedgerChange> {
+  async applyPayment(
+    event: AqueductEvent<InvoiceDto>,
+    finish?: DeliveryFinish,
+  ): Promise<LedgerChange> {
     const id = event.object?.id;
     // No id (Aqueduct does not promise one), or one no provisioning can carry: nothing to link.
     const invoiceId =
@@ -108,16 +121,20 @@ export class AqueductLedger {
       return { pairs: [], applied: false, transitions: [] };
     }
     // Serialises it with the provisioning events of the invoice, so neither misses the other.
-    return this.write([this.sql.invoiceLock(invoiceId)], async (manager, scope) => {
-      const now = this.clock.now();
-      const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
-      if (!applied || !this.options.access.requirePayment) {
-        return { pairs: [], applied, transitions: [] };
-      }
-      const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
-      const rows = await this.sql.lockAccess(manager, pairs);
-      return { pairs, applied, transitions: await this.evaluate(manager, rows, now, scope) };
-    });
+    return this.write(
+      [this.sql.invoiceLock(invoiceId)],
+      async (manager, scope) => {
+        const now = this.clock.now();
+        const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
+        if (!applied || !this.options.access.requirePayment) {
+          return { pairs: [], applied, transitions: [] };
+        }
+        const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
+        const rows = await this.sql.lockAccess(manager, pairs);
+        return { pairs, applied, transitions: await this.evaluate(manager, rows, now, scope) };
+      },
+      finish,
+    );
   }
 
   /**
@@ -144,18 +161,31 @@ export class AqueductLedger {
    * rows goes with its commit; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
    * to read its own write), starts the deliveries of its transitions leased here, and wakes this
-   * instance's dispatcher when it stored some pending.
+   * instance's dispatcher when it stored some pending. A write that announces transitions (their
+   * own deliveries do the rest), or concerns no pair, is its listener's last step: the delivery's
+   * `done` (`finish`) goes with its commit.
    */
-  private async write<T extends { transitions: AccessTransition[] }>(
+  private async write<T extends { transitions: AccessTransition[]; pairs?: Pair[] }>(
     opening: InlineStatement[],
     work: (manager: EntityManager, scope: LedgerScope, opened: unknown[][]) => Promise<T>,
+    finish?: DeliveryFinish,
   ): Promise<T> {
     const evaluated = new Set<string>();
     const handoff = new LedgerHandoff(this.dispatcher);
+    let finished = false;
     let result: T;
     try {
-      result = await openingTransaction(this.dataSource, opening, (manager, opened, close) =>
-        work(manager, { evaluated, handoff, close }, opened),
+      result = await openingTransaction(
+        this.dataSource,
+        opening,
+        async (manager, opened, close) => {
+          const written = await work(manager, { evaluated, handoff, close }, opened);
+          if (finish && (written.transitions.length > 0 || written.pairs?.length === 0)) {
+            close(finish.statement());
+            finished = true;
+          }
+          return written;
+        },
       );
     } catch (error) {
       handoff.abandoned();
@@ -168,6 +198,9 @@ export class AqueductLedger {
     // Leased deliveries are running already; only pending ones need a claim.
     if (handoff.storedPending) {
       this.signal.wake();
+    }
+    if (finished) {
+      finish!.committed();
     }
     return result;
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
+import { type DeliveryFinish, finishOf } from '../dispatch/delivery.finish';
 import { AqueductEventType, PROVISIONING_EVENT_TYPES } from '../events/aqueduct-event-types';
 import type { InvoiceDto } from '../events/invoice.dto';
 import type { ProvisioningDto } from '../events/provisioning.dto';
@@ -48,19 +49,22 @@ export class ProvisioningListener implements OnModuleInit {
     }
   }
 
+  /**
+   * Each step's transaction may carry the delivery's `done` (`finishOf(context)`) when nothing
+   * follows it: the ledger's write, or the last pair's adapter call.
+   */
   async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
+    const finish = finishOf(context);
     if (ACCESS_EVENT_TYPES.includes(event.type)) {
       // This listener's delivery of an `access.*` event is what brings the adapter in step with
       // the transition (its first run skips the unlocked read when the adapter must act).
       const behind = context.attempt === 1 && adapterLikelyBehind(event);
-      for (const pair of pairOf(event.object)) {
-        await this.reconciler.reconcile(pair, behind);
-      }
+      await this.reconcileAll(pairOf(event.object), behind, finish);
       return;
     }
     const change = PROVISIONING_EVENT_TYPES.includes(event.type)
-      ? await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>)
-      : await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>);
+      ? await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>, finish)
+      : await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>, finish);
     // A write that announced transitions leaves the adapter to their own deliveries, which start
     // as it commits: reconciling here too would be the same work, or one more read.
     if (change.transitions.length > 0) {
@@ -68,8 +72,17 @@ export class ProvisioningListener implements OnModuleInit {
     }
     // A write that announced nothing catches up an adapter left behind (one read, nothing more
     // when in step).
-    for (const pair of change.pairs) {
-      await this.reconciler.reconcile(pair);
+    await this.reconcileAll(change.pairs, false, finish);
+  }
+
+  /** Reconciles the pairs in turn; the last one's locked call may carry `finish`. */
+  private async reconcileAll(pairs: Pair[], behind: boolean, finish?: DeliveryFinish) {
+    for (const [index, pair] of pairs.entries()) {
+      await this.reconciler.reconcile(
+        pair,
+        behind,
+        index === pairs.length - 1 ? finish : undefined,
+      );
     }
   }
 }

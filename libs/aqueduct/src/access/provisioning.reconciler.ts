@@ -10,6 +10,7 @@ import {
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from '../options/provisioning-adapter.interface';
+import type { DeliveryFinish } from '../dispatch/delivery.finish';
 import { openingTransaction } from '../storage/opening-transaction';
 import { Semaphore } from '../utils/semaphore';
 
@@ -74,8 +75,10 @@ export class ProvisioningReconciler {
   /**
    * @param outOfStep the caller's transition calls for an adapter call, so the adapter is (almost
    *   surely) behind: skip the unlocked read, the locked one decides.
+   * @param finish the caller's delivery's `done`, committed with the locked call's record when
+   *   there is one (this is the caller's last step).
    */
-  async reconcile(pair: Pair, outOfStep = false): Promise<void> {
+  async reconcile(pair: Pair, outOfStep = false, finish?: DeliveryFinish): Promise<void> {
     const key = pairKey(pair.customerId, pair.productId);
     const running = this.running.get(key);
     if (running) {
@@ -94,7 +97,7 @@ export class ProvisioningReconciler {
         return;
       }
     }
-    const call = this.calls.run(() => this.reconcileLocked(pair));
+    const call = this.calls.run(() => this.reconcileLocked(pair, finish));
     this.running.set(key, call);
     try {
       await call;
@@ -107,14 +110,20 @@ export class ProvisioningReconciler {
 
   /**
    * The adapter call, under the (customer, product) lock, when one is still needed: the lock and
-   * the row's read go with the transaction's start, the record of the call with its commit.
+   * the row's read go with the transaction's start, the record of the call (and `finish`) with its
+   * commit.
    */
-  private async reconcileLocked(pair: Pair): Promise<void> {
+  private async reconcileLocked(pair: Pair, finish?: DeliveryFinish): Promise<void> {
     const opening = [
       { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
       { text: ROW_SQL, values: [pair.customerId, pair.productId] },
     ];
+    let finished = false;
     await openingTransaction(this.dataSource, opening, async (_manager, [, rows], close) => {
+      if (finish) {
+        close(finish.statement());
+        finished = true;
+      }
       const row = rows[0] as AccessRow | undefined;
       const action = row && actionFor(row);
       if (!action) {
@@ -138,6 +147,9 @@ export class ProvisioningReconciler {
         ],
       });
     });
+    if (finished) {
+      finish!.committed();
+    }
   }
 }
 

@@ -8,13 +8,15 @@ import { printable } from '../utils/printable';
 import { toListenerContext, toListenerEvent } from './claimed-delivery.mapper';
 import type { CompletionRecorder } from './completion.recorder';
 import type { DeadDeliveryAlert } from './dead-delivery.alert';
+import { DeliveryFinish, withFinish } from './delivery.finish';
 
 /** Seconds since `started` (a `Date.now()`), for the metrics. */
 const secondsSince = (started: number) => (Date.now() - started) / 1000;
 
 /**
  * Runs one delivery's listener, outside any transaction, then records the outcome: success (in the
- * background, see `CompletionRecorder`), a retry after a backoff, or a dead letter and its alert.
+ * background, see `CompletionRecorder`, unless the listener committed it with its own work, see
+ * `DeliveryFinish`), a retry after a backoff, or a dead letter and its alert.
  */
 export class ListenerRunner {
   constructor(
@@ -41,12 +43,21 @@ export class ListenerRunner {
         `lease expired ${delivery.attempts - 1} times: the process running it died each time`,
       );
     } else if (listener) {
+      const finish = this.queue.completion
+        ? new DeliveryFinish(() => this.queue.completion!(delivery, this.owner))
+        : undefined;
       try {
-        await listener.handler(toListenerEvent(delivery), toListenerContext(delivery));
+        await listener.handler(
+          toListenerEvent(delivery),
+          withFinish(toListenerContext(delivery), finish),
+        );
         this.metrics.listenerFinished(delivery.listener, 'done', secondsSince(started));
-        // The slot is free as soon as the listener is done; the write that records it joins the
-        // next batch of completions (the lease, still renewed, covers the delivery until then).
-        this.completions.record(delivery);
+        // The slot is free as soon as the listener is done; unless the listener committed the
+        // `done` with its work, the write that records it joins the next batch of completions (the
+        // lease, still renewed, covers the delivery until then).
+        if (!finish?.written) {
+          this.completions.record(delivery);
+        }
         return;
       } catch (thrown) {
         error = thrown;

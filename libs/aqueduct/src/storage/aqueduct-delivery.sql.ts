@@ -45,6 +45,11 @@ RETURNING d.event_id, d.listener, d.attempts, e.type, e.created_at, e.received_a
  */
 const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
 
+/** The SET list of a delivery's `done`, recorded at `end`. */
+const doneAt = (end: string) => `state = 'done', finished_at = ${end}, locked_by = NULL,
+       locked_until = NULL, last_error = NULL,
+       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL', end))}`;
+
 /**
  * Completions that finish together are recorded together: one statement, one commit. That commit
  * does not wait for its WAL to reach the disk (`synchronous_commit` off for this transaction only;
@@ -56,11 +61,18 @@ const OWNED = `event_id = $1 AND listener = $2 AND locked_by = $3`;
  */
 export const COMPLETE_SQL = `
 UPDATE aqueduct_deliveries d
-   SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL,
-       attempt_log = ${appendToAttemptLog('d.attempt_log', attemptEntry('d.', `'done'`, 'NULL'))}
+   SET ${doneAt('now()')}
   FROM unnest($1::uuid[], $2::text[]) AS r(event_id, listener),
        (SELECT set_config('synchronous_commit', 'off', true)) AS unflushed
  WHERE d.event_id = r.event_id AND d.listener = r.listener AND d.locked_by = $3`;
+
+/**
+ * The `done` of one delivery written by its own listener's last transaction, with the listener's
+ * work (`DeliveryFinish`): committed, and flushed, with it, in the round trip of that commit. At
+ * the statement's own clock: the transaction started before the work it records.
+ */
+export const COMPLETE_WITHIN_SQL = `
+UPDATE aqueduct_deliveries d SET ${doneAt('clock_timestamp()')} WHERE ${OWNED}`;
 
 export const FAIL_SQL = `
 UPDATE aqueduct_deliveries d

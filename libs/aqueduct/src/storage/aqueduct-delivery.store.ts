@@ -5,6 +5,7 @@ import {
   BACKLOG_SQL,
   CLAIM_SQL,
   COMPLETE_SQL,
+  COMPLETE_WITHIN_SQL,
   COUNTS_SQL,
   CREATE_FOR_EVENT_SQL,
   DELIVERIES_IN_SCOPE_SQL,
@@ -26,6 +27,7 @@ import type {
 import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
 import { DispatchSignal } from './dispatch-signal';
 import { asEventId } from './event-id';
+import type { InlineStatement } from './opening-transaction';
 
 /** A full claim slower than this suggests a plan built on stale statistics. */
 const SLOW_CLAIM_MS = 10;
@@ -112,6 +114,10 @@ export class AqueductDeliveryStore implements DeliveryQueue {
         setImmediate(() => void this.flushCompletions());
       }
     });
+  }
+
+  completion(delivery: ClaimedDelivery, owner: string): InlineStatement {
+    return { text: COMPLETE_WITHIN_SQL, values: [delivery.eventId, delivery.listener, owner] };
   }
 
   private async flushCompletions(): Promise<void> {

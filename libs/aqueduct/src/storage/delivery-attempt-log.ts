@@ -61,13 +61,14 @@ export function appendToAttemptLog(log: string, entry: string): string {
 }
 
 /**
- * The entry of an attempt that started at the row's `started_at` and ends now, held by the row's
- * `locked_by`. Meant for an UPDATE's SET list, where columns read the row as it was before.
+ * The entry of an attempt that started at the row's `started_at` and ends at `end` (the
+ * statement's transaction's start by default), held by the row's `locked_by`. Meant for an
+ * UPDATE's SET list, where columns read the row as it was before.
  */
-export function attemptEntry(row: string, outcome: string, error: string): string {
+export function attemptEntry(row: string, outcome: string, error: string, end = 'now()'): string {
   return `jsonb_build_object('attempt', ${row}attempts, 'outcome', ${outcome},
-      'startedAt', ${isoTime(`${row}started_at`)}, 'finishedAt', ${isoTime('now()')},
-      'durationMs', round(extract(epoch FROM now() - ${row}started_at) * 1000)::int,
+      'startedAt', ${isoTime(`${row}started_at`)}, 'finishedAt', ${isoTime(end)},
+      'durationMs', round(extract(epoch FROM ${end} - ${row}started_at) * 1000)::int,
       'error', ${error}, 'instance', ${row}locked_by)`;
 }
 

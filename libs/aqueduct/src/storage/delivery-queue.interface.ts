@@ -1,3 +1,5 @@
+import type { InlineStatement } from './opening-transaction';
+
 /** A delivery handed to this instance to run. */
 export interface ClaimedDelivery {
   eventId: string;
@@ -27,6 +29,12 @@ export interface DeliveryQueue {
     leaseMs: number,
   ): Promise<ClaimedDelivery[]>;
   complete(delivery: ClaimedDelivery, owner: string): Promise<void>;
+  /**
+   * The statement that writes the delivery's `done` inside its listener's own transaction, so that
+   * it commits with the listener's last write (`DeliveryFinish`); absent on a queue that does not
+   * live in the listeners' database.
+   */
+  completion?(delivery: ClaimedDelivery, owner: string): InlineStatement;
   /** Schedules a retry after `retryInMs`, or dead-letters when `dead`. */
   fail(
     delivery: ClaimedDelivery,

@@ -1,0 +1,33 @@
+import { DeliveryFinish, finishOf, withFinish } from './delivery.finish';
+
+const context = () => ({
+  deliveryId: 'e:l',
+  idempotencyKey: 'e:l',
+  eventId: 'e',
+  listener: 'l',
+  attempt: 1,
+  firstRun: true,
+});
+
+describe('DeliveryFinish', () => {
+  it('rides on the context unseen: not enumerable, not serialized', () => {
+    const finish = new DeliveryFinish(() => ({ text: 'UPDATE …', values: [] }));
+    const carried = withFinish(context(), finish);
+    expect(finishOf(carried)).toBe(finish);
+    expect(Object.keys(carried)).toEqual(Object.keys(context()));
+    expect(JSON.parse(JSON.stringify(carried))).toEqual(context());
+  });
+
+  it('is absent when the dispatcher offers none', () => {
+    expect(finishOf(withFinish(context(), undefined))).toBeUndefined();
+    expect(finishOf(context())).toBeUndefined();
+  });
+
+  it('is written only once the carrying transaction committed', () => {
+    const finish = new DeliveryFinish(() => ({ text: 'UPDATE …', values: ['e', 'l', 'me'] }));
+    expect(finish.statement().values).toEqual(['e', 'l', 'me']);
+    expect(finish.written).toBe(false);
+    finish.committed();
+    expect(finish.written).toBe(true);
+  });
+});
