@@ -18,7 +18,10 @@ import { AqueductLedger } from './aqueduct-ledger.service';
 export const EXPIRY_JOB = 'aqueduct-expiry';
 
 export interface SweepResult {
-  /** False when another instance held the sweep lock, so this one did nothing. */
+  /**
+   * False when another instance held the sweep lock, so this one did nothing. A sweep that loses
+   * the lock to another instance between two batches reports the batches it did.
+   */
   ran: boolean;
   /** Customers' accesses re-evaluated because one of their moments had come. */
   evaluated: number;
@@ -91,7 +94,8 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
     for (;;) {
       const batch = await this.ledger.sweepBatch(now, batchSize);
       if (!batch.won) {
-        return result;
+        // Another instance holds the sweep and carries on from here; what this one did counts.
+        break;
       }
       result.ran = true;
       result.batches++;
@@ -102,6 +106,9 @@ export class ExpiryJob implements OnApplicationBootstrap, BeforeApplicationShutd
       if (batch.evaluated < batchSize) {
         break;
       }
+    }
+    if (!result.ran) {
+      return result;
     }
     result.expired = result.transitions[AccessEventType.Expired] ?? 0;
     result.started = result.transitions[AccessEventType.Started] ?? 0;
