@@ -172,7 +172,6 @@ export class AqueductLedger {
   ): Promise<T> {
     const evaluated = new Set<string>();
     const handoff = new LedgerHandoff(this.dispatcher);
-    let finished = false;
     let result: T;
     try {
       result = await openingTransaction(
@@ -180,9 +179,8 @@ export class AqueductLedger {
         opening,
         async (manager, opened, close) => {
           const written = await work(manager, { evaluated, handoff, close }, opened);
-          if (finish && (written.transitions.length > 0 || written.pairs?.length === 0)) {
-            close(finish.statement());
-            finished = true;
+          if (written.transitions.length > 0 || written.pairs?.length === 0) {
+            finish?.carry(close);
           }
           return written;
         },
@@ -199,9 +197,7 @@ export class AqueductLedger {
     if (handoff.storedPending) {
       this.signal.wake();
     }
-    if (finished) {
-      finish!.committed();
-    }
+    finish?.committed();
     return result;
   }
 

@@ -118,12 +118,8 @@ export class ProvisioningReconciler {
       { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
       { text: ROW_SQL, values: [pair.customerId, pair.productId] },
     ];
-    let finished = false;
     await openingTransaction(this.dataSource, opening, async (_manager, [, rows], close) => {
-      if (finish) {
-        close(finish.statement());
-        finished = true;
-      }
+      finish?.carry(close);
       const row = rows[0] as AccessRow | undefined;
       const action = row && actionFor(row);
       if (!action) {
@@ -147,9 +143,7 @@ export class ProvisioningReconciler {
         ],
       });
     });
-    if (finished) {
-      finish!.committed();
-    }
+    finish?.committed();
   }
 }
 

@@ -23,11 +23,19 @@ describe('DeliveryFinish', () => {
     expect(finishOf(context())).toBeUndefined();
   });
 
-  it('is written only once the carrying transaction committed', () => {
+  it('is written once a transaction that carried it committed, not before', () => {
     const finish = new DeliveryFinish(() => ({ text: 'UPDATE …', values: ['e', 'l', 'me'] }));
-    expect(finish.statement().values).toEqual(['e', 'l', 'me']);
+    const closing: unknown[][] = [];
+    finish.carry((statement) => closing.push([...statement.values]));
+    expect(closing).toEqual([['e', 'l', 'me']]);
     expect(finish.written).toBe(false);
     finish.committed();
     expect(finish.written).toBe(true);
+  });
+
+  it('is not written by a transaction that did not carry it', () => {
+    const finish = new DeliveryFinish(() => ({ text: 'UPDATE …', values: [] }));
+    finish.committed();
+    expect(finish.written).toBe(false);
   });
 });

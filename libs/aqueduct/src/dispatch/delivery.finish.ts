@@ -10,21 +10,24 @@ const FINISH = Symbol('aqueduct.deliveryFinish');
  * record) send it with that commit, which saves the separate write that would follow (a round trip
  * and a commit) and leaves no moment where the work is committed and its delivery still active.
  * When a listener does not take it, or its transaction fails, the dispatcher records the outcome
- * as usual.
+ * as usual. A listener carries it in its last transaction only, and calls `committed()` once that
+ * commits; a failed commit must end the run (throw), as the ledger and the reconciler do.
  */
 export class DeliveryFinish {
+  private sent = false;
   private carried = false;
 
   constructor(private readonly done: () => InlineStatement) {}
 
-  /** The statement writing the `done`, for the closing statements of the listener's transaction. */
-  statement(): InlineStatement {
-    return this.done();
+  /** Adds the statement writing the `done` to the closing statements of the listener's transaction. */
+  carry(close: (statement: InlineStatement) => void): void {
+    close(this.done());
+    this.sent = true;
   }
 
-  /** The transaction that carried `statement()` committed: the delivery is done. */
+  /** The listener's transaction committed: the delivery is done, if that transaction carried it. */
   committed(): void {
-    this.carried = true;
+    this.carried = this.sent;
   }
 
   /** Whether the `done` was committed with the listener's work. */
