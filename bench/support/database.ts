@@ -46,7 +46,9 @@ export async function startPostgresServer(env = process.env): Promise<PostgresSe
 }
 
 /** Creates `aqueduct_bench_<random>` so a run never sees (or damages) another run's rows. */
-export async function createBenchDatabase(server: PostgresServer): Promise<BenchDatabase> {
+export async function createBenchDatabase(
+  server: Pick<PostgresServer, 'url'>,
+): Promise<BenchDatabase> {
   const name = `aqueduct_bench_${randomBytes(4).toString('hex')}`;
   await withClient(server.url, (client) => client.query(`CREATE DATABASE "${name}"`));
   const url = new URL(server.url);
