@@ -8,6 +8,7 @@ import {
   RequiresEntitlement,
 } from 'nestjs-aqueduct';
 import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
+import { PROVISIONING_LOCK_CLASS } from '../libs/aqueduct/src/access/aqueduct-ledger.constants';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
@@ -162,6 +163,45 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     )!;
     expect(reconcile.state).toBe('done');
     expect(reconcile.attemptLog.map((entry) => entry.outcome)).toEqual(['failed', 'done']);
+  });
+
+  it('two events for one new provisioning under two customers at once: its lock serialises them, and the customer it left has no access', async () => {
+    const dataSource = host.app.get(DataSource);
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    const waiting = async () => {
+      const [{ count }] = await dataSource.query(
+        `SELECT count(*)::int AS count FROM pg_locks
+          WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`,
+        [PROVISIONING_LOCK_CLASS],
+      );
+      return count as number;
+    };
+    try {
+      // Its id is the provisioning's key; no invoice serialises the two.
+      const shared = { id: 'prov_moved', invoiceId: undefined };
+      await holder.query('START TRANSACTION');
+      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        PROVISIONING_LOCK_CLASS,
+        'id:prov_moved',
+      ]);
+      await post(provisioningStartEvent(period('owner_left', shared), at(0)));
+      // Newer: the provisioning ends under this customer.
+      await post(provisioningStartEvent(period('owner_took', shared), at(1)));
+      while ((await waiting()) < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await holder.query('COMMIT');
+    } finally {
+      await holder.release();
+    }
+    await idle();
+    const [moved] = await dataSource.query(
+      `SELECT customer_id FROM aqueduct_provisionings WHERE key = 'id:prov_moved'`,
+    );
+    expect(moved.customer_id).toBe('owner_took');
+    expect(await access.hasAccess('owner_took', 'prod_pro')).toBe(true);
+    expect(await access.hasAccess('owner_left', 'prod_pro')).toBe(false);
   });
 
   it('end arriving before start: the late start changes nothing and the final state is right', async () => {

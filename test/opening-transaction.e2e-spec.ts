@@ -92,6 +92,32 @@ describe.each([
       expect(opened).toEqual([[{ pg_advisory_xact_lock: '' }], [{ value: 7 }]]);
     });
 
+    it('takes a Date as its exact instant, a year past 9999 and before 1970 included', async () => {
+      const instants = [
+        new Date(Date.UTC(2026, 11, 1, 0, 0, 0, 123)),
+        new Date(Date.UTC(12000, 0, 1)),
+        new Date(Date.UTC(1969, 6, 20, 20, 17, 40, 1)),
+      ];
+      const [read] = await openingTransaction(
+        dataSource,
+        [
+          {
+            text: `SELECT $1::timestamptz AS a, $2::timestamptz AS b, $3::timestamptz AS c`,
+            values: instants,
+          },
+        ],
+        async (_manager, rows) => rows,
+      );
+      expect(read).toEqual([{ a: instants[0], b: instants[1], c: instants[2] }]);
+      await expect(
+        openingTransaction(
+          dataSource,
+          [{ text: `SELECT $1::timestamptz`, values: [new Date(NaN)] }],
+          async () => undefined,
+        ),
+      ).rejects.toThrow(literals ? 'Invalid Date for $1' : /invalid|NaN/i);
+    });
+
     it('rolls back and gives the connection back when the opening or the work fails', async () => {
       await expect(
         openingTransaction(

@@ -6,6 +6,11 @@ export const SWEEP_LOCK = 7_310_420_002;
 export const INVOICE_LOCK_CLASS = 73_104_201;
 /** First key of the two-key advisory locks serialising adapter calls for one (customer, product). */
 export const ADAPTER_LOCK_CLASS = 73_104_202;
+/**
+ * First key of the two-key advisory locks serialising the writes of one provisioning: a row lock
+ * cannot hold a key that has no row yet. (73_104_203 is the alerts'.)
+ */
+export const PROVISIONING_LOCK_CLASS = 73_104_204;
 
 /** Ties between events created at the same instant: an end outranks an update outranks a start. */
 export const EVENT_RANK: Record<string, number> = {

@@ -1,5 +1,5 @@
-/** Takes the lock of one invoice (`$2`, in the class `$1`) until the transaction ends. */
-export const LOCK_INVOICE_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`;
+/** Takes the lock of one invoice or provisioning (`$2`, in the class `$1`) until the transaction ends. */
+export const LOCK_KEY_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`;
 
 /** Takes an advisory lock (`$1`) until the transaction ends, unless another holds it. */
 export const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
@@ -29,15 +29,15 @@ SELECT ${LEDGER_COLUMNS} FROM aqueduct_access
 export const LOCK_ACCESS_SQL = lockAccessOf('SELECT * FROM unnest($1::text[], $2::text[])');
 
 /**
- * Locks the pairs' existing access rows in one order and creates the missing ones, in one round
- * trip (most writes are about one pair, which either exists or is new). A row this statement
- * inserted is the transaction's own until it commits (a concurrent insert of the same pair waits on
- * the unique index), so it needs no second lock. A pair another transaction inserted first, unseen
- * by this statement's snapshot, returns nothing: the caller then locks them all again.
+ * Locks the existing access rows of the pairs `wanted` (a query of customer, product) in one
+ * order and creates the missing ones, in one round trip (most writes are about one pair, which
+ * either exists or is new). A row this statement inserted is the transaction's own until it
+ * commits (a concurrent insert of the same pair waits on the unique index), so it needs no second
+ * lock. A pair another transaction inserted first, unseen by this statement's snapshot, returns
+ * nothing: the caller then locks them all again.
  */
-export const LOCK_OR_CREATE_ACCESS_SQL = `
-WITH wanted AS (
-  SELECT * FROM unnest($1::text[], $2::text[]) AS w(customer_id, product_id)
+const lockOrCreateAccess = (wanted: string) => `
+WITH wanted AS (${wanted}
 ), locked AS (${lockAccessOf('SELECT * FROM wanted')}
 ), created AS (
   INSERT INTO aqueduct_access (customer_id, product_id)
@@ -49,6 +49,27 @@ WITH wanted AS (
   RETURNING ${LEDGER_COLUMNS}
 )
 SELECT * FROM locked UNION ALL SELECT * FROM created`;
+
+/** The pairs given as two arrays (`$1` customers, `$2` products). */
+export const LOCK_OR_CREATE_ACCESS_SQL = lockOrCreateAccess(
+  'SELECT * FROM unnest($1::text[], $2::text[]) AS w(customer_id, product_id)',
+);
+
+/**
+ * The pairs a provisioning event (`$3`, its key) is about: its own (`$1`, `$2`) and the one the
+ * provisioning was under until now, as the statement's snapshot finds it.
+ */
+const provisioningPairs = (customer: string, product: string, key: string) =>
+  `SELECT ${customer}::text AS customer_id, ${product}::text AS product_id
+   UNION SELECT customer_id, product_id FROM aqueduct_provisionings WHERE key = ${key}`;
+
+/**
+ * LOCK_OR_CREATE_ACCESS_SQL for the pairs of a provisioning event, which it finds itself: it runs
+ * in the transaction's first round trip, once the provisioning's lock is held.
+ */
+export const LOCK_OR_CREATE_PROVISIONED_SQL = lockOrCreateAccess(
+  provisioningPairs('$1', '$2', '$3'),
+);
 
 /**
  * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),
@@ -77,20 +98,27 @@ FROM due`;
 /**
  * What the ledger reads of a provisioning (alias `p`) and its payment (`pay`). Orgs only for those
  * that may grant access at `at` (a window never opens before its start nor lasts past
- * `access_until`): a long history costs its dates, not its users.
+ * `access_until`), or, with `from` only, at any moment from then on: a long history costs its
+ * dates, not its users.
  */
-const provisioningColumns = (p: string, at: string) => `${p}.key, ${p}.customer_id, ${p}.product_id,
+const provisioningColumns = (
+  p: string,
+  at: string,
+  from?: 'from',
+) => `${p}.key, ${p}.customer_id, ${p}.product_id,
   ${p}.start_date, ${p}.end_date, ${p}.access_until, ${p}.invoice_id,
-  CASE WHEN ${p}.start_date <= ${at}::timestamptz AND ${at}::timestamptz < ${p}.access_until
+  CASE WHEN ${from ? '' : `${p}.start_date <= ${at}::timestamptz AND `}${at}::timestamptz < ${p}.access_until
        THEN ${p}.orgs END AS orgs,
   pay.paid_at`;
 
 /**
  * Inserts the provisioning or, only when this event is newer (envelope time, then rank) than the
  * last one applied, replaces what it says (an older or repeated event changes nothing); and, in the
- * same round trip, reads the provisionings of the pairs (`$19`, `$20`) as of `$21`, as
- * PROVISIONINGS_SQL does. The statement's snapshot does not see its own write, so the written row
- * comes from RETURNING (`applied`) and stands in for the version the table held.
+ * same statement, reads the provisionings of the pairs it concerns (its own, `$3` and `$4`, and the
+ * one it was under until now), with the orgs of those that may grant access from `$19` on. It runs
+ * in the transaction's first round trip, after the locks, so the caller's evaluation moment (read
+ * once they are held) is not known yet. The statement's snapshot does not see its own write, so the
+ * written row comes from RETURNING (`applied`) and stands in for the version the table held.
  */
 export const UPSERT_PROVISIONING_SQL = `
 WITH upserted AS (
@@ -111,14 +139,14 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)
 RETURNING p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access_until, p.invoice_id, p.orgs
 )
-SELECT true AS applied, ${provisioningColumns('u', '$21')}
+SELECT true AS applied, ${provisioningColumns('u', '$19', 'from')}
   FROM upserted u
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = u.invoice_id
 UNION ALL
-SELECT false AS applied, ${provisioningColumns('p', '$21')}
+SELECT false AS applied, ${provisioningColumns('p', '$19', 'from')}
   FROM aqueduct_provisionings p
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
- WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($19::text[], $20::text[]))
+ WHERE (p.customer_id, p.product_id) IN (${provisioningPairs('$3', '$4', '$1')})
    AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.key = p.key)`;
 
 /** The provisionings of the given pairs, with their payments (orgs as of `$3`). */

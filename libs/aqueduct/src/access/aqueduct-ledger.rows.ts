@@ -113,6 +113,17 @@ export function provisioningsByPair(found: ProvisioningRow[]): Map<string, Provi
   return byPair;
 }
 
+/** A row of UPSERT_PROVISIONING_SQL: a provisioning, and whether it is the one the event wrote. */
+export type UpsertedRow = ProvisioningRow & { applied: boolean };
+
+/** What UPSERT_PROVISIONING_SQL returns: whether the event applied, and the provisionings by pair. */
+export function upsertedProvisionings(rows: UpsertedRow[]): {
+  applied: boolean;
+  provisionings: Map<string, ProvisioningDates[]>;
+} {
+  return { applied: rows.some((row) => row.applied), provisionings: provisioningsByPair(rows) };
+}
+
 /** The pairs without repeats, in their first order. */
 export function uniquePairs(pairs: Pair[]): Pair[] {
   return pairs.filter((pair, index) => pairs.findIndex((p) => samePair(p, pair)) === index);

@@ -24,9 +24,11 @@ import {
   type AccessRow,
   type Pair,
   type PairRow,
+  type UpsertedRow,
   pairKey,
   toPairs,
   uniquePairs,
+  upsertedProvisionings,
 } from './aqueduct-ledger.rows';
 import { LedgerSql } from './aqueduct-ledger.sql';
 import { accessUpdate } from './aqueduct-ledger.update';
@@ -71,30 +73,41 @@ export class AqueductLedger {
     const object = event.object;
     const key = provisioningKey(object);
     const own: Pair = { customerId: object.customerId, productId: object.productId };
-    // Serialises it with an `invoice.paid` for the same invoice, so neither misses the other;
-    // then locks the provisioning, which may have been under another customer or product before:
-    // both change. Its row stays locked until the commit, so nothing moves it meanwhile.
+    // Read before the locks; the provisionings come with the orgs of any that may grant access
+    // from then on, so whatever moment the evaluation is made at once they are held, it has them.
+    const from = this.clock.now();
+    // One round trip: serialises it with an `invoice.paid` for the same invoice, so neither misses
+    // the other; locks the provisioning, which may have been under another customer or product
+    // before (both change, and nothing moves it meanwhile); locks or creates the access rows of
+    // both; then writes the provisioning and reads theirs.
     const opening = [
       ...(object.invoiceId ? [this.sql.invoiceLock(object.invoiceId)] : []),
-      this.sql.provisioningLock(key),
+      ...this.sql.provisioningLock(key),
+      this.sql.lockProvisioned(own, key),
+      this.sql.upsertProvisioning(key, event, EVENT_RANK[event.type] ?? 0, from),
     ];
     return this.write(
       opening,
       async (manager, scope, opened) => {
-        const pairs = uniquePairs([own, ...toPairs(opened[opened.length - 1] as PairRow[])]);
-        const rows = await this.sql.lockAccess(manager, pairs);
+        const [previous, locked, upserted] = opened.slice(-3) as [
+          PairRow[],
+          AccessRow[],
+          UpsertedRow[],
+        ];
+        const pairs = uniquePairs([own, ...toPairs(previous)]);
         const now = this.clock.now();
-        const { applied, provisionings } = await this.sql.upsertProvisioning(
-          manager,
-          key,
-          event,
-          EVENT_RANK[event.type] ?? 0,
-          toPairs(rows),
-          now,
-        );
+        const written = upsertedProvisionings(upserted);
+        let { provisionings } = written;
+        let rows = locked;
+        // Short when another transaction created one of the rows first (committed now that it
+        // is locked again); a clock that went back may want orgs the read left out.
+        if (rows.length < pairs.length || now < from) {
+          rows = await this.sql.lockAccess(manager, pairs);
+          provisionings = await this.sql.provisioningsOf(manager, rows, now);
+        }
         return {
           pairs,
-          applied,
+          applied: written.applied,
           transitions: await this.evaluate(manager, rows, now, scope, provisionings),
         };
       },
@@ -120,17 +133,26 @@ export class AqueductLedger {
     if (!invoiceId) {
       return { pairs: [], applied: false, transitions: [] };
     }
-    // Serialises it with the provisioning events of the invoice, so neither misses the other.
+    const { requirePayment } = this.options.access;
+    // The first payment counts, from the moment it is recorded.
+    const paidAt = this.clock.now();
+    // One round trip: serialises it with the provisioning events of the invoice, so neither misses
+    // the other; records the payment; and, when access waits for payments, reads whose it is.
+    const opening = [
+      this.sql.invoiceLock(invoiceId),
+      this.sql.recordPayment(invoiceId, paidAt, event.id),
+      ...(requirePayment ? [this.sql.pairsOfInvoice(invoiceId)] : []),
+    ];
     return this.write(
-      [this.sql.invoiceLock(invoiceId)],
-      async (manager, scope) => {
-        const now = this.clock.now();
-        const applied = await this.sql.recordPayment(manager, invoiceId, now, event.id);
-        if (!applied || !this.options.access.requirePayment) {
+      opening,
+      async (manager, scope, [, recorded, invoicePairs]) => {
+        const applied = recorded.length > 0;
+        if (!applied || !requirePayment) {
           return { pairs: [], applied, transitions: [] };
         }
-        const pairs = await this.sql.pairsOfInvoice(manager, invoiceId);
+        const pairs = toPairs(invoicePairs as PairRow[]);
         const rows = await this.sql.lockAccess(manager, pairs);
+        const now = this.clock.now();
         return { pairs, applied, transitions: await this.evaluate(manager, rows, now, scope) };
       },
       finish,

@@ -3,12 +3,13 @@ import type { ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import type { InlineStatement } from '../storage/opening-transaction';
 import type { ProvisioningDates } from './access-timeline.interfaces';
-import { INVOICE_LOCK_CLASS } from './aqueduct-ledger.constants';
+import { INVOICE_LOCK_CLASS, PROVISIONING_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
   LOCK_ACCESS_SQL,
   LOCK_DUE_SQL,
-  LOCK_INVOICE_SQL,
+  LOCK_KEY_SQL,
   LOCK_OR_CREATE_ACCESS_SQL,
+  LOCK_OR_CREATE_PROVISIONED_SQL,
   LOCK_PROVISIONING_SQL,
   PAIRS_OF_INVOICE_SQL,
   PROVISIONINGS_SQL,
@@ -28,7 +29,12 @@ import {
   toPairs,
 } from './aqueduct-ledger.rows';
 
-export { ADAPTER_LOCK_CLASS, INVOICE_LOCK_CLASS, SWEEP_LOCK } from './aqueduct-ledger.constants';
+export {
+  ADAPTER_LOCK_CLASS,
+  INVOICE_LOCK_CLASS,
+  PROVISIONING_LOCK_CLASS,
+  SWEEP_LOCK,
+} from './aqueduct-ledger.constants';
 export { type AccessRow, type Pair, pairKey, samePair } from './aqueduct-ledger.rows';
 
 /**
@@ -38,7 +44,7 @@ export { type AccessRow, type Pair, pairKey, samePair } from './aqueduct-ledger.
 export class LedgerSql {
   /** Opening statement: takes the lock of one invoice until the transaction ends. */
   invoiceLock(invoiceId: string): InlineStatement {
-    return { text: LOCK_INVOICE_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
+    return { text: LOCK_KEY_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
   }
 
   /** Opening statement: takes an advisory lock unless another holds it (one row: `won`). */
@@ -46,13 +52,29 @@ export class LedgerSql {
     return { text: TRY_LOCK_SQL, values: [key] };
   }
 
-  /** Opening statement: locks a provisioning (when it exists); its rows tell whose it is. */
-  provisioningLock(key: string): InlineStatement {
-    return { text: LOCK_PROVISIONING_SQL, values: [key] };
+  /**
+   * Opening statements: lock a provisioning (`key`), whether it exists or not, so that nothing
+   * moves it to another pair while the transaction's first round trip reads it three times; the
+   * last one's rows tell whose it was.
+   */
+  provisioningLock(key: string): InlineStatement[] {
+    return [
+      { text: LOCK_KEY_SQL, values: [PROVISIONING_LOCK_CLASS, key] },
+      { text: LOCK_PROVISIONING_SQL, values: [key] },
+    ];
   }
 
-  async pairsOfInvoice(manager: EntityManager, invoiceId: string): Promise<Pair[]> {
-    return toPairs(await manager.query(PAIRS_OF_INVOICE_SQL, [invoiceId]));
+  /**
+   * Opening statement, after `provisioningLock`: locks (creating the missing ones) the access rows
+   * of the pairs a provisioning event concerns, its own and the provisioning's until now.
+   */
+  lockProvisioned(own: Pair, key: string): InlineStatement {
+    return { text: LOCK_OR_CREATE_PROVISIONED_SQL, values: [own.customerId, own.productId, key] };
+  }
+
+  /** Opening statement, after `invoiceLock`: the pairs of the invoice's provisionings. */
+  pairsOfInvoice(invoiceId: string): InlineStatement {
+    return { text: PAIRS_OF_INVOICE_SQL, values: [invoiceId] };
   }
 
   /** Locks the pairs' access rows in one order (no deadlocks), creating the missing ones. */
@@ -76,24 +98,23 @@ export class LedgerSql {
   }
 
   /**
-   * Applies a provisioning event (see UPSERT_PROVISIONING_SQL) and reads the provisionings of
-   * `pairs` as they then are, with their orgs as of `now`.
+   * Opening statement, after `lockProvisioned`: applies a provisioning event (see
+   * UPSERT_PROVISIONING_SQL) and reads the provisionings of its pairs as they then are, with the
+   * orgs of any that may grant access from `from` on (`upsertedProvisionings` reads its rows).
    */
-  async upsertProvisioning(
-    manager: EntityManager,
+  upsertProvisioning(
     key: string,
     event: AqueductEvent<ProvisioningDto>,
     rank: number,
-    pairs: Pair[],
-    now: Date,
-  ): Promise<{ applied: boolean; provisionings: Map<string, ProvisioningDates[]> }> {
+    from: Date,
+  ): InlineStatement {
     const { object } = event;
     const endDate = object.endDate;
     const grace = object.gracePeriodEndDate ?? null;
     const id = object.id;
-    const rows: (ProvisioningRow & { applied: boolean })[] = await manager.query(
-      UPSERT_PROVISIONING_SQL,
-      [
+    return {
+      text: UPSERT_PROVISIONING_SQL,
+      values: [
         key,
         typeof id === 'string' || typeof id === 'number' ? String(id) : null,
         object.customerId,
@@ -113,21 +134,17 @@ export class LedgerSql {
         event.type,
         event.createdAt ?? new Date(0),
         rank,
-        ...columns(pairs),
-        now,
+        from,
       ],
-    );
-    return { applied: rows.some((row) => row.applied), provisionings: provisioningsByPair(rows) };
+    };
   }
 
-  async recordPayment(
-    manager: EntityManager,
-    invoiceId: string,
-    paidAt: Date,
-    eventId: string,
-  ): Promise<boolean> {
-    const rows = await manager.query(RECORD_PAYMENT_SQL, [invoiceId, paidAt, eventId]);
-    return rows.length > 0;
+  /**
+   * Opening statement, after `invoiceLock`: records an invoice's first payment (a row when it was
+   * the first).
+   */
+  recordPayment(invoiceId: string, paidAt: Date, eventId: string): InlineStatement {
+    return { text: RECORD_PAYMENT_SQL, values: [invoiceId, paidAt, eventId] };
   }
 
   /** The provisionings of each row's (customer, product), by pair. */

@@ -1,13 +1,6 @@
 import type { InboxRecord, InternalEventRecord } from './aqueduct-inbox.types';
 import { DELIVERIES_CHANNEL } from './dispatch-signal';
-
-/**
- * Instants travel as milliseconds since the epoch: exact, and any year a Date holds (an ISO string
- * of a year past 9999 is `+010000-…`, which Postgres does not read).
- */
-const fromEpochMs = (column: string) =>
-  `timestamptz 'epoch' + ${column} * interval '1 millisecond'`;
-const epochMs = (instant: Date | null) => instant?.getTime() ?? null;
+import { epochMs, fromEpochMs } from './epoch-instant';
 
 /**
  * One statement stores a batch of events, creates their deliveries and announces them, and returns

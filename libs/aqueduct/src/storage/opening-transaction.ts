@@ -1,4 +1,5 @@
 import { type DataSource, type EntityManager, QueryFailedError, type QueryRunner } from 'typeorm';
+import { fromEpochMs } from './epoch-instant';
 
 /**
  * A statement sent inline with the start or the commit of a transaction (an opening or a closing
@@ -6,7 +7,7 @@ import { type DataSource, type EntityManager, QueryFailedError, type QueryRunner
  */
 export interface InlineStatement {
   text: string;
-  values: ReadonlyArray<string | number | boolean | null>;
+  values: ReadonlyArray<string | number | boolean | Date | null>;
 }
 
 /** What a `pg` connection offers for a simple (unparameterised, multi-statement) query. */
@@ -124,6 +125,12 @@ function written(statement: InlineStatement, client: SimpleQueryClient): string 
     }
     if (value === null) {
       return 'NULL';
+    }
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) {
+        throw new RangeError(`Invalid Date for ${placeholder} in ${statement.text}`);
+      }
+      return `(${fromEpochMs(String(value.getTime()))})`;
     }
     return typeof value === 'number' && Number.isSafeInteger(value)
       ? String(value)
