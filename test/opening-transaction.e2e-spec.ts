@@ -118,6 +118,48 @@ describe.each([
       ).rejects.toThrow(literals ? 'Invalid Date for $1' : /invalid|NaN/i);
     });
 
+    it('takes arrays (as ARRAY[…]) and hands a closing write its rows once the commit succeeded', async () => {
+      const INSERT = `INSERT INTO opening_rows (key, value, note)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]) RETURNING key, value, note`;
+      const read: unknown[][] = [];
+      await openingTransaction(dataSource, [LOCK], async (_manager, _opened, close) => {
+        close(
+          {
+            text: INSERT,
+            values: [
+              ["b'1", 'c'],
+              [1, 2],
+              ['{"x":1}', null],
+            ],
+          },
+          (rows) => read.push(rows),
+        );
+        close({ text: `SELECT count(*)::int AS n FROM opening_rows`, values: [] }, (rows) =>
+          read.push(rows),
+        );
+        expect(read).toEqual([]); // nothing before the commit
+      });
+      expect(read).toEqual([
+        [
+          { key: "b'1", value: 1, note: { x: 1 } },
+          { key: 'c', value: 2, note: null },
+        ],
+        [{ n: 3 }],
+      ]);
+
+      const never = jest.fn();
+      await expect(
+        openingTransaction(dataSource, [LOCK], async (_manager, _opened, close) => {
+          close({ text: INSERT, values: [['d'], [3], [null]] }, never);
+          close({ text: `SELECT 1 / 0`, values: [] });
+        }),
+      ).rejects.toThrow('division by zero');
+      expect(never).not.toHaveBeenCalled();
+      expect(await dataSource.query(`SELECT count(*)::int AS n FROM opening_rows`)).toEqual([
+        { n: 3 },
+      ]);
+    });
+
     it('rolls back and gives the connection back when the opening or the work fails', async () => {
       await expect(
         openingTransaction(

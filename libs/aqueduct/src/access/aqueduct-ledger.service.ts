@@ -10,8 +10,16 @@ import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { AqueductInbox, type InternalEventRecord } from '../storage/aqueduct-inbox.service';
-import { type InlineStatement, openingTransaction } from '../storage/opening-transaction';
+import {
+  AqueductInbox,
+  type InternalEventRecord,
+  type StoredInternalEvent,
+} from '../storage/aqueduct-inbox.service';
+import {
+  type Close,
+  type InlineStatement,
+  openingTransaction,
+} from '../storage/opening-transaction';
 import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type ProvisioningDates, evaluateAccess } from './access-timeline';
@@ -179,8 +187,8 @@ export class AqueductLedger {
 
   /**
    * Runs a ledger transaction, opened by `opening` (its locks, in the order they are always
-   * taken, and the read that follows them) in the same round trip, and whose write of the access
-   * rows goes with its commit; then drops the customers it evaluated from this instance's access
+   * taken, and the reads and writes that follow them) in the same round trip, and whose writes of
+   * the transitions and the access rows go with its commit; then drops the customers it evaluated from this instance's access
    * cache (other instances hear of it from the table's trigger; this one must not wait for that
    * to read its own write), starts the deliveries of its transitions leased here, and wakes this
    * instance's dispatcher when it stored some pending. A write that announces transitions (their
@@ -267,12 +275,15 @@ export class AqueductLedger {
         scope.evaluated.add(row.customer_id);
       }
     }
+    // Both go to Postgres with the commit; the deliveries leased here run once it succeeded.
     const lease = scope.handoff.lease(records);
-    const stored = await this.inbox.storeWithin(manager, records, lease);
-    if (lease) {
-      scope.handoff.stored(records, stored);
+    if (records.length > 0) {
+      scope.close(this.inbox.storeWithCommit(records, lease), (stored) => {
+        if (lease) {
+          scope.handoff.stored(records, stored as StoredInternalEvent[]);
+        }
+      });
     }
-    // Its result is not needed: it goes to Postgres with the commit.
     if (updates.length > 0) {
       scope.close(this.sql.accessUpdate(updates));
     }
@@ -283,7 +294,7 @@ export class AqueductLedger {
 /** What one ledger transaction collects for after its commit. */
 interface LedgerScope {
   /** Sends a last write with the commit (`openingTransaction`). */
-  close: (statement: InlineStatement) => void;
+  close: Close;
   /** Customers whose access rows it rewrote: dropped from this instance's access cache. */
   evaluated: Set<string>;
   handoff: LedgerHandoff;

@@ -16,6 +16,7 @@ import type {
   StoredInternalEvent,
 } from './aqueduct-inbox.types';
 import { DispatchSignal } from './dispatch-signal';
+import type { InlineStatement } from './opening-transaction';
 import { type PreparedStatement, preparedStatement, queryPrepared } from './prepared-statement';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
@@ -155,6 +156,15 @@ export class AqueductInbox {
       storeInternalParams(records, lease),
       this.prepared,
     );
+  }
+
+  /**
+   * `storeWithin` as a statement to send with the caller's commit (`openingTransaction`'s `close`):
+   * one round trip fewer, for a statement then planned each time (~0.15 ms). Its rows are the
+   * events stored (`StoredInternalEvent`).
+   */
+  storeWithCommit(records: InternalEventRecord[], lease?: InboxRecord['lease']): InlineStatement {
+    return { text: STORE_INTERNAL_SQL, values: storeInternalParams(records, lease) };
   }
 
   /** Results in the order of `records` (whose dedup keys are distinct). */

@@ -1,6 +1,7 @@
 import type { InboxRecord, InternalEventRecord } from './aqueduct-inbox.types';
 import { DELIVERIES_CHANNEL } from './dispatch-signal';
 import { epochMs, fromEpochMs } from './epoch-instant';
+import type { InlineValue } from './opening-transaction';
 
 /**
  * One statement stores a batch of events, creates their deliveries and announces them, and returns
@@ -127,7 +128,7 @@ SELECT s.id, s.dedup_key AS "dedupKey", s.received_at AS "receivedAt",
 export function storeInternalParams(
   records: InternalEventRecord[],
   lease?: { owner: string; leaseMs: number },
-): unknown[] {
+): InlineValue[] {
   return [
     records.map((r) => r.dedupKey),
     records.map((r) => r.type),

@@ -7,8 +7,19 @@ import { fromEpochMs } from './epoch-instant';
  */
 export interface InlineStatement {
   text: string;
-  values: ReadonlyArray<string | number | boolean | Date | null>;
+  values: ReadonlyArray<InlineValue>;
 }
+
+/** A value written into an inline statement. */
+type InlineScalar = string | number | boolean | Date | null;
+/** An array is written as `ARRAY[…]`: give its placeholder a cast (`$1::text[]`), as for `[]`. */
+export type InlineValue = InlineScalar | ReadonlyArray<InlineScalar>;
+
+/**
+ * Adds a statement to the commit's round trip; `onRows`, if given, gets its rows once the commit
+ * has succeeded (never when it failed).
+ */
+export type Close = (statement: InlineStatement, onRows?: (rows: unknown[]) => void) => void;
 
 /** What a `pg` connection offers for a simple (unparameterised, multi-statement) query. */
 interface SimpleQueryClient {
@@ -40,10 +51,11 @@ const PLACEHOLDER = /\$(\d+)/g;
  * advisory lock and reading what it guards thus waits for one round trip there instead of three,
  * and each round trip costs both processes a wake-up. The read still sees what the lock's previous
  * holder committed: each statement of a simple query takes its own snapshot (READ COMMITTED) once
- * the one before it has returned. Likewise a last write whose result is not needed can go with the
- * `COMMIT` (`close`); if it fails, the commit is not run. A simple query takes no parameters, so
- * the values are written in: integers as digits, null as NULL, anything else through `pg`'s
- * `escapeLiteral`. On `pg`'s native client, which has no `escapeLiteral`, each statement is sent
+ * the one before it has returned. Likewise the last writes can go with the `COMMIT` (`close`), their
+ * rows read once it succeeded; if one fails, the commit is not run. A simple query takes no
+ * parameters, so the values are written in: integers as digits, null as NULL, a Date as its
+ * milliseconds from the epoch (exact, any year), an array as `ARRAY[…]` of those, anything else
+ * through `pg`'s `escapeLiteral`. On `pg`'s native client, which has no `escapeLiteral`, each statement is sent
  * alone with its parameters instead: the same transaction, in more round trips.
  *
  * `work` gets the rows of each opening statement, in order. Commits when it resolves, rolls back
@@ -52,11 +64,7 @@ const PLACEHOLDER = /\$(\d+)/g;
 export async function openingTransaction<T>(
   dataSource: DataSource,
   opening: InlineStatement[],
-  work: (
-    manager: EntityManager,
-    opened: unknown[][],
-    close: (statement: InlineStatement) => void,
-  ) => Promise<T>,
+  work: (manager: EntityManager, opened: unknown[][], close: Close) => Promise<T>,
 ): Promise<T> {
   const runner = dataSource.createQueryRunner();
   try {
@@ -66,16 +74,22 @@ export async function openingTransaction<T>(
         ? inOneQuery(dataSource, runner, client as SimpleQueryClient)
         : oneByOne(runner);
     const closing: InlineStatement[] = [];
+    const readers: ((rows: unknown[]) => void)[] = [];
     let result: T;
+    let closed: unknown[][];
     try {
       const opened = await send(opening, { before: 'START TRANSACTION' });
-      result = await work(runner.manager, opened, (statement) => closing.push(statement));
-      await send(closing, { after: 'COMMIT' });
+      result = await work(runner.manager, opened, (statement, onRows = ignore) => {
+        closing.push(statement);
+        readers.push(onRows);
+      });
+      closed = await send(closing, { after: 'COMMIT' });
     } catch (error) {
       // As TypeORM does: a rollback that fails (a broken connection) leaves the first error.
       await runner.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+    readers.forEach((read, index) => read(closed[index]));
     return result;
   } finally {
     await runner.release();
@@ -116,6 +130,8 @@ function oneByOne(runner: QueryRunner): Send {
   };
 }
 
+const ignore = () => undefined;
+
 /** The statement with its values written in as literals. */
 function written(statement: InlineStatement, client: SimpleQueryClient): string {
   return statement.text.replace(PLACEHOLDER, (placeholder, position: string) => {
@@ -123,17 +139,29 @@ function written(statement: InlineStatement, client: SimpleQueryClient): string 
     if (value === undefined) {
       throw new RangeError(`No value for ${placeholder} in ${statement.text}`);
     }
-    if (value === null) {
-      return 'NULL';
-    }
-    if (value instanceof Date) {
-      if (Number.isNaN(value.getTime())) {
-        throw new RangeError(`Invalid Date for ${placeholder} in ${statement.text}`);
-      }
-      return `(${fromEpochMs(String(value.getTime()))})`;
-    }
-    return typeof value === 'number' && Number.isSafeInteger(value)
-      ? String(value)
-      : client.escapeLiteral(String(value));
+    const scalar = (item: InlineScalar) => literal(item, client, placeholder, statement);
+    return Array.isArray(value)
+      ? `ARRAY[${value.map(scalar).join(', ')}]`
+      : scalar(value as InlineScalar);
   });
+}
+
+function literal(
+  value: InlineScalar,
+  client: SimpleQueryClient,
+  placeholder: string,
+  statement: InlineStatement,
+): string {
+  if (value === null) {
+    return 'NULL';
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw new RangeError(`Invalid Date for ${placeholder} in ${statement.text}`);
+    }
+    return `(${fromEpochMs(String(value.getTime()))})`;
+  }
+  return typeof value === 'number' && Number.isSafeInteger(value)
+    ? String(value)
+    : client.escapeLiteral(String(value));
 }
