@@ -194,6 +194,30 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(smtp.to('dot@acme.test')).toHaveLength(1);
   });
 
+  it('a mail sent again (its record lost in a crash) carries the first one’s Message-ID', async () => {
+    await post(
+      startNow({
+        customerId: 'owner_resent',
+        provisioningOrgs: users(['Mae', 'mae@acme.test'], ['Edith', 'edith@acme.test']),
+      }),
+    );
+    const id = await accessEvent('owner_resent');
+    expect(await emailDelivery(id)).toMatchObject({ state: 'done' });
+    const [first] = smtp.to('mae@acme.test');
+    expect(first.messageId).toMatch(/^<[0-9a-f]{32}@acme\.test>$/);
+    expect(first.messageId).not.toContain('mae');
+    expect(smtp.to('edith@acme.test')[0].messageId).not.toBe(first.messageId);
+
+    // As if the process had died between the server's acceptance and the record.
+    await host.app.get(DataSource).query(`DELETE FROM aqueduct_emails WHERE event_id = $1`, [id]);
+    await host.app.get(AqueductEventsService).replay(id);
+    await waitFor(() => smtp.to('mae@acme.test').length === 2, 20_000, 'the mail sent again');
+    expect(smtp.to('mae@acme.test').map((mail) => mail.messageId)).toEqual([
+      first.messageId,
+      first.messageId,
+    ]);
+  });
+
   it('a bad address among three users does not block the other two, and is not retried forever', async () => {
     smtp.unknownUsers.add('gone@acme.test');
     await post(

@@ -8,6 +8,7 @@ export interface ReceivedMail {
   html: string;
   /** The `X-Aqueduct-Event` header: which event the mail is about. */
   eventId: string;
+  messageId: string;
 }
 
 /** A real SMTP server in the test process: it accepts, refuses for a while, or bounces addresses. */
@@ -46,6 +47,7 @@ export class TestSmtpServer {
             text: mail.text ?? '',
             html: typeof mail.html === 'string' ? mail.html : '',
             eventId: String(mail.headers.get('x-aqueduct-event') ?? ''),
+            messageId: mail.messageId ?? '',
           });
           callback();
         }, callback);

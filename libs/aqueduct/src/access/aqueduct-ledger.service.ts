@@ -188,12 +188,12 @@ export class AqueductLedger {
   /**
    * Runs a ledger transaction, opened by `opening` (its locks, in the order they are always
    * taken, and the reads and writes that follow them) in the same round trip, and whose writes of
-   * the transitions and the access rows go with its commit; then drops the customers it evaluated from this instance's access
-   * cache (other instances hear of it from the table's trigger; this one must not wait for that
-   * to read its own write), starts the deliveries of its transitions leased here, and wakes this
-   * instance's dispatcher when it stored some pending. A write that announces transitions (their
-   * own deliveries do the rest), or concerns no pair, is its listener's last step: the delivery's
-   * `done` (`finish`) goes with its commit.
+   * the transitions and the access rows go with its commit; then drops the customers it evaluated
+   * from this instance's access cache (other instances hear of it from the table's trigger; this
+   * one must not wait for that to read its own write), starts the deliveries of its transitions
+   * leased here, and wakes this instance's dispatcher when it stored some pending. A write that
+   * announces transitions (their own deliveries do the rest), or concerns no pair, is its
+   * listener's last step: the delivery's `done` (`finish`) goes with its commit.
    */
   private async write<T extends { transitions: AccessTransition[]; pairs?: Pair[] }>(
     opening: InlineStatement[],

@@ -13,6 +13,7 @@ import { printable } from '../utils/printable';
 import { Semaphore } from '../utils/semaphore';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
 import { type EmailRecord, EmailRecords, emailKey } from './email.records';
+import { messageIdOf } from './email.message-id';
 import {
   type Recipient,
   customerRecipients,
@@ -184,6 +185,7 @@ export class EmailListener implements OnModuleInit {
         from: email.from,
         to: recipient.address,
         ...content,
+        messageId: messageIdOf(mail.key, email.from),
         headers: { 'X-Aqueduct-Event': event.id },
       });
       await this.records.add(mail.key, {
