@@ -2,9 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { ProvisioningAdapter } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 import { PROVISIONING_LISTENER } from '../libs/aqueduct/src/access/provisioning.listener';
+import { EMAIL_LISTENER } from '../libs/aqueduct/src/email/email.listener';
 import { postAccepted } from './support/post';
 import { deliveriesSettled, envelope, period } from './support/subscription';
+import { TestSmtpServer } from './support/smtp';
 import { useTestApp } from './support/use-test-app';
+import { waitFor } from './support/wait';
 
 const SECRET = 'delivery-finish-secret';
 const T0 = new Date();
@@ -113,5 +116,72 @@ describe('The ledger’s deliveries commit their done with their own work (real 
     expect(call).toMatchObject({ state: 'done', attempts: 2, outcomes: ['failed', 'done'] });
     expect(call.xmin).toBe(await accessRowWriter('cus_finish_2'));
     expect(adapter.calls - calls).toBe(2);
+  });
+});
+
+describe('The email listener’s delivery commits its done with its last mail’s record (real SMTP)', () => {
+  const smtp = new TestSmtpServer();
+  const host = useTestApp(
+    () => ({
+      aqueduct: {
+        secrets: [SECRET],
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Acme <billing@acme.test>' },
+      },
+    }),
+    { servers: [smtp] },
+  );
+  const db = () => host.app.get(DataSource);
+
+  /** The email listener's delivery of the customer's `access.started` event, and its mails. */
+  const mailing = async (customerId: string) => {
+    const [delivery] = await db().query(
+      `SELECT d.state, d.attempts, d.xmin::text AS xmin,
+              ARRAY(SELECT a ->> 'outcome' FROM jsonb_array_elements(d.attempt_log) a) AS outcomes,
+              ARRAY(SELECT m.xmin::text FROM aqueduct_emails m WHERE m.event_id = e.id) AS records
+         FROM aqueduct_events e JOIN aqueduct_deliveries d ON d.event_id = e.id
+        WHERE e.type = 'access.started' AND e.payload -> 'object' ->> 'customerId' = $1
+          AND d.listener = $2`,
+      [customerId, EMAIL_LISTENER],
+    );
+    return delivery as DeliveryRow & { records: string[] };
+  };
+  const start = (customerId: string, emails: string[]) =>
+    postAccepted(
+      host.app,
+      envelope(
+        'provisioning.start',
+        period(customerId, { start: T0, users: emails.map((email) => ['User', email]) }),
+        T0,
+      ),
+      SECRET,
+    );
+
+  it('two mails: the second record and the done are one transaction', async () => {
+    await start('cus_mail_1', ['ann@acme.test', 'bob@acme.test']);
+    await deliveriesSettled(host.app);
+    const delivery = await mailing('cus_mail_1');
+    expect(delivery).toMatchObject({ state: 'done', attempts: 1, outcomes: ['done'] });
+    expect(delivery.records).toHaveLength(2);
+    expect(delivery.records).toContain(delivery.xmin);
+  });
+
+  it('mails that fail leave the delivery to be retried; the retry’s last record carries the done', async () => {
+    smtp.unknownUsers.add('gone@acme.test'); // refused for good: recorded, not retried
+    smtp.down = true;
+    await start('cus_mail_2', ['cid@acme.test', 'gone@acme.test']);
+    await waitFor(
+      async () => (await mailing('cus_mail_2'))?.outcomes.includes('failed'),
+      20_000,
+      'a failed attempt',
+    );
+    smtp.down = false;
+    await deliveriesSettled(host.app);
+    const delivery = await mailing('cus_mail_2');
+    expect(delivery.state).toBe('done');
+    expect(delivery.outcomes.at(-1)).toBe('done');
+    expect(delivery.records).toHaveLength(2);
+    expect(delivery.records).toContain(delivery.xmin);
+    expect(smtp.to('cid@acme.test')).toHaveLength(1);
   });
 });

@@ -4,6 +4,7 @@ import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
+import { type DeliveryFinish, finishOf } from '../dispatch/delivery.finish';
 import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -14,6 +15,7 @@ import { Semaphore } from '../utils/semaphore';
 import { EMAIL_TRANSPORT } from './email-transport.provider';
 import { type EmailRecord, EmailRecords, emailKey } from './email.records';
 import { messageIdOf } from './email.message-id';
+import { MailRun, type SettleMail } from './email.run';
 import {
   type Recipient,
   customerRecipients,
@@ -106,6 +108,7 @@ export class EmailListener implements OnModuleInit {
     // another. Every send settles before the delivery ends: a retry must not start while a mail
     // of this run is still unrecorded.
     const sends = new Semaphore(PARALLEL_SENDS);
+    const run = new MailRun(keys.filter((key) => !done.has(key)).length, finishOf(context));
     const settled = await Promise.allSettled(
       recipients.map(async (recipient, index) => {
         if (done.has(keys[index])) {
@@ -113,9 +116,14 @@ export class EmailListener implements OnModuleInit {
         }
         const position = `${index + 1}/${recipients.length}`;
         const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
-        const error = await sends.run(() => this.send(mail, object, email));
-        if (error) {
-          transient.push(error);
+        const settle = run.mail();
+        try {
+          const error = await sends.run(() => this.send(mail, object, email, settle));
+          if (error) {
+            transient.push(error);
+          }
+        } finally {
+          settle(false); // a throw before the server answered; once settled, nothing
         }
       }),
     );
@@ -167,10 +175,11 @@ export class EmailListener implements OnModuleInit {
     mail: OutgoingMail,
     object: Record<string, any>,
     email: EmailOptions,
+    settle: SettleMail,
   ): Promise<Error | undefined> {
     const { event, template, recipient } = mail;
     if (!isMailable(recipient.address)) {
-      await this.reject(mail, 'invalid address');
+      await this.reject(mail, 'invalid address', settle(true));
       this.logger.warn(
         printable(
           `Skipped an invalid address (${template}, event ${event.id}, org ${recipient.orgName})`,
@@ -188,40 +197,43 @@ export class EmailListener implements OnModuleInit {
         messageId: messageIdOf(mail.key, email.from),
         headers: { 'X-Aqueduct-Event': event.id },
       });
-      await this.records.add(mail.key, {
-        ...this.recordOf(mail),
-        status: 'sent',
-        messageId: info.messageId ?? null,
-        error: null,
-      });
+      await this.records.add(
+        mail.key,
+        { ...this.recordOf(mail), status: 'sent', messageId: info.messageId ?? null, error: null },
+        settle(true),
+      );
       this.logger.log(`Sent "${template}" for event ${event.id} (${mail.position})`);
       return undefined;
     } catch (error) {
-      return this.failed(mail, error);
+      return this.failed(mail, error, settle);
     }
   }
 
   /** A failed send: recorded and skipped when the server refused for good, else returned. */
-  private async failed(mail: OutgoingMail, error: unknown): Promise<Error | undefined> {
+  private async failed(
+    mail: OutgoingMail,
+    error: unknown,
+    settle: SettleMail,
+  ): Promise<Error | undefined> {
     const code = (error as { responseCode?: number }).responseCode;
     if (code !== undefined && code >= PERMANENT_SMTP_REPLY) {
-      await this.reject(mail, (error as Error).message);
+      await this.reject(mail, (error as Error).message, settle(true));
       this.logger.warn(
         `The mail server refused a recipient for good (${code}); "${mail.template}" for event ${mail.event.id} skipped for it`,
       );
       return undefined;
     }
+    settle(false);
     return error as Error;
   }
 
   /** Records a recipient that will never be mailed, so no retry tries it again. */
-  private async reject(mail: OutgoingMail, reason: string): Promise<void> {
-    await this.records.add(mail.key, {
-      ...this.recordOf(mail),
-      status: 'rejected',
-      messageId: null,
-      error: reason,
-    });
+  private async reject(mail: OutgoingMail, reason: string, finish?: DeliveryFinish): Promise<void> {
+    await this.records.add(
+      mail.key,
+      { ...this.recordOf(mail), status: 'rejected', messageId: null, error: reason },
+      finish,
+    );
   }
 
   /** What every record of a mail holds, whatever became of it. */

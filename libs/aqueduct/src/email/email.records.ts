@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import type { DeliveryFinish } from '../dispatch/delivery.finish';
+import { type InlineStatement, inOneTransaction } from '../storage/opening-transaction';
 
 /** Longest error text kept with a refused mail. */
 const ERROR_MAX_LENGTH = 1000;
@@ -34,13 +36,16 @@ export class EmailRecords {
     return new Set(rows.map((row) => row.key));
   }
 
-  /** Records a mail; a key recorded already is left as it is. */
-  async add(key: string, record: EmailRecord): Promise<void> {
+  /**
+   * Records a mail; a key recorded already is left as it is. With `finish`, the delivery's `done`
+   * commits with it, in the same round trip.
+   */
+  async add(key: string, record: EmailRecord, finish?: DeliveryFinish): Promise<void> {
     const { eventId, template, recipient, status, messageId, error } = record;
-    await this.dataSource.query(
-      `INSERT INTO aqueduct_emails (key, event_id, template, recipient, status, message_id, error)
+    const insert: InlineStatement = {
+      text: `INSERT INTO aqueduct_emails (key, event_id, template, recipient, status, message_id, error)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING`,
-      [
+      values: [
         key,
         eventId,
         template,
@@ -49,6 +54,14 @@ export class EmailRecords {
         messageId,
         error?.slice(0, ERROR_MAX_LENGTH) ?? null,
       ],
-    );
+    };
+    if (!finish) {
+      await this.dataSource.query(insert.text, [...insert.values]);
+      return;
+    }
+    const statements = [insert];
+    finish.carry((statement) => statements.push(statement));
+    await inOneTransaction(this.dataSource, statements);
+    finish.committed();
   }
 }

@@ -61,10 +61,44 @@ const PLACEHOLDER = /\$(\d+)/g;
  * `work` gets the rows of each opening statement, in order. Commits when it resolves, rolls back
  * when anything throws, as `DataSource.transaction` does.
  */
-export async function openingTransaction<T>(
+export function openingTransaction<T>(
   dataSource: DataSource,
   opening: InlineStatement[],
   work: (manager: EntityManager, opened: unknown[][], close: Close) => Promise<T>,
+): Promise<T> {
+  return onConnection(dataSource, async (send, runner) => {
+    const closing: InlineStatement[] = [];
+    const readers: ((rows: unknown[]) => void)[] = [];
+    const { result, closed } = await rollingBack(runner, async () => {
+      const opened = await send(opening, { before: 'START TRANSACTION' });
+      const worked = await work(runner.manager, opened, (statement, onRows = ignore) => {
+        closing.push(statement);
+        readers.push(onRows);
+      });
+      return { result: worked, closed: await send(closing, { after: 'COMMIT' }) };
+    });
+    readers.forEach((read, index) => read(closed[index]));
+    return result;
+  });
+}
+
+/**
+ * Runs `statements` as one transaction in one round trip (values written in as for
+ * `openingTransaction`); their rows, in order.
+ */
+export function inOneTransaction(
+  dataSource: DataSource,
+  statements: InlineStatement[],
+): Promise<unknown[][]> {
+  return onConnection(dataSource, (send, runner) =>
+    rollingBack(runner, () => send(statements, { before: 'START TRANSACTION', after: 'COMMIT' })),
+  );
+}
+
+/** Runs `fn` with a pooled connection and the way to send statements on it; gives it back. */
+async function onConnection<T>(
+  dataSource: DataSource,
+  fn: (send: Send, runner: QueryRunner) => Promise<T>,
 ): Promise<T> {
   const runner = dataSource.createQueryRunner();
   try {
@@ -73,26 +107,20 @@ export async function openingTransaction<T>(
       typeof client.escapeLiteral === 'function' && !client.native
         ? inOneQuery(dataSource, runner, client as SimpleQueryClient)
         : oneByOne(runner);
-    const closing: InlineStatement[] = [];
-    const readers: ((rows: unknown[]) => void)[] = [];
-    let result: T;
-    let closed: unknown[][];
-    try {
-      const opened = await send(opening, { before: 'START TRANSACTION' });
-      result = await work(runner.manager, opened, (statement, onRows = ignore) => {
-        closing.push(statement);
-        readers.push(onRows);
-      });
-      closed = await send(closing, { after: 'COMMIT' });
-    } catch (error) {
-      // As TypeORM does: a rollback that fails (a broken connection) leaves the first error.
-      await runner.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-    readers.forEach((read, index) => read(closed[index]));
-    return result;
+    return await fn(send, runner);
   } finally {
     await runner.release();
+  }
+}
+
+/** Runs `transaction`; rolls it back when anything throws, as `DataSource.transaction` does. */
+async function rollingBack<T>(runner: QueryRunner, transaction: () => Promise<T>): Promise<T> {
+  try {
+    return await transaction();
+  } catch (error) {
+    // As TypeORM does: a rollback that fails (a broken connection) leaves the first error.
+    await runner.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 
