@@ -51,12 +51,12 @@ const PLACEHOLDER = /\$(\d+)/g;
  * advisory lock and reading what it guards thus waits for one round trip there instead of three,
  * and each round trip costs both processes a wake-up. The read still sees what the lock's previous
  * holder committed: each statement of a simple query takes its own snapshot (READ COMMITTED) once
- * the one before it has returned. Likewise the last writes can go with the `COMMIT` (`close`), their
- * rows read once it succeeded; if one fails, the commit is not run. A simple query takes no
+ * the one before it has returned. Likewise the last writes can go with the `COMMIT` (`close`),
+ * their rows read once it succeeded; if one fails, the commit is not run. A simple query takes no
  * parameters, so the values are written in: integers as digits, null as NULL, a Date as its
  * milliseconds from the epoch (exact, any year), an array as `ARRAY[…]` of those, anything else
- * through `pg`'s `escapeLiteral`. On `pg`'s native client, which has no `escapeLiteral`, each statement is sent
- * alone with its parameters instead: the same transaction, in more round trips.
+ * through `pg`'s `escapeLiteral`. On `pg`'s native client, which has no `escapeLiteral`, each
+ * statement is sent alone with its parameters instead: the same transaction, in more round trips.
  *
  * `work` gets the rows of each opening statement, in order. Commits when it resolves, rolls back
  * when anything throws, as `DataSource.transaction` does.
