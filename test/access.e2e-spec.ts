@@ -204,6 +204,43 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     expect(await access.hasAccess('owner_left', 'prod_pro')).toBe(false);
   });
 
+  it('a customer whose access row another transaction creates meanwhile: the write waits, locks it again and grants access', async () => {
+    const dataSource = host.app.get(DataSource);
+    const other = dataSource.createQueryRunner();
+    await other.connect();
+    let eventId: string;
+    try {
+      await other.query('START TRANSACTION');
+      await other.query(
+        `INSERT INTO aqueduct_access (customer_id, product_id) VALUES ('owner_raced', 'prod_pro')`,
+      );
+      eventId = await post(provisioningStartEvent(period('owner_raced'), at(0)));
+      // The ledger's insert of the same row waits for this transaction.
+      const waiting = async () =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS count FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`,
+          )
+        )[0].count as number;
+      while ((await waiting()) < 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await other.query('COMMIT');
+    } finally {
+      await other.release();
+    }
+    await idle();
+    expect(await access.hasAccess('owner_raced', 'prod_pro')).toBe(true);
+    expect(await status('owner_raced')).toBe('active');
+    expect(calls('owner_raced')).toEqual(['provision']);
+    // In that one write, not in a retry.
+    const { deliveries } = await host.app.get(AqueductEventsService).getEvent(eventId);
+    expect(deliveries.find((d) => d.listener === 'aqueduct.provisioning')).toMatchObject({
+      state: 'done',
+      attempts: 1,
+    });
+  });
+
   it('end arriving before start: the late start changes nothing and the final state is right', async () => {
     clock.set(at(30));
     await post(provisioningEndEvent(period('owner_b'), at(30)));

@@ -106,11 +106,12 @@ export class AqueductLedger {
         const now = this.clock.now();
         const written = upsertedProvisionings(upserted);
         let { provisionings } = written;
-        let rows = locked;
-        // Short when another transaction created one of the rows first (committed now that it
-        // is locked again); a clock that went back may want orgs the read left out.
-        if (rows.length < pairs.length || now < from) {
-          rows = await this.sql.lockAccess(manager, pairs);
+        // Short when another transaction created one of the rows first (committed by the time the
+        // insert had waited for it): its provisionings are read again under the lock, as are those
+        // of a clock that went back (it may want orgs the read left out).
+        const short = locked.length < pairs.length;
+        const rows = short ? await this.sql.relockAccess(manager, pairs) : locked;
+        if (short || now < from) {
           provisionings = await this.sql.provisioningsOf(manager, rows, now);
         }
         return {

@@ -84,7 +84,15 @@ export class LedgerSql {
     }
     const rows: AccessRow[] = await manager.query(LOCK_OR_CREATE_ACCESS_SQL, columns(pairs));
     // Short only when another transaction inserted a pair meanwhile: its row is committed now.
-    return rows.length === pairs.length ? rows : manager.query(LOCK_ACCESS_SQL, columns(pairs));
+    return rows.length === pairs.length ? rows : this.relockAccess(manager, pairs);
+  }
+
+  /**
+   * Locks the pairs' access rows in one order, all of which exist: after a lock-or-create came back
+   * short (a pair another transaction created, committed once the insert had waited for it).
+   */
+  relockAccess(manager: EntityManager, pairs: Pair[]): Promise<AccessRow[]> {
+    return manager.query(LOCK_ACCESS_SQL, columns(pairs));
   }
 
   /** The due rows, locked, and the provisionings of each, by pair. */

@@ -7,11 +7,12 @@ const FINISH = Symbol('aqueduct.deliveryFinish');
 /**
  * A delivery's `done`, offered to its listener to commit with its own last write: the module's
  * listeners whose work ends in a transaction of theirs (the ledger's write, the adapter call's
- * record) send it with that commit, which saves the separate write that would follow (a round trip
+ * record, the last mail's record) send it with that commit, which saves the separate write that would follow (a round trip
  * and a commit) and leaves no moment where the work is committed and its delivery still active.
  * When a listener does not take it, or its transaction fails, the dispatcher records the outcome
  * as usual. A listener carries it in its last transaction only, and calls `committed()` once that
- * commits; a failed commit must end the run (throw), as the ledger and the reconciler do.
+ * commits; a failed commit must end the run (throw), as the ledger, the reconciler and the email
+ * listener do.
  */
 export class DeliveryFinish {
   private sent = false;
