@@ -15,6 +15,7 @@ import { postAccepted } from './support/post';
 import { deliveriesSettled } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
 import { useTestApp } from './support/use-test-app';
+import { waitFor } from './support/wait';
 
 const SECRET = 'access-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -70,6 +71,20 @@ const period = (customerId: string, overrides: Record<string, unknown> = {}) => 
   gracePeriodEndDate: at(37).toISOString(),
   ...overrides,
 });
+
+/** Waits until `count` sessions wait for a lock that `where` (on `pg_locks`) names. */
+const lockWaiters = (dataSource: DataSource, where: string, values: unknown[], count: number) =>
+  waitFor(
+    async () => {
+      const [{ waiting }] = await dataSource.query(
+        `SELECT count(*)::int AS waiting FROM pg_locks WHERE NOT granted AND ${where}`,
+        values,
+      );
+      return waiting >= count;
+    },
+    10_000,
+    `${count} session(s) waiting for a lock`,
+  );
 
 describe('Provisioning ledger, access checks and expiry (controlled clock)', () => {
   const clock = new TestClock(T0);
@@ -169,14 +184,6 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     const dataSource = host.app.get(DataSource);
     const holder = dataSource.createQueryRunner();
     await holder.connect();
-    const waiting = async () => {
-      const [{ count }] = await dataSource.query(
-        `SELECT count(*)::int AS count FROM pg_locks
-          WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`,
-        [PROVISIONING_LOCK_CLASS],
-      );
-      return count as number;
-    };
     try {
       // Its id is the provisioning's key; no invoice serialises the two.
       const shared = { id: 'prov_moved', invoiceId: undefined };
@@ -188,9 +195,12 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
       await post(provisioningStartEvent(period('owner_left', shared), at(0)));
       // Newer: the provisioning ends under this customer.
       await post(provisioningStartEvent(period('owner_took', shared), at(1)));
-      while ((await waiting()) < 2) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await lockWaiters(
+        dataSource,
+        `locktype = 'advisory' AND classid = $1`,
+        [PROVISIONING_LOCK_CLASS],
+        2,
+      );
       await holder.query('COMMIT');
     } finally {
       await holder.release();
@@ -216,15 +226,7 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
       );
       eventId = await post(provisioningStartEvent(period('owner_raced'), at(0)));
       // The ledger's insert of the same row waits for this transaction.
-      const waiting = async () =>
-        (
-          await dataSource.query(
-            `SELECT count(*)::int AS count FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`,
-          )
-        )[0].count as number;
-      while ((await waiting()) < 1) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await lockWaiters(dataSource, `locktype = 'transactionid'`, [], 1);
       await other.query('COMMIT');
     } finally {
       await other.release();
