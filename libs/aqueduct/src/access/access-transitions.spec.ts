@@ -20,9 +20,21 @@ const provisioning = (key: string, start: number, end: number, until = end): Pro
 
 const NONE: AnnouncedAccess = { status: 'none', accessUntil: null, orgs: [] };
 
-/** The transitions at `now`, starting from `announced`. */
-const due = (announced: AnnouncedAccess, list: ProvisioningDates[], now: Date) =>
-  transitionsDue(announced, evaluateAccess(list, false, now), now, SETTLE);
+/** The transitions a sweep finds at `now`, from `announced` (and a loss first seen at `seen`). */
+const due = (
+  announced: AnnouncedAccess,
+  list: ProvisioningDates[],
+  now: Date,
+  seen: Date | null = null,
+) => transitionsDue(announced, evaluateAccess(list, false, now), now, SETTLE, seen);
+
+/** The same for an event applied at `now` (news: a loss found pending is seen now). */
+const learn = (
+  announced: AnnouncedAccess,
+  list: ProvisioningDates[],
+  now: Date,
+  seen: Date | null = null,
+) => transitionsDue(announced, evaluateAccess(list, false, now), now, SETTLE, seen, true);
 
 describe('transitionsDue', () => {
   const p1 = provisioning('p1', 0, 30, 37);
@@ -43,11 +55,12 @@ describe('transitionsDue', () => {
 
   it('the paid period ends: the grace notice waits for the settle time', () => {
     const started = due(NONE, [p1], day(0)).announced;
-    const early = due(started, [p1], day(30, 1));
+    const early = due(started, [p1], day(30));
     expect(early.transitions).toEqual([]);
-    expect(early.settlesAt).toEqual(day(30, 5));
-    const late = due(started, [p1], day(30, 5));
+    expect(early).toMatchObject({ settlesAt: day(30, 5), lossObservedAt: day(30) });
+    const late = due(started, [p1], day(30, 5), early.lossObservedAt);
     expect(late.transitions.map((t) => [t.type, t.at])).toEqual([['access.grace', day(30)]]);
+    expect(late.lossObservedAt).toBeNull();
   });
 
   it('a renewal arriving within the settle time cancels the grace notice', () => {
@@ -61,15 +74,30 @@ describe('transitionsDue', () => {
   it('a loss of access waits for the settle time, then expires with the orgs that had access', () => {
     const started = due(NONE, [p1], day(0)).announced;
     const inGrace = due(started, [p1], day(31)).announced;
-    expect(due(inGrace, [p1], day(37, 1)).settlesAt).toEqual(day(37, 5));
-    const expired = due(inGrace, [p1], day(37, 5));
+    // The sweep finds a loss the timeline held in advance: it counts from when it happened.
+    const seen = due(inGrace, [p1], day(37, 1));
+    expect(seen).toMatchObject({ settlesAt: day(37, 5), lossObservedAt: day(37) });
+    const expired = due(inGrace, [p1], day(37, 5), seen.lossObservedAt);
     expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(37)]]);
     expect(expired.announced).toEqual({ status: 'expired', accessUntil: day(37), orgs: ORGS });
   });
 
-  it('an end long past when it arrives: expired at once', () => {
+  it('an end long past when it arrives: expired once the loss has held the settle time since it was seen', () => {
     const started = due(NONE, [p1], day(0)).announced;
-    expect(due(started, [p1], day(40)).transitions.map((t) => t.type)).toEqual(['access.expired']);
+    const seen = learn(started, [p1], day(40));
+    expect(seen).toMatchObject({ transitions: [], settlesAt: day(40, 5), lossObservedAt: day(40) });
+    const expired = due(started, [p1], day(40, 5), seen.lossObservedAt);
+    expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(37)]]);
+  });
+
+  it('a renewal retried late, its period 1 end first: the end waits from when it was seen, the renewal cancels it', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    // Both events failed at day 30 and are retried an hour later, the end a minute first.
+    const ended = learn(started, [p1], day(30, 60));
+    expect(ended).toMatchObject({ transitions: [], settlesAt: day(30, 65) });
+    const renewed = learn(started, [p1, p2], day(30, 61), ended.lossObservedAt);
+    expect(renewed.transitions.map((t) => t.type)).toEqual(['access.renewed']);
+    expect(renewed.lossObservedAt).toBeNull();
   });
 
   it('a window withdrawn (cancelled before it began) expires once the loss has settled since it was seen', () => {

@@ -41,10 +41,12 @@ const ms = (date: Date | null) => date?.getTime() ?? Number.NEGATIVE_INFINITY;
  * - `access.expired`: no provisioning grants access any more.
  *
  * The two losses (`access.grace`, `access.expired`) are announced only once they have held for
- * `settleMs` past the moment they happened. Aqueduct fires period 2's start and period 1's end at
- * the same moment, in either order: the wait lets a renewal that arrives second cancel the loss,
- * so a renewing customer is never deprovisioned nor told that anything ended. Access checks are
- * not delayed: they follow the dates exactly.
+ * `settleMs` past the moment they happened and past the moment the ledger first saw them.
+ * Aqueduct fires period 2's start and period 1's end at the same moment, in either order, and
+ * retries each on its own timer when they failed: the wait lets a renewal that arrives second
+ * cancel the loss, even when both come an hour late, so a renewing customer is never
+ * deprovisioned nor told that anything ended. Access checks are not delayed: they follow the
+ * dates exactly.
  */
 export function nextTransition(
   announced: AnnouncedAccess,
@@ -52,22 +54,29 @@ export function nextTransition(
   now: Date,
   settleMs: number,
   /**
-   * When the ledger first saw this loss. Used when the timeline cannot date it: a window that was
-   * withdrawn (a provisioning cancelled before it began) left no past access to end.
+   * When the ledger first saw the loss now pending (null: none was). The wait runs from it too;
+   * and it dates a loss the timeline cannot: a window that was withdrawn (a provisioning
+   * cancelled before it began) left no past access to end.
    */
   lossObservedAt: Date | null = null,
+  /**
+   * The evaluation follows news (an event applied): a loss it finds pending is seen now. A sweep
+   * finds only what the timeline held before: its losses count as seen when they happened.
+   */
+  news = false,
 ): TransitionDecision {
+  const seen = { at: lossObservedAt, news, now };
   const had = announced.status === 'active' || announced.status === 'grace';
   if (!evaluation.hasAccess) {
     return had
-      ? expiryDecision(announced, evaluation, now, settleMs, lossObservedAt)
+      ? expiryDecision(announced, evaluation, settleMs, seen)
       : { transition: null, settlesAt: null };
   }
   if (!had) {
     const current = currentAccess(evaluation);
     return decision(announced, AccessEventType.Started, evaluation.since ?? now, current);
   }
-  return continuingDecision(announced, evaluation, now, settleMs);
+  return continuingDecision(announced, evaluation, settleMs, seen);
 }
 
 /** A transition to announce now. */
@@ -78,6 +87,42 @@ function decision(
   next: AnnouncedAccess,
 ): TransitionDecision {
   return { transition: { type, at, previous, next }, settlesAt: null };
+}
+
+/** What is known of when a pending loss was first seen. */
+interface Sighting {
+  /** As kept from an earlier evaluation (null: none was pending). */
+  at: Date | null;
+  news: boolean;
+  now: Date;
+}
+
+/** When a loss that happened at `happened` counts as first seen. */
+function firstSeen(seen: Sighting, happened: Date): Date {
+  return seen.at ?? (seen.news ? seen.now : happened);
+}
+
+/**
+ * When a loss may be announced: once it has held `settleMs` past the moment it happened and the
+ * moment it was first seen. From the first alone, a loss learned late (the two renewal events
+ * retried an hour after a failure, the end first) would be announced before the renewal arriving
+ * a minute later could cancel it.
+ */
+function settled(happened: Date, seen: Sighting, settleMs: number): Date {
+  return new Date(Math.max(happened.getTime(), firstSeen(seen, happened).getTime()) + settleMs);
+}
+
+/** Announced as active, now in grace with no renewal known: the grace notice is pending. */
+function losingPaidPeriod(announced: AnnouncedAccess, evaluation: AccessEvaluation): boolean {
+  return inGrace(evaluation) && announced.status === 'active';
+}
+
+/**
+ * When access ended: by the timeline, or (a window withdrawn before it began left no past access
+ * to end) when the loss was first seen.
+ */
+function lossMoment(evaluation: AccessEvaluation, seen: Sighting): Date {
+  return evaluation.lostAt ?? seen.at ?? seen.now;
 }
 
 /** In grace with a renewal already known, the customer is renewed: nothing is ending. */
@@ -98,13 +143,12 @@ function currentAccess(evaluation: AccessEvaluation): AnnouncedAccess {
 function expiryDecision(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
-  now: Date,
   settleMs: number,
-  lossObservedAt: Date | null,
+  seen: Sighting,
 ): TransitionDecision {
-  const lostAt = evaluation.lostAt ?? lossObservedAt ?? now;
-  const due = new Date(lostAt.getTime() + settleMs);
-  return ms(now) >= ms(due)
+  const lostAt = lossMoment(evaluation, seen);
+  const due = settled(lostAt, seen, settleMs);
+  return ms(seen.now) >= ms(due)
     ? decision(announced, AccessEventType.Expired, lostAt, {
         status: 'expired',
         accessUntil: lostAt,
@@ -117,14 +161,15 @@ function expiryDecision(
 function continuingDecision(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
-  now: Date,
   settleMs: number,
+  seen: Sighting,
 ): TransitionDecision {
+  const now = seen.now;
   const current = currentAccess(evaluation);
   let settlesAt: Date | null = null;
-  if (inGrace(evaluation) && announced.status === 'active') {
+  if (losingPaidPeriod(announced, evaluation)) {
     const graceSince = evaluation.graceSince ?? now;
-    const due = new Date(graceSince.getTime() + settleMs);
+    const due = settled(graceSince, seen, settleMs);
     if (ms(now) >= ms(due)) {
       return decision(announced, AccessEventType.Grace, graceSince, current);
     }
@@ -144,12 +189,28 @@ function continuingDecision(
   return { transition: null, settlesAt };
 }
 
+/** When the loss still settling was first seen, to keep; null when none is. */
+function pendingLossSeen(
+  announced: AnnouncedAccess,
+  evaluation: AccessEvaluation,
+  seen: Sighting,
+): Date | null {
+  const had = announced.status === 'active' || announced.status === 'grace';
+  if (!evaluation.hasAccess && had) {
+    return firstSeen(seen, lossMoment(evaluation, seen));
+  }
+  if (losingPaidPeriod(announced, evaluation)) {
+    return firstSeen(seen, evaluation.graceSince ?? seen.now);
+  }
+  return null;
+}
+
 export interface DueTransitions {
   transitions: AccessTransition[];
   announced: AnnouncedAccess;
   /** When to look again for a loss still settling. */
   settlesAt: Date | null;
-  /** When the loss still settling was first seen (to keep), or null when none is. */
+  /** When the loss still settling (an end, or a grace notice) was first seen (to keep), or null. */
   lossObservedAt: Date | null;
 }
 
@@ -160,6 +221,8 @@ export function transitionsDue(
   now: Date,
   settleMs: number,
   lossObservedAt: Date | null = null,
+  /** As for `nextTransition`: the evaluation follows an event applied, not a sweep. */
+  news = false,
 ): DueTransitions {
   const transitions: AccessTransition[] = [];
   let state = announced;
@@ -172,15 +235,14 @@ export function transitionsDue(
       now,
       settleMs,
       lossObservedAt,
+      news,
     );
     if (!transition) {
-      const losing =
-        !evaluation.hasAccess && (state.status === 'active' || state.status === 'grace');
       return {
         transitions,
         announced: state,
         settlesAt,
-        lossObservedAt: losing ? (lossObservedAt ?? now) : null,
+        lossObservedAt: pendingLossSeen(state, evaluation, { at: lossObservedAt, news, now }),
       };
     }
     transitions.push(transition);

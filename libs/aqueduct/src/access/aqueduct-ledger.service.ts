@@ -45,6 +45,9 @@ import { provisioningKey } from './provisioning.key';
 export type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 export { provisioningKey } from './provisioning.key';
 
+/** An evaluation for an event just applied: what it finds pending is news (see `transitionsDue`). */
+const NEWS = true;
+
 /**
  * The access ledger's writes. Every change to a customer's access to a product happens under that
  * (customer, product)'s row lock, in one transaction: the provisioning (or payment) is written,
@@ -117,7 +120,7 @@ export class AqueductLedger {
         return {
           pairs,
           applied: written.applied,
-          transitions: await this.evaluate(manager, rows, now, scope, provisionings),
+          transitions: await this.evaluate(manager, rows, now, scope, NEWS, provisionings),
         };
       },
       finish,
@@ -162,7 +165,11 @@ export class AqueductLedger {
         const pairs = toPairs(invoicePairs as PairRow[]);
         const rows = await this.sql.lockAccess(manager, pairs);
         const now = this.clock.now();
-        return { pairs, applied, transitions: await this.evaluate(manager, rows, now, scope) };
+        return {
+          pairs,
+          applied,
+          transitions: await this.evaluate(manager, rows, now, scope, NEWS),
+        };
       },
       finish,
     );
@@ -181,7 +188,7 @@ export class AqueductLedger {
       return {
         won: true,
         evaluated: rows.length,
-        transitions: await this.evaluate(manager, rows, now, scope, provisionings),
+        transitions: await this.evaluate(manager, rows, now, scope, !NEWS, provisionings),
       };
     });
   }
@@ -236,13 +243,15 @@ export class AqueductLedger {
    * Evaluates locked access rows at `now`, read once the locks are held: a write that waited for
    * a row must not evaluate it at a moment older than what the holder just wrote. For the same
    * reason a row is never evaluated before its last evaluation (time only moves forward for it).
-   * Writes the transitions, and what changed in the rows (with the commit).
+   * Writes the transitions, and what changed in the rows (with the commit). `news`: the rows are
+   * evaluated for an event just applied (a loss found pending is seen now), not by the sweep.
    */
   private async evaluate(
     manager: EntityManager,
     rows: AccessRow[],
     now: Date,
     scope: LedgerScope,
+    news: boolean,
     loaded?: Map<string, ProvisioningDates[]>,
   ): Promise<AccessTransition[]> {
     if (rows.length === 0) {
@@ -262,7 +271,7 @@ export class AqueductLedger {
         accessUntil: row.announced_until,
         orgs: row.announced_orgs,
       };
-      const due = transitionsDue(announced, evaluation, at, settleMs, row.loss_observed_at);
+      const due = transitionsDue(announced, evaluation, at, settleMs, row.loss_observed_at, news);
       const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
       due.transitions.forEach((transition, index) => {
         const seq = row.announce_seq + index + 1;
