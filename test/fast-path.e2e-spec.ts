@@ -4,6 +4,7 @@ import { invoicePaidEvent, provisioningStartEvent } from 'nestjs-aqueduct/testin
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { postAccepted } from './support/post';
+import { deliveriesSettled, period } from './support/subscription';
 import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
@@ -114,6 +115,52 @@ describe('dispatch.localBacklogPerSlot: the fast path, and turning it off', () =
       started_in_insert: true,
     });
   });
+
+  /**
+   * A body without `createdAt` is stored with its arrival time, which orders it in the ledger. The
+   * fast path handed the listeners the body's missing date instead, and the ledger ordered such
+   * events as 1970: every later update looked no newer than the first and was dropped.
+   */
+  it.each([
+    ['the fast path', {}],
+    ['a claim', { localBacklogPerSlot: 0 }],
+  ])(
+    'events without createdAt are ordered by their arrival, through %s',
+    async (_path, options) => {
+      app = await createTestApp({
+        databaseUrl: db.url,
+        aqueduct: {
+          secrets: [SECRET],
+          verification: { scheme: 'shared-secret' },
+          dispatch: { pollIntervalMs: 50, ...options },
+        },
+      });
+      const customerId = `owner_undated_${options.localBacklogPerSlot ?? 'fast'}`;
+      const users: [string, string][] = [['Ada', 'ada@undated.test']];
+      const object = () => period(customerId, { start: new Date(), users: [...users] });
+      for (const user of [undefined, ['Bob', 'bob@undated.test'], ['Cy', 'cy@undated.test']]) {
+        if (user) {
+          users.push(user as [string, string]);
+        }
+        const type = user ? 'provisioning.update' : 'provisioning.start';
+        await postAccepted(app, { type, object: object() }, SECRET);
+        await deliveriesSettled(app);
+      }
+      const dataSource = app.get(DataSource);
+      const [provisioning] = await dataSource.query(
+        `SELECT p.orgs, p.last_event_at = e.created_at AS ordered_as_stored
+         FROM aqueduct_provisionings p JOIN aqueduct_events e ON e.id = p.last_event_id
+        WHERE p.customer_id = $1`,
+        [customerId],
+      );
+      expect(provisioning.orgs[0].users.map((u: { email: string }) => u.email)).toEqual([
+        'ada@undated.test',
+        'bob@undated.test',
+        'cy@undated.test',
+      ]);
+      expect(provisioning.ordered_as_stored).toBe(true);
+    },
+  );
 
   it("with 0, stores the ledger's access.* deliveries pending for a claim", async () => {
     expect(await accessStartedDeliveryOf({ localBacklogPerSlot: 0 })).toEqual({

@@ -140,7 +140,7 @@ export class LedgerSql {
         object.metadata ? JSON.stringify(object.metadata) : null,
         event.id,
         event.type,
-        event.createdAt ?? new Date(0),
+        event.createdAt ?? event.receivedAt,
         rank,
         from,
       ],

@@ -6,7 +6,10 @@ export interface AqueductEvent<TObject = unknown, TType extends string = string>
   /** The module's id of the event (the inbox row). */
   id: string;
   type: TType;
-  /** The envelope's `createdAt` (when Aqueduct created it); null when the body had none. */
+  /**
+   * The envelope's `createdAt` (when Aqueduct created it). A body without one is stored with its
+   * arrival time instead (with a warning), so every run orders the event the same.
+   */
   createdAt: Date | null;
   receivedAt: Date;
   /** The event's object: a `ProvisioningDto` / `InvoiceDto` for known types, else as received. */

@@ -153,7 +153,8 @@ export class WebhookReceiver {
         attempts: 1,
         firstRun: true,
         type: parsed.type,
-        createdAt: parsed.createdAt,
+        // As stored (the arrival time when the body had none), so every run orders it the same.
+        createdAt: record.createdAt,
         receivedAt,
         payload: parsed.payload,
         // Built once by the parser, shared by the event's listeners.
