@@ -8,7 +8,7 @@
  * 3. Wrong content types with valid signatures: 415, no row.
  * 4. The process stays up and its heap does not grow across identical batches.
  *
- * Bugs it found (B1-B7, now fixed) are kept as regression properties with their minimal
+ * Bugs it found (B1-B7, now fixed; B8 came from a review) are kept as regression properties with their minimal
  * counterexamples; `knownBug()` names their inputs, which are quarantined where the oracle says 200.
  */
 import type { INestApplication } from '@nestjs/common';
@@ -420,6 +420,20 @@ describe('Hostile input (property-based, real HTTP and Postgres)', () => {
         ),
         30,
       );
+    });
+
+    // B8 (found by a review). {"type":"customer.created\ud800"} → 503 on every retry, no row;
+    // expected 200. Postgres refuses the escape in the type's JSON as in jsonb (22P02), and the
+    // raw-bytes fallback wrote the same type again. A well-formed type longer than the limit did
+    // the same when the cut fell inside a surrogate pair ("a" and 100 emoji: 201 UTF-16 units).
+    it('B8: a lone surrogate in "type", or an overlong type cut inside a pair, is stored, not 503', async () => {
+      await assertBug(
+        fc.asyncProperty(text, loneSurrogate, text, async (before, surrogate, after) => {
+          await mustBeStored(utf8(JSON.stringify({ type: before + surrogate + after })));
+        }),
+        20,
+      );
+      await mustBeStored(utf8(JSON.stringify({ type: `a${'😀'.repeat(100)}`, createdAt: 1 })));
     });
 
     // B6. With the default maxBodyBytes (1 MiB), JSON nested deeper than Postgres' jsonb parser

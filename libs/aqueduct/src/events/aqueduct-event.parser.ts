@@ -6,6 +6,7 @@ import { AqueductEventType, UNTYPED_EVENT, normaliseEventType } from './aqueduct
 import { InvoiceDto } from './invoice.dto';
 import { ProvisioningDto, normaliseProvisioning } from './provisioning.dto';
 import { isRecord } from '../utils/is-record';
+import { truncate } from '../utils/well-formed';
 
 /**
  * What a verified body turned out to be. A valid event without a `createdAt` has `createdAt: null`
@@ -57,8 +58,8 @@ export function parseAqueductEvent(rawBody: Buffer): ParsedEvent {
     typeof payload.type === 'string' && payload.type.trim()
       ? normaliseEventType(payload.type)
       : UNTYPED_EVENT;
-  // Stored (and indexed) at most this long, whatever was sent.
-  const type = named.slice(0, MAX_TYPE_LENGTH);
+  // Stored (and indexed) at most this long, whatever was sent, and never cut inside a character.
+  const type = truncate(named, MAX_TYPE_LENGTH);
   const parsedDate = toDate(payload.createdAt);
   const createdAt = parsedDate instanceof Date ? parsedDate : null;
   const warnings = createdAt ? [] : [CREATED_AT_MISSING];

@@ -1,3 +1,4 @@
+import { truncate, wellFormed } from '../utils/well-formed';
 import type { InboxRecord } from './aqueduct-inbox.types';
 
 /**
@@ -16,8 +17,9 @@ export const isPayloadFault = (error: unknown) => {
 /** Longest reason, and event type, kept on a record stored as raw bytes. */
 const MAX_RAW_TEXT = 200;
 
-/** Text Postgres will take: no NUL, bounded. */
-const storable = (text: string, max = 500) => text.split('\u0000').join('').slice(0, max);
+/** Text Postgres will take, in text and in JSON: no NUL, no lone surrogate, bounded. */
+const storable = (text: string, max = 500) =>
+  wellFormed(truncate(text.split('\u0000').join(''), max));
 
 /** Already in the form `asRawRecord` gives: nothing left that Postgres could refuse. */
 export const isStoredAsRaw = (record: InboxRecord) =>
