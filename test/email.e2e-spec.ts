@@ -194,6 +194,32 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(smtp.to('dot@acme.test')).toHaveLength(1);
   });
 
+  it('an "access started" mail redriven after access ended is not sent', async () => {
+    smtp.down = true; // out when access starts: the mail's delivery dies
+    const start = startNow({
+      customerId: 'owner_late_start_mail',
+      provisioningOrgs: users(['Lea', 'lea@acme.test']),
+    });
+    await post(start);
+    expect(await emailDelivery(await accessEvent('owner_late_start_mail'))).toMatchObject({
+      state: 'dead',
+    });
+    smtp.down = false;
+    // The period ends, its grace runs out: the customer is told access ended.
+    clock.set(new Date(start.object.endDate));
+    await post(provisioningEndEvent(start.object, clock.now()));
+    await deliveriesSettled(host.app);
+    clock.set(new Date(new Date(start.object.gracePeriodEndDate).getTime() + DAY));
+    await host.app.get(ExpiryJob).sweep();
+    await waitFor(() => smtp.to('lea@acme.test').length === 1, 20_000, 'the "ended" mail');
+    // The operator redrives what died during the outage: "started" is no longer true.
+    await host.app.get(AqueductEventsService).redriveDead();
+    await deliveriesSettled(host.app);
+    expect(smtp.to('lea@acme.test').map((mail) => mail.subject)).toEqual([
+      'Your access to Acme Pro has ended',
+    ]);
+  });
+
   it('a mail sent again (its record lost in a crash) carries the first one’s Message-ID', async () => {
     await post(
       startNow({

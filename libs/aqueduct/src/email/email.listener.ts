@@ -32,6 +32,12 @@ export const EMAIL_LISTENER = 'aqueduct.email';
 /** SMTP replies from 500 up are permanent (RFC 5321): retrying would be refused again. */
 const PERMANENT_SMTP_REPLY = 500;
 
+/**
+ * A transition this recent, mailed on its delivery's first run, is the customer's state: later
+ * ones (an end, a lapse) take longer than this to be announced after it.
+ */
+const FRESH_MS = 60_000;
+
 /** Mails of one delivery in flight at once: nodemailer's pool holds 5 connections by default. */
 const PARALLEL_SENDS = 5;
 
@@ -94,7 +100,7 @@ export class EmailListener implements OnModuleInit {
     const template = TEMPLATE_FOR[event.type];
     const object = (event.object ?? {}) as Record<string, any>;
     // A delivery stored before an upgrade may be for a type that is no longer mailed.
-    if (!template || !(await this.stillTrue(template, object))) {
+    if (!template || !(await this.stillTrue(template, object, event, context))) {
       return;
     }
     const recipients = isOperatorTemplate(template)
@@ -140,14 +146,22 @@ export class EmailListener implements OnModuleInit {
 
   /**
    * Whether the transition still describes the customer when its mail goes out (a delivery may
-   * run late, after a retry or an outage): "period ended" only while in grace with nothing after
-   * it and its end ahead, "access ended" only while access is gone.
+   * run late: a retry, an outage, a redrive, a replay): "access started" or "renewed" only while
+   * access lasts, "period ended" only while in grace with nothing after it and its end ahead,
+   * "access ended" only while access is gone. A start or a renewal mailed on its first run right
+   * after it was announced is true by construction: no read.
    */
   private async stillTrue(
     template: EmailTemplateName,
     object: Record<string, any>,
+    event: AqueductEvent,
+    context: AqueductListenerContext,
   ): Promise<boolean> {
-    if (template !== 'period-ended' && template !== 'access-ended') {
+    if (isOperatorTemplate(template)) {
+      return true;
+    }
+    const granting = template === 'access-started' || template === 'access-renewed';
+    if (granting && context.firstRun && Date.now() - event.receivedAt.getTime() < FRESH_MS) {
       return true;
     }
     const now = this.clock.now();
@@ -156,6 +170,9 @@ export class EmailListener implements OnModuleInit {
       String(object.productId),
       now,
     );
+    if (granting) {
+      return access?.hasAccess === true;
+    }
     if (template === 'access-ended') {
       return !access?.hasAccess;
     }
