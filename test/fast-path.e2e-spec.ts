@@ -121,7 +121,7 @@ describe('dispatch.localBacklogPerSlot: the fast path, and turning it off', () =
    * fast path handed the listeners the body's missing date instead, and the ledger ordered such
    * events as 1970: every later update looked no newer than the first and was dropped.
    */
-  it.each([
+  it.each<[string, { localBacklogPerSlot?: number }]>([
     ['the fast path', {}],
     ['a claim', { localBacklogPerSlot: 0 }],
   ])(
