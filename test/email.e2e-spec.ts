@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AqueductEventsService, ExpiryJob, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { DataSource } from 'typeorm';
+import { LogCapture } from './support/log-capture';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled } from './support/subscription';
@@ -367,5 +370,126 @@ describe('The renewal mail, when asked for (email.mails)', () => {
     const [mail] = smtp.to('rene@acme.test');
     expect(mail.subject).toBe('Your access to prod_pro was renewed');
     expect(mail.text).toContain('the new period runs until June 30, 2026');
+  });
+});
+
+/** An SMTP server that greylists every recipient (450, in Postfix's words) or refuses the login. */
+class ScriptedSmtpServer {
+  greylist = false;
+  refuseLogin = false;
+  readonly received: string[] = [];
+  port = 0;
+  private server?: SMTPServer;
+
+  async start(): Promise<void> {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onAuth: (auth, _session, callback) =>
+        this.refuseLogin
+          ? callback(
+              Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }),
+            )
+          : callback(null, { user: auth.username }),
+      onRcptTo: (address, _session, callback) =>
+        callback(
+          this.greylist
+            ? Object.assign(
+                new Error(`4.2.0 <${address.address}>: Recipient address rejected: Greylisted`),
+                { responseCode: 450 },
+              )
+            : undefined,
+        ),
+      onData: (stream, session, callback) => {
+        stream.resume();
+        stream.on('end', () => {
+          this.received.push(...session.envelope.rcptTo.map((r) => r.address));
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.server.address() as AddressInfo).port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+describe("The mail server's answers", () => {
+  const smtp = new ScriptedSmtpServer();
+  const logs = new LogCapture();
+  const host = useTestApp(
+    () => ({
+      logger: logs,
+      aqueduct: {
+        secrets: [SECRET],
+        dispatch: {
+          maxAttempts: 2,
+          retryBaseDelayMs: 50,
+          retryMaxDelayMs: 100,
+          pollIntervalMs: 50,
+        },
+        expiry: { enabled: false },
+        email: {
+          transport: {
+            host: '127.0.0.1',
+            port: smtp.port,
+            secure: false,
+            ignoreTLS: true,
+            auth: { user: 'billing', pass: 'rotated-password' },
+          },
+          from: 'Acme Billing <billing@acme.test>',
+        },
+      },
+    }),
+    { servers: [smtp] },
+  );
+  const startFor = (customerId: string, address: string) =>
+    postAccepted(
+      host.app,
+      provisioningStartEvent({ customerId, provisioningOrgs: users(['Gus', address]) }),
+      SECRET,
+    );
+  const emailDeliveryOf = (customerId: string) =>
+    waitFor(
+      async () => {
+        const [row] = await host.app.get(DataSource).query(
+          `SELECT d.state, e.id FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
+            WHERE e.type = 'access.started' AND e.payload->'object'->>'customerId' = $1
+              AND d.listener = 'aqueduct.email'`,
+          [customerId],
+        );
+        return row && (row.state === 'done' || row.state === 'dead') && row;
+      },
+      20_000,
+      `the access.started mail delivery of ${customerId}`,
+    );
+
+  it('a recipient greylisted (450) is retried, and its address is in no log line', async () => {
+    smtp.greylist = true;
+    smtp.refuseLogin = false;
+    await startFor('owner_greylisted', 'gus.private@customer.test');
+    expect(await emailDeliveryOf('owner_greylisted')).toMatchObject({ state: 'dead' });
+    expect(logs.matching(/gus\.private@customer\.test/)).toEqual([]);
+    expect(logs.matching(/not mailed yet \(will retry\): .*<address>/).length).toBeGreaterThan(0);
+  });
+
+  it('a login refused (535, a rotated password) is retried, not recorded as the recipient refusing', async () => {
+    smtp.greylist = false;
+    smtp.refuseLogin = true;
+    await startFor('owner_login_refused', 'ann@customer.test');
+    const { state, id } = await emailDeliveryOf('owner_login_refused');
+    expect(state).toBe('dead');
+    // The operator fixes the password and redrives: the customer gets the mail.
+    smtp.refuseLogin = false;
+    await host.app.get(AqueductEventsService).redrive(`${id}:aqueduct.email`);
+    await waitFor(() => smtp.received.includes('ann@customer.test'), 20_000, 'the mail');
+    const records = await host.app
+      .get(DataSource)
+      .query(`SELECT status FROM aqueduct_emails WHERE recipient = 'ann@customer.test'`);
+    expect(records).toEqual([{ status: 'sent' }]);
   });
 });

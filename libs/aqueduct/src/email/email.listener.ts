@@ -33,6 +33,18 @@ export const EMAIL_LISTENER = 'aqueduct.email';
 const PERMANENT_SMTP_REPLY = 500;
 
 /**
+ * The commands whose refusal is about this recipient or this message (nodemailer's `command`).
+ * A 5xx to anything else (the login, `MAIL FROM`, the greeting) is about the module's own setup:
+ * a rotated password or a sender the server does not allow. Recording those as refused for good
+ * would drop every customer's mail until the setup is fixed; retried, they wait for the fix and
+ * dead-letter (an operator alert) if it does not come.
+ */
+const RECIPIENT_COMMANDS = ['RCPT TO', 'DATA'];
+
+/** Mail addresses, as servers quote them in their replies (`<ada@example.com>`). */
+const ADDRESS_IN_TEXT = /[^\s<>"'():;,]+@[^\s<>"'():;,]+/g;
+
+/**
  * A transition this recent, mailed on its delivery's first run, is the customer's state: later
  * ones (an end, a lapse) take longer than this to be announced after it.
  */
@@ -138,8 +150,9 @@ export class EmailListener implements OnModuleInit {
       throw thrown.reason;
     }
     if (transient.length > 0) {
+      // Logged, and kept as the delivery's last error: a server's reply often quotes the address.
       throw new Error(
-        `${transient.length} recipient(s) not mailed yet (will retry): ${transient[0].message}`,
+        `${transient.length} recipient(s) not mailed yet (will retry): ${transient[0].message.replace(ADDRESS_IN_TEXT, '<address>')}`,
       );
     }
   }
@@ -232,8 +245,12 @@ export class EmailListener implements OnModuleInit {
     error: unknown,
     settle: SettleMail,
   ): Promise<Error | undefined> {
-    const code = (error as { responseCode?: number }).responseCode;
-    if (code !== undefined && code >= PERMANENT_SMTP_REPLY) {
+    const { responseCode: code, command } = error as { responseCode?: number; command?: string };
+    if (
+      code !== undefined &&
+      code >= PERMANENT_SMTP_REPLY &&
+      RECIPIENT_COMMANDS.includes(command ?? '')
+    ) {
       await this.reject(mail, (error as Error).message, settle(true));
       this.logger.warn(
         `The mail server refused a recipient for good (${code}); "${mail.template}" for event ${mail.event.id} skipped for it`,
