@@ -4,6 +4,7 @@ import {
   provisioningStartEvent,
   signAqueductRequest,
 } from 'nestjs-aqueduct/testing';
+import { createHmac, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { storedEvents } from './support/app';
@@ -216,6 +217,51 @@ describe('Receiving webhooks: every row of the status-code table', () => {
   it('accepts a body just under the limit, larger than the host JSON parser default of 100 kB would allow', async () => {
     const event = provisioningStartEvent({ metadata: { blob: 'y'.repeat(MAX_BODY - 2000) } });
     await post(sign(event)).expect(200);
+  });
+
+  /** Bytes signed as Standard Webhooks signs them (the package signs strings only). */
+  const postBytes = (bytes: Buffer, contentType: string) => {
+    const id = `msg_${randomUUID().replace(/-/g, '')}`;
+    const seconds = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+    const mac = createHmac('sha256', key)
+      .update(Buffer.concat([Buffer.from(`${id}.${seconds}.`), bytes]))
+      .digest('base64');
+    return request(host.app.getHttpServer())
+      .post(PATH)
+      .set({
+        'content-type': contentType,
+        'webhook-id': id,
+        'webhook-timestamp': seconds,
+        'webhook-signature': `v1,${mac}`,
+      })
+      // As they are: superagent would serialize a Buffer sent as JSON.
+      .serialize((body: Buffer) => body as unknown as string)
+      .send(bytes);
+  };
+  const named = (name: string) =>
+    JSON.stringify({ type: 'customer.created', createdAt: 1, object: { name } });
+
+  it('a body not in UTF-8 is read in the charset it declares, and its bytes are kept', async () => {
+    const bytes = Buffer.from(named('Zoë Müller'), 'latin1');
+    const res = await postBytes(bytes, 'application/json; charset=iso-8859-1').expect(200);
+    const [row] = await rowsFor(res.body.id);
+    expect(row.payload.object.name).toBe('Zoë Müller');
+    expect(Buffer.from(row.raw_body!).equals(bytes)).toBe(true);
+    expect(row.warnings).toEqual([
+      'body is not UTF-8: read as windows-1252; the bytes received are kept',
+    ]);
+  });
+
+  it('a body not in UTF-8 that declares no charset is accepted as UTF-8, with its bytes kept', async () => {
+    const bytes = Buffer.from(named('Zoë'), 'latin1');
+    const res = await postBytes(bytes, 'application/json').expect(200);
+    const [row] = await rowsFor(res.body.id);
+    expect(row).toMatchObject({ status: 'accepted', payload: { object: { name: 'Zo\ufffd' } } });
+    expect(Buffer.from(row.raw_body!).equals(bytes)).toBe(true);
+    expect(row.warnings).toEqual([
+      'body is not UTF-8: read as UTF-8, with U+FFFD for the bytes that are not; the bytes received are kept',
+    ]);
   });
 });
 

@@ -76,6 +76,7 @@ export async function storedEvents(app: INestApplication): Promise<
     dedup_key: string;
     headers: Record<string, string>;
     raw_body: Buffer | null;
+    warnings: string[] | null;
   }[]
 > {
   return app.get(DataSource).query(`SELECT * FROM aqueduct_events ORDER BY received_at, id`);

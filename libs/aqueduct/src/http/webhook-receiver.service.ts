@@ -26,6 +26,7 @@ import { printable } from '../utils/printable';
 import { acceptedAck, quarantinedAck, quarantinedRejection, type WebhookAck } from './webhook.ack';
 import { keptHeaderNames, pickHeaders } from './webhook.headers';
 import { reportQuarantined } from './webhook-quarantine.alert';
+import { bodyText } from './webhook.body-text';
 import { toInboxRecord } from './webhook.record';
 
 export type { WebhookAck } from './webhook.ack';
@@ -81,10 +82,12 @@ export class WebhookReceiver {
     verified: VerifiedWebhook,
     seen: { type: string },
   ): Promise<WebhookAck> {
-    const parsed = parseAqueductEvent(rawBody);
+    const body = bodyText(rawBody, headers['content-type']);
+    const parsed = parseAqueductEvent(body.utf8);
     seen.type = parsed.type;
     const record = toInboxRecord({
       rawBody,
+      body,
       verified,
       parsed,
       headers: pickHeaders(headers, this.keptHeaders),

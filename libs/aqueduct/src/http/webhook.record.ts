@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedEvent } from '../events/aqueduct-event.parser';
 import type { VerifiedWebhook } from '../options/webhook-verifier.interface';
 import type { InboxRecord } from '../storage/aqueduct-inbox.service';
+import type { BodyText } from './webhook.body-text';
 
 /** Longest delivery id used as it is in a dedup key; a longer one is hashed (the key is indexed). */
 const MAX_DELIVERY_ID_IN_KEY = 200;
@@ -26,6 +27,8 @@ export function dedupKeyOf(rawBody: Buffer, verified: VerifiedWebhook): string {
 /** A verified request, as the receiver knows it once the body is parsed. */
 export interface ReceivedWebhook {
   rawBody: Buffer;
+  /** What the parser read. */
+  body: BodyText;
   verified: VerifiedWebhook;
   parsed: ParsedEvent;
   /** The headers kept with the event. */
@@ -40,6 +43,7 @@ export interface ReceivedWebhook {
  */
 export function toInboxRecord({
   rawBody,
+  body,
   verified,
   parsed,
   headers,
@@ -51,14 +55,24 @@ export function toInboxRecord({
     // Without a createdAt, the arrival time orders the event (and the event says so).
     createdAt: parsed.createdAt ?? (parsed.valid ? new Date() : null),
     // The received text itself: no re-serialisation, and numbers keep their precision.
-    payloadJson: parsed.payload === null ? null : rawBody.toString('utf8'),
+    payloadJson: parsed.payload === null ? null : body.utf8.toString('utf8'),
     rawBody,
     headers,
     deliveryId: verified.deliveryId?.slice(0, MAX_DELIVERY_ID_STORED) ?? null,
     signedAt: verified.signedAt ?? null,
     status: parsed.valid ? 'accepted' : 'quarantined',
     errors: parsed.valid ? null : parsed.errors,
-    warnings: parsed.valid && parsed.warnings.length > 0 ? parsed.warnings : null,
+    warnings: warningsOf(parsed, body),
+    keepRawBody: body.warning !== undefined,
     listeners,
   };
+}
+
+/** What was assumed to accept the event, or null. */
+function warningsOf(parsed: ParsedEvent, body: BodyText): string[] | null {
+  const warnings = [
+    ...(parsed.valid ? parsed.warnings : []),
+    ...(body.warning ? [body.warning] : []),
+  ];
+  return warnings.length > 0 ? warnings : null;
 }

@@ -73,7 +73,7 @@ function inputRow(r: InboxRecord): string {
     type: r.type,
     created_at: epochMs(r.createdAt),
     raw_body:
-      r.rawBody && (r.payloadJson === null || r.status !== 'accepted')
+      r.rawBody && (r.keepRawBody || r.payloadJson === null || r.status !== 'accepted')
         ? r.rawBody.toString('base64')
         : null,
     headers: r.headers,

@@ -16,6 +16,8 @@ export interface InboxRecord {
   errors: string[] | null;
   /** What was assumed to accept it (a missing `createdAt`, …). */
   warnings?: string[] | null;
+  /** Keep the raw bytes even when accepted: the JSON stored is not them (a body not in UTF-8). */
+  keepRawBody?: boolean;
   /** Listeners that get a delivery when the event is accepted. */
   listeners: string[];
   /**

@@ -1,0 +1,43 @@
+import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
+
+/** The `charset` parameter of a Content-Type (`application/json; charset=iso-8859-1`). */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+
+/** A verified body as the parser and the inbox read it. */
+export interface BodyText {
+  /** The body's text, as UTF-8 bytes: the received bytes themselves when they are UTF-8. */
+  utf8: Buffer;
+  /** Set when the received bytes were not UTF-8: the warning stored with the event. */
+  warning?: string;
+}
+
+/**
+ * JSON travels as UTF-8 (RFC 8259), and nearly always the body is: it is then read as it is. A
+ * body that is not (a sender that encodes in the charset its Content-Type names) is read in that
+ * charset when Node knows it, else as UTF-8 with U+FFFD for the bytes that are not; either way the
+ * event says so, and keeps the bytes received. Read blindly as UTF-8, "Zoë" reached the ledger and
+ * the mails as "Zo\uFFFD", and the signed original was gone.
+ */
+export function bodyText(rawBody: Buffer, contentType: string | undefined): BodyText {
+  if (isUtf8(rawBody)) {
+    return { utf8: rawBody };
+  }
+  const decoder = decoderFor(contentType?.match(CHARSET)?.[1]);
+  const readAs =
+    decoder.encoding === 'utf-8'
+      ? 'UTF-8, with U+FFFD for the bytes that are not'
+      : decoder.encoding;
+  return {
+    utf8: Buffer.from(decoder.decode(rawBody)),
+    warning: `body is not UTF-8: read as ${readAs}; the bytes received are kept`,
+  };
+}
+
+function decoderFor(charset: string | undefined): TextDecoder {
+  try {
+    return new TextDecoder(charset ?? 'utf-8');
+  } catch {
+    return new TextDecoder('utf-8'); // a charset Node does not know
+  }
+}
