@@ -415,6 +415,23 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     expect(mails(c)).toEqual([STARTED]);
   });
 
+  it('an end that names no orgs keeps the users through the grace period, and mails them', async () => {
+    const c = 'owner_end_without_orgs';
+    const p = period(c, { start: at(0) });
+    await start(p);
+    clock.set(at(30));
+    const { provisioningOrgs: _omitted, ...withoutOrgs } = p;
+    await end(withoutOrgs, at(30));
+    await tick(at(30, SETTLED));
+    expect(await has(c, at(31))).toBe(true);
+    expect(actions(c)).toEqual(['provision']); // no update that takes every user away
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED]);
+    await tick(at(37, SETTLED));
+    const last = calls.filter((call) => call.customerId === c).at(-1)!;
+    expect([last.action, last.emails]).toEqual(['deprovision', [`ada@${domainOf(c)}`]]);
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
+  });
+
   it('seats added on renewal are provisioned at once; seats only the old period had go with its grace', async () => {
     const c = 'owner_seats';
     const [ada, bob, cy] = ['ada', 'bob', 'cy'].map(

@@ -118,7 +118,8 @@ const provisioningColumns = (
  * one it was under until now), with the orgs of those that may grant access from `$19` on. It runs
  * in the transaction's first round trip, after the locks, so the caller's evaluation moment (read
  * once they are held) is not known yet. The statement's snapshot does not see its own write, so the
- * written row comes from RETURNING (`applied`) and stands in for the version the table held.
+ * written row comes from RETURNING (`applied`) and stands in for the version the table held. Orgs
+ * given as null (`$13`: the event named none) keep the provisioning's.
  */
 export const UPSERT_PROVISIONING_SQL = `
 WITH upserted AS (
@@ -126,14 +127,14 @@ INSERT INTO aqueduct_provisionings AS p
   (key, provisioning_id, customer_id, product_id, subscription_id, invoice_id, start_date, end_date,
    grace_period_end_date, contract_start_date, contract_end_date, access_until, orgs, metadata,
    last_event_id, last_event_type, last_event_at, last_event_rank)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14::jsonb, $15, $16, $17, $18)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::jsonb, '[]'), $14::jsonb, $15, $16, $17, $18)
 ON CONFLICT (key) DO UPDATE SET
   provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
   product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
   invoice_id = EXCLUDED.invoice_id, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
   grace_period_end_date = EXCLUDED.grace_period_end_date,
   contract_start_date = EXCLUDED.contract_start_date, contract_end_date = EXCLUDED.contract_end_date,
-  access_until = EXCLUDED.access_until, orgs = EXCLUDED.orgs, metadata = EXCLUDED.metadata,
+  access_until = EXCLUDED.access_until, orgs = coalesce($13::jsonb, p.orgs), metadata = EXCLUDED.metadata,
   last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
   last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { ProvisioningDto } from '../events/provisioning.dto';
 import type { AqueductEvent } from '../events/aqueduct-event.interface';
 import type { InlineStatement } from '../storage/opening-transaction';
+import { isRecord } from '../utils/is-record';
 import type { ProvisioningDates } from './access-timeline.interfaces';
 import { INVOICE_LOCK_CLASS, PROVISIONING_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
@@ -136,7 +137,8 @@ export class LedgerSql {
         object.contractEndDate ?? null,
         // A grace period never ends access before the paid period does.
         grace && grace.getTime() > endDate.getTime() ? grace : endDate,
-        JSON.stringify(object.provisioningOrgs ?? []),
+        // An event that names no orgs keeps those the provisioning has (see UPSERT_PROVISIONING_SQL).
+        namesOrgs(event) ? JSON.stringify(object.provisioningOrgs ?? []) : null,
         object.metadata ? JSON.stringify(object.metadata) : null,
         event.id,
         event.type,
@@ -173,4 +175,16 @@ export class LedgerSql {
     const ids = updates.map((update) => update.id as string);
     return { text: UPDATE_ACCESS_SQL, values: [JSON.stringify(updates), `{${ids.join(',')}}`] };
   }
+}
+
+/**
+ * Whether the event's body names the provisioning's orgs. The DTO reads a missing
+ * `provisioningOrgs` as none; an `end` or an `update` that leaves them out is not taking every user's
+ * access away (the grace period's users, and its mails, would be gone).
+ */
+function namesOrgs(event: AqueductEvent<ProvisioningDto>): boolean {
+  const object = event.payload?.object;
+  return (
+    !isRecord(object) || (object.provisioningOrgs !== undefined && object.provisioningOrgs !== null)
+  );
 }
