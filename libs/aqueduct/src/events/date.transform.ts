@@ -4,6 +4,13 @@ import { Transform } from 'class-transformer';
 const EPOCH_MILLISECONDS_FROM = 1e11;
 
 /**
+ * An ISO 8601 date and time with no offset (`2026-03-01T12:00:00`, or with a space). JavaScript
+ * reads it in the server's time zone, so the same event would grant access at different instants
+ * on hosts in different zones: it is read as UTC, as a date alone already is.
+ */
+const DATE_TIME_WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/i;
+
+/**
  * Parses an ISO 8601 string or an epoch number into a Date. Anything else is left as it is, so
  * that `@IsDate()` reports the field by name instead of the value silently becoming "Invalid Date".
  */
@@ -12,7 +19,8 @@ export function toDate(value: unknown): unknown {
   if (typeof value === 'number' && Number.isFinite(value)) {
     parsed = new Date(value < EPOCH_MILLISECONDS_FROM ? value * 1000 : value);
   } else if (typeof value === 'string' && value.trim() !== '') {
-    parsed = new Date(value);
+    const text = value.trim();
+    parsed = new Date(DATE_TIME_WITHOUT_OFFSET.test(text) ? `${text.replace(' ', 'T')}Z` : text);
   }
   // Out of range (1e20 gives an Invalid Date; year -4713 is valid in JS but not in Postgres) must
   // fail validation, not reach the database.

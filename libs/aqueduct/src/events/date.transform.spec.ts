@@ -1,0 +1,32 @@
+import { execFileSync } from 'node:child_process';
+import { toDate } from './date.transform';
+
+/** `toDate(value)` in a Node process whose zone is `zone` (Jest's workers keep the one they started in). */
+function toDateIn(zone: string, value: string): string {
+  const script = `process.stdout.write(require(${JSON.stringify(require.resolve('./date.transform'))}).toDate(${JSON.stringify(value)}).toISOString())`;
+  return execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    env: { ...process.env, TZ: zone },
+    encoding: 'utf8',
+  });
+}
+
+describe('toDate', () => {
+  it('reads a date and time without an offset as UTC, whatever the server zone', () => {
+    expect(toDateIn('America/New_York', '2026-03-01T12:00:00')).toBe('2026-03-01T12:00:00.000Z');
+    expect(toDateIn('Asia/Kolkata', '2026-03-01 12:00:00.250')).toBe('2026-03-01T12:00:00.250Z');
+    expect((toDate('2026-03-01T12:00') as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
+  });
+
+  it('keeps the offset it is given, and reads a date alone as UTC', () => {
+    expect(toDateIn('America/New_York', '2026-03-01T12:00:00+02:00')).toBe(
+      '2026-03-01T10:00:00.000Z',
+    );
+    expect(toDateIn('America/New_York', '2026-03-01')).toBe('2026-03-01T00:00:00.000Z');
+  });
+
+  it('reads epoch seconds and milliseconds, and leaves what is not a date as it is', () => {
+    expect((toDate(1_772_366_400) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect((toDate(1_772_366_400_000) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect(toDate('soon')).toBe('soon');
+  });
+});
