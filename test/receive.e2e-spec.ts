@@ -227,17 +227,19 @@ describe('Receiving webhooks: every row of the status-code table', () => {
     const mac = createHmac('sha256', key)
       .update(Buffer.concat([Buffer.from(`${id}.${seconds}.`), bytes]))
       .digest('base64');
-    return request(host.app.getHttpServer())
-      .post(PATH)
-      .set({
-        'content-type': contentType,
-        'webhook-id': id,
-        'webhook-timestamp': seconds,
-        'webhook-signature': `v1,${mac}`,
-      })
-      // As they are: superagent would serialize a Buffer sent as JSON.
-      .serialize((body: Buffer) => body as unknown as string)
-      .send(bytes);
+    return (
+      request(host.app.getHttpServer())
+        .post(PATH)
+        .set({
+          'content-type': contentType,
+          'webhook-id': id,
+          'webhook-timestamp': seconds,
+          'webhook-signature': `v1,${mac}`,
+        })
+        // As they are: superagent would serialize a Buffer sent as JSON.
+        .serialize((body: Buffer) => body as unknown as string)
+        .send(bytes)
+    );
   };
   const named = (name: string) =>
     JSON.stringify({ type: 'customer.created', createdAt: 1, object: { name } });
@@ -250,6 +252,17 @@ describe('Receiving webhooks: every row of the status-code table', () => {
     expect(Buffer.from(row.raw_body!).equals(bytes)).toBe(true);
     expect(row.warnings).toEqual([
       'body is not UTF-8: read as windows-1252; the bytes received are kept',
+    ]);
+  });
+
+  it('a body that begins with a byte order mark is accepted, its bytes kept', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(named('Zoë'))]);
+    const res = await postBytes(bytes, 'application/json').expect(200);
+    const [row] = await rowsFor(res.body.id);
+    expect(row).toMatchObject({ status: 'accepted', payload: { object: { name: 'Zoë' } } });
+    expect(Buffer.from(row.raw_body!).equals(bytes)).toBe(true);
+    expect(row.warnings).toEqual([
+      'body began with a byte order mark, ignored; the bytes received are kept',
     ]);
   });
 

@@ -4,6 +4,10 @@ import { TextDecoder } from 'node:util';
 /** The `charset` parameter of a Content-Type (`application/json; charset=iso-8859-1`). */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
+/** U+FEFF in UTF-8, which some senders write before their JSON. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const BOM_WARNING = 'body began with a byte order mark, ignored; the bytes received are kept';
+
 /** A verified body as the parser and the inbox read it. */
 export interface BodyText {
   /** The body's text, as UTF-8 bytes: the received bytes themselves when they are UTF-8. */
@@ -21,7 +25,11 @@ export interface BodyText {
  */
 export function bodyText(rawBody: Buffer, contentType: string | undefined): BodyText {
   if (isUtf8(rawBody)) {
-    return { utf8: rawBody };
+    // RFC 8259 lets a parser ignore a byte order mark; JSON.parse does not, and a quarantined event
+    // is a customer without access.
+    return rawBody.subarray(0, UTF8_BOM.length).equals(UTF8_BOM)
+      ? { utf8: rawBody.subarray(UTF8_BOM.length), warning: BOM_WARNING }
+      : { utf8: rawBody };
   }
   const decoder = decoderFor(contentType?.match(CHARSET)?.[1]);
   const readAs =
