@@ -332,6 +332,22 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED, STARTED]);
   });
 
+  it('a new subscription after a gap, known before the grace: the grace is still announced, and the gap kept', async () => {
+    const c = 'owner_gap_known';
+    const first = period(c, { start: at(0), subscriptionId: 'sub_a' });
+    await start(first);
+    clock.set(at(20));
+    await start(period(c, { start: at(45), subscriptionId: 'sub_b' }), at(20));
+    clock.set(at(30));
+    await end(first, at(30));
+    await tick(at(30, SETTLED));
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED]);
+    await tick(at(37, SETTLED));
+    await tick(at(45));
+    expect(actions(c)).toEqual(['provision', 'deprovision', 'provision']);
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED, STARTED]);
+  });
+
   it('two products at once are independent', async () => {
     const c = 'owner_two';
     const pro = period(c, { start: at(0) });

@@ -48,6 +48,11 @@ export interface AccessAt {
   graceSince: Date | null;
   /** A paid stretch starts after the moment: a renewal or a new subscription is already known. */
   renewalAhead: boolean;
+  /**
+   * A paid stretch follows the moment within its span: the access is renewed, not ending with its
+   * grace. A subscription that starts after a gap is ahead, but does not stop this access ending.
+   */
+  renewedInSpan: boolean;
   /** Without access: when access last ended, or null if it never existed before the moment. */
   lostAt: Date | null;
   /** The next moment the status changes, from what is known. */

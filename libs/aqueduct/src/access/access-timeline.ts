@@ -102,6 +102,7 @@ export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
       paidUntil: null,
       graceSince: null,
       renewalAhead,
+      renewedInSpan: false,
       lostAt: past.at(-1)?.until ?? null,
       changesAt: next?.from ?? null,
     };
@@ -124,6 +125,7 @@ export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
     paidUntil: span.filter((s) => s.status === 'active').at(-1)?.until ?? null,
     graceSince: segment.status === 'grace' ? segment.from : null,
     renewalAhead,
+    renewedInSpan: span.some((s) => s.status === 'active' && ms(s.from) > t),
     lostAt: null,
     changesAt: segment.until,
   };

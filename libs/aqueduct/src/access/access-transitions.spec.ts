@@ -63,6 +63,18 @@ describe('transitionsDue', () => {
     expect(late.lossObservedAt).toBeNull();
   });
 
+  it('a new subscription that starts after a gap does not hold back the grace notice', () => {
+    const started = due(NONE, [p1], day(0)).announced;
+    const later = provisioning('p3', 45, 75, 82);
+    const graced = due(started, [p1, later], day(30, 5));
+    expect(graced.transitions.map((t) => [t.type, t.at])).toEqual([['access.grace', day(30)]]);
+    const ended = due(graced.announced, [p1, later], day(37, 5));
+    expect(ended.transitions.map((t) => t.type)).toEqual(['access.expired']);
+    expect(due(ended.announced, [p1, later], day(45)).transitions.map((t) => t.type)).toEqual([
+      'access.started',
+    ]);
+  });
+
   it('a renewal arriving within the settle time cancels the grace notice', () => {
     const started = due(NONE, [p1], day(0)).announced;
     expect(due(started, [p1], day(30, 2)).transitions).toEqual([]);

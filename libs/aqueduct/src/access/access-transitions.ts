@@ -125,9 +125,12 @@ function lossMoment(evaluation: AccessEvaluation, seen: Sighting): Date {
   return evaluation.lostAt ?? seen.at ?? seen.now;
 }
 
-/** In grace with a renewal already known, the customer is renewed: nothing is ending. */
+/**
+ * In grace with a renewal already known, the customer is renewed: nothing is ending. A new
+ * subscription that starts after this access has ended is not one: the grace notice is due.
+ */
 function inGrace(evaluation: AccessEvaluation): boolean {
-  return evaluation.status === 'grace' && !evaluation.renewalAhead;
+  return evaluation.status === 'grace' && !evaluation.renewedInSpan;
 }
 
 /** What an announcement would publish of the access the evaluation gives. */

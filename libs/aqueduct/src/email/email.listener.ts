@@ -189,9 +189,10 @@ export class EmailListener implements OnModuleInit {
     if (template === 'access-ended') {
       return !access?.hasAccess;
     }
+    // In grace, with no paid period left in the span (a subscription after a gap does not renew).
     return (
       access?.status === 'grace' &&
-      !access.renewalAhead &&
+      (access.paidUntil === null || access.paidUntil.getTime() <= now.getTime()) &&
       access.accessUntil !== null &&
       access.accessUntil.getTime() > now.getTime()
     );
