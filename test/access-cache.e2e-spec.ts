@@ -338,6 +338,26 @@ describe('Access checks while Postgres cannot be reached', () => {
     await db?.drop();
   });
 
+  // A route parameter is the caller's to choose. Postgres refuses a NUL (22021): read as an
+  // outage, it sent every uncached customer to access.fallback for retryMs (403 for the paying
+  // ones, 200 for the caller where the fallback allows), and each long id was kept in memory.
+  it('an id no provisioning can carry (a NUL, an overlong one) is denied: no fallback, no outage, nothing kept', async () => {
+    const server = app.getHttpServer();
+    const cache = app.get(AccessCache);
+    const entries = cache.state().entries;
+    await request(server).get('/customers/owner_team%00x/team').expect(403);
+    await request(server)
+      .get(`/customers/owner_${'x'.repeat(1000)}/team`)
+      .expect(403);
+    expect(await access.check('owner_team\u0000', { product: 'prod_team' })).toMatchObject({
+      allowed: false,
+      fallback: false,
+    });
+    expect(await access.getEntitlements('owner_team\u0000')).toEqual([]);
+    expect(cache.state()).toMatchObject({ database: 'reachable', entries });
+    await request(server).get('/customers/owner_paid/reports').expect(200);
+  });
+
   it.each([
     [
       'refused (a dead host)',

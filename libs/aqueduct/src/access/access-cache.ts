@@ -12,14 +12,19 @@ import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { ACCESS_CHANNEL } from '../storage/aqueduct-storage.constants';
+import { isPayloadFault } from '../storage/aqueduct-inbox.faults';
 import { PostgresNotifications } from '../storage/postgres-notifications';
 import { withTimeout } from '../utils/with-timeout';
 import type { AccessCacheState, AccessLookup, CustomerAccess } from './access-cache.interfaces';
 import { AccessReadReachability } from './access-cache.reachability';
 import { hasAccessChangeTrigger, readCustomerAccess } from './access-cache.sql';
+import { isLedgerCustomerId } from './customer-id.limits';
 
 export type * from './access-cache.interfaces';
 export { spanAt, toSpans } from './access-cache.spans';
+
+/** The answer for an id no provisioning can carry: no product, settled without Postgres. */
+const NO_ACCESS: AccessLookup = { access: new Map(), source: 'cache' };
 
 /** Without a cache config (`access.cache: false`): how long a read waits for Postgres. */
 const DEFAULT_LOAD_TIMEOUT_MS = 1000;
@@ -120,6 +125,9 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
    * every request of a paid route), else read from Postgres.
    */
   lookup(customerId: string): AccessLookup | Promise<AccessLookup> {
+    if (!isLedgerCustomerId(customerId)) {
+      return NO_ACCESS;
+    }
     const now = Date.now();
     const entry = this.entries?.get(customerId);
     if (entry && this.fresh(entry, now)) {
@@ -132,6 +140,9 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     try {
       return { access: await this.read(customerId, now), source: 'database' };
     } catch (error) {
+      if (isPayloadFault(error)) {
+        return NO_ACCESS; // the id's fault (Postgres refused it), not an outage
+      }
       // Still held (a change told meanwhile would have dropped it): the best answer there is.
       const held = this.entries?.peek(customerId);
       return held
@@ -225,7 +236,9 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
           return access;
         },
         (error: Error) => {
-          this.reachability.unreachable(error);
+          if (!isPayloadFault(error)) {
+            this.reachability.unreachable(error);
+          }
           throw error;
         },
       )

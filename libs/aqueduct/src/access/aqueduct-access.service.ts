@@ -19,6 +19,7 @@ import type {
 } from './aqueduct-access.interfaces';
 import { grantAt, productsAt, productsByFeature } from './aqueduct-access.grants';
 import { type AccessRecord, toEntitlement } from './aqueduct-access.mapper';
+import { isLedgerCustomerId } from './customer-id.limits';
 import {
   CUSTOMER_PROVISIONINGS_SQL,
   ENTITLEMENTS_SQL,
@@ -138,6 +139,9 @@ export class AqueductAccessService {
     productId: string,
     at: Date = this.clock.now(),
   ): Promise<Entitlement | null> {
+    if (!isLedgerCustomerId(customerId)) {
+      return null;
+    }
     const [row]: AccessRecord[] = await this.dataSource.query(ENTITLEMENT_SQL, [
       customerId,
       productId,
@@ -147,6 +151,9 @@ export class AqueductAccessService {
 
   /** The customer's access to each product: those giving access first, then by product. */
   async getEntitlements(customerId: string, at: Date = this.clock.now()): Promise<Entitlement[]> {
+    if (!isLedgerCustomerId(customerId)) {
+      return [];
+    }
     const rows: AccessRecord[] = await this.dataSource.query(ENTITLEMENTS_SQL, [customerId]);
     return rows
       .map((row) => toEntitlement(row, at))
@@ -182,7 +189,10 @@ export class AqueductAccessService {
   }
 
   /** The customer's provisionings (of one product, if given), oldest start first. */
-  getProvisionings(customerId: string, productId?: string): Promise<Provisioning[]> {
+  async getProvisionings(customerId: string, productId?: string): Promise<Provisioning[]> {
+    if (!isLedgerCustomerId(customerId)) {
+      return [];
+    }
     return this.dataSource.query(CUSTOMER_PROVISIONINGS_SQL, [customerId, productId ?? null]);
   }
 }
