@@ -300,3 +300,93 @@ describe('Graceful shutdown', () => {
     }
   });
 });
+
+/** Host listeners that misbehave in ways a host's code can. */
+@Injectable()
+class Misbehaving {
+  hung = 0;
+  billed: string[] = [];
+  bodies = 0;
+
+  /** A call to a service that never answers (no socket timeout): its promise never settles. */
+  @OnAqueductEvent('crm.sync', { name: 'crm' })
+  crm(): Promise<void> {
+    this.hung++;
+    return new Promise(() => undefined);
+  }
+
+  @OnAqueductEvent('invoice.paid', { name: 'billing' })
+  billing(event: AqueductEvent): void {
+    this.billed.push(event.id);
+  }
+
+  /** Rejects with a parsed error body that has no prototype: String() of it throws. */
+  @OnAqueductEvent('erp.sync', { name: 'erp' })
+  async erp(): Promise<void> {
+    this.bodies++;
+    throw Object.assign(Object.create(null), { code: 'E_ERP', detail: 'down' });
+  }
+}
+
+describe('Listeners that misbehave', () => {
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      dispatch: {
+        concurrency: 2,
+        maxAttempts: 2,
+        listenerTimeoutMs: 300,
+        leaseMs: 500,
+        pollIntervalMs: 50,
+        retryBaseDelayMs: 50,
+        retryMaxDelayMs: 100,
+      },
+    },
+    imports: [{ module: class MisbehavingModule {}, providers: [Misbehaving] }],
+  });
+  const post = (type: string, object: unknown) =>
+    postAccepted(host.app, { type, createdAt: new Date().toISOString(), object }, SECRET);
+  const deliveryOf = (eventId: string, listener: string) =>
+    host.app
+      .get(DataSource)
+      .query(
+        `SELECT state, attempts, last_error FROM aqueduct_deliveries WHERE event_id = $1 AND listener = $2`,
+        [eventId, listener],
+      )
+      .then((rows: { state: string; attempts: number; last_error: string | null }[]) => rows[0]);
+
+  it('one that never settles fails its attempts by dispatch.listenerTimeoutMs, and does not take every slot', async () => {
+    const listeners = host.app.get(Misbehaving);
+    // As many hung runs as slots (concurrency 2).
+    const hung = [await post('crm.sync', { n: 1 }), await post('crm.sync', { n: 2 })];
+    await waitFor(() => listeners.hung >= 2, 5000, 'both hung runs to start');
+    const paid = await post('invoice.paid', { id: 'in_hung' });
+    await waitFor(() => listeners.billed.includes(paid), 10_000, 'the other listener to run');
+    for (const id of hung) {
+      const row = await waitFor(
+        async () => {
+          const found = await deliveryOf(id, 'crm');
+          return found?.state === 'dead' && found;
+        },
+        10_000,
+        'the hung delivery to be dead-lettered',
+      );
+      expect(row).toMatchObject({ attempts: 2 });
+      expect(row.last_error).toContain('did not finish within 300 ms (dispatch.listenerTimeoutMs)');
+    }
+  });
+
+  it('one that throws a value which is not an Error fails its attempt, and the process lives on', async () => {
+    const id = await post('erp.sync', {});
+    const row = await waitFor(
+      async () => {
+        const found = await deliveryOf(id, 'erp');
+        return found?.state === 'dead' && found;
+      },
+      10_000,
+      'the erp delivery to be dead-lettered',
+    );
+    expect(row.last_error).toBe('{"code":"E_ERP","detail":"down"}');
+    expect(host.app.get(Misbehaving).bodies).toBe(2);
+  });
+});

@@ -80,6 +80,7 @@ describe('AqueductDispatcher: a delivery this instance holds is never run twice 
           leaseMs: LEASE_MS,
           pollIntervalMs: 10,
           shutdownTimeoutMs: 1000,
+          listenerTimeoutMs: 60_000,
         },
       } as never,
       queue,

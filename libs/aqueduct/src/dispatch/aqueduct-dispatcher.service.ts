@@ -78,6 +78,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
           this.signal.wake();
         }
       },
+      this.logger,
     );
     this.heartbeat = new LeaseHeartbeat(
       dispatch,

@@ -1,8 +1,9 @@
+import type { Logger } from '@nestjs/common';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import type { ClaimedDelivery } from '../storage/delivery-queue.interface';
 import { deliveryId } from './claimed-delivery.mapper';
 import type { CompletionRecorder } from './completion.recorder';
-import type { ListenerRunner } from './listener.runner';
+import { type ListenerRunner, describeThrown } from './listener.runner';
 
 interface Running {
   delivery: ClaimedDelivery;
@@ -28,6 +29,7 @@ export class DeliverySlots {
     private readonly completions: CompletionRecorder,
     private readonly open: () => boolean,
     private readonly onFreed: () => void,
+    private readonly logger: Logger,
   ) {}
 
   /** Deliveries running or waiting in memory. */
@@ -52,11 +54,18 @@ export class DeliverySlots {
   }
 
   launch(delivery: ClaimedDelivery): void {
-    const done = this.runner.run(delivery).finally(() => {
-      this.inFlight.delete(deliveryId(delivery));
-      this.pump();
-      this.onFreed();
-    });
+    const done = this.runner
+      .run(delivery)
+      // The runner records every outcome itself; whatever still escapes it must not end the
+      // process (an unhandled rejection does) nor keep the slot.
+      .catch((error: unknown) =>
+        this.logger.error(`Running ${deliveryId(delivery)} failed: ${describeThrown(error)}`),
+      )
+      .finally(() => {
+        this.inFlight.delete(deliveryId(delivery));
+        this.pump();
+        this.onFreed();
+      });
     this.inFlight.set(deliveryId(delivery), { delivery, done });
   }
 

@@ -5,10 +5,29 @@ import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolv
 import type { ClaimedDelivery, DeliveryQueue } from '../storage/delivery-queue.interface';
 import { retryDelayMs } from '../utils/backoff';
 import { printable } from '../utils/printable';
+import { withTimeout } from '../utils/with-timeout';
 import { toListenerContext, toListenerEvent } from './claimed-delivery.mapper';
 import type { CompletionRecorder } from './completion.recorder';
 import type { DeadDeliveryAlert } from './dead-delivery.alert';
 import { DeliveryFinish, withFinish } from './delivery.finish';
+
+/**
+ * A thrown value as text, whatever a listener threw: an Error, a string, a parsed error body with
+ * no prototype (`String()` throws for it, and an unhandled rejection would end the process).
+ */
+export function describeThrown(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      return `${error.name}: ${error.message}`;
+    }
+    if (typeof error === 'object' && error !== null) {
+      return JSON.stringify(error) ?? Object.prototype.toString.call(error);
+    }
+    return String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
 
 /** Seconds since `started` (a `Date.now()`), for the metrics. */
 const secondsSince = (started: number) => (Date.now() - started) / 1000;
@@ -47,9 +66,15 @@ export class ListenerRunner {
         ? new DeliveryFinish(() => this.queue.completion!(delivery, this.owner))
         : undefined;
       try {
-        await listener.handler(
-          toListenerEvent(delivery),
-          withFinish(toListenerContext(delivery), finish),
+        await withTimeout(
+          Promise.resolve().then(() =>
+            listener.handler(
+              toListenerEvent(delivery),
+              withFinish(toListenerContext(delivery), finish),
+            ),
+          ),
+          this.dispatch.listenerTimeoutMs,
+          `did not finish within ${this.dispatch.listenerTimeoutMs} ms (dispatch.listenerTimeoutMs)`,
         );
         this.metrics.listenerFinished(delivery.listener, 'done', secondsSince(started));
         // The slot is free as soon as the listener is done; unless the listener committed the
@@ -75,7 +100,7 @@ export class ListenerRunner {
       dead ? 'dead' : 'retry',
       secondsSince(started),
     );
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const message = describeThrown(error);
     const log = printable(
       `${delivery.listener} failed on event ${delivery.eventId} (attempt ${delivery.attempts}/${maxAttempts})${dead ? ', dead-lettered' : ''}: ${message}`,
     );

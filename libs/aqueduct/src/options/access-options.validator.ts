@@ -1,5 +1,5 @@
 import { invalidOption } from '../aqueduct.messages';
-import { ACCESS_CACHE_DEFAULTS, ACCESS_DEFAULTS } from './aqueduct-options.defaults';
+import { ACCESS_CACHE_DEFAULTS, ACCESS_DEFAULTS, MAX_TIMER_MS } from './aqueduct-options.defaults';
 import type {
   AccessCacheOptions,
   AccessFallback,
@@ -43,8 +43,11 @@ function resolveAccessCache(cache: AccessCacheOptions | false | undefined) {
   }
   const value = (name: keyof AccessCacheOptions, min: number) => {
     const given = cache?.[name] ?? ACCESS_CACHE_DEFAULTS[name];
-    if (typeof given !== 'number' || !Number.isInteger(given) || given < min) {
-      throw new Error(invalidOption(`access.cache.${name}`, `must be an integer >= ${min}`));
+    // The ms are timers' (a read's timeout) or compared with them: a timer holds 2^31 - 1 at most.
+    const max = name.endsWith('Ms') ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+    if (typeof given !== 'number' || !Number.isInteger(given) || given < min || given > max) {
+      const range = max === MAX_TIMER_MS ? `from ${min} to ${max}` : `>= ${min}`;
+      throw new Error(invalidOption(`access.cache.${name}`, `must be an integer ${range}`));
     }
     return given;
   };

@@ -92,6 +92,7 @@ export const DISPATCH_DEFAULTS: Required<DispatchOptions> = {
   leaseMs: 60_000,
   pollIntervalMs: 1_000,
   shutdownTimeoutMs: 10_000,
+  listenerTimeoutMs: 600_000,
   localBacklogPerSlot: 50,
 };
 

@@ -70,6 +70,36 @@ describe('resolveAqueductOptions', () => {
     }
   });
 
+  it('refuses a time a timer cannot hold (past 2^31 - 1 ms, Node fires it after 1 ms), naming it', () => {
+    const tooLong = 2 ** 31;
+    for (const [field, options] of [
+      ['storeTimeoutMs', { storeTimeoutMs: tooLong }],
+      ['dispatch.listenerTimeoutMs', { dispatch: { listenerTimeoutMs: tooLong } }],
+      ['dispatch.pollIntervalMs', { dispatch: { pollIntervalMs: tooLong } }],
+      ['access.cache.loadTimeoutMs', { access: { cache: { loadTimeoutMs: tooLong } } }],
+    ] as const) {
+      expect(() => resolve({ secrets: ['s'], ...options })).toThrow(`option "${field}" must be`);
+    }
+    expect(resolve({ secrets: ['s'], storeTimeoutMs: tooLong - 1 }).storeTimeoutMs).toBe(
+      tooLong - 1,
+    );
+  });
+
+  it('refuses a cron expression the job could not run, naming the option and why', () => {
+    expect(() => resolve({ secrets: ['s'], expiry: { cron: '61 * * * *' } })).toThrow(
+      'option "expiry.cron" must be a cron expression such as "* * * * *" (Field value (61) is out of range)',
+    );
+    expect(() => resolve({ secrets: ['s'], expiry: { cron: '* * * * * * *' } })).toThrow(
+      'option "expiry.cron" must be',
+    );
+    expect(() =>
+      resolve({ secrets: ['s'], retention: { enabled: true, cron: '0 25 * * *' } }),
+    ).toThrow('option "retention.cron" must be');
+    expect(resolve({ secrets: ['s'], expiry: { cron: '*/5 * * * * *' } }).expiry.cron).toBe(
+      '*/5 * * * * *',
+    );
+  });
+
   it('keeps the values given', () => {
     const verification: VerificationOptions = { scheme: 'hmac', header: 'x-sig', prefix: 'v1=' };
     const options = { secrets: ['a', 'b'], verification, maxBodyBytes: 10, storeTimeoutMs: 1 };

@@ -10,7 +10,13 @@ import type { AqueductModuleOptions } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
 import { resolveConsole } from './console-options.validator';
 import { checkEmail } from './email-options.validator';
-import { booleanOption, checkPublicUrl, normalisePath, positiveInteger } from './option-checks';
+import {
+  booleanOption,
+  checkPublicUrl,
+  normalisePath,
+  positiveInteger,
+  timerMs,
+} from './option-checks';
 import {
   resolveAlerts,
   resolveDispatch,
@@ -55,11 +61,7 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     verification,
     path,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
-    storeTimeoutMs: positiveInteger(
-      'storeTimeoutMs',
-      options.storeTimeoutMs,
-      DEFAULT_STORE_TIMEOUT_MS,
-    ),
+    storeTimeoutMs: timerMs('storeTimeoutMs', options.storeTimeoutMs, DEFAULT_STORE_TIMEOUT_MS),
     preparedStatements: booleanOption(
       'preparedStatements',
       options.preparedStatements,

@@ -1,4 +1,5 @@
 import { invalidOption } from '../aqueduct.messages';
+import { MAX_TIMER_MS } from './aqueduct-options.defaults';
 
 /** Checks shared by every section of the options: each names the field it refuses. */
 
@@ -10,6 +11,20 @@ export function positiveInteger(field: string, value: unknown, fallback: number)
     throw new Error(invalidOption(field, 'must be a positive integer'));
   }
   return value;
+}
+
+/**
+ * A positive number of ms that a Node timer can hold: past 2^31 - 1 ms, setTimeout warns and fires
+ * after 1 ms (every store would time out, every access read fall back).
+ */
+export function timerMs(field: string, value: unknown, fallback: number): number {
+  const ms = positiveInteger(field, value, fallback);
+  if (ms > MAX_TIMER_MS) {
+    throw new Error(
+      invalidOption(field, `must be at most ${MAX_TIMER_MS} ms (what a timer holds)`),
+    );
+  }
+  return ms;
 }
 
 /** A finite number from 0 to `max`. */

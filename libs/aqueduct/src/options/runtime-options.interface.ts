@@ -43,6 +43,15 @@ export interface DispatchOptions {
    */
   shutdownTimeoutMs?: number;
   /**
+   * Longest run of a listener. One that has not settled by then (a call to a service that never
+   * answers) counts as a failed attempt: retried with backoff, dead-lettered after `maxAttempts`.
+   * Without it, its lease would be renewed forever, and enough of them would take every slot of
+   * `concurrency`, built-in listeners' included. The run itself cannot be stopped: a listener that
+   * settles later does so unheard (its idempotency key covers the retry).
+   * @default 600000 (10 minutes)
+   */
+  listenerTimeoutMs?: number;
+  /**
    * The fast path: the instance that receives an event stores its deliveries leased to itself and
    * runs them right after the answer (and the instance whose ledger writes an `access.*` event
    * runs its deliveries right after that commit), keeping up to this many per slot of

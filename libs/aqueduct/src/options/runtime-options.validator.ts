@@ -1,3 +1,4 @@
+import { validateCronExpression } from 'cron';
 import { invalidOption } from '../aqueduct.messages';
 import {
   ALERT_DEFAULTS,
@@ -22,7 +23,7 @@ import type {
   RetentionOptions,
 } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
-import { booleanOption, positiveInteger, ratioOption } from './option-checks';
+import { booleanOption, positiveInteger, ratioOption, timerMs } from './option-checks';
 
 /** The options of the background work: dispatch, expiry, retention, alerts, health, metrics. */
 
@@ -112,12 +113,21 @@ export function resolveRetention(
   };
 }
 
-/** A cron expression of 5 or 6 fields; the `cron` package checks the fields when the job starts. */
+/**
+ * A cron expression of 5 or 6 fields, checked as the `cron` package will run it: its own error,
+ * thrown when the job starts, would not name the option.
+ */
 function cronOption(field: string, value: unknown, fallback: string): string {
-  if (value !== undefined && (typeof value !== 'string' || value.trim().split(/\s+/).length < 5)) {
-    throw new Error(invalidOption(field, 'must be a cron expression such as "* * * * *"'));
+  if (value === undefined) {
+    return fallback;
   }
-  return value ?? fallback;
+  const fields = typeof value === 'string' ? value.trim().split(/\s+/).length : 0;
+  const checked = fields >= 5 ? validateCronExpression(value as string) : null;
+  if (!checked?.valid) {
+    const why = checked?.error ? ` (${checked.error.message})` : '';
+    throw new Error(invalidOption(field, `must be a cron expression such as "* * * * *"${why}`));
+  }
+  return value as string;
 }
 
 export function resolveDispatch(dispatch: DispatchOptions): Required<DispatchOptions> {
@@ -138,7 +148,8 @@ export function resolveDispatch(dispatch: DispatchOptions): Required<DispatchOpt
       }
       resolved.localBacklogPerSlot = value;
     } else {
-      (resolved as Record<string, unknown>)[key] = positiveInteger(`dispatch.${key}`, value, 0);
+      const check = key.endsWith('Ms') ? timerMs : positiveInteger;
+      (resolved as Record<string, unknown>)[key] = check(`dispatch.${key}`, value, 0);
     }
   }
   return resolved;
