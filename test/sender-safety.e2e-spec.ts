@@ -13,6 +13,7 @@ import {
   signAqueductRequest,
   type SignAqueductRequestOptions,
 } from 'nestjs-aqueduct/testing';
+import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTestApp, storedEvents } from './support/app';
@@ -201,6 +202,41 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         [id],
       );
       expect(deliveries.every((d: { state: string }) => d.state === 'done')).toBe(true);
+    });
+
+    it('reprocess racing a dismiss: the dismissed event gets no deliveries and is not reported accepted', async () => {
+      const body = JSON.stringify(provisioningStartEvent({ customerId: 'owner_dismissed' }));
+      const [{ id }] = await dataSource().query(
+        `INSERT INTO aqueduct_events (dedup_key, type, status, raw_body, errors)
+         VALUES ('manual:dismissed', 'provisioning.start', 'quarantined', $1, '["an old rule"]') RETURNING id`,
+        [Buffer.from(body)],
+      );
+      // An operator's dismiss holds the row while the reprocess reads it (still quarantined).
+      const operator = new Client({ connectionString: host.db.url });
+      await operator.connect();
+      try {
+        await operator.query('BEGIN');
+        await operator.query(`UPDATE aqueduct_events SET status = 'dismissed' WHERE id = $1`, [id]);
+        const reprocessing = host.app.get(AqueductEventsService).reprocess(id);
+        await waitFor(
+          async () =>
+            (
+              await operator.query(
+                `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SET status = ''accepted''%'`,
+              )
+            ).rowCount,
+          5000,
+          'the reprocess to wait for the row',
+        );
+        await operator.query('COMMIT');
+        expect(await reprocessing).toEqual({ id, status: 'dismissed', errors: null });
+      } finally {
+        await operator.end();
+      }
+      expect(
+        await dataSource().query(`SELECT 1 FROM aqueduct_deliveries WHERE event_id = $1`, [id]),
+      ).toEqual([]);
+      expect(runs.get(id)).toBeUndefined();
     });
 
     it('reprocess keeps a still-invalid event quarantined with today\u2019s errors; dismiss sets it aside', async () => {

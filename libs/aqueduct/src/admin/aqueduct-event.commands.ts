@@ -86,14 +86,24 @@ export class AqueductEventCommands {
         const warnings = parsed.warnings.map((w) =>
           w === CREATED_AT_MISSING ? `${w} (reprocessed)` : w,
         );
-        scheduled =
-          (await this.events.accept(eventId, {
-            type: parsed.type,
-            createdAt: parsed.createdAt,
-            body: event.body,
-            warnings: warnings.length > 0 ? warnings : null,
-            listeners: this.registry.namesFor(parsed.type),
-          })) ?? 0;
+        const accepted = await this.events.accept(eventId, {
+          type: parsed.type,
+          createdAt: parsed.createdAt,
+          body: event.body,
+          warnings: warnings.length > 0 ? warnings : null,
+          listeners: this.registry.namesFor(parsed.type),
+        });
+        if (accepted === null) {
+          // No longer quarantined: another reprocess accepted it, or an operator dismissed it.
+          const status = (await this.events.find(eventId))?.status ?? event.status;
+          return {
+            id: eventId,
+            status,
+            errors: null,
+            ...(status === 'accepted' ? { scheduled: 0 } : {}),
+          };
+        }
+        scheduled = accepted;
       } catch (error) {
         if (!isPayloadFault(error)) {
           throw error;

@@ -134,7 +134,8 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
 
   /** Closes the alert if it is open; the next incident will alert again. */
   async resolve(kind: AlertKind): Promise<boolean> {
-    const rows = await this.dataSource.query(
+    // An UPDATE answers [rows, rowCount] through TypeORM.
+    const [rows]: [{ resolved_at: Date }[], number] = await this.dataSource.query(
       `UPDATE aqueduct_alerts SET status = 'resolved', resolved_at = now()
         WHERE kind = $1 AND status = 'open' RETURNING resolved_at`,
       [kind],

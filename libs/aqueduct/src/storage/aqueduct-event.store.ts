@@ -143,7 +143,8 @@ export class AqueductEventStore {
    */
   async accept(id: string, acceptance: Acceptance): Promise<number | null> {
     const scheduled = await this.dataSource.transaction(async (manager) => {
-      const updated = await manager.query(
+      // An UPDATE answers [rows, rowCount] through TypeORM.
+      const [updated]: [unknown[], number] = await manager.query(
         `UPDATE aqueduct_events
             SET status = 'accepted', type = $2, created_at = coalesce($3, received_at),
                 payload = $4::jsonb, errors = NULL, warnings = $5::jsonb
