@@ -244,6 +244,27 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       const usage = await runCli(['send', 'provisioning.start', '--secret', 'x']);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain("required option '--url <url>' not specified");
+      // A misspelt status is not an empty list (the status is "quarantined").
+      const typo = await runCli([
+        'events',
+        'list',
+        '--status',
+        'quarantine',
+        '--database-url',
+        db.url,
+      ]);
+      expect({ code: typo.code, stdout: typo.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(typo.stderr).toContain("option '--status <status>' argument 'quarantine' is invalid");
+      const since = await runCli([
+        'events',
+        'list',
+        '--since',
+        'March 1',
+        '--database-url',
+        db.url,
+      ]);
+      expect(since.code).toBe(2);
+      expect(since.stderr).toContain('--since must be an ISO 8601 date');
     });
   });
 

@@ -1,16 +1,20 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { AqueductEventReader } from '../../admin/aqueduct-event.reader';
 import type { AqueductEventStatus } from '../../storage/aqueduct-storage.types';
-import { CliError, ExitCode, output, positiveInt, printable, table } from '../cli-output';
+import { output, positiveInt, printable, table } from '../cli-output';
+import { isoDate } from './access.options';
 import { addDatabaseOptions, type DbFlags, onDatabase } from './database.options';
 import { iso } from './text.format';
 
 interface ListFlags extends DbFlags {
   type?: string;
   status?: AqueductEventStatus;
-  since?: string;
+  since?: Date;
   limit: number;
 }
+
+/** What `--status` takes: `rejected`, the status's name before quarantine, still works. */
+const STATUSES = ['accepted', 'quarantined', 'dismissed', 'rejected'];
 
 /** Events listed when `--limit` is not given. */
 const DEFAULT_LIMIT = 20;
@@ -22,17 +26,18 @@ export function registerEventsList(events: Command): void {
       .command('list')
       .description('newest events first')
       .option('--type <type>', 'only this event type')
-      .option('--status <status>', 'accepted, quarantined or dismissed')
-      .option('--since <date>', 'received at or after (ISO 8601)')
+      .addOption(
+        new Option('--status <status>', 'accepted, quarantined or dismissed').choices(STATUSES),
+      )
+      .option('--since <date>', 'received at or after (ISO 8601)', isoDate('--since'))
       .option('--limit <n>', 'how many', positiveInt('--limit'), DEFAULT_LIMIT),
   ).action(async (flags: ListFlags) => {
-    const since = sinceOf(flags);
     // `rejected`, the status's name before quarantine (migration 1763800007000), still works.
     const status = (flags.status as string) === 'rejected' ? 'quarantined' : flags.status;
     const list = await onDatabase(flags, (app) =>
       app
         .get(AqueductEventReader)
-        .listEvents({ type: flags.type, status, since, limit: flags.limit }),
+        .listEvents({ type: flags.type, status, since: flags.since, limit: flags.limit }),
     );
     output(flags.json, list, () =>
       table(
@@ -41,13 +46,4 @@ export function registerEventsList(events: Command): void {
       ),
     );
   });
-}
-
-/** `--since` as a date, or a usage error. */
-function sinceOf(flags: ListFlags): Date | undefined {
-  const since = flags.since ? new Date(flags.since) : undefined;
-  if (since && Number.isNaN(since.getTime())) {
-    throw new CliError(`--since must be an ISO 8601 date, got "${flags.since}"`, ExitCode.Usage);
-  }
-  return since;
 }
