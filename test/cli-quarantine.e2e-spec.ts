@@ -1,8 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { type AqueductEvent, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { runCli } from './support/cli';
 import { useTestApp } from './support/use-test-app';
+import { waitFor } from './support/wait';
+
+/** The app's own listener, which the CLI's context does not know. */
+@Injectable()
+class CrmListener {
+  readonly seen: string[] = [];
+  @OnAqueductEvent('provisioning.start', { name: 'crm' })
+  crm(event: AqueductEvent) {
+    this.seen.push(event.id);
+  }
+}
 
 /** The CLI on quarantined events: reprocess after a fix, or dismiss. */
 describe('nestjs-aqueduct events reprocess | dismiss', () => {
@@ -11,6 +24,7 @@ describe('nestjs-aqueduct events reprocess | dismiss', () => {
 
   const host = useTestApp({
     aqueduct: { secrets: ['cli-secret'], dispatch: { pollIntervalMs: 100 } },
+    imports: [{ module: class CrmModule {}, providers: [CrmListener] }],
   });
   beforeAll(async () => {
     const { body, headers } = signAqueductRequest(
@@ -60,6 +74,12 @@ describe('nestjs-aqueduct events reprocess | dismiss', () => {
       ]),
     );
     expect(await status(fixableId)).toBe('accepted');
+    // The running app creates (and runs) the deliveries of its own listeners too.
+    await waitFor(
+      () => host.app.get(CrmListener).seen.includes(fixableId),
+      10_000,
+      "the app's own listener to run on the reprocessed event",
+    );
   });
 
   it('dismiss <id> sets it aside; a second dismiss is an error; usage errors exit 2', async () => {

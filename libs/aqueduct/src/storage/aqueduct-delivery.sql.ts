@@ -195,3 +195,13 @@ SELECT d.event_id || ':' || d.listener AS id, d.state
  WHERE ($1::uuid IS NULL AND $2::text IS NULL OR e.id = $1::uuid OR (e.payload -> 'object' ->> 'customerId') = $2)`;
 
 export const NOTIFY_DELIVERIES_SQL = `SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`;
+
+/**
+ * Payload prefix of a notification naming an event accepted after it was stored (a reprocess):
+ * every dispatching instance creates the deliveries of its own listeners (`$1`: the event id).
+ */
+export const ACCEPTED_EVENT_PREFIX = 'accepted:';
+export const NOTIFY_ACCEPTED_SQL = `SELECT pg_notify('${DELIVERIES_CHANNEL}', '${ACCEPTED_EVENT_PREFIX}' || $1)`;
+
+/** The type of an accepted event (nothing for any other). */
+export const ACCEPTED_TYPE_SQL = `SELECT type FROM aqueduct_events WHERE id = $1 AND status = 'accepted'`;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
+  ACCEPTED_TYPE_SQL,
   BACKLOG_SQL,
   CLAIM_SQL,
   COMPLETE_SQL,
@@ -12,6 +13,7 @@ import {
   EXTEND_SQL,
   FAIL_SQL,
   LIST_SQL,
+  NOTIFY_ACCEPTED_SQL,
   NOTIFY_DELIVERIES_SQL,
   REDRIVE_DEAD_SQL,
   REDRIVE_SQL,
@@ -206,14 +208,34 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     return count;
   }
 
-  /** In the caller's transaction: the deliveries of an event accepted after it was stored. */
+  /**
+   * In the caller's transaction: the deliveries of an event accepted after it was stored, for
+   * `listeners`; and, at commit, a notification that makes every dispatching instance create
+   * those of its own listeners (`createMissing`): a CLI knows only the built-in ones.
+   */
   async createForEvent(
     manager: EntityManager,
     eventId: string,
     listeners: string[],
   ): Promise<number> {
     const created = await manager.query(CREATE_FOR_EVENT_SQL, [eventId, listeners]);
-    await manager.query(NOTIFY_DELIVERIES_SQL);
+    await manager.query(NOTIFY_ACCEPTED_SQL, [eventId]);
+    return created.length;
+  }
+
+  /** The deliveries an accepted event lacks for this instance's listeners (`namesFor` its type). */
+  async createMissing(eventId: string, namesFor: (type: string) => string[]): Promise<number> {
+    const [event]: { type: string }[] = await this.dataSource.query(ACCEPTED_TYPE_SQL, [
+      asEventId(eventId),
+    ]);
+    const listeners = event ? namesFor(event.type) : [];
+    if (listeners.length === 0) {
+      return 0;
+    }
+    const created = await this.dataSource.query(CREATE_FOR_EVENT_SQL, [eventId, listeners]);
+    if (created.length > 0) {
+      this.signal.wake();
+    }
     return created.length;
   }
 
