@@ -1,4 +1,8 @@
+import { toDate } from '../events/date.transform';
 import { printable as escapeControls, printableJson, printableLines } from '../utils/printable';
+
+/** What an ISO 8601 date starts with (`new Date` alone takes "5" or "March 1" too). */
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}/;
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = {
@@ -51,6 +55,20 @@ export function positiveInt(name: string) {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed <= 0) {
       throw new CliError(`${name} must be a positive integer, got "${value}"`, ExitCode.Usage);
+    }
+    return parsed;
+  };
+}
+
+/**
+ * Parses an ISO 8601 date option as events' dates are read (without an offset: UTC, not the
+ * machine's zone), or fails with a usage error naming it.
+ */
+export function isoDate(name: string) {
+  return (value: string): Date => {
+    const parsed = ISO_DATE.test(value.trim()) ? toDate(value) : undefined;
+    if (!(parsed instanceof Date)) {
+      throw new CliError(`${name} must be an ISO 8601 date, got "${value}"`, ExitCode.Usage);
     }
     return parsed;
   };

@@ -1,8 +1,7 @@
 import { type Command, Option } from 'commander';
 import { AqueductEventReader } from '../../admin/aqueduct-event.reader';
 import type { AqueductEventStatus } from '../../storage/aqueduct-storage.types';
-import { output, positiveInt, printable, table } from '../cli-output';
-import { isoDate } from './access.options';
+import { isoDate, output, positiveInt, printable, table } from '../cli-output';
 import { addDatabaseOptions, type DbFlags, onDatabase } from './database.options';
 import { iso } from './text.format';
 
