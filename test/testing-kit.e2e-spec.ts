@@ -103,8 +103,10 @@ describe('The testing kit, as in the package README', () => {
     await post(subscription.start(1));
     await waitForDeliveries(app, { customerId: 'owner_1' });
 
-    clock.advance({ days: 38 }); // past period 1's end and grace
+    clock.advance({ days: 30 }); // period 1 ends: Aqueduct sends its end
     await post(subscription.end(1));
+    await waitForDeliveries(app, { customerId: 'owner_1' });
+    clock.advance({ days: 8 }); // past its grace: the job ends access
     await app.get(ExpiryJob).sweep();
     await waitForDeliveries(app, { customerId: 'owner_1' });
     expect(await access.hasAccess('owner_1', 'prod_pro')).toBe(false);

@@ -60,8 +60,10 @@ describe('a Nest 11 app with nestjs-aqueduct', () => {
     expect(await access.hasAccess('owner_1', 'prod_pro')).toBe(true);
     expect(calls()).toEqual(['provision owner_1 prod_pro']); // a renewal costs no access
 
-    clock.advance({ days: 38 }); // past period 1's end and grace
+    clock.advance({ days: 30 }); // period 1 ends: Aqueduct sends its end
     await post(subscription.end(1));
+    expect((await waitForDeliveries(app, { customerId: 'owner_1' })).dead).toEqual([]);
+    clock.advance({ days: 8 }); // past its grace: the job ends access
     await app.get(ExpiryJob).sweep();
     expect((await waitForDeliveries(app, { customerId: 'owner_1' })).dead).toEqual([]);
     expect(await access.hasAccess('owner_1', 'prod_pro')).toBe(false);
