@@ -415,3 +415,31 @@ describe('Dedup only on what is signed', () => {
     },
   );
 });
+
+describe('The quarantine alert of an event whose type Postgres cannot hold as JSON', () => {
+  const host = useTestApp({ aqueduct: { secrets: ['surrogate-secret'] } });
+
+  // The type (a lone surrogate, a valid JSON escape) went into the alert's details as it came, and
+  // Postgres refused them: the event was quarantined, and the operators were never told.
+  it('is raised, with the type written well formed', async () => {
+    const res = await send(host.app, '{"type":"customer.note\\ud800","createdAt":1,"object":{}}', {
+      scheme: 'shared-secret',
+      secret: 'surrogate-secret',
+    }).expect(200);
+    expect(res.body.quarantined).toBe(true);
+    const [alert] = await waitFor(
+      async () => {
+        const rows = await host.app
+          .get(DataSource)
+          .query(`SELECT status, details FROM aqueduct_alerts WHERE kind = 'quarantine'`);
+        return rows.length > 0 && rows;
+      },
+      5000,
+      'the quarantine alert',
+    );
+    expect(alert).toMatchObject({
+      status: 'open',
+      details: { eventId: res.body.id, type: 'customer.note\ufffd' },
+    });
+  });
+});

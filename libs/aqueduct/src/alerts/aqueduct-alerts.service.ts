@@ -12,6 +12,7 @@ import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';
 import { ALERT_RAISED_EVENT, type AlertKind, type AqueductAlert } from './alert.interfaces';
 import { printable } from '../utils/printable';
+import { wellFormed, wellFormedStrings } from '../utils/well-formed';
 
 /** How often each instance re-reads which alerts are open (another may have raised or resolved one). */
 const REFRESH_MS = 60_000;
@@ -78,10 +79,14 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
    */
   async raise(
     kind: AlertKind,
-    reason: string,
-    details: Record<string, unknown>,
+    raisedReason: string,
+    raisedDetails: Record<string, unknown>,
     seenSince?: Date,
   ): Promise<boolean> {
+    // What a sender sent (an event's type) may hold a lone surrogate, which Postgres' JSON refuses:
+    // the alert would be lost with the write.
+    const reason = wellFormed(raisedReason);
+    const details = JSON.parse(JSON.stringify(raisedDetails, wellFormedStrings));
     const opened = await this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
         ALERT_LOCK_CLASS,

@@ -10,6 +10,11 @@ export function wellFormed(text: string): string {
   return text.replace(LONE_SURROGATE, '\uFFFD');
 }
 
+/** A `JSON.stringify` replacer that makes every string well formed (Postgres' JSON refuses the rest). */
+export function wellFormedStrings(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? wellFormed(value) : value;
+}
+
 /** The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
 export function truncate(text: string, max: number): string {
   const cut = text.slice(0, max);
