@@ -390,3 +390,52 @@ describe('Listeners that misbehave', () => {
     expect(host.app.get(Misbehaving).bodies).toBe(2);
   });
 });
+
+/** A listener held until the test lets it fail, and a watch on dead-delivery alerts. */
+@Injectable()
+class FencedListeners {
+  release?: () => void;
+  readonly deadAlerts: string[] = [];
+
+  @OnAqueductEvent('crm.fenced', { name: 'fenced' })
+  async fenced(): Promise<void> {
+    await new Promise<void>((resolve) => (this.release = resolve));
+    throw new Error('gave up');
+  }
+
+  @OnAqueductEvent('delivery.dead', { name: 'dead-watch' })
+  watch(event: AqueductEvent<{ deliveryId: string }>): void {
+    this.deadAlerts.push(event.object.deliveryId);
+  }
+}
+
+describe('A last attempt that fails after its lease lapsed', () => {
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], dispatch: { maxAttempts: 1, pollIntervalMs: 50 } },
+    imports: [{ module: class FencedModule {}, providers: [FencedListeners] }],
+  });
+
+  it('records nothing and raises no dead-delivery alert: another instance holds it', async () => {
+    const listeners = host.app.get(FencedListeners);
+    const id = await postAccepted(
+      host.app,
+      { type: 'crm.fenced', createdAt: new Date().toISOString(), object: {} },
+      SECRET,
+    );
+    await waitFor(() => listeners.release !== undefined, 5000, 'the listener to start');
+    const dataSource = host.app.get(DataSource);
+    // As if its lease had lapsed and another instance had claimed it meanwhile.
+    await dataSource.query(
+      `UPDATE aqueduct_deliveries SET locked_by = 'another-instance' WHERE event_id = $1 AND listener = 'fenced'`,
+      [id],
+    );
+    listeners.release!();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [row] = await dataSource.query(
+      `SELECT state, locked_by FROM aqueduct_deliveries WHERE event_id = $1 AND listener = 'fenced'`,
+      [id],
+    );
+    expect(row).toEqual({ state: 'active', locked_by: 'another-instance' });
+    expect(listeners.deadAlerts).toEqual([]);
+  });
+});

@@ -54,7 +54,7 @@ describe('AqueductDispatcher: a delivery this instance holds is never run twice 
         await completionGate;
         completed.push(d.eventId);
       },
-      fail: async () => undefined,
+      fail: async () => true,
       extend: async (deliveries) => {
         extended.push(deliveries.map((d) => d.eventId));
       },

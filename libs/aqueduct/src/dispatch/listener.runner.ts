@@ -109,7 +109,7 @@ export class ListenerRunner {
     } else {
       this.logger.warn(log);
     }
-    await this.queue
+    const recorded = await this.queue
       .fail(
         delivery,
         this.owner,
@@ -117,12 +117,15 @@ export class ListenerRunner {
         retryDelayMs(delivery.attempts, retryBaseDelayMs, retryMaxDelayMs),
         dead,
       )
-      .catch((failure) =>
+      .catch((failure) => {
         this.logger.error(
           `Could not record the failure (the lease will expire and retry): ${failure.message}`,
-        ),
-      );
-    if (dead) {
+        );
+        return false;
+      });
+    // A delivery this instance no longer held (its lease lapsed: another instance runs it) is
+    // not dead: no alert about it.
+    if (dead && recorded) {
       await this.deadAlert
         .raise(delivery, message)
         .catch((failure) =>

@@ -153,8 +153,9 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     error: string,
     retryInMs: number,
     dead: boolean,
-  ): Promise<void> {
-    await this.dataSource.query(FAIL_SQL, [
+  ): Promise<boolean> {
+    // An UPDATE answers [rows, rowCount] through TypeORM.
+    const [, count]: [unknown[], number] = await this.dataSource.query(FAIL_SQL, [
       delivery.eventId,
       delivery.listener,
       owner,
@@ -162,6 +163,7 @@ export class AqueductDeliveryStore implements DeliveryQueue {
       dead,
       dead ? 0 : retryInMs,
     ]);
+    return count > 0;
   }
 
   async extend(deliveries: ClaimedDelivery[], owner: string, leaseMs: number): Promise<void> {

@@ -35,14 +35,17 @@ export interface DeliveryQueue {
    * live in the listeners' database.
    */
   completion?(delivery: ClaimedDelivery, owner: string): InlineStatement;
-  /** Schedules a retry after `retryInMs`, or dead-letters when `dead`. */
+  /**
+   * Schedules a retry after `retryInMs`, or dead-letters when `dead`. False when `owner` no longer
+   * held it (its lease lapsed, or it was handed back): the failure is not this run's to record.
+   */
   fail(
     delivery: ClaimedDelivery,
     owner: string,
     error: string,
     retryInMs: number,
     dead: boolean,
-  ): Promise<void>;
+  ): Promise<boolean>;
   /** Keeps the leases of running deliveries from expiring. */
   extend(deliveries: ClaimedDelivery[], owner: string, leaseMs: number): Promise<void>;
   /** Gives back deliveries that did not finish (shutdown), to be run again at once. */
