@@ -27,13 +27,17 @@ export class DispatchSignal {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const waiters = this.waiters;
-      waiters.push(done);
-      function done() {
+      const woken = () => {
         clearTimeout(timer);
         resolve();
-      }
+      };
+      // A waiter that timed out leaves: left behind, it made the next wake() (while the dispatcher
+      // was busy claiming) look heard, so that wake-up waited for the poll; and each poll added one.
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter !== woken);
+        resolve();
+      }, timeoutMs);
+      this.waiters.push(woken);
     });
   }
 }
