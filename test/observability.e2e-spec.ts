@@ -132,6 +132,23 @@ describe('Health and metrics', () => {
       .query(`DELETE FROM aqueduct_deliveries WHERE listener = 'ghost'`);
   });
 
+  // After a release that renamed or removed a listener, its deliveries still pending (a retry
+  // due) are never claimed: they must not hold health down for good.
+  it('is not held down by a due delivery of a listener this app does not run', async () => {
+    const dataSource = host.app.get(DataSource);
+    const [{ id }] = await dataSource.query(`SELECT id FROM aqueduct_events LIMIT 1`);
+    await dataSource.query(
+      `INSERT INTO aqueduct_deliveries (event_id, listener, state, run_at) VALUES ($1, 'retired', 'pending', now() - interval '1 day')`,
+      [id],
+    );
+    try {
+      const up = await request(host.app.getHttpServer()).get('/health').expect(200);
+      expect(up.body.info.aqueduct).toMatchObject({ status: 'up', oldestPendingAgeMs: 0 });
+    } finally {
+      await dataSource.query(`DELETE FROM aqueduct_deliveries WHERE listener = 'retired'`);
+    }
+  });
+
   it('is down when the dispatcher stops', async () => {
     await host.app.get(AqueductDispatcher).stop();
     const down = await request(host.app.getHttpServer()).get('/health').expect(503);

@@ -70,8 +70,9 @@ export class AqueductEventReader {
     return this.deliveries.list(filter, limit(filter.limit));
   }
 
-  counts(): Promise<DeliveryCounts> {
-    return this.deliveries.counts();
+  /** With `listeners`, the oldest due delivery is looked for among theirs only. */
+  counts(listeners?: string[]): Promise<DeliveryCounts> {
+    return this.deliveries.counts(listeners);
   }
 
   /**

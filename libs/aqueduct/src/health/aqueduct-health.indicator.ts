@@ -8,6 +8,7 @@ import type { AqueductAlert } from '../alerts/alert.interfaces';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
 import { AqueductEventReader } from '../admin/aqueduct-event.reader';
+import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { withTimeout } from '../utils/with-timeout';
@@ -52,6 +53,7 @@ export class AqueductHealthIndicator {
     private readonly verification: VerificationMonitor,
     private readonly accessCache: AccessCache,
     private readonly access: AqueductAccessService,
+    private readonly registry: AqueductListenerRegistry,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
   ) {}
 
@@ -90,7 +92,13 @@ export class AqueductHealthIndicator {
   private async readStored(): Promise<StoredState> {
     try {
       const [counts, alerts, quarantined] = await withTimeout(
-        Promise.all([this.events.counts(), this.alerts.list(), this.events.quarantinedCount()]),
+        Promise.all([
+          // A delivery of a listener no instance runs any more (renamed or removed in a release)
+          // waits forever: it must not hold health down for good.
+          this.events.counts(this.registry.names()),
+          this.alerts.list(),
+          this.events.quarantinedCount(),
+        ]),
         DATABASE_TIMEOUT_MS,
       );
       return { counts, alerts, quarantined };

@@ -172,12 +172,15 @@ export const CREATE_FOR_EVENT_SQL = `
 INSERT INTO aqueduct_deliveries (event_id, listener) SELECT $1, unnest($2::text[])
 ON CONFLICT (event_id, listener) DO NOTHING RETURNING 1`;
 
+/** The deliveries by state, and the oldest due one, of the listeners `$1` (null: of all). */
 export const COUNTS_SQL = `
 SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
        count(*) FILTER (WHERE state = 'active')::int AS active,
        count(*) FILTER (WHERE state = 'done')::int AS done,
        count(*) FILTER (WHERE state = 'dead')::int AS dead,
-       (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince"
+       (SELECT min(run_at) FROM aqueduct_deliveries
+         WHERE state = 'pending' AND run_at <= now()
+           AND ($1::text[] IS NULL OR listener = ANY($1::text[]))) AS "oldestPendingSince"
   FROM aqueduct_deliveries`;
 
 /** Each count from its partial index: cheap however many done deliveries the table holds. */

@@ -241,8 +241,9 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     return created.length;
   }
 
-  async counts(): Promise<DeliveryCounts> {
-    const [row] = await this.dataSource.query(COUNTS_SQL);
+  /** `oldestPendingSince` among `listeners`' deliveries only, when given. */
+  async counts(listeners?: string[]): Promise<DeliveryCounts> {
+    const [row] = await this.dataSource.query(COUNTS_SQL, [listeners ?? null]);
     return row;
   }
 
