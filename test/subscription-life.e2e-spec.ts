@@ -528,6 +528,18 @@ describe('Access after payment (access.requirePayment)', () => {
     expect(actions(c)).toEqual(['provision']);
   });
 
+  it('an invoice never paid: once its period and grace are over, access is expired, not awaiting payment', async () => {
+    const c = 'owner_never_paid';
+    await started(period(c, { start: at(0) }), at(0));
+    clock.set(at(60));
+    await host.app.get(ExpiryJob).sweep();
+    await deliveriesSettled(host.app);
+    expect(await access.getEntitlement(c, 'prod_pro', at(60))).toMatchObject({
+      status: 'expired',
+      awaitingPayment: false,
+    });
+  });
+
   it('a provisioning without an invoice has nothing to wait for', async () => {
     const c = 'owner_pay_none';
     await started(period(c, { start: at(0), invoiceId: null }), at(0));

@@ -149,11 +149,13 @@ export function evaluateAccess(
   const timeline = accessTimeline(windows);
   const t = ms(now);
   const granting = windows.filter((w) => ms(w.from) <= t && t < ms(w.until));
-  const upcoming = windows
-    .flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)])
-    .filter((point) => point > t);
-  const awaitingPayment =
-    requirePayment && provisionings.some((p) => p.invoiceId && !p.paidAt && ms(p.accessUntil) > t);
+  const unpaid = requirePayment ? provisionings.filter((p) => p.invoiceId && !p.paidAt) : [];
+  // An unpaid provisioning's end is a change too: from then on nothing is awaiting its payment.
+  const upcoming = [
+    ...windows.flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)]),
+    ...unpaid.map((p) => ms(p.accessUntil)),
+  ].filter((point) => point > t);
+  const awaitingPayment = unpaid.some((p) => ms(p.accessUntil) > t);
   const state = accessAt(timeline, now);
   return {
     ...state,
