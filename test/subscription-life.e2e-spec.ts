@@ -16,6 +16,7 @@ import {
 } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
 import { useTestApp } from './support/use-test-app';
+import { waitFor } from './support/wait';
 
 const SECRET = 'life-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -560,5 +561,86 @@ describe('Access after payment (access.requirePayment)', () => {
     await paid(p2.invoiceId, at(40));
     expect(await access.hasAccess(c, 'prod_pro', at(40))).toBe(true);
     expect(actions(c)).toEqual(['provision', 'deprovision', 'provision']);
+  });
+});
+
+/** A user service that honours idempotency keys, and can time out after applying a request. */
+const userService = {
+  seen: new Map<string, string[]>(),
+  users: new Map<string, Set<string>>(),
+  timesOut: new Set<string>(),
+  keys: [] as { key: string; emails: string[] }[],
+};
+
+@Injectable()
+class KeyedAdapter implements ProvisioningAdapter {
+  private apply(grant: ProvisioningGrant) {
+    const emails = grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))).sort();
+    userService.keys.push({ key: grant.idempotencyKey, emails });
+    if (!userService.seen.has(grant.idempotencyKey)) {
+      userService.seen.set(grant.idempotencyKey, emails);
+      userService.users.set(grant.customerId, new Set(emails));
+    }
+    if (userService.timesOut.has(grant.customerId)) {
+      throw new Error('the user service timed out (the request was applied)');
+    }
+  }
+  provision(grant: ProvisioningGrant) {
+    this.apply(grant);
+  }
+  update(grant: ProvisioningGrant) {
+    this.apply(grant);
+  }
+  deprovision() {}
+}
+
+describe('The adapter’s idempotency keys', () => {
+  const clock = new TestClock(T0);
+  const host = useTestApp({
+    clock,
+    aqueduct: {
+      secrets: [SECRET],
+      provisioningAdapter: KeyedAdapter,
+      expiry: { enabled: false },
+      dispatch: {
+        pollIntervalMs: 50,
+        retryBaseDelayMs: 100,
+        retryMaxDelayMs: 200,
+        maxAttempts: 50,
+      },
+    },
+    imports: [{ module: class KeyedAdapterModule {}, providers: [KeyedAdapter] }],
+  });
+  const send = (type: string, object: unknown, createdAt: Date) =>
+    postAccepted(host.app, envelope(type, object, createdAt), SECRET);
+
+  it('a call retried after the users changed carries a new key: a service that honours keys gets the new users', async () => {
+    const c = 'owner_key_per_request';
+    userService.timesOut.add(c);
+    await send(
+      'provisioning.start',
+      period(c, { start: at(0), users: [['Ada', 'ada@x.test']] }),
+      at(0),
+    );
+    await waitFor(() => userService.keys.length > 0, 10_000, 'a first provision attempt');
+    clock.set(at(1));
+    const both: [string, string][] = [
+      ['Ada', 'ada@x.test'],
+      ['Bob', 'bob@x.test'],
+    ];
+    await send('provisioning.update', period(c, { start: at(0), users: both }), at(1));
+    await waitFor(
+      () => userService.keys.some((call) => call.emails.includes('bob@x.test')),
+      10_000,
+      'an attempt with Bob',
+    );
+    userService.timesOut.delete(c);
+    await deliveriesSettled(host.app);
+    expect([...(userService.users.get(c) ?? [])].sort()).toEqual(['ada@x.test', 'bob@x.test']);
+    const requestsPerKey = new Map<string, Set<string>>();
+    for (const { key, emails } of userService.keys) {
+      requestsPerKey.set(key, (requestsPerKey.get(key) ?? new Set()).add(emails.join(',')));
+    }
+    expect([...requestsPerKey.values()].every((requests) => requests.size === 1)).toBe(true);
   });
 });

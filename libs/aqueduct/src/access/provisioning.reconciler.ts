@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AccessEventType } from '../events/access-event-types';
@@ -170,17 +171,30 @@ function actionFor(row: AccessRow): AdapterAction | null {
 }
 
 function grantOf(row: AccessRow, action: AdapterAction): ProvisioningGrant {
+  const orgs = action === 'deprovision' ? (row.provisioned_orgs ?? []) : row.announced_orgs;
   return {
     accessId: row.id,
     customerId: row.customer_id,
     productId: row.product_id,
-    orgs: action === 'deprovision' ? (row.provisioned_orgs ?? []) : row.announced_orgs,
+    orgs,
     status: row.announced_status === 'none' ? 'expired' : row.announced_status,
     since: action === 'deprovision' ? null : row.since,
     accessUntil: row.announced_until,
     paidUntil: action === 'deprovision' ? null : row.paid_until,
     reason: row.last_transition ?? DEFAULT_REASON[action],
-    // The call's number for this access: the same on a retry after a failure or a crash.
-    idempotencyKey: `${row.id}:${row.adapter_seq + 1}:${action}`,
+    // The call's number for this access, and what it asks for: the same on a retry after a
+    // failure or a crash, another when the users changed before the retry (a user service that
+    // honours keys would answer the new request from the old one's cache: seats lost).
+    idempotencyKey: `${row.id}:${row.adapter_seq + 1}:${action}:${digestOf(orgs)}`,
   };
+}
+
+/** Length of the orgs' digest in a key: enough to tell two requests of one call apart. */
+const ORGS_DIGEST_LENGTH = 16;
+
+function digestOf(orgs: ProvisioningGrant['orgs']): string {
+  return createHash('sha256')
+    .update(JSON.stringify(orgs))
+    .digest('hex')
+    .slice(0, ORGS_DIGEST_LENGTH);
 }

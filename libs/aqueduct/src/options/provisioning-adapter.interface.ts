@@ -29,7 +29,8 @@ export interface ProvisioningGrant {
   reason: string;
   /**
    * The same on every retry of this call, whichever delivery makes it: pass it to your user
-   * service / API so a retry never creates or disables users twice.
+   * service / API so a retry never creates or disables users twice. It names the request too: when
+   * the users change before a failed call is retried, the retry carries a new key.
    */
   idempotencyKey: string;
 }
