@@ -644,3 +644,44 @@ describe('The adapter’s idempotency keys', () => {
     expect([...requestsPerKey.values()].every((requests) => requests.size === 1)).toBe(true);
   });
 });
+
+describe('A payment applied by an instance whose clock is behind the last evaluation', () => {
+  const clock = new TestClock(T0);
+  const host = useTestApp({
+    clock,
+    aqueduct: {
+      secrets: [SECRET],
+      expiry: { enabled: false },
+      access: { requirePayment: true },
+      dispatch: { pollIntervalMs: 50 },
+    },
+  });
+  const send = (type: string, object: unknown, createdAt: Date) =>
+    postAccepted(host.app, envelope(type, object, createdAt), SECRET);
+
+  it('keeps the users of the paid provisioning that grants access at the evaluated moment', async () => {
+    const c = 'owner_clock_behind';
+    await send(
+      'provisioning.start',
+      period(c, { start: at(0), invoiceId: null, users: [['Ada', 'ada@x.test']] }),
+      at(0),
+    );
+    clock.set(at(10));
+    const later = period(c, {
+      start: at(8),
+      invoiceId: 'inv_behind',
+      subscriptionId: 'sub_b',
+      users: [['Bob', 'bob@x.test']],
+    });
+    await send('provisioning.start', later, at(10));
+    await deliveriesSettled(host.app);
+    clock.set(at(7)); // this instance's clock is behind the one that evaluated last
+    await send('invoice.paid', { id: 'inv_behind', status: 'paid' }, at(7));
+    await deliveriesSettled(host.app);
+    const entitlement = await host.app
+      .get(AqueductAccessService)
+      .getEntitlement(c, 'prod_pro', at(10));
+    const emails = (entitlement?.orgs ?? []).flatMap((org) => org.users.map((u) => u.email));
+    expect(emails.sort()).toEqual(['ada@x.test', 'bob@x.test']);
+  });
+});

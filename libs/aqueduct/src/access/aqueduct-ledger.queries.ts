@@ -150,9 +150,14 @@ SELECT false AS applied, ${provisioningColumns('p', '$19', 'from')}
  WHERE (p.customer_id, p.product_id) IN (${provisioningPairs('$3', '$4', '$1')})
    AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.key = p.key)`;
 
-/** The provisionings of the given pairs, with their payments (orgs as of `$3`). */
+/**
+ * The provisionings of the given pairs, with their payments, and the orgs of any that may grant
+ * access from `$3` on: a row is evaluated at its last evaluation when that is later than the
+ * caller's clock (an instance whose clock is behind), and a window opening in between must bring
+ * its users.
+ */
 export const PROVISIONINGS_SQL = `
-SELECT ${provisioningColumns('p', '$3')}
+SELECT ${provisioningColumns('p', '$3', 'from')}
   FROM aqueduct_provisionings p
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
  WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
