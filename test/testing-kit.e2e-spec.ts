@@ -132,3 +132,57 @@ describe('The testing kit, as in the package README', () => {
     await waitForDeliveries(app, { eventId: body.id });
   });
 });
+
+describe('waitForDeliveries after an invoice.paid (access.requirePayment)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  const clock = new AqueductTestClock('2026-01-01T00:00:00Z');
+  const post = (payload: unknown) =>
+    postAqueductEvent(app, payload, { scheme: 'shared-secret', secret: 'test-secret' });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: db.url,
+          autoLoadEntities: true,
+          migrations: [...aqueductMigrations],
+          migrationsRun: true,
+        }),
+        AqueductModule.forRoot({
+          secrets: ['test-secret'],
+          provisioningAdapter: Accounts,
+          expiry: { enabled: false },
+          access: { requirePayment: true },
+        }),
+      ],
+      providers: [Accounts],
+    })
+      .overrideProvider(AQUEDUCT_CLOCK)
+      .useValue(clock)
+      .compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  // The payment names no customer: waiting for it must follow its invoice to the access it opens.
+  it('waits for the access.started the payment caused, and its adapter call', async () => {
+    const subscription = aqueductSubscription({ customerId: 'owner_paying', clock });
+    const start = await post(subscription.start(0));
+    await waitForDeliveries(app, { eventId: start.body.id });
+    const release = app.get(Accounts).hold(); // the provision call runs until released
+    const paid = await post(subscription.paid(0));
+    await expect(waitForDeliveries(app, { eventId: paid.body.id, timeoutMs: 300 })).rejects.toThrow(
+      /still waiting/,
+    );
+    release();
+    await waitForDeliveries(app, { eventId: paid.body.id });
+    expect(app.get(Accounts).calls).toEqual(['provision owner_paying']);
+  });
+});

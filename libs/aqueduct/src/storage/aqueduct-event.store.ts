@@ -10,6 +10,7 @@ import type {
 } from './aqueduct-storage.types';
 import { DispatchSignal } from './dispatch-signal';
 import { asEventId } from './event-id';
+import { AqueductEventType } from '../events/aqueduct-event-types';
 
 /** Most bytes of a non-JSON body `find` returns. */
 const RAW_BODY_PREVIEW_BYTES = 64 * 1024;
@@ -120,10 +121,16 @@ export class AqueductEventStore {
       : null;
   }
 
-  /** The customer an event names, when it names one. */
+  /** The customer an event names (an invoice.paid: its invoice's), when there is one. */
   async customerOf(id: string): Promise<string | null> {
+    // An invoice.paid names no customer: its invoice's provisionings do.
     const [event] = await this.dataSource.query(
-      `SELECT ${CUSTOMER_ID} AS customer FROM aqueduct_events WHERE id = $1`,
+      `SELECT coalesce(${CUSTOMER_ID},
+                (SELECT p.customer_id FROM aqueduct_provisionings p
+                  WHERE e.type = '${AqueductEventType.InvoicePaid}'
+                    AND p.invoice_id = e.payload -> 'object' ->> 'id'
+                  LIMIT 1)) AS customer
+         FROM aqueduct_events e WHERE e.id = $1`,
       [asEventId(id)],
     );
     return event?.customer ?? null;
