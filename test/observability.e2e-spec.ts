@@ -108,6 +108,9 @@ describe('Health and metrics', () => {
     expect(text).toContain('aqueduct_dispatch_lag_seconds_bucket');
     expect(text).toContain('aqueduct_listener_duration_seconds_bucket');
     expect(value('aqueduct_webhook_ack_seconds_sum{outcome="accepted"}')).toBeLessThan(60);
+    // A refusal is timed from the request's arrival too, not recorded as taking no time.
+    expect(value('aqueduct_webhook_ack_seconds_count{outcome="unauthorized"}')).toBe(1);
+    expect(value('aqueduct_webhook_ack_seconds_sum{outcome="unauthorized"}')).toBeGreaterThan(0);
   });
 
   it('is healthy with a running dispatcher, and down when the dead count passes the threshold', async () => {

@@ -16,7 +16,7 @@ import {
   type VerifiedWebhook,
   type WebhookVerifier,
 } from '../options/webhook-verifier.interface';
-import { RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
+import { ARRIVED_AT, RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
 import { printable } from '../utils/printable';
 
 /** Where the guard leaves what the verifier learned (delivery id, signing time). */
@@ -62,7 +62,9 @@ export class AqueductSignatureGuard implements CanActivate {
   /** Counts and logs why a request was refused. Override to add your own; never log header values. */
   protected onRejected(error: unknown, request: VerifiedRequest): void {
     const names = Object.keys(request.headers);
-    this.metrics.webhook('unknown', 'unauthorized', 0);
+    const arrivedAt = request[ARRIVED_AT];
+    const seconds = arrivedAt === undefined ? 0 : Number(process.hrtime.bigint() - arrivedAt) / 1e9;
+    this.metrics.webhook('unknown', 'unauthorized', seconds);
     if (!(error instanceof WebhookVerificationError)) {
       this.logger.error(
         printable(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`),
