@@ -218,16 +218,28 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
         await operator.query('BEGIN');
         await operator.query(`UPDATE aqueduct_events SET status = 'dismissed' WHERE id = $1`, [id]);
         const reprocessing = host.app.get(AqueductEventsService).reprocess(id);
-        await waitFor(
-          async () =>
-            (
-              await operator.query(
-                `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SET status = ''accepted''%'`,
-              )
-            ).rowCount,
-          5000,
-          'the reprocess to wait for the row',
+        // The reprocess must not finish first (it would not have met the dismiss): say so if it does.
+        const early = reprocessing.then(
+          (result) => Promise.reject(new Error(`reprocess ended first: ${JSON.stringify(result)}`)),
+          (error: Error) => Promise.reject(new Error(`reprocess failed first: ${error.message}`)),
         );
+        early.catch(() => undefined);
+        await Promise.race([
+          early,
+          // Its statement's text may not show yet while it waits (the extended protocol): any
+          // backend of this test's database waiting on a lock is the reprocess.
+          waitFor(
+            async () =>
+              (
+                await operator.query(
+                  `SELECT 1 FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+                )
+              ).rowCount,
+            20_000,
+            'the reprocess to wait for the row',
+          ),
+        ]);
         await operator.query('COMMIT');
         expect(await reprocessing).toEqual({ id, status: 'dismissed', errors: null });
       } finally {
