@@ -446,7 +446,7 @@ describe('The quarantine alert of an event whose type Postgres cannot hold as JS
           .query(`SELECT status, details FROM aqueduct_alerts WHERE kind = 'quarantine'`);
         return rows.length > 0 && rows;
       },
-      5000,
+      20_000,
       'the quarantine alert',
     );
     expect(alert).toMatchObject({
