@@ -42,11 +42,11 @@ const ms = (date: Date | null) => date?.getTime() ?? Number.NEGATIVE_INFINITY;
  *
  * The two losses (`access.grace`, `access.expired`) are announced only once they have held for
  * `settleMs` past the moment they happened and past the moment the ledger first saw them.
- * Aqueduct fires period 2's start and period 1's end at the same moment, in either order, and
- * retries each on its own timer when they failed: the wait lets a renewal that arrives second
- * cancel the loss, even when both come an hour late, so a renewing customer is never
- * deprovisioned nor told that anything ended. Access checks are not delayed: they follow the
- * dates exactly.
+ * Aqueduct fires period 2's start and period 1's end at the same moment, in either order: the
+ * wait lets a renewal that arrives second cancel the loss, so a renewing customer is neither
+ * deprovisioned nor told that anything ended; an end applied after its loss (before the expiry
+ * job saw it) waits from its arrival. A renewal later than `settleMs` does not stop a loss the
+ * dates held. Access checks are not delayed: they follow the dates exactly.
  */
 export function nextTransition(
   announced: AnnouncedAccess,
@@ -104,8 +104,8 @@ function firstSeen(seen: Sighting, happened: Date): Date {
 
 /**
  * When a loss may be announced: once it has held `settleMs` past the moment it happened and the
- * moment it was first seen. From the first alone, a loss learned late (the two renewal events
- * retried an hour after a failure, the end first) would be announced before the renewal arriving
+ * moment it was first seen. From the first alone, a loss learned late (an end applied after its
+ * moment, before the expiry job saw it) would be announced on arrival, before a renewal arriving
  * a minute later could cancel it.
  */
 function settled(happened: Date, seen: Sighting, settleMs: number): Date {

@@ -18,10 +18,11 @@ export interface AccessOptions {
    * How long a loss must hold before it is announced: the paid period's end (`access.grace`, the
    * "period ended" mail) and the end of access (`access.expired`, `deprovision`, the "access
    * ended" mail). Aqueduct fires a renewal's `provisioning.start` and the previous period's
-   * `provisioning.end` at the same moment, in either order (and retries each on its own timer
-   * when they failed); the wait, from the moment the loss happened or the module learned of it,
-   * whichever is later, lets the renewal arrive second without the customer being deprovisioned
-   * or told anything ended. Access checks
+   * `provisioning.end` at the same moment, in either order; the wait, from the moment the loss
+   * happened or the module learned of it, whichever is later, lets the renewal arrive second
+   * without the customer being deprovisioned or told anything ended. Aqueduct retries a failed
+   * delivery after an hour: above an hour, a renewal start refused at its moment still cancels
+   * the loss (a genuine end is then announced that much later). Access checks
    * (`hasAccess`, `@RequiresEntitlement`) are never delayed: they follow the dates exactly.
    * @default 300000 (5 minutes)
    */
