@@ -1,6 +1,7 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import type { EventFilter } from '../storage/aqueduct-storage.types';
 import { CONSOLE_FILTER_MAX_LENGTH } from './console.constants';
+import { toDate } from '../events/date.transform';
 import { isEventId } from '../storage/event-id';
 
 /** The list's filters as the form shows them back. */
@@ -93,10 +94,9 @@ function text(query: Record<string, unknown>, name: string): string {
 }
 
 function date(name: string, value: string): Date {
-  const parsed = DATE_TIME.test(value)
-    ? new Date(/[zZ]|[+-]\d{2}:\d{2}$/.test(value) || !value.includes('T') ? value : `${value}Z`)
-    : null;
-  if (!parsed || Number.isNaN(parsed.getTime())) {
+  // Without an offset, UTC: as events' dates are read.
+  const parsed = DATE_TIME.test(value) ? toDate(value) : null;
+  if (!(parsed instanceof Date)) {
     throw badQuery(name, 'must be a date and time such as 2025-01-31T14:00 (UTC)');
   }
   return parsed;
