@@ -86,6 +86,32 @@ export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
   return segments;
 }
 
+/**
+ * The timeline access checks follow: a span that ends with its paid period (no grace period after
+ * it) keeps access `windowMs` longer, as grace. Aqueduct fires the renewal's `provisioning.start`
+ * at the moment the paid period ends, so it reaches the module a little after it, or (refused
+ * then) an hour later with Aqueduct's first retry; without this window a renewing customer would
+ * be refused meanwhile. A grace period Aqueduct gave is its own window: its end is kept exactly.
+ * The window closes where the next span starts.
+ */
+export function withRenewalWindow(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
+  if (windowMs <= 0) {
+    return timeline;
+  }
+  const bridged: AccessSegment[] = [];
+  for (let i = 0; i < timeline.length; i++) {
+    const segment = timeline[i];
+    bridged.push(segment);
+    const next = timeline.at(i + 1);
+    if (segment.status !== 'active' || (next && ms(next.from) <= ms(segment.until))) {
+      continue;
+    }
+    const until = Math.min(ms(segment.until) + windowMs, next ? ms(next.from) : Infinity);
+    bridged.push({ from: segment.until, until: new Date(until), status: 'grace' });
+  }
+  return bridged;
+}
+
 /** Access at the moment `at`, read off the timeline. */
 export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
   const t = ms(at);
@@ -129,12 +155,6 @@ export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
     lostAt: null,
     changesAt: segment.until,
   };
-}
-
-/** `hasAccess` at a moment, for the hot path: no allocation beyond the scan. */
-export function coversMoment(timeline: AccessSegment[], at: Date): boolean {
-  const t = ms(at);
-  return timeline.some((s) => ms(s.from) <= t && t < ms(s.until));
 }
 
 /** What the provisionings of one (customer, product) give at `now`, payment required or not. */
