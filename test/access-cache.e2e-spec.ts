@@ -270,7 +270,7 @@ describe('Access checks from memory, across instances', () => {
               {
                 from: T0.toISOString(),
                 until: new Date(base + version).toISOString(),
-                status: 'active',
+                status: 'grace', // ends exactly: no renewal window after it
               },
             ]),
           ],

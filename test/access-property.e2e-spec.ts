@@ -4,8 +4,9 @@
  * cancellations, trials without grace, ends that never come; every event delivered on time or
  * up to 43 hours late, maybe twice (the same bytes, or other bytes of the same event); the expiry
  * job run at random moments. After each step:
- * - `hasAccess(customer, product, t)` equals the model at every boundary of the known windows
- *   (and just before it) and now;
+ * - the stored timeline equals the model at every boundary of the known windows (and just before
+ *   it) and now, and `hasAccess(customer, product, t)` equals the model's checks (the dates with
+ *   the renewal window) there and where each renewal window would end;
  * - the adapter's calls per (customer, product) alternate provision → (update…) → deprovision,
  *   a provision happens only while the model says access, a deprovision never while it does;
  * and at the end (long after everything) every access is deprovisioned.
@@ -40,6 +41,8 @@ import {
 import { TestClock } from './support/test-clock';
 import { useTestApp } from './support/use-test-app';
 
+/** `access.settleMs`, the default's value: the model needs it for the renewal window. */
+const SETTLE_MS = 75 * 60_000;
 const RUNS = Number(process.env.ACCESS_PROPERTY_RUNS ?? 300);
 const PAYMENT_RUNS = Math.max(50, Math.round(RUNS / 4));
 const SEED = Number(process.env.ACCESS_PROPERTY_SEED ?? process.env.FC_SEED ?? 20261129);
@@ -195,8 +198,14 @@ async function play(
         }
       }
       expect(await access.hasAccess(customerId, productId)).toBe(
-        model.hasAccess(productId, step.at),
+        model.checks(productId, step.at, SETTLE_MS),
       );
+      for (const t of model.checkProbes(productId, step.at, SETTLE_MS)) {
+        const actual = await access.hasAccess(customerId, productId, new Date(t));
+        if (actual !== model.checks(productId, t, SETTLE_MS)) {
+          throw new Error(`${where}: the check at ${new Date(t).toISOString()} is ${actual}`);
+        }
+      }
       const calls = world.calls.filter(
         (c) => c.customerId === customerId && c.productId === productId,
       );
@@ -234,7 +243,7 @@ describe.each([
       provisioningAdapter: ModelCheckedAdapter,
       dispatch: { enabled: false },
       expiry: { enabled: false },
-      access: { requirePayment },
+      access: { requirePayment, settleMs: SETTLE_MS },
     },
   });
 

@@ -134,9 +134,11 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
 
     clock.set(at(37));
     expect(await access.hasAccess('owner_a', 'prod_pro')).toBe(false); // the dates decide, before the job runs
-    // The loss is announced (deprovision, mails) once it has held for the settle time (5 min).
+    // The loss is announced (deprovision, mails) once it has held for the settle time (75 min).
     expect((await host.app.get(ExpiryJob).sweep()).expired).toBe(0);
-    clock.set(new Date(at(37).getTime() + 5 * 60_000));
+    clock.set(new Date(at(37).getTime() + 74 * 60_000));
+    expect((await host.app.get(ExpiryJob).sweep()).expired).toBe(0);
+    clock.set(new Date(at(37).getTime() + 75 * 60_000));
     expect((await host.app.get(ExpiryJob).sweep()).expired).toBeGreaterThanOrEqual(1);
     await idle();
     expect(calls('owner_a')).toEqual(['provision', 'deprovision']);

@@ -151,7 +151,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     await post(provisioningEndEvent(object, clock.now()));
     await deliveriesSettled(host.app);
     expect(smtp.to('grace@acme.test')).toHaveLength(1); // not yet: a renewal may still arrive
-    clock.set(new Date(new Date(object.endDate).getTime() + 10 * 60_000));
+    clock.set(new Date(new Date(object.endDate).getTime() + 80 * 60_000)); // past the settle time
     await host.app.get(ExpiryJob).sweep();
     await waitFor(() => smtp.to('grace@acme.test').length === 2, 20_000, 'the period-ended mail');
     const ended = smtp.to('grace@acme.test')[1];

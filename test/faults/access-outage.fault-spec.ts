@@ -119,13 +119,15 @@ describe('Fault: access checks at load while Postgres is unreachable for 20 s', 
     };
     const workers = Array.from({ length: CONCURRENCY }, worker);
 
-    // Just before the cut, end access for the `ended` group (a cancellation taking effect now).
+    // Just before the cut, end access for the `ended` group (a cancellation taking effect now: its
+    // paid period ended yesterday and its grace ends now, exactly; a paid end would keep access
+    // for the renewal window).
     await sleep(2000);
     const endsAt = Date.now();
     for (const customer of groups.ended) {
       const cancelled = {
         ...period(customer, current),
-        endDate: new Date(endsAt).toISOString(),
+        endDate: new Date(endsAt - DAY).toISOString(),
         gracePeriodEndDate: new Date(endsAt).toISOString(),
       };
       await send(envelope('provisioning.end', cancelled, new Date(endsAt)));

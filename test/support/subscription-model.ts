@@ -212,7 +212,12 @@ export class AccessModel {
 
   /** The known windows of a product: [from, until). */
   windows(productId: string): [number, number][] {
-    const windows: [number, number][] = [];
+    return this.paidWindows(productId).map(([from, , until]) => [from, until]);
+  }
+
+  /** The known windows of a product: [from, paidUntil, until). */
+  private paidWindows(productId: string): [number, number, number][] {
+    const windows: [number, number, number][] = [];
     for (const { event } of this.newest.values()) {
       const o = event.object as Record<string, string | null>;
       if (o.productId !== productId) {
@@ -229,7 +234,7 @@ export class AccessModel {
       const end = Date.parse(o.endDate!);
       const until = Math.max(end, o.gracePeriodEndDate ? Date.parse(o.gracePeriodEndDate) : end);
       if (until > from) {
-        windows.push([from, until]);
+        windows.push([from, Math.max(end, from), until]);
       }
     }
     return windows;
@@ -237,6 +242,31 @@ export class AccessModel {
 
   hasAccess(productId: string, at: number): boolean {
     return this.windows(productId).some(([from, until]) => from <= at && at < until);
+  }
+
+  /**
+   * What access checks answer: the dates, and a renewal window of `windowMs` after the end of a
+   * covered stretch when that end is a paid period's (no grace period after it) that nothing covers.
+   */
+  checks(productId: string, at: number, windowMs: number): boolean {
+    if (this.hasAccess(productId, at)) {
+      return true;
+    }
+    const windows = this.paidWindows(productId);
+    return windows.some(
+      ([from, paidUntil, until]) =>
+        paidUntil >= until &&
+        from < until &&
+        until <= at &&
+        at < until + windowMs &&
+        !windows.some(([f, , u]) => f <= until && until < u),
+    );
+  }
+
+  /** Moments worth probing for checks: those of `probes`, and where a renewal window would end. */
+  checkProbes(productId: string, now: number, windowMs: number): number[] {
+    const ends = this.windows(productId).map(([, until]) => until + windowMs);
+    return [...new Set([...this.probes(productId, now), ...ends.flatMap((t) => [t - 1, t])])];
   }
 
   /** Moments worth probing: every boundary, just before it, and now. */

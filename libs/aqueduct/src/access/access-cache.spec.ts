@@ -94,7 +94,8 @@ describe('AccessCache', () => {
     const second = await t.accessCache.lookup('owner_1');
     expect(second.source).toBe('cache');
     expect(second.access?.get('prod_pro')).toEqual({
-      spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T00:00:00Z')],
+      // A paid period with no grace after it: the renewal window (`settleMs`, 75 min) follows.
+      spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       awaitingPayment: false,
       seats: 1,
     });

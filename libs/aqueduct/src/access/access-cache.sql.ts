@@ -3,15 +3,18 @@ import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
 import { toSpans } from './access-cache.spans';
+import { withRenewalWindow } from './access-timeline';
+import { CHECKED_ORGS } from './aqueduct-access.sql';
+import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
 
 const TRIGGER_SQL = `SELECT 1 FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal`;
 
-const READ_SQL = `SELECT product_id AS "productId", timeline, awaiting_payment AS "awaitingPayment", orgs
-  FROM aqueduct_access WHERE customer_id = $1`;
+const READ_SQL = `SELECT product_id AS "productId", timeline, awaiting_payment AS "awaitingPayment",
+  ${CHECKED_ORGS} AS orgs FROM aqueduct_access WHERE customer_id = $1`;
 
 interface AccessReadRow {
   productId: string;
-  timeline: { from: string; until: string }[];
+  timeline: StoredSegment[];
   awaitingPayment: boolean;
   orgs: ProvisioningOrgDto[] | null;
 }
@@ -25,16 +28,20 @@ export async function hasAccessChangeTrigger(dataSource: DataSource): Promise<bo
   return Boolean(trigger);
 }
 
-/** One read of the customer's `aqueduct_access` rows, as the cache keeps them. */
+/**
+ * One read of the customer's `aqueduct_access` rows, as the cache keeps them: each timeline with
+ * its renewal window of `renewalWindowMs` (`access.settleMs`).
+ */
 export async function readCustomerAccess(
   dataSource: DataSource,
   customerId: string,
+  renewalWindowMs: number,
 ): Promise<CustomerAccess> {
   const rows: AccessReadRow[] = await dataSource.query(READ_SQL, [customerId]);
   const access = new Map<string, ProductAccess>();
   for (const row of rows) {
     access.set(row.productId, {
-      spans: toSpans(row.timeline ?? []),
+      spans: toSpans(withRenewalWindow(toTimeline(row.timeline ?? []), renewalWindowMs)),
       awaitingPayment: row.awaitingPayment,
       seats: seatsOf(row.orgs),
     });

@@ -73,6 +73,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
   private notifications: AccessCacheState['notifications'] = 'off';
   private unlisten: (() => Promise<void>)[] = [];
   private readonly reachability: AccessReadReachability;
+  private readonly renewalWindowMs: number;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -81,6 +82,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
   ) {
     this.config = options.access.cache;
+    this.renewalWindowMs = options.access.settleMs;
     if (this.config) {
       this.entries = new LRUCache<string, Entry>({ max: this.config.maxEntries });
     }
@@ -216,7 +218,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     const read: Read = { invalidated: false, promise: undefined as never };
     const session = this.session;
     const trusted = this.listening;
-    const query = readCustomerAccess(this.dataSource, customerId);
+    const query = readCustomerAccess(this.dataSource, customerId, this.renewalWindowMs);
     this.reachability.track(query, startedAt);
     const timeoutMs = this.config ? this.config.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS;
     read.promise = withTimeout(query, timeoutMs)

@@ -5,6 +5,7 @@ import {
   accessWindow,
   evaluateAccess,
   mergeOrgs,
+  withRenewalWindow,
 } from './access-timeline';
 
 const DAY = 86_400_000;
@@ -117,6 +118,49 @@ describe('accessAt', () => {
   it('the bounds are [from, until): access at the start, none at the end', () => {
     expect(accessAt(timeline, day(0)).hasAccess).toBe(true);
     expect(accessAt(timeline, day(37)).hasAccess).toBe(false);
+  });
+});
+
+describe('withRenewalWindow', () => {
+  const timelineOf = (list: ProvisioningDates[]) =>
+    accessTimeline(list.map((p) => accessWindow(p, false)!));
+  const bridged = (list: ProvisioningDates[], windowDays: number) =>
+    withRenewalWindow(timelineOf(list), windowDays * DAY).map((s) => [
+      (s.from.getTime() - T0) / DAY,
+      (s.until.getTime() - T0) / DAY,
+      s.status,
+    ]);
+
+  it('a paid period with no grace after it keeps access for the window, as grace', () => {
+    expect(bridged([provisioning('p1', 0, 30)], 1)).toEqual([
+      [0, 30, 'active'],
+      [30, 31, 'grace'],
+    ]);
+    const state = accessAt(
+      withRenewalWindow(timelineOf([provisioning('p1', 0, 30)]), DAY),
+      day(30),
+    );
+    expect(state).toMatchObject({ hasAccess: true, status: 'grace', paidUntil: day(30) });
+  });
+
+  it('a grace period Aqueduct gave is kept exactly; a paid stretch inside a span is not a span end', () => {
+    expect(bridged([provisioning('p1', 0, 30, 37), provisioning('p2', 33, 63, 63)], 1)).toEqual([
+      [0, 30, 'active'],
+      [30, 33, 'grace'],
+      [33, 63, 'active'],
+      [63, 64, 'grace'],
+    ]);
+  });
+
+  it('the window closes where the next span starts, and is nothing at 0', () => {
+    expect(bridged([provisioning('p1', 0, 30), provisioning('p2', 30.5, 60, 67)], 1)).toEqual([
+      [0, 30, 'active'],
+      [30, 30.5, 'grace'],
+      [30.5, 60, 'active'],
+      [60, 67, 'grace'],
+    ]);
+    const timeline = timelineOf([provisioning('p1', 0, 30)]);
+    expect(withRenewalWindow(timeline, 0)).toBe(timeline);
   });
 });
 

@@ -46,7 +46,7 @@ const ms = (date: Date | null) => date?.getTime() ?? Number.NEGATIVE_INFINITY;
  * wait lets a renewal that arrives second cancel the loss, so a renewing customer is neither
  * deprovisioned nor told that anything ended; an end applied after its loss (before the expiry
  * job saw it) waits from its arrival. A renewal later than `settleMs` does not stop a loss the
- * dates held. Access checks are not delayed: they follow the dates exactly.
+ * dates held. Access checks follow the dates, with a renewal window (`withRenewalWindow`).
  */
 export function nextTransition(
   announced: AnnouncedAccess,

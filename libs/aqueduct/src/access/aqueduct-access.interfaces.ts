@@ -5,7 +5,9 @@ import type { AccessSegment } from './access-timeline.interfaces';
 /**
  * A customer's access to one product, at the moment asked about: the union of the windows of all
  * its provisionings (each from its start until its grace period's end), so a renewal keeps it
- * whole. Right at any moment, before and after the expiry job runs: it is read off the timeline.
+ * whole, and a paid period with no grace after it followed by the renewal window
+ * (`access.settleMs`: status `grace`, `paidUntil` its real end). Right at any moment, before and
+ * after the expiry job runs: it is read off the timeline.
  */
 export interface Entitlement {
   /** The module's id of this customer's access to this product (stable across renewals). */
@@ -26,9 +28,12 @@ export interface Entitlement {
   renewalAhead: boolean;
   /** Some provisioning waits for its invoice to be paid (with `access.requirePayment`). */
   awaitingPayment: boolean;
-  /** The orgs and users of the provisionings granting access (as last evaluated). */
+  /**
+   * The orgs and users of the provisionings granting access (as last evaluated); while a loss is
+   * not announced yet (the renewal window), those still provisioned.
+   */
   orgs: ProvisioningOrgDto[];
-  /** The union of the windows: paid (`active`) and grace stretches, oldest first. */
+  /** The union of the windows as Aqueduct's dates give them (no renewal window), oldest first. */
   timeline: AccessSegment[];
   /** Whether the host's adapter was last told to provision (true) or deprovision (false). */
   provisioned: boolean;

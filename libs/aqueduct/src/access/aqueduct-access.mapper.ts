@@ -1,14 +1,22 @@
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import { type AccessSegment, accessAt, withPayment } from './access-timeline';
+import { type AccessSegment, accessAt, withPayment, withRenewalWindow } from './access-timeline';
 import type { Entitlement } from './aqueduct-access.interfaces';
+
+/** A timeline segment as `aqueduct_access.timeline` stores it. */
+export interface StoredSegment {
+  from: string;
+  until: string;
+  status: 'active' | 'grace';
+}
 
 /** An `aqueduct_access` row as the access service reads it. */
 export interface AccessRecord {
   id: string;
   customerId: string;
   productId: string;
-  timeline: { from: string; until: string; status: 'active' | 'grace' }[];
+  timeline: StoredSegment[];
   awaitingPayment: boolean;
+  /** As last evaluated, or, while a loss is not announced yet, those still provisioned. */
   orgs: ProvisioningOrgDto[];
   provisioned: boolean;
   updatedAt: Date;
@@ -18,10 +26,13 @@ export interface AccessRecord {
 export const toTimeline = (stored: AccessRecord['timeline']): AccessSegment[] =>
   stored.map((s) => ({ from: new Date(s.from), until: new Date(s.until), status: s.status }));
 
-/** An access row as the entitlement it gives at `at`. */
-export function toEntitlement(row: AccessRecord, at: Date): Entitlement {
+/**
+ * An access row as the entitlement it gives at `at`, with the renewal window of
+ * `renewalWindowMs` (`access.settleMs`, see `withRenewalWindow`): in it, the status is `grace`.
+ */
+export function toEntitlement(row: AccessRecord, at: Date, renewalWindowMs: number): Entitlement {
   const timeline = toTimeline(row.timeline);
-  const state = accessAt(timeline, at);
+  const state = accessAt(withRenewalWindow(timeline, renewalWindowMs), at);
   return {
     id: row.id,
     customerId: row.customerId,

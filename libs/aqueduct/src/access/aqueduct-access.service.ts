@@ -146,7 +146,7 @@ export class AqueductAccessService {
       customerId,
       productId,
     ]);
-    return row ? toEntitlement(row, at) : null;
+    return row ? toEntitlement(row, at, this.options.access.settleMs) : null;
   }
 
   /** The customer's access to each product: those giving access first, then by product. */
@@ -156,7 +156,7 @@ export class AqueductAccessService {
     }
     const rows: AccessRecord[] = await this.dataSource.query(ENTITLEMENTS_SQL, [customerId]);
     return rows
-      .map((row) => toEntitlement(row, at))
+      .map((row) => toEntitlement(row, at, this.options.access.settleMs))
       .sort((a, b) => Number(b.hasAccess) - Number(a.hasAccess));
   }
 

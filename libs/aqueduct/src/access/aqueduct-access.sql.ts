@@ -1,6 +1,14 @@
+/**
+ * An access row's orgs as checks count them: as last evaluated, or, while a loss is not announced
+ * yet (a renewal window: see `withRenewalWindow`), those the adapter still has provisioned.
+ */
+export const CHECKED_ORGS = `CASE WHEN NOT has_access AND announced_status IN ('active', 'grace')
+  THEN announced_orgs ELSE orgs END`;
+
 /** An access row's columns, named as `AccessRecord` names them. */
 const ACCESS_COLUMNS = `id, customer_id AS "customerId", product_id AS "productId", timeline,
-  awaiting_payment AS "awaitingPayment", orgs, provisioned, updated_at AS "updatedAt"`;
+  awaiting_payment AS "awaitingPayment", ${CHECKED_ORGS} AS orgs, provisioned,
+  updated_at AS "updatedAt"`;
 
 /** A provisioning's columns and its payment, named as `Provisioning` says: rows are returned as read. */
 const PROVISIONING_COLUMNS = `p.key, p.provisioning_id AS "provisioningId", p.customer_id AS "customerId",

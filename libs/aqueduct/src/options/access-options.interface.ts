@@ -15,16 +15,19 @@ export interface AccessOptions {
    */
   requirePayment?: boolean;
   /**
-   * How long a loss must hold before it is announced: the paid period's end (`access.grace`, the
-   * "period ended" mail) and the end of access (`access.expired`, `deprovision`, the "access
-   * ended" mail). Aqueduct fires a renewal's `provisioning.start` and the previous period's
-   * `provisioning.end` at the same moment, in either order; the wait, from the moment the loss
-   * happened or the module learned of it, whichever is later, lets the renewal arrive second
-   * without the customer being deprovisioned or told anything ended. Aqueduct retries a failed
-   * delivery after an hour: above an hour, a renewal start refused at its moment still cancels
-   * the loss (a genuine end is then announced that much later). Access checks
-   * (`hasAccess`, `@RequiresEntitlement`) are never delayed: they follow the dates exactly.
-   * @default 300000 (5 minutes)
+   * How long a loss must hold before it takes effect. Aqueduct fires a renewal's
+   * `provisioning.start` at the moment the previous period's `provisioning.end` fires, in either
+   * order, and retries a refused delivery an hour later; the wait lets the renewal arrive second,
+   * or with that retry, without the customer losing anything:
+   * - announcements: the paid period's end (`access.grace`, the "period ended" mail) and the end
+   *   of access (`access.expired`, `deprovision`, the "access ended" mail) wait this long from
+   *   the moment the loss happened or the module learned of it, whichever is later;
+   * - access checks (`check`, `hasAccess`, the guards, `getEntitlement`): a paid period that ends
+   *   with no grace period after it keeps access this long (status `grace`: the renewal window).
+   *   A grace period Aqueduct gave ends exactly.
+   *
+   * A genuine end takes effect that much later. `0` announces and cuts at once.
+   * @default 4500000 (75 minutes: Aqueduct's first retry, an hour, and a quarter of an hour)
    */
   settleMs?: number;
   /**

@@ -64,9 +64,17 @@ export const ACCESS_CACHE_DEFAULTS: Required<AccessCacheOptions> = {
   retryMs: 1000,
 };
 
+/**
+ * Aqueduct's first retry of a refused delivery comes an hour after it; the quarter of an hour more
+ * leaves room for its scheduling. A renewal's start refused at its moment (a deploy, a database
+ * blip) still arrives before its customer loses anything.
+ */
+const FIRST_RETRY_MS = 3_600_000;
+const RETRY_SLACK_MS = 900_000;
+
 export const ACCESS_DEFAULTS = {
   requirePayment: false,
-  settleMs: 300_000,
+  settleMs: FIRST_RETRY_MS + RETRY_SLACK_MS,
   cache: ACCESS_CACHE_DEFAULTS,
   fallback: 'deny' as AccessFallback,
 };
