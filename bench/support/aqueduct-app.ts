@@ -23,7 +23,7 @@ export function benchTypeOrm(databaseUrl: string): DynamicModule {
 /**
  * TypeORM and AqueductModule in the benchmark's own process, as a host has them, for benchmarks that
  * call the library's services by hand: nothing is dispatched or swept on its own (dispatch and
- * expiry off); everything else keeps its defaults (the access cache, `access.settleMs` 300000,
+ * expiry off); everything else keeps its defaults (the access cache, `access.settleMs` 4500000,
  * `access.requirePayment` false).
  */
 @Module({})
