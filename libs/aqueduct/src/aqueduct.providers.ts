@@ -9,6 +9,7 @@ import { ProvisioningListener } from './access/provisioning.listener';
 import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
+import { SilenceMonitor } from './access/silence.monitor';
 import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
@@ -83,7 +84,10 @@ const DISPATCH_PROVIDERS: Provider[] = [
   AqueductEventPublisher,
 ];
 
-/** The access ledger and what reads it: the clock, the host's adapter, checks, guard, expiry. */
+/**
+ * The access ledger and what reads it: the clock, the host's adapter, checks, guard, expiry, and
+ * the silence alert (the ledger knows when Aqueduct's ends are due).
+ */
 const ACCESS_PROVIDERS: Provider[] = [
   clockProvider,
   provisioningAdapterProvider,
@@ -94,6 +98,7 @@ const ACCESS_PROVIDERS: Provider[] = [
   AqueductAccessService,
   EntitlementGuard,
   ExpiryJob,
+  SilenceMonitor,
 ];
 
 /** What tells people: dead deliveries turned into alerts, and the mails. */

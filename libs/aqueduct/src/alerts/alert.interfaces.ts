@@ -5,9 +5,19 @@
  * - `quarantine`: authentic events the module could not understand are waiting to be reprocessed
  *   (after a fix) or dismissed;
  * - `endpoint`: Aqueduct's endpoint list does not point at this app, or misses event types it
- *   listens to.
+ *   listens to;
+ * - `silence`: nothing has arrived from Aqueduct since a known paid period ended, hours ago
+ *   (Aqueduct disabled the endpoint, or cannot reach this app).
  */
-export type AlertKind = 'verification' | 'quarantine' | 'endpoint';
+export type AlertKind = 'verification' | 'quarantine' | 'endpoint' | 'silence';
+
+/** Every kind, as health, metrics and each instance's view of open alerts list them. */
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'verification',
+  'quarantine',
+  'endpoint',
+  'silence',
+];
 
 /** Written into the inbox when an alert opens, so its mail (and your listeners) ride the pipeline. */
 export const ALERT_RAISED_EVENT = 'alert.raised';

@@ -10,7 +10,12 @@ import { DispatchSignal } from '../storage/dispatch-signal';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';
-import { ALERT_RAISED_EVENT, type AlertKind, type AqueductAlert } from './alert.interfaces';
+import {
+  ALERT_KINDS,
+  ALERT_RAISED_EVENT,
+  type AlertKind,
+  type AqueductAlert,
+} from './alert.interfaces';
 import { printable } from '../utils/printable';
 import { wellFormed, wellFormedStrings } from '../utils/well-formed';
 
@@ -164,7 +169,7 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
         this.resolvedAt.set(row.kind, row.resolved_at);
       }
     }
-    for (const kind of ['verification', 'quarantine', 'endpoint'] as AlertKind[]) {
+    for (const kind of ALERT_KINDS) {
       this.markOpen(kind, open.has(kind));
     }
   }

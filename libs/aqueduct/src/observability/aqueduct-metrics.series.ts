@@ -104,7 +104,7 @@ export const SERIES = {
   alertsOpen: {
     kind: 'Gauge',
     name: 'alerts_open',
-    help: 'Operator alerts open (1) or not (0), by kind: verification, quarantine, endpoint',
+    help: 'Operator alerts open (1) or not (0), by kind: verification, quarantine, endpoint, silence',
     labelNames: ['kind'],
   },
   accessChecks: {

@@ -82,6 +82,7 @@ export const ACCESS_DEFAULTS = {
 export const ALERT_DEFAULTS: Required<AlertOptions> = {
   verificationFailures: 5,
   verificationWindowMs: 600_000,
+  silenceAfterMs: 7_200_000,
 };
 
 /** `endpointCheck.intervalMs` when not given: a deleted or changed endpoint is noticed within hours. */

@@ -120,6 +120,16 @@ describe('resolveAqueductOptions', () => {
     });
   });
 
+  it('reads alerts.silenceAfterMs: 0 turns the silence alert off, a negative is named', () => {
+    expect(resolve({ secrets: ['s'] }).alerts.silenceAfterMs).toBe(7_200_000);
+    expect(resolve({ secrets: ['s'], alerts: { silenceAfterMs: 0 } }).alerts.silenceAfterMs).toBe(
+      0,
+    );
+    expect(() => resolve({ secrets: ['s'], alerts: { silenceAfterMs: -1 } })).toThrow(
+      'option "alerts.silenceAfterMs" must be an integer number of ms >= 0 (0: off)',
+    );
+  });
+
   it('fills access defaults and names a bad access option', () => {
     expect(
       resolve({ secrets: ['s'], access: { requirePayment: true, settleMs: 0 } }).access,

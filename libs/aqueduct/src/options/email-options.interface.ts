@@ -34,7 +34,7 @@ export interface EmailTemplateVariables {
   eventType?: string;
   attempts?: string;
   lastError?: string;
-  /** For `operator-alert`: `verification`, `quarantine` or `endpoint`. */
+  /** For `operator-alert`: `verification`, `quarantine`, `endpoint` or `silence`. */
   alertKind?: string;
   alertReason?: string;
   /** What was seen, as indented JSON (never a secret or a header value). */

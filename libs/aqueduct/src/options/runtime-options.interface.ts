@@ -150,6 +150,15 @@ export interface AlertOptions {
    * @default 600000 (10 minutes)
    */
   verificationWindowMs?: number;
+  /**
+   * How long past a known paid period's end (when Aqueduct fires its `provisioning.end`) nothing
+   * at all may have arrived from Aqueduct before the `silence` alert opens: Aqueduct disabled the
+   * endpoint after failed deliveries (a proxy's 502, an expired certificate: nothing this app
+   * sees), or cannot reach it. Checked every 10 minutes by each instance, with the ledger on.
+   * `0` turns it off.
+   * @default 7200000 (2 hours: past Aqueduct's first retry, an hour after a refused delivery)
+   */
+  silenceAfterMs?: number;
 }
 
 /** The periodic check that Aqueduct's endpoint list points at this app (needs `apiKey` and `publicUrl`). */

@@ -170,7 +170,21 @@ export function resolveAlerts(alerts: AlertOptions | undefined): Required<AlertO
       alerts?.verificationWindowMs,
       ALERT_DEFAULTS.verificationWindowMs,
     ),
+    silenceAfterMs: silenceAfterMs(alerts?.silenceAfterMs),
   };
+}
+
+/** `alerts.silenceAfterMs`: ms, or 0 for off. */
+function silenceAfterMs(value: unknown): number {
+  if (value === undefined) {
+    return ALERT_DEFAULTS.silenceAfterMs;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new Error(
+      invalidOption('alerts.silenceAfterMs', 'must be an integer number of ms >= 0 (0: off)'),
+    );
+  }
+  return value;
 }
 
 export function resolveHealth(
