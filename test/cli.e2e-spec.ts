@@ -439,6 +439,59 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       });
     });
 
+    it("check and show read the renewal window with the app's settleMs (--settle-ms, AQUEDUCT_SETTLE_MS)", async () => {
+      // A trial without grace that ended ten minutes ago: by default its renewal window (75 min)
+      // still holds it; an app with settleMs 0 refuses it, and the CLI must say what the app says.
+      const trialEnd = new Date(Date.now() - 10 * 60_000);
+      const trialStart = new Date(trialEnd.getTime() - 14 * DAY);
+      await postAccepted(
+        app,
+        provisioningStartEvent({
+          customerId: 'owner_trial_cli',
+          productId: 'prod_pro',
+          invoiceId: null,
+          startDate: trialStart.toISOString(),
+          endDate: trialEnd.toISOString(),
+          contractStartDate: trialStart.toISOString(),
+          contractEndDate: trialEnd.toISOString(),
+          gracePeriodEndDate: trialEnd.toISOString(), // none: it ends with the paid period
+          provisioningOrgs: [{ name: 'Trial', users: [{ name: 'Ada', email: 'ada@trial.test' }] }],
+        }),
+        'cli-access-secret',
+      );
+      await deliveriesSettled(app);
+      const check = (args: string[], env: Record<string, string> = {}) =>
+        runCli(
+          ['access', 'check', 'owner_trial_cli', 'prod_pro', ...args, '--database-url', db.url],
+          env,
+        );
+      const held = await check([]);
+      expect(held.code).toBe(0);
+      expect(held.stdout.trim()).toBe(
+        `access (grace, until ${new Date(trialEnd.getTime() + 75 * 60_000).toISOString()})`,
+      );
+      for (const cut of [
+        await check(['--settle-ms', '0']),
+        await check([], { AQUEDUCT_SETTLE_MS: '0' }),
+      ]) {
+        expect(cut.code).toBe(1);
+        expect(cut.stdout.trim()).toBe(`no access (expired, until ${trialEnd.toISOString()})`);
+      }
+      const shown = await runCli([
+        'access',
+        'show',
+        'owner_trial_cli',
+        '--settle-ms',
+        '0',
+        '--database-url',
+        db.url,
+      ]);
+      expect(shown.stdout).toMatch(/prod_pro\s+expired\s+access no/);
+      const bad = await check(['--settle-ms', 'an hour']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--settle-ms must be an integer number of ms >= 0');
+    });
+
     it('exit codes: 2 for a bad --at, 1 for an unknown customer', async () => {
       const badAt = await runCli([
         'access',

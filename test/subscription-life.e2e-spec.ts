@@ -753,3 +753,142 @@ describe('A payment applied by an instance whose clock is behind the last evalua
     expect(emails.sort()).toEqual(['ada@x.test', 'bob@x.test']);
   });
 });
+
+describe('The renewal window with short grace periods and upgrades', () => {
+  const clock = new TestClock(T0);
+  const host = useTestApp({
+    clock,
+    aqueduct: {
+      secrets: [SECRET],
+      provisioningAdapter: RecordingAdapter,
+      expiry: { enabled: false },
+      dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+      features: { prod_basic: ['reports'], prod_pro: ['reports', 'api'] },
+    },
+    imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+  });
+  const access = () => host.app.get(AqueductAccessService);
+  const send = async (type: string, object: Record<string, unknown>, createdAt: Date) => {
+    await postAccepted(host.app, envelope(type, object, createdAt), SECRET);
+    await deliveriesSettled(host.app);
+  };
+  const tick = async (moment: Date) => {
+    clock.set(moment);
+    await host.app.get(ExpiryJob).sweep();
+    await deliveriesSettled(host.app);
+  };
+  beforeEach(() => clock.set(T0));
+
+  it('a 30-minute grace protects a renewal retried an hour late as well as no grace does', async () => {
+    const withGrace = (c: string, start: Date) => {
+      const p = period(c, { start, graceDays: null });
+      const end = Date.parse(String(p.endDate));
+      return { ...p, gracePeriodEndDate: new Date(end + 30 * MINUTE).toISOString() };
+    };
+    const customers = {
+      owner_short_grace: (start: Date) => withGrace('owner_short_grace', start),
+      owner_no_grace_ref: (start: Date) => period('owner_no_grace_ref', { start, graceDays: null }),
+    };
+    for (const make of Object.values(customers)) {
+      await send('provisioning.start', make(at(0)), at(0));
+    }
+    clock.set(at(30));
+    for (const make of Object.values(customers)) {
+      await send('provisioning.end', make(at(0)), at(30));
+    }
+    const seen: Record<string, boolean[]> = { owner_short_grace: [], owner_no_grace_ref: [] };
+    for (let minute = 0; minute <= 60; minute += 15) {
+      await tick(at(30, minute));
+      for (const c of Object.keys(customers)) {
+        seen[c].push(await access().hasAccess(c, 'prod_pro', at(30, minute)));
+      }
+    }
+    clock.set(at(30, 61)); // Aqueduct's first retry brings both renewals' starts
+    for (const make of Object.values(customers)) {
+      await send('provisioning.start', make(at(30)), at(30));
+    }
+    await tick(at(30, 62 + SETTLED));
+    expect(seen).toEqual({
+      owner_short_grace: [true, true, true, true, true],
+      owner_no_grace_ref: [true, true, true, true, true],
+    });
+    for (const c of Object.keys(customers)) {
+      expect(actions(c)).toEqual(['provision']);
+    }
+  });
+
+  it('an upgrade without grace counts the one user once while the old product is held', async () => {
+    const c = 'owner_upgrade_seats';
+    const basic = period(c, { start: at(0), productId: 'prod_basic' });
+    await send('provisioning.start', basic, at(0));
+    clock.set(at(15));
+    // The README's upgrade: basic ends early (its grace with it), pro starts.
+    await send(
+      'provisioning.end',
+      { ...basic, endDate: at(15).toISOString(), gracePeriodEndDate: at(15).toISOString() },
+      at(15),
+    );
+    await send('provisioning.start', period(c, { start: at(15), productId: 'prod_pro' }), at(15));
+    const moment = at(15, 10);
+    expect(await access().hasAccess(c, 'prod_basic', moment)).toBe(true); // held until its deprovision
+    const features = await access().getFeatures(c, moment);
+    const reports = await access().check(c, { feature: 'reports' }, moment);
+    expect({ features: features.seats, reports: reports.seats }).toEqual({
+      features: 1,
+      reports: 1,
+    });
+    // Only the held product grants it: its seats count (a renewal may still come).
+    expect((await access().check(c, { product: 'prod_basic' }, moment)).seats).toBe(1);
+  });
+});
+
+describe('The "access ended" mail when the mailing instance’s clock is a moment behind', () => {
+  const clocks = [new TestClock(T0), new TestClock(T0)];
+  const smtp = new TestSmtpServer();
+  // Instance 0 sweeps and dispatches nothing; instance 1 runs every delivery: ledger, adapter, mail.
+  const host = useTestApp(
+    (instance) => ({
+      clock: clocks[instance],
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch:
+          instance === 0
+            ? { enabled: false }
+            : { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+      },
+      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    }),
+    { instances: 2, servers: [smtp] },
+  );
+  const setBoth = (moment: Date) => clocks.forEach((clock) => clock.set(moment));
+  const settled = () => deliveriesSettled(host.instances[1]);
+  const send = (type: string, object: unknown, createdAt: Date) =>
+    postAccepted(host.instances[0], envelope(type, object, createdAt), SECRET);
+
+  it('a genuine end without grace is mailed though the mailer runs 200 ms behind the sweeper', async () => {
+    const c = 'owner_skew';
+    const p = period(c, { start: at(0), graceDays: null });
+    setBoth(at(0));
+    await send('provisioning.start', p, at(0));
+    await settled();
+    setBoth(at(30));
+    await send('provisioning.end', p, at(30));
+    await settled();
+    // The cron fires on the minute the loss settles; the mailer's clock is 200 ms behind (NTP).
+    clocks[0].set(new Date(at(30, SETTLED - 1).getTime() + 100));
+    clocks[1].set(new Date(at(30, SETTLED - 1).getTime() - 100));
+    await host.instances[0].get(ExpiryJob).sweep();
+    await settled();
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+    const subjects = smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(c)}`)))
+      .map((mail) => mail.subject);
+    expect(subjects).toEqual([
+      'Your access to prod_pro has started',
+      'Your access to prod_pro has ended',
+    ]);
+  });
+});

@@ -245,27 +245,37 @@ export class AccessModel {
   }
 
   /**
-   * What access checks answer: the dates, and a renewal window of `windowMs` after the end of a
-   * covered stretch when that end is a paid period's (no grace period after it) that nothing covers.
+   * What access checks answer: the dates, and after each covered stretch a renewal window up to
+   * `windowMs` past its last paid end (a longer grace period ends exactly), closing where the
+   * next stretch starts.
    */
   checks(productId: string, at: number, windowMs: number): boolean {
     if (this.hasAccess(productId, at)) {
       return true;
     }
-    const windows = this.paidWindows(productId);
-    return windows.some(
-      ([from, paidUntil, until]) =>
-        paidUntil >= until &&
-        from < until &&
-        until <= at &&
-        at < until + windowMs &&
-        !windows.some(([f, , u]) => f <= until && until < u),
+    const stretches: { from: number; until: number; lastPaid: number }[] = [];
+    for (const [from, paidUntil, until] of [...this.paidWindows(productId)].sort(
+      (a, b) => a[0] - b[0],
+    )) {
+      const paid = paidUntil > from ? paidUntil : Number.NEGATIVE_INFINITY;
+      const last = stretches.at(-1);
+      if (last && from <= last.until) {
+        last.until = Math.max(last.until, until);
+        last.lastPaid = Math.max(last.lastPaid, paid);
+      } else {
+        stretches.push({ from, until, lastPaid: paid });
+      }
+    }
+    return stretches.some(
+      (s, i) =>
+        s.until <= at &&
+        at < Math.min(s.lastPaid + windowMs, stretches[i + 1]?.from ?? Number.POSITIVE_INFINITY),
     );
   }
 
   /** Moments worth probing for checks: those of `probes`, and where a renewal window would end. */
   checkProbes(productId: string, now: number, windowMs: number): number[] {
-    const ends = this.windows(productId).map(([, until]) => until + windowMs);
+    const ends = this.paidWindows(productId).map(([, paidUntil]) => paidUntil + windowMs);
     return [...new Set([...this.probes(productId, now), ...ends.flatMap((t) => [t - 1, t])])];
   }
 

@@ -5,6 +5,11 @@ export interface ProductAccess {
    * paid and grace stretches that touch are one span. Access is a lookup of the moment asked.
    */
   spans: readonly number[];
+  /**
+   * The renewal windows among them (`access.settleMs` past a paid end), as spans: there the
+   * access is only held for a renewal that may still arrive.
+   */
+  windows: readonly number[];
   awaitingPayment: boolean;
   /** Users the provisionings granting access carry (as the ledger last evaluated them). */
   seats: number;

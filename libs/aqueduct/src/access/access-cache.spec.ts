@@ -96,6 +96,7 @@ describe('AccessCache', () => {
     expect(second.access?.get('prod_pro')).toEqual({
       // A paid period with no grace after it: the renewal window (`settleMs`, 75 min) follows.
       spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
+      windows: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       awaitingPayment: false,
       seats: 1,
     });

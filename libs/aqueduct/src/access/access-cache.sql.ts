@@ -3,7 +3,7 @@ import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
 import { toSpans } from './access-cache.spans';
-import { withRenewalWindow } from './access-timeline';
+import { renewalWindows } from './access-timeline';
 import { CHECKED_ORGS } from './aqueduct-access.sql';
 import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
 
@@ -40,8 +40,11 @@ export async function readCustomerAccess(
   const rows: AccessReadRow[] = await dataSource.query(READ_SQL, [customerId]);
   const access = new Map<string, ProductAccess>();
   for (const row of rows) {
+    const timeline = toTimeline(row.timeline ?? []);
+    const windows = renewalWindows(timeline, renewalWindowMs);
     access.set(row.productId, {
-      spans: toSpans(withRenewalWindow(toTimeline(row.timeline ?? []), renewalWindowMs)),
+      spans: toSpans([...timeline, ...windows]),
+      windows: toSpans(windows),
       awaitingPayment: row.awaitingPayment,
       seats: seatsOf(row.orgs),
     });

@@ -143,12 +143,21 @@ describe('withRenewalWindow', () => {
     expect(state).toMatchObject({ hasAccess: true, status: 'grace', paidUntil: day(30) });
   });
 
-  it('a grace period Aqueduct gave is kept exactly; a paid stretch inside a span is not a span end', () => {
+  it('a longer grace period ends exactly; a shorter one is stretched to the window; a paid stretch inside a span is no span end', () => {
     expect(bridged([provisioning('p1', 0, 30, 37), provisioning('p2', 33, 63, 63)], 1)).toEqual([
       [0, 30, 'active'],
       [30, 33, 'grace'],
       [33, 63, 'active'],
       [63, 64, 'grace'],
+    ]);
+    expect(bridged([provisioning('p1', 0, 30, 32)], 1)).toEqual([
+      [0, 30, 'active'],
+      [30, 32, 'grace'],
+    ]);
+    expect(bridged([provisioning('p1', 0, 30, 30.25)], 1)).toEqual([
+      [0, 30, 'active'],
+      [30, 30.25, 'grace'],
+      [30.25, 31, 'grace'],
     ]);
   });
 

@@ -87,29 +87,43 @@ export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
 }
 
 /**
- * The timeline access checks follow: a span that ends with its paid period (no grace period after
- * it) keeps access `windowMs` longer, as grace. Aqueduct fires the renewal's `provisioning.start`
- * at the moment the paid period ends, so it reaches the module a little after it, or (refused
- * then) an hour later with Aqueduct's first retry; without this window a renewing customer would
- * be refused meanwhile. A grace period Aqueduct gave is its own window: its end is kept exactly.
- * The window closes where the next span starts.
+ * The renewal windows of a timeline: access lasts at least `windowMs` past the last paid end of
+ * each covered span. Aqueduct fires the renewal's `provisioning.start` at the moment the paid
+ * period ends, so it reaches the module a little after it, or (refused then) an hour later with
+ * Aqueduct's first retry; without the window a renewing customer would be refused meanwhile. A
+ * grace period that runs longer is its own window and ends exactly; a shorter one (or none) is
+ * stretched. Each window runs from its span's end and closes where the next span starts.
  */
-export function withRenewalWindow(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
+export function renewalWindows(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
+  const windows: AccessSegment[] = [];
   if (windowMs <= 0) {
-    return timeline;
+    return windows;
   }
-  const bridged: AccessSegment[] = [];
+  let lastPaidEnd = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < timeline.length; i++) {
     const segment = timeline[i];
-    bridged.push(segment);
-    const next = timeline.at(i + 1);
-    if (segment.status !== 'active' || (next && ms(next.from) <= ms(segment.until))) {
-      continue;
+    if (segment.status === 'active') {
+      lastPaidEnd = ms(segment.until);
     }
-    const until = Math.min(ms(segment.until) + windowMs, next ? ms(next.from) : Infinity);
-    bridged.push({ from: segment.until, until: new Date(until), status: 'grace' });
+    const next = timeline.at(i + 1);
+    if (next && ms(next.from) <= ms(segment.until)) {
+      continue; // the span goes on
+    }
+    const until = Math.min(lastPaidEnd + windowMs, next ? ms(next.from) : Infinity);
+    if (until > ms(segment.until)) {
+      windows.push({ from: segment.until, until: new Date(until), status: 'grace' });
+    }
+    lastPaidEnd = Number.NEGATIVE_INFINITY;
   }
-  return bridged;
+  return windows;
+}
+
+/** The timeline access checks follow: the timeline with its renewal windows, as grace. */
+export function withRenewalWindow(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
+  const windows = renewalWindows(timeline, windowMs);
+  return windows.length === 0
+    ? timeline
+    : [...timeline, ...windows].sort((a, b) => ms(a.from) - ms(b.from));
 }
 
 /** Access at the moment `at`, read off the timeline. */

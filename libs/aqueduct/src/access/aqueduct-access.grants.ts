@@ -1,4 +1,4 @@
-import type { CustomerAccess } from './access-cache.interfaces';
+import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
 import { spanAt, toSpans } from './access-cache.spans';
 
 /** What a customer's access to some products gives at one instant. */
@@ -26,11 +26,35 @@ export function productsByFeature(
   return productsOfFeature;
 }
 
+/**
+ * Seats of the products covering an instant. A product only held by its renewal window counts
+ * while no other one grants by its dates: after an upgrade the old product's users are the new
+ * one's, not more of them.
+ */
+class SeatCount {
+  private dated = 0;
+  private held = 0;
+  private anyDated = false;
+
+  add(found: ProductAccess, t: number): void {
+    if (spanAt(found.windows, t).covered) {
+      this.held += found.seats;
+    } else {
+      this.dated += found.seats;
+      this.anyDated = true;
+    }
+  }
+
+  get total(): number {
+    return this.anyDated ? this.dated : this.held;
+  }
+}
+
 /** What the customer's access to any of `products` gives at the instant `t`. */
 export function grantAt(access: CustomerAccess, products: string[], t: number): Grant {
   const grantedBy: string[] = [];
   const spans: number[][] = [];
-  let seats = 0;
+  const seats = new SeatCount();
   for (const product of products) {
     const found = access.get(product);
     if (!found) {
@@ -39,12 +63,12 @@ export function grantAt(access: CustomerAccess, products: string[], t: number): 
     spans.push(found.spans as number[]);
     if (spanAt(found.spans, t).covered) {
       grantedBy.push(product);
-      seats += found.seats;
+      seats.add(found, t);
     }
   }
   const union = spans.length === 1 ? spans[0] : toSpans(pairsOf(spans));
   const { covered, changesAt } = spanAt(union, t);
-  return { grantedBy, seats, covered, changesAt };
+  return { grantedBy, seats: seats.total, covered, changesAt };
 }
 
 /** The products the customer's access covers at the instant `t`, by product, and their seats. */
@@ -53,15 +77,15 @@ export function productsAt(
   t: number,
 ): { products: string[]; seats: number } {
   const products: string[] = [];
-  let seats = 0;
+  const seats = new SeatCount();
   for (const [product, found] of access) {
     if (spanAt(found.spans, t).covered) {
       products.push(product);
-      seats += found.seats;
+      seats.add(found, t);
     }
   }
   products.sort();
-  return { products, seats };
+  return { products, seats: seats.total };
 }
 
 /** Spans of several products as `{ from, until }` pairs, to be merged into one union. */

@@ -5,9 +5,9 @@ import type { AccessSegment } from './access-timeline.interfaces';
 /**
  * A customer's access to one product, at the moment asked about: the union of the windows of all
  * its provisionings (each from its start until its grace period's end), so a renewal keeps it
- * whole, and a paid period with no grace after it followed by the renewal window
- * (`access.settleMs`: status `grace`, `paidUntil` its real end). Right at any moment, before and
- * after the expiry job runs: it is read off the timeline.
+ * whole, with the renewal window after each span: access lasts at least `access.settleMs` past a
+ * paid end (status `grace`, `paidUntil` the real end). Right at any moment, before and after the
+ * expiry job runs: it is read off the timeline.
  */
 export interface Entitlement {
   /** The module's id of this customer's access to this product (stable across renewals). */

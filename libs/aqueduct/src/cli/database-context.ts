@@ -2,16 +2,19 @@ import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AqueductModule } from '../aqueduct.module';
+import type { AqueductModuleOptions } from '../options/aqueduct-options.interface';
 import { aqueductMigrations } from '../storage/aqueduct-storage';
 import { CliError, ExitCode } from './cli-output';
 
 /**
  * The module against a database, without HTTP, dispatching or the jobs: enough for the
- * events service. Replays are picked up by the running app's dispatchers (NOTIFY).
+ * events service. Replays are picked up by the running app's dispatchers (NOTIFY). `access`:
+ * the host's access options that reading access depends on (`settleMs`: the renewal window).
  */
 export async function withDatabase<T>(
   databaseUrl: string | undefined,
   work: (app: INestApplicationContext) => Promise<T>,
+  access?: AqueductModuleOptions['access'],
 ): Promise<T> {
   if (!databaseUrl) {
     throw new CliError('--database-url is required (or set DATABASE_URL)', ExitCode.Usage);
@@ -33,6 +36,7 @@ export async function withDatabase<T>(
         dispatch: { enabled: false },
         expiry: { enabled: false },
         retention: { enabled: false },
+        ...(access ? { access } : {}),
       }),
     ],
   })

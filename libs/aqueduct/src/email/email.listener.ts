@@ -4,6 +4,7 @@ import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
+import { accessAt } from '../access/access-timeline';
 import { type DeliveryFinish, finishOf } from '../dispatch/delivery.finish';
 import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
@@ -161,8 +162,10 @@ export class EmailListener implements OnModuleInit {
    * Whether the transition still describes the customer when its mail goes out (a delivery may
    * run late: a retry, an outage, a redrive, a replay): "access started" or "renewed" only while
    * access lasts, "period ended" only while in grace with nothing after it and its end ahead,
-   * "access ended" only while access is gone. A start or a renewal mailed on its first run right
-   * after it was announced is true by construction: no read.
+   * "access ended" only while access is gone. Judged on the dates, without the renewal window:
+   * the window ends the moment the end is announced, so an instance whose clock is a moment behind
+   * the one that announced it would find the access still held, and drop a true mail. A start or a
+   * renewal mailed on its first run right after it was announced is true by construction: no read.
    */
   private async stillTrue(
     template: EmailTemplateName,
@@ -178,11 +181,12 @@ export class EmailListener implements OnModuleInit {
       return true;
     }
     const now = this.clock.now();
-    const access = await this.access.getEntitlement(
+    const entitlement = await this.access.getEntitlement(
       String(object.customerId),
       String(object.productId),
       now,
     );
+    const access = entitlement && accessAt(entitlement.timeline, now);
     if (granting) {
       return access?.hasAccess === true;
     }

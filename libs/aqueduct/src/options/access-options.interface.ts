@@ -22,9 +22,9 @@ export interface AccessOptions {
    * - announcements: the paid period's end (`access.grace`, the "period ended" mail) and the end
    *   of access (`access.expired`, `deprovision`, the "access ended" mail) wait this long from
    *   the moment the loss happened or the module learned of it, whichever is later;
-   * - access checks (`check`, `hasAccess`, the guards, `getEntitlement`): a paid period that ends
-   *   with no grace period after it keeps access this long (status `grace`: the renewal window).
-   *   A grace period Aqueduct gave ends exactly.
+   * - access checks (`check`, `hasAccess`, the guards, `getEntitlement`): access lasts at least
+   *   this long past a paid period's end (status `grace`: the renewal window); a longer grace
+   *   period ends exactly. The CLI's `access` commands need it too (`--settle-ms`).
    *
    * A genuine end takes effect that much later. `0` announces and cuts at once.
    * @default 4500000 (75 minutes: Aqueduct's first retry, an hour, and a quarter of an hour)

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AqueductAccessService, type Entitlement } from '../../access/aqueduct-access.service';
 import { ExitCode, output } from '../cli-output';
-import { addAccessOptions, type AtFlags } from './access.options';
+import { accessOptionsOf, addAccessOptions, type AtFlags } from './access.options';
 import { onDatabase } from './database.options';
 import { iso } from './text.format';
 
@@ -15,8 +15,10 @@ export function registerAccessCheck(access: Command): void {
       .argument('<productId>'),
   ).action(async (customerId: string, productId: string, flags: AtFlags) => {
     const at = flags.at ?? new Date();
-    const entitlement = await onDatabase(flags, (app) =>
-      app.get(AqueductAccessService).getEntitlement(customerId, productId, at),
+    const entitlement = await onDatabase(
+      flags,
+      (app) => app.get(AqueductAccessService).getEntitlement(customerId, productId, at),
+      accessOptionsOf(flags),
     );
     const hasAccess = entitlement?.hasAccess ?? false;
     const until = entitlement ? untilOf(entitlement, at) : null;

@@ -4,7 +4,7 @@ import { AqueductAccessService } from '../../access/aqueduct-access.service';
 import type { ProvisioningOrgDto } from '../../events/provisioning.dto';
 import { CliError, ExitCode, output, printable } from '../cli-output';
 import { showText } from './access-show.format';
-import { addAccessOptions, type AtFlags } from './access.options';
+import { accessOptionsOf, addAccessOptions, type AtFlags } from './access.options';
 import { onDatabase } from './database.options';
 
 interface ShowFlags extends AtFlags {
@@ -30,8 +30,10 @@ export function registerAccessShow(access: Command): void {
       .option('--product <id>', 'only this product'),
   ).action(async (customerId: string, flags: ShowFlags) => {
     const at = flags.at ?? new Date();
-    const { entitlements, provisionings } = await onDatabase(flags, (app) =>
-      recordedAccess(app, customerId, flags.product, at),
+    const { entitlements, provisionings } = await onDatabase(
+      flags,
+      (app) => recordedAccess(app, customerId, flags.product, at),
+      accessOptionsOf(flags),
     );
     if (!entitlements.length && !provisionings.length) {
       throw new CliError(

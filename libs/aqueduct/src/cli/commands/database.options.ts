@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Command } from 'commander';
+import type { AqueductModuleOptions } from '../../options/aqueduct-options.interface';
 import { withDatabase } from '../database-context';
 
 /** The flags of every command that reads or changes the Aqueduct tables. */
@@ -21,11 +22,12 @@ export function addDatabaseOptions(command: Command): Command {
 
 /**
  * Runs `work` on the module against `--database-url`, else the environment's `DATABASE_URL` (see
- * `withDatabase`).
+ * `withDatabase`), with the host's `access` options when given.
  */
 export function onDatabase<T>(
   flags: DbFlags,
   work: (app: INestApplicationContext) => Promise<T>,
+  access?: AqueductModuleOptions['access'],
 ): Promise<T> {
-  return withDatabase(flags.databaseUrl ?? process.env.DATABASE_URL, work);
+  return withDatabase(flags.databaseUrl ?? process.env.DATABASE_URL, work, access);
 }
