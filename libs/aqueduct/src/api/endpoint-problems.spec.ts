@@ -140,6 +140,44 @@ describe('compareEndpoints', () => {
     expect(missing.problems[0]).toContain('endpoints web_1, web_2 for');
   });
 
+  it('reports an endpoint Aqueduct turned off, in any of the usual spellings, and only then', () => {
+    for (const off of [
+      { status: 'disabled' },
+      { status: 'Inactive' },
+      { enabled: false },
+      { active: false },
+      { isActive: false },
+      { disabled: true },
+      { disabledAt: '2026-11-29T10:00:00Z' },
+    ]) {
+      const result = compareEndpoints(PUBLIC_URL, ALL, [
+        { ...endpoint(PUBLIC_URL, ALL, 'web_7'), ...off },
+      ]);
+      expect(result.problems).toHaveLength(1);
+      expect(result.problems[0]).toMatch(
+        /^Aqueduct has turned off its webhook endpoint web_7 \(.+\) for \S+, so no event reaches this app/,
+      );
+      expect(result.problems[0]).toContain('Turn it back on');
+    }
+    for (const on of [
+      { status: 'enabled' },
+      { enabled: true },
+      { disabled: false },
+      { disabledAt: null },
+    ]) {
+      const result = compareEndpoints(PUBLIC_URL, ALL, [{ ...endpoint(PUBLIC_URL, ALL), ...on }]);
+      expect(result.problems).toEqual([]);
+    }
+    // Another endpoint at the URL still delivers: only what it sends counts.
+    const mixed = compareEndpoints(PUBLIC_URL, ALL, [
+      { ...endpoint(PUBLIC_URL, ALL, 'web_1'), status: 'disabled' },
+      endpoint(PUBLIC_URL, ['provisioning_start'], 'web_2'),
+    ]);
+    expect(mixed.missingEvents).toEqual(['provisioning_end', 'invoice_paid']);
+    expect(mixed.problems[0]).toContain('endpoint web_2 for');
+    expect(mixed.matching).toEqual(['web_1', 'web_2']);
+  });
+
   it("treats an endpoint sending '*' as sending everything", () => {
     expect(compareEndpoints(PUBLIC_URL, ALL, [endpoint(PUBLIC_URL, ['*'])]).problems).toEqual([]);
   });

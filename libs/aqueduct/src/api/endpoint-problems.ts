@@ -18,8 +18,40 @@ export const CHECKED_EVENT_TYPES: readonly string[] = [
   AqueductEventType.InvoicePaid,
 ];
 
-/** What the check needs of an endpoint (the client's answer, `enabledEvents` in either spelling). */
-export type CheckedEndpoint = Pick<AqueductWebhookEndpoint, 'id' | 'url' | 'enabledEvents'>;
+/**
+ * What the check needs of an endpoint (the client's answer, `enabledEvents` in either spelling),
+ * with the fields Aqueduct sent beyond them: one may say the endpoint is turned off.
+ */
+export type CheckedEndpoint = Pick<AqueductWebhookEndpoint, 'id' | 'url' | 'enabledEvents'> &
+  Record<string, unknown>;
+
+/** Values of an endpoint's `status` that mean it delivers nothing. */
+const OFF_STATUSES = /^(disabled|inactive|paused|deactivated|suspended|off)$/i;
+
+/**
+ * Whether Aqueduct says it turned the endpoint off (after its retries failed, or by hand), and how
+ * it says so (`status: "disabled"`). Aqueduct's API does not document the field, so the usual
+ * spellings are read; an endpoint with none of them counts as on.
+ */
+export function turnedOff(endpoint: CheckedEndpoint): string | null {
+  for (const flag of ['enabled', 'active', 'isActive', 'is_active']) {
+    if (endpoint[flag] === false) {
+      return `${flag}: false`;
+    }
+  }
+  if (endpoint.disabled === true) {
+    return 'disabled: true';
+  }
+  if (typeof endpoint.status === 'string' && OFF_STATUSES.test(endpoint.status.trim())) {
+    return `status: ${JSON.stringify(endpoint.status)}`;
+  }
+  for (const stamp of ['disabledAt', 'disabled_at']) {
+    if (typeof endpoint[stamp] === 'string' && endpoint[stamp] !== '') {
+      return `${stamp}: ${endpoint[stamp]}`;
+    }
+  }
+  return null;
+}
 
 export interface EndpointComparison {
   /** One line each, for a person: what is wrong and the command that fixes it. Empty when fine. */
@@ -92,14 +124,29 @@ export function compareEndpoints(
       missingEvents: wantedNames,
     };
   }
-  const enabled = new Set(matches.flatMap((e) => e.enabledEvents.map(toApiEventName)));
+  const on = matches.filter((e) => turnedOff(e) === null);
+  if (on.length === 0) {
+    const which = matches.map((e) => `${e.id} (${turnedOff(e)})`).join(', ');
+    return {
+      problems: [
+        `Aqueduct has turned off its webhook endpoint ${which} for ${publicUrl}, so no event ` +
+          `reaches this app (Aqueduct does this after a delivery failed all its retries). Turn it ` +
+          `back on in Aqueduct's dashboard, then look there for what it gave up on meanwhile: ` +
+          `Aqueduct does not send it again.`,
+      ],
+      matching: matches.map((e) => e.id),
+      missingEvents: wantedNames,
+    };
+  }
+  const enabled = new Set(on.flatMap((e) => e.enabledEvents.map(toApiEventName)));
   // Not documented by Aqueduct; if it ever answers '*' (Stripe's "all events"), nothing is missing.
   const missing = enabled.has(ANY_AQUEDUCT_EVENT)
     ? []
     : wantedNames.filter((name) => !enabled.has(name));
-  const ids = matches.map((e) => e.id);
+  const ids = on.map((e) => e.id);
+  const matching = matches.map((e) => e.id);
   if (missing.length === 0) {
-    return { problems: [], matching: ids, missingEvents: [] };
+    return { problems: [], matching, missingEvents: [] };
   }
   const all = unique([...enabled, ...missing]);
   const which = ids.length === 1 ? `endpoint ${ids[0]}` : `endpoints ${ids.join(', ')}`;
@@ -110,7 +157,7 @@ export function compareEndpoints(
         `Aqueduct's dashboard, or register it again with every event and then delete ` +
         `${ids.join(', ')} (else events arrive twice): ${registerCommand(publicUrl, all)}`,
     ],
-    matching: ids,
+    matching,
     missingEvents: missing,
   };
 }
