@@ -1,13 +1,22 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { createRawBodyReader } from './raw-body.reader';
+import { createRawBodyReader, type BodyRefusal } from './raw-body.reader';
+import type { ServedRouteHandle } from './served-route.provider';
+import { WEBHOOK_ROUTE } from './webhook-route.provider';
 
-/** Names of the body parsers Express and Nest install; the reader must run before all of them. */
-const BODY_PARSERS = new Set(['jsonParser', 'urlencodedParser', 'rawParser', 'textParser']);
+/** Layers Express 4 puts first (Express 5 has none): they give `req` its Express methods. */
+const EXPRESS_INIT_LAYERS = new Set(['query', 'expressInit']);
+
+/**
+ * One warning per kind of refusal (a size, a media type, an encoding: one per fix) per this long,
+ * per instance; the ones in between are counted.
+ */
+const LOG_EVERY_MS = 60_000;
 
 interface RouterLayer {
   name?: string;
@@ -19,14 +28,22 @@ interface RouterLayer {
 /**
  * Nest installs its JSON parser for every route before any module is initialised, and the
  * signature must be checked on the bytes as they came. Instead of asking every host to bootstrap
- * with `rawBody: true`, this puts the raw-body reader in front of the parsers, for the webhook
- * route only (matched by the route Nest registered, so the global prefix and versioning apply).
+ * with `rawBody: true`, this puts the raw-body reader first in Express's stack, for the webhook
+ * route only (the exact paths Nest registered it at: global prefix and versioning included). First,
+ * not merely before the parsers Express names: a host's own middleware may parse JSON under another
+ * name (`consumer.apply(express.json())`, a wrapper choosing a parser per route), and a body read
+ * before the reader could never be verified.
  */
 @Injectable()
 export class RawBodyInstaller implements OnModuleInit {
+  private readonly logger = new Logger('AqueductWebhook');
+  private readonly logged = new Map<string, { at: number; suppressed: number }>();
+
   constructor(
     private readonly adapterHost: HttpAdapterHost,
+    private readonly metrics: AqueductMetrics,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    @Inject(WEBHOOK_ROUTE) private readonly route: ServedRouteHandle | null,
   ) {}
 
   onModuleInit(): void {
@@ -39,11 +56,14 @@ export class RawBodyInstaller implements OnModuleInit {
     if (adapter.getType?.() !== 'express' || !Array.isArray(stack)) {
       throw new Error(EXPRESS_REQUIRED);
     }
-    const routes = stack.filter((layer) => this.isWebhookRoute(layer));
+    const paths = new Set((this.route?.paths() ?? []).map(withoutTrailingSlash));
+    const routes = stack.filter((layer) => isRouteAt(layer, paths));
     if (routes.length === 0) {
       throw new Error(webhookRouteNotFound(this.options.path));
     }
-    const reader = createRawBodyReader(this.options.maxBodyBytes);
+    const reader = createRawBodyReader(this.options.maxBodyBytes, (refusal) =>
+      this.refused(refusal),
+    );
     app.use(function aqueductWebhookBody(req: Request, res: Response, next: NextFunction) {
       if (req.method === 'POST' && routes.some((route) => route.match(req.path))) {
         return reader(req, res, next);
@@ -51,17 +71,42 @@ export class RawBodyInstaller implements OnModuleInit {
       next();
     });
     const layer = stack.pop() as RouterLayer;
-    const firstParser = stack.findIndex((l) => BODY_PARSERS.has(l.name ?? l.handle?.name ?? ''));
-    const firstRoute = stack.indexOf(routes[0]);
-    const position = firstParser === -1 ? firstRoute : Math.min(firstParser, firstRoute);
-    stack.splice(position, 0, layer);
+    const initLayers = stack.findIndex((l) => !EXPRESS_INIT_LAYERS.has(l.name ?? ''));
+    stack.splice(initLayers === -1 ? stack.length : initLayers, 0, layer);
   }
 
-  private isWebhookRoute(layer: RouterLayer): boolean {
-    const path = layer.route?.path;
-    if (typeof path !== 'string' || !layer.route?.methods?.post) {
-      return false;
+  /**
+   * A request refused before it could be verified (413, 415): counted, and logged as a warning
+   * that names the fix, since Aqueduct gets the same answer on every retry and then disables
+   * the endpoint. Nothing from the request but its size or media type is logged.
+   */
+  private refused(refusal: BodyRefusal): void {
+    this.metrics.webhook('other', refusal.outcome, refusal.seconds);
+    const now = Date.now();
+    const last = this.logged.get(refusal.fix);
+    if (last && now - last.at < LOG_EVERY_MS) {
+      last.suppressed++;
+      return;
     }
-    return path.replace(/\/+$/, '').endsWith(`/${this.options.path}`);
+    const more = last?.suppressed ? ` (${last.suppressed} more since the last line)` : '';
+    this.logged.set(refusal.fix, { at: now, suppressed: 0 });
+    this.logger.warn(
+      `Refused a webhook request with ${refusal.status}: ${refusal.reason}${more}. If Aqueduct sent ` +
+        `it, every retry gets the same answer and Aqueduct then disables the endpoint: ${refusal.fix}`,
+    );
   }
+}
+
+/** Whether the layer is a POST route registered at one of `paths`. */
+function isRouteAt(layer: RouterLayer, paths: Set<string>): boolean {
+  const path = layer.route?.path;
+  return (
+    typeof path === 'string' &&
+    !!layer.route?.methods?.post &&
+    paths.has(withoutTrailingSlash(path))
+  );
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.replace(/\/+$/, '') || '/';
 }

@@ -18,6 +18,12 @@ export interface ServedRoute {
   announce(paths: string[], options: ResolvedAqueductOptions): void;
 }
 
+/** What a served route's provider gives (null when the route serves nothing). */
+export interface ServedRouteHandle {
+  /** The paths the route is served at (global prefix included); from `init()` on. */
+  paths(): string[];
+}
+
 /**
  * A provider that sets a controller's path from the resolved options. Providers are all
  * instantiated before Nest reads controller paths, so this works for `forRootAsync` too, whose
@@ -66,7 +72,7 @@ function unmount(controller: Type<unknown>): void {
  * sets the global prefix between `NestFactory.create()` (which builds the providers) and `init()`,
  * and the log line is where a reader copies the path from.
  */
-class RouteAnnouncer implements OnApplicationBootstrap {
+class RouteAnnouncer implements OnApplicationBootstrap, ServedRouteHandle {
   constructor(
     private readonly route: ServedRoute,
     private readonly options: ResolvedAqueductOptions,
@@ -79,12 +85,18 @@ class RouteAnnouncer implements OnApplicationBootstrap {
     if (!this.adapterHost.httpAdapter) {
       return; // An application context without HTTP (a worker, the CLI) serves no route.
     }
-    // The controllers are VERSION_NEUTRAL, so URI versioning adds no "/v1" to their paths (Nest's
-    // RoutePathFactory maps VERSION_NEUTRAL to no version segment, and header or media-type
-    // versioning never changes a path): these are the paths they are served at, also with
-    // `enableVersioning({ type: URI, defaultVersion: '1' })` (see test/host-setup.e2e-spec.ts).
+    this.route.announce(this.paths(), this.options);
+  }
+
+  /**
+   * The paths the route is served at, once the global prefix is set (from `init()` on). The
+   * controllers are VERSION_NEUTRAL, so URI versioning adds no "/v1" to their paths (Nest's
+   * RoutePathFactory maps VERSION_NEUTRAL to no version segment, and header or media-type
+   * versioning never changes a path): these are the paths they are served at, also with
+   * `enableVersioning({ type: URI, defaultVersion: '1' })` (see test/host-setup.e2e-spec.ts).
+   */
+  paths(): string[] {
     const { controller, handler } = this.route;
-    const paths = servedPaths(this.config, this.modules, controller, handler);
-    this.route.announce(paths, this.options);
+    return servedPaths(this.config, this.modules, controller, handler);
   }
 }

@@ -6,7 +6,14 @@ import { SERIES, type SeriesDefinition, accessCheckCounts } from './aqueduct-met
 
 /** Outcome of one webhook request, as counted in `aqueduct_webhooks_received_total`. */
 export type ReceiveOutcome =
-  'accepted' | 'duplicate' | 'quarantined' | 'rejected' | 'unauthorized' | 'unavailable';
+  | 'accepted'
+  | 'duplicate'
+  | 'quarantined'
+  | 'rejected'
+  | 'unauthorized'
+  | 'unavailable'
+  | 'too-large'
+  | 'unsupported';
 
 /**
  * Types counted under their own name; any other is counted as `other`, so that a sender cannot
