@@ -314,6 +314,69 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
     ).rejects.toThrow(/"secrets\[0\]" is not a Standard Webhooks secret/);
   });
 
+  it('a class named in the options that cannot be created: the adapter, a custom verifier, the console guard', async () => {
+    // Each injects the host's UsersService, but is not in the host's providers: the module would
+    // create it, and cannot. Found at start-up, not by every webhook (401), provisioning or page.
+    @Injectable()
+    class UsersService {}
+    @Injectable()
+    class Accounts {
+      constructor(readonly users: UsersService) {}
+      provision() {}
+      deprovision() {}
+      update() {}
+    }
+    @Injectable()
+    class MyVerifier {
+      constructor(readonly users: UsersService) {}
+      verify() {
+        return { deliveryId: null };
+      }
+    }
+    @Injectable()
+    class AdminGuard implements CanActivate {
+      constructor(readonly users: UsersService) {}
+      canActivate() {
+        return true;
+      }
+    }
+    const host = [{ module: class UsersModule {}, providers: [UsersService] }];
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { provisioningAdapter: Accounts },
+        /option "provisioningAdapter" names Accounts, which could not be created/,
+      ],
+      [
+        { verification: { scheme: 'custom', verifier: MyVerifier } },
+        /option "verification.verifier" names MyVerifier, which could not be created/,
+      ],
+      [
+        { console: { guard: AdminGuard } },
+        /option "console.guard" names AdminGuard, which could not be created/,
+      ],
+    ];
+    for (const [options, message] of cases) {
+      await expect(
+        createTestApp({
+          databaseUrl: db.url,
+          aqueduct: { secrets: [SECRET], ...options },
+          imports: host,
+        }),
+      ).rejects.toThrow(message);
+    }
+    // Registered next to what it injects, each is the host's own instance, and the app starts.
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: Accounts,
+        console: { guard: AdminGuard },
+      },
+      imports: [{ module: class HostModule {}, providers: [UsersService, Accounts, AdminGuard] }],
+    });
+    await app.close();
+  });
+
   it('tables missing because the migrations were not run', async () => {
     const empty = await createTestDatabase();
     try {

@@ -61,7 +61,13 @@ export async function createTestApp(options: TestAppOptions): Promise<INestAppli
     logger: options.logger ?? (process.env.TEST_LOGS ? undefined : false),
   });
   options.configure?.(app);
-  await app.init();
+  try {
+    await app.init();
+  } catch (error) {
+    // A host's process exits here; a test goes on, so what did start (the pool, timers) stops.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }
 

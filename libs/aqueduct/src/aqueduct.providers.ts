@@ -10,6 +10,7 @@ import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
 import { SilenceMonitor } from './access/silence.monitor';
+import { HostInstances } from './utils/host-instances';
 import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';
@@ -49,10 +50,12 @@ import { consoleProviders, consoleRouteProvider } from './console/console.provid
 import type { AqueductModuleOptions } from './options/aqueduct-options.interface';
 
 /**
- * The webhook's way in, past the route and its verifier: the schema check, the inbox, the shared
- * LISTEN connection, the alerts that verification failures raise, the receiver and its guards.
+ * The webhook's way in, past the route and its verifier: the host's own classes (its verifier,
+ * adapter, console guard), the schema check, the inbox, the shared LISTEN connection, the alerts
+ * that verification failures raise, the receiver and its guards.
  */
 const INGEST_PROVIDERS: Provider[] = [
+  HostInstances,
   AqueductSchemaCheck,
   AqueductInbox,
   PostgresNotifications,

@@ -1,9 +1,8 @@
 import type { Provider } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AQUEDUCT_CLOCK, systemClock } from './aqueduct-clock';
-import { lazyHostInstance } from '../utils/lazy-host-instance';
+import { HostInstances } from '../utils/host-instances';
 import { LoggingProvisioningAdapter } from './logging-provisioning.adapter';
 import {
   PROVISIONING_ADAPTER,
@@ -18,12 +17,15 @@ export const clockProvider: Provider = { provide: AQUEDUCT_CLOCK, useValue: syst
  */
 export const provisioningAdapterProvider: Provider = {
   provide: PROVISIONING_ADAPTER,
-  inject: [AQUEDUCT_OPTIONS, ModuleRef],
-  useFactory: (options: ResolvedAqueductOptions, moduleRef: ModuleRef): ProvisioningAdapter => {
+  inject: [AQUEDUCT_OPTIONS, HostInstances],
+  useFactory: (
+    options: ResolvedAqueductOptions,
+    hostInstances: HostInstances,
+  ): ProvisioningAdapter => {
     if (!options.provisioningAdapter) {
       return new LoggingProvisioningAdapter();
     }
-    const adapter = lazyHostInstance(moduleRef, options.provisioningAdapter);
+    const adapter = hostInstances.lazy(options.provisioningAdapter, 'provisioningAdapter');
     return {
       provision: async (grant) => (await adapter()).provision(grant),
       deprovision: async (grant) => (await adapter()).deprovision(grant),

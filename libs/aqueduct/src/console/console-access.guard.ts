@@ -1,7 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { lazyHostInstance } from '../utils/lazy-host-instance';
+import { HostInstances } from '../utils/host-instances';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
@@ -15,9 +14,12 @@ export class ConsoleAccessGuard implements CanActivate {
   private readonly hostGuard?: () => Promise<CanActivate>;
   private readonly open: boolean;
 
-  constructor(@Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions, moduleRef: ModuleRef) {
+  constructor(
+    @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
+    hostInstances: HostInstances,
+  ) {
     const guard = options.console?.guard;
-    this.hostGuard = guard ? lazyHostInstance(moduleRef, guard) : undefined;
+    this.hostGuard = guard ? hostInstances.lazy(guard, 'console.guard') : undefined;
     this.open = options.console?.allowUnauthenticated === true;
   }
 

@@ -1,6 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { lazyHostInstance } from '../utils/lazy-host-instance';
+import { HostInstances } from '../utils/host-instances';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { builtInVerifier } from './verification.factory';
@@ -12,14 +11,14 @@ import { WEBHOOK_VERIFIER, type WebhookVerifier } from '../options/webhook-verif
  */
 export const webhookVerifierProvider: Provider = {
   provide: WEBHOOK_VERIFIER,
-  inject: [AQUEDUCT_OPTIONS, ModuleRef],
+  inject: [AQUEDUCT_OPTIONS, HostInstances],
   useFactory: async (
     options: ResolvedAqueductOptions,
-    moduleRef: ModuleRef,
+    hostInstances: HostInstances,
   ): Promise<WebhookVerifier> => {
     const { verification, secrets } = options;
     if (verification.scheme === 'custom') {
-      const verifier = lazyHostInstance(moduleRef, verification.verifier);
+      const verifier = hostInstances.lazy(verification.verifier, 'verification.verifier');
       return { verify: async (request) => (await verifier()).verify(request) };
     }
     return builtInVerifier(secrets, verification);
