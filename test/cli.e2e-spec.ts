@@ -198,6 +198,17 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       ]);
       expect(list.code).toBe(0);
       expect(JSON.parse(list.stdout).map((e: { id: string }) => e.id)).toContain(eventId);
+      // The API's spelling (`provisioning_start`, as in `endpoints register`) finds the same.
+      const underscored = await runCli([
+        'events',
+        'list',
+        '--database-url',
+        db.url,
+        '--type',
+        'provisioning_start',
+        '--json',
+      ]);
+      expect(JSON.parse(underscored.stdout).map((e: { id: string }) => e.id)).toContain(eventId);
       const show = await runCli(['events', 'show', eventId, '--database-url', db.url]);
       expect(show.code).toBe(0);
       expect(show.stdout).toContain('owner_replay_cli');

@@ -10,7 +10,7 @@ import type {
 } from './aqueduct-storage.types';
 import { DispatchSignal } from './dispatch-signal';
 import { asEventId } from './event-id';
-import { AqueductEventType } from '../events/aqueduct-event-types';
+import { AqueductEventType, normaliseEventType } from '../events/aqueduct-event-types';
 
 /** Most bytes of a non-JSON body `find` returns. */
 const RAW_BODY_PREVIEW_BYTES = 64 * 1024;
@@ -67,7 +67,9 @@ export class AqueductEventStore {
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
     const where: string[] = [];
-    if (filter.type !== undefined) where.push(`type = ${param(filter.type)}`);
+    // Stored types are dotted (`normaliseEventType` at ingest): `provisioning_start`, the API's
+    // spelling, finds the same events.
+    if (filter.type !== undefined) where.push(`type = ${param(normaliseEventType(filter.type))}`);
     if (filter.status !== undefined) where.push(`status = ${param(filter.status)}`);
     if (filter.customerId !== undefined) where.push(CUSTOMER_MATCH(param(filter.customerId)));
     if (filter.since !== undefined) where.push(`received_at >= ${param(filter.since)}`);
