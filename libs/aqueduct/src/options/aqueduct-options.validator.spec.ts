@@ -305,6 +305,12 @@ describe('resolveAqueductOptions', () => {
     expect(() => resolve({ secrets })).toThrow(`option "${field}" must be a non-empty string`);
   });
 
+  it('names an unset variable: [process.env.AQUEDUCT_WEBHOOK_SECRET!] with it unset', () => {
+    expect(() => resolve({ secrets: [undefined as never] })).toThrow(
+      'option "secrets[0]" must be a non-empty string, got undefined (is AQUEDUCT_WEBHOOK_SECRET set?)',
+    );
+  });
+
   it.each([null, 'options'])('rejects options that are not an object (%p)', (options) => {
     expect(() => resolveAqueductOptions(options as never)).toThrow('option "options"');
   });

@@ -63,7 +63,13 @@ export function normaliseSecrets(secrets: unknown): string[] {
   const list = Array.isArray(secrets) ? secrets : [secrets];
   list.forEach((secret, index) => {
     if (typeof secret !== 'string' || secret.trim() === '') {
-      throw new Error(invalidOption(`secrets[${index}]`, 'must be a non-empty string'));
+      const got = typeof secret === 'string' ? 'an empty string' : String(secret);
+      throw new Error(
+        invalidOption(
+          `secrets[${index}]`,
+          `must be a non-empty string, got ${got} (is AQUEDUCT_WEBHOOK_SECRET set?)`,
+        ),
+      );
     }
   });
   return list as string[];
