@@ -63,6 +63,27 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       ]);
       expect(forged.code).toBe(1);
       expect(forged.stdout).toContain('401');
+
+      // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
+      const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
+      const about = ['--customer-id', 'owner_cli_end', '--invoice-id', 'inv_cli_end'];
+      for (const type of ['provisioning.start', 'provisioning.end', 'invoice.paid']) {
+        const sent = await runCli(['send', type, '--url', url, ...signing, ...about]);
+        expect([type, sent.code, sent.stderr]).toEqual([type, 0, '']);
+      }
+      await deliveriesSettled(app);
+      const provisionings = await app
+        .get(DataSource)
+        .query(`SELECT end_date FROM aqueduct_provisionings WHERE customer_id = 'owner_cli_end'`);
+      expect(provisionings).toHaveLength(1);
+      expect(Math.abs(provisionings[0].end_date.getTime() - Date.now())).toBeLessThan(60_000);
+      const paid = await app
+        .get(DataSource)
+        .query(`SELECT 1 FROM aqueduct_invoice_payments WHERE invoice_id = 'inv_cli_end'`);
+      expect(paid).toHaveLength(1);
+      const typo = await runCli(['send', 'provisoning.start', '--url', url, ...signing]);
+      expect(typo.code).toBe(0);
+      expect(typo.stderr).toContain('warning: "provisoning.start" is none of provisioning.start');
     } finally {
       await app.close();
     }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { signAqueductRequest } from '../../testing/sign-aqueduct-request';
-import { printableJson } from '../../utils/printable';
+import { printable, printableJson } from '../../utils/printable';
 import { ExitCode, output } from '../cli-output';
 import { checkUrl, postSigned } from '../http-post';
-import { sampleBody } from '../sample-event';
+import { normaliseEventType } from '../../events/aqueduct-event-types';
+import { SAMPLE_TYPES, sampleBody } from '../sample-event';
 import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
 
 interface SendFlags extends SigningFlags {
@@ -11,6 +12,7 @@ interface SendFlags extends SigningFlags {
   data?: string;
   customerId?: string;
   productId?: string;
+  invoiceId?: string;
   json?: boolean;
 }
 
@@ -28,12 +30,23 @@ export function registerSend(program: Command): void {
       .option('--data <file>', 'send this JSON file as the body instead of a generated event')
       .option('--customer-id <id>', 'customerId of the generated event')
       .option('--product-id <id>', 'productId of the generated event')
+      .option(
+        '--invoice-id <id>',
+        'invoiceId of the generated provisioning (the same in a start and its end: one provisioning), or the invoice an invoice.paid pays',
+      )
       .option('--json', 'print the result as JSON'),
   ).action(async (type: string, flags: SendFlags) => {
     const url = checkUrl(flags.url);
+    if (!flags.data && !SAMPLE_TYPES.includes(normaliseEventType(type))) {
+      // A typo (`provisoning.start`) is stored and answered 200 like any unknown type: say so.
+      process.stderr.write(
+        `warning: "${printable(type)}" is none of ${SAMPLE_TYPES.join(', ')}: sent as an event of ` +
+          `that type with a generic object (no listener of the module acts on it)\n`,
+      );
+    }
     const body = sampleBody(
       type,
-      { customerId: flags.customerId, productId: flags.productId },
+      { customerId: flags.customerId, productId: flags.productId, invoiceId: flags.invoiceId },
       flags.data,
     );
     const signed = signAqueductRequest(body, signingOptions(flags));
