@@ -311,6 +311,18 @@ describe('resolveAqueductOptions', () => {
     );
   });
 
+  it('refuses an option it does not have, naming the one meant (forRootAsync typos)', () => {
+    expect(() => resolve({ secrets: ['s'], acess: { requirePayment: true } } as never)).toThrow(
+      'option "acess" is not an option of AqueductModule (did you mean "access"?)',
+    );
+    expect(() => resolve({ secrets: ['s'], colour: 'blue' } as never)).toThrow(
+      'option "colour" is not an option of AqueductModule.',
+    );
+    expect(() => resolve({ secrets: ['s'], verification: 'standard-webhooks' } as never)).toThrow(
+      `option "verification" must be an object like { scheme: 'standard-webhooks' }, got "standard-webhooks"`,
+    );
+  });
+
   it.each([null, 'options'])('rejects options that are not an object (%p)', (options) => {
     expect(() => resolveAqueductOptions(options as never)).toThrow('option "options"');
   });

@@ -14,6 +14,14 @@ export function resolveVerification(options: AqueductModuleOptions): {
   secrets: string[];
 } {
   const verification: VerificationOptions = options.verification ?? { scheme: DEFAULT_SCHEME };
+  if (!verification || typeof verification !== 'object') {
+    throw new Error(
+      invalidOption(
+        'verification',
+        `must be an object like { scheme: 'standard-webhooks' }, got ${JSON.stringify(verification)}`,
+      ),
+    );
+  }
   if (!SCHEMES.includes(verification.scheme)) {
     throw new Error(
       invalidOption(
