@@ -63,6 +63,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       ]);
       expect(forged.code).toBe(1);
       expect(forged.stdout).toContain('401');
+      expect(forged.stderr).toContain('hint: the app refused the signature or secret');
 
       // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
       const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];

@@ -57,6 +57,13 @@ export function registerSend(program: Command): void {
       // The endpoint's answer, as JSON with every control character escaped.
       () => `${result.status} ${printableJson(result.body)}`,
     );
+    if (result.status === 401) {
+      process.stderr.write(
+        'hint: the app refused the signature or secret. If it verifies with another scheme, pass ' +
+          '--scheme (or set AQUEDUCT_VERIFICATION); check --secret / AQUEDUCT_WEBHOOK_SECRET. The ' +
+          "app's log says which scheme the request carried and which one it expects.\n",
+      );
+    }
     process.exitCode = result.status >= 200 && result.status < 300 ? ExitCode.Ok : ExitCode.Failed;
   });
 }
