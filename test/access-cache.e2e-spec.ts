@@ -22,6 +22,7 @@ import { DataSource } from 'typeorm';
 import { AccessCache } from '../libs/aqueduct/src/access/access-cache';
 import { PostgresNotifications } from '../libs/aqueduct/src/storage/postgres-notifications';
 import { createTestApp } from './support/app';
+import { LogCapture } from './support/log-capture';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
 import { envelope, period } from './support/subscription';
@@ -485,5 +486,36 @@ describe('The customer of a request, found the host’s way (a sub-domain, throu
       .set('Host', 'api.example.test')
       .set('x-gateway-customer', 'owner_acme')
       .expect(200);
+  });
+});
+
+/** A paid route whose path carries no customer id (a common first-hour slip). */
+@Controller('plain-reports')
+class PlainReportsController {
+  @Get()
+  @RequiresEntitlement('prod_pro')
+  report() {
+    return { ok: true };
+  }
+}
+
+describe('A paid route that names no customer', () => {
+  const log = new LogCapture();
+  const host = useTestApp({
+    controllers: [PlainReportsController],
+    aqueduct: { secrets: [SECRET] },
+    logger: log,
+  });
+
+  it('is denied (403, nothing of the setup said to the caller) and the log says where the id was looked for, once', async () => {
+    const server = host.app.getHttpServer();
+    for (let i = 0; i < 3; i++) {
+      const denied = await request(server).get('/plain-reports').expect(403);
+      expect(denied.body.message).toMatch(/No customer could be identified/);
+      expect(denied.body.message).not.toMatch(/customerIdResolver/);
+    }
+    expect(log.matching(/No customer id in a request to PlainReportsController\.report/)).toEqual([
+      expect.stringContaining('the route parameter customerId, then request.user.customerId'),
+    ]);
   });
 });

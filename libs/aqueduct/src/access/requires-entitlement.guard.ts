@@ -5,6 +5,7 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
   SetMetadata,
   UseGuards,
 } from '@nestjs/common';
@@ -33,7 +34,10 @@ const defaultCustomerId = customerIdFrom.firstOf(customerIdFrom.param(), custome
  */
 @Injectable()
 export class EntitlementGuard implements CanActivate {
+  private readonly logger = new Logger('AqueductAccess');
   private readonly required = new WeakMap<object, WeakMap<object, AccessQuery[]>>();
+  /** Handlers whose request named no customer, told once each (a setup mistake, usually). */
+  private readonly anonymousTold = new WeakSet<object>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -48,6 +52,7 @@ export class EntitlementGuard implements CanActivate {
     }
     const customerId = await this.getCustomerId(context);
     if (!customerId) {
+      this.tellAnonymous(context);
       throw new ForbiddenException(
         `No customer could be identified for this request, so access to ${describe(queries[0])} is denied`,
       );
@@ -59,6 +64,26 @@ export class EntitlementGuard implements CanActivate {
       }
     }
     return true;
+  }
+
+  /**
+   * Once per route: a request it could not name a customer for. The 403 says nothing of the setup
+   * (the caller is not the operator); the log says where the id was looked for.
+   */
+  private tellAnonymous(context: ExecutionContext): void {
+    const handler = context.getHandler();
+    if (this.anonymousTold.has(handler)) {
+      return;
+    }
+    this.anonymousTold.add(handler);
+    const where = this.options.access?.customerIdResolver
+      ? 'access.customerIdResolver'
+      : 'the route parameter customerId, then request.user.customerId (the default resolver)';
+    this.logger.warn(
+      `No customer id in a request to ${context.getClass().name}.${handler.name}, looked for in ` +
+        `${where}: denied (403). If your routes carry it elsewhere, set access.customerIdResolver ` +
+        `(customerIdFrom.param(name), .user(field), .header(name), .subdomain(...)). Said once per route.`,
+    );
   }
 
   protected async getCustomerId(context: ExecutionContext): Promise<string | undefined> {
