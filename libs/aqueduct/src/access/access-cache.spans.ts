@@ -14,6 +14,19 @@ export function spanAt(
   return { covered: false, changesAt: null };
 }
 
+/** Whether `spans` cover the instant `t`: `spanAt` without its answer object (the hot path). */
+export function coversInstant(spans: readonly number[], t: number): boolean {
+  for (let i = 0; i < spans.length; i += 2) {
+    if (t < spans[i]) {
+      return false;
+    }
+    if (t < spans[i + 1]) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /** A stored timeline as spans: segments that touch (paid, then grace) are merged. */
 export function toSpans(
   timeline: readonly { from: string | Date; until: string | Date }[],

@@ -19,6 +19,9 @@ interface AccessReadRow {
   orgs: ProvisioningOrgDto[] | null;
 }
 
+/** Shared by every product without a renewal window (most): an entry stays small. */
+const NO_WINDOWS: readonly number[] = Object.freeze([]);
+
 const seatsOf = (orgs: ProvisioningOrgDto[] | null) =>
   (orgs ?? []).reduce((sum, org) => sum + (Array.isArray(org?.users) ? org.users.length : 0), 0);
 
@@ -44,7 +47,7 @@ export async function readCustomerAccess(
     const windows = renewalWindows(timeline, renewalWindowMs);
     access.set(row.productId, {
       spans: toSpans([...timeline, ...windows]),
-      windows: toSpans(windows),
+      windows: windows.length === 0 ? NO_WINDOWS : toSpans(windows),
       awaitingPayment: row.awaitingPayment,
       seats: seatsOf(row.orgs),
     });

@@ -1,5 +1,5 @@
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
-import { spanAt, toSpans } from './access-cache.spans';
+import { coversInstant, spanAt, toSpans } from './access-cache.spans';
 
 /** What a customer's access to some products gives at one instant. */
 export interface Grant {
@@ -37,7 +37,7 @@ class SeatCount {
   private anyDated = false;
 
   add(found: ProductAccess, t: number): void {
-    if (spanAt(found.windows, t).covered) {
+    if (coversInstant(found.windows, t)) {
       this.held += found.seats;
     } else {
       this.dated += found.seats;
@@ -61,7 +61,7 @@ export function grantAt(access: CustomerAccess, products: string[], t: number): 
       continue;
     }
     spans.push(found.spans as number[]);
-    if (spanAt(found.spans, t).covered) {
+    if (coversInstant(found.spans, t)) {
       grantedBy.push(product);
       seats.add(found, t);
     }
@@ -79,7 +79,7 @@ export function productsAt(
   const products: string[] = [];
   const seats = new SeatCount();
   for (const [product, found] of access) {
-    if (spanAt(found.spans, t).covered) {
+    if (coversInstant(found.spans, t)) {
       products.push(product);
       seats.add(found, t);
     }
