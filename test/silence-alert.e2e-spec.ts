@@ -1,6 +1,8 @@
 import { AqueductHealthIndicator } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 import { SilenceMonitor } from '../libs/aqueduct/src/access/silence.monitor';
+import { DeadDeliveryAlert } from '../libs/aqueduct/src/dispatch/dead-delivery.alert';
+import type { ClaimedDelivery } from '../libs/aqueduct/src/storage/delivery-queue.interface';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled, envelope, period } from './support/subscription';
@@ -11,11 +13,12 @@ import { waitFor } from './support/wait';
 const SECRET = 'silence-secret';
 const OPERATOR = 'oncall@host.test';
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
 /**
  * Aqueduct stops delivering (it disabled the endpoint after a proxy's 502s, say: nothing this app
- * ever saw). Postgres stamps arrivals with its own, real, time; the module's clock is moved past
- * a known paid period's end.
+ * ever saw). Deliveries happen in real time and Postgres stamps their arrival: a test moves that
+ * past back (`arrivedAgo`) rather than a clock forward.
  */
 describe('The silence alert: Aqueduct stopped delivering (HTTP, real Postgres, real SMTP)', () => {
   const smtp = new TestSmtpServer();
@@ -37,38 +40,41 @@ describe('The silence alert: Aqueduct stopped delivering (HTTP, real Postgres, r
     { servers: [smtp] },
   );
 
+  const db = () => host.app.get(DataSource);
   const monitor = () => host.app.get(SilenceMonitor);
   const alert = async () =>
-    (
-      await host.app
-        .get(DataSource)
-        .query(`SELECT status, reason FROM aqueduct_alerts WHERE kind = 'silence'`)
-    )[0] as { status: string; reason: string } | undefined;
-  /** A monthly period of the customer that ends `endsIn` ms from the real now. */
+    (await db().query(`SELECT status, reason FROM aqueduct_alerts WHERE kind = 'silence'`))[0] as
+      { status: string; reason: string } | undefined;
+  /** A monthly period of the customer whose paid period ends `endsIn` ms from now (real time). */
   const endingIn = (customerId: string, endsIn: number) =>
     period(customerId, { start: new Date(Date.now() + endsIn - 30 * DAY) });
-  const send = async (type: string, object: Record<string, unknown>) => {
-    await postAccepted(host.app, envelope(type, object, new Date()), SECRET);
+  const send = async (type: string, object: Record<string, unknown>, createdAt = new Date()) => {
+    await postAccepted(host.app, envelope(type, object, createdAt), SECRET);
     await deliveriesSettled(host.app);
   };
+  /** Every arrival so far happened `ms` earlier than it did. */
+  const arrivedAgo = (ms: number) =>
+    db().query(
+      `UPDATE aqueduct_events SET received_at = received_at - $1 * interval '1 millisecond'`,
+      [ms],
+    );
 
   beforeEach(async () => {
-    clock.set(new Date());
     // Each test's ledger knows its own periods only: an earlier test's end would be due too.
-    await host.app.get(DataSource).query(`DELETE FROM aqueduct_provisionings`);
+    await db().query(`DELETE FROM aqueduct_provisionings`);
+    await db().query(`DELETE FROM aqueduct_alerts`);
   });
 
-  it('opens when a known period ended hours ago and nothing arrived since; one mail; resolved by the next event', async () => {
-    // The period's start arrived a month ago (its stored arrival is moved back to then); its paid
-    // period ended an hour ago, and Aqueduct's provisioning.end never came.
-    await send('provisioning.start', endingIn('owner_silent', -HOUR));
-    await host.app
-      .get(DataSource)
-      .query(`UPDATE aqueduct_events SET received_at = received_at - interval '31 days'`);
-    expect((await monitor().check()).overdue).toBe(0); // an hour: Aqueduct may be retrying it
+  it('opens when a known period ended hours ago, its end and everything else missing; one mail; resolved by the next event', async () => {
+    // A start that arrived a month ago; its paid period ended an hour ago: Aqueduct may be retrying.
+    await send('provisioning.start', endingIn('owner_recent', -HOUR));
+    await arrivedAgo(31 * DAY);
+    expect((await monitor().check()).overdue).toBe(0);
     expect(await alert()).toBeUndefined();
 
-    clock.set(new Date(Date.now() + HOUR + 60_000)); // two hours past the end, still nothing
+    // Another customer's period ended three hours ago; nothing came since either.
+    await send('provisioning.start', endingIn('owner_silent', -3 * HOUR));
+    await arrivedAgo(31 * DAY);
     const found = await monitor().check();
     expect(found.overdue).toBe(1);
     expect(await alert()).toMatchObject({ status: 'open' });
@@ -82,18 +88,52 @@ describe('The silence alert: Aqueduct stopped delivering (HTTP, real Postgres, r
     await deliveriesSettled(host.app);
     expect(smtp.to(OPERATOR)).toHaveLength(1);
 
+    // A delivery dying (the module writes delivery.dead itself) is not Aqueduct speaking.
+    await host.app.get(DeadDeliveryAlert, { strict: false }).raise(
+      {
+        eventId: '00000000-0000-0000-0000-000000000001',
+        listener: 'aqueduct.email',
+        attempts: 8,
+        firstRun: false,
+        type: 'alert.raised',
+        createdAt: new Date(),
+        receivedAt: new Date(),
+        payload: {},
+      } as ClaimedDelivery,
+      'connect ECONNREFUSED 127.0.0.1:25',
+    );
+    expect((await monitor().check()).overdue).toBe(1);
+    expect(await alert()).toMatchObject({ status: 'open' });
+
     // Someone turned the endpoint back on: the next event Aqueduct sends resolves it.
     await send('provisioning.start', endingIn('owner_next', 30 * DAY));
     expect((await monitor().check()).overdue).toBe(0);
     expect(await alert()).toMatchObject({ status: 'resolved' });
   });
 
-  it('stays shut when the renewal arrived with the end, even from a sender whose clock runs ahead', async () => {
-    // Period 1 "ends" 5 minutes from our now by Aqueduct's clock, which is ahead: the renewal's
-    // start, fired at that end, is what arrives now.
-    await send('provisioning.start', endingIn('owner_renewing', 5 * 60_000));
-    clock.set(new Date(Date.now() + 4 * HOUR));
+  it('stays shut when the renewal arrived with the end, from a sender whose clock runs 5 minutes ahead', async () => {
+    await send('provisioning.start', endingIn('owner_renewing', -3 * HOUR));
+    await send('provisioning.start', endingIn('owner_renewing', -3 * HOUR + 30 * DAY)); // the renewal
+    await arrivedAgo(3 * HOUR + 5 * MINUTE); // both "before" the end, by Aqueduct's clock
     expect((await monitor().check()).overdue).toBe(0);
-    expect(await alert()).toMatchObject({ status: 'resolved' });
+    expect(await alert()).toBeUndefined();
+  });
+
+  it('stays shut when the end itself arrived, stamped 20 minutes before its end date, on a quiet host', async () => {
+    const object = endingIn('owner_delivered', -3 * HOUR);
+    await send('provisioning.start', object);
+    await send('provisioning.end', object);
+    await arrivedAgo(3 * HOUR + 20 * MINUTE); // the sender's clock 20 minutes ahead of Postgres's
+    expect((await monitor().check()).overdue).toBe(0);
+    expect(await alert()).toBeUndefined();
+  });
+
+  it("ignores a host's test clock: a suite dating its events 40 days ahead raises nothing", async () => {
+    clock.set(new Date(Date.now() + 40 * DAY));
+    const start = clock.now();
+    await send('provisioning.start', period('owner_time_travel', { start }), start);
+    clock.set(new Date(start.getTime() + 30 * DAY + 3 * HOUR)); // past its end: no end was sent
+    expect((await monitor().check()).overdue).toBe(0);
+    expect(await alert()).toBeUndefined();
   });
 });

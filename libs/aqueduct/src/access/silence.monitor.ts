@@ -7,8 +7,9 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
+import { DELIVERY_DEAD_EVENT } from '../dispatch/dead-delivery.alert';
 import { ACCESS_EVENT_TYPES } from '../events/access-event-types';
+import { AqueductEventType } from '../events/aqueduct-event-types';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { printable } from '../utils/printable';
@@ -26,17 +27,24 @@ const SILENCE_CHECK_INTERVAL_MS = 600_000;
 const SENDER_CLOCK_SLACK_MS = 600_000;
 
 /** The events the module writes itself: they say nothing about Aqueduct reaching this app. */
-const OWN_EVENT_TYPES: readonly string[] = [...ACCESS_EVENT_TYPES, ALERT_RAISED_EVENT];
+const OWN_EVENT_TYPES: readonly string[] = [
+  ...ACCESS_EVENT_TYPES,
+  ALERT_RAISED_EVENT,
+  DELIVERY_DEAD_EVENT,
+];
 
-// Newest first through the (received_at, id) index, past the module's own events only.
-const LAST_RECEIVED_SQL = `SELECT received_at FROM aqueduct_events
-  WHERE type <> ALL($1::text[]) ORDER BY received_at DESC, id DESC LIMIT 1`;
+// The last arrival (newest first through the (received_at, id) index, past the module's own
+// events), and Postgres's now: both on the one clock that stamps arrivals. Deliveries happen in
+// real time, so the module's clock (a host's test clock, say) has no say here.
+const LAST_RECEIVED_SQL = `SELECT now() AS now, (SELECT received_at FROM aqueduct_events
+  WHERE type <> ALL($1::text[]) ORDER BY received_at DESC, id DESC LIMIT 1) AS "lastReceivedAt"`;
 
-// Paid periods whose end (Aqueduct fires `provisioning.end` then) is past `$2` with nothing received
-// since it: one read of the provisionings (ten-minutely; no index is kept for it on the ledger's
-// write path).
+// Paid periods whose end (Aqueduct fires `provisioning.end` then) is past `$2`, whose own end has
+// not arrived, with nothing received since it: one read of the provisionings, made only when
+// nothing arrived for `silenceAfterMs` (no index is kept for it on the ledger's write path).
 const OVERDUE_ENDS_SQL = `SELECT count(*)::int AS overdue, min(end_date) AS since
-  FROM aqueduct_provisionings WHERE end_date > $1 AND end_date <= $2`;
+  FROM aqueduct_provisionings
+ WHERE end_date > $1 AND end_date <= $2 AND last_event_type <> '${AqueductEventType.ProvisioningEnd}'`;
 
 /** What one look found. */
 export interface SilenceCheckResult {
@@ -54,9 +62,10 @@ export interface SilenceCheckResult {
  * firewall, none of which reach this app) or can no longer reach it, nothing arrives and nothing
  * fails here; renewals then go unseen and paying customers lose access at their period's end.
  * Aqueduct fires `provisioning.end` when a paid period ends, so the ledger knows when events are
- * due: when a known period's end is `alerts.silenceAfterMs` past with nothing at all received
- * since, the `silence` alert opens (health degraded, one mail to `email.alertTo`). The next event
- * received resolves it at the next look.
+ * due: when a known period's end is `alerts.silenceAfterMs` past, its own `provisioning.end` not
+ * arrived and nothing at all received since, the `silence` alert opens (health degraded, one mail
+ * to `email.alertTo`). The next event received resolves it at the next look. Judged in real time,
+ * on Postgres's clock, which stamps the arrivals.
  */
 @Injectable()
 export class SilenceMonitor implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -66,7 +75,6 @@ export class SilenceMonitor implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     private readonly alerts: AqueductAlerts,
   ) {}
@@ -89,17 +97,19 @@ export class SilenceMonitor implements OnApplicationBootstrap, BeforeApplication
     if (this.options.alerts.silenceAfterMs === 0) {
       return { overdue: 0, since: null, lastReceivedAt: null }; // turned off
     }
-    const now = this.clock.now();
-    const [last]: { received_at: Date }[] = await this.dataSource.query(LAST_RECEIVED_SQL, [
-      OWN_EVENT_TYPES,
-    ]);
-    const lastReceivedAt = last?.received_at ?? null;
+    const [{ now, lastReceivedAt }]: { now: Date; lastReceivedAt: Date | null }[] =
+      await this.dataSource.query(LAST_RECEIVED_SQL, [OWN_EVENT_TYPES]);
     const dueBy = new Date(now.getTime() - this.options.alerts.silenceAfterMs);
-    const [{ overdue, since }]: { overdue: number; since: Date | null }[] =
-      await this.dataSource.query(OVERDUE_ENDS_SQL, [
-        new Date((lastReceivedAt?.getTime() ?? 0) + SENDER_CLOCK_SLACK_MS),
-        dueBy,
-      ]);
+    const heardSince = new Date((lastReceivedAt?.getTime() ?? 0) + SENDER_CLOCK_SLACK_MS);
+    const { overdue, since } =
+      heardSince >= dueBy
+        ? { overdue: 0, since: null } // something arrived lately: nothing can be overdue
+        : (
+            await this.dataSource.query<{ overdue: number; since: Date | null }[]>(
+              OVERDUE_ENDS_SQL,
+              [heardSince, dueBy],
+            )
+          )[0];
     if (overdue === 0) {
       if (this.alerts.isOpen('silence')) {
         await this.alerts.resolve('silence');
@@ -109,7 +119,7 @@ export class SilenceMonitor implements OnApplicationBootstrap, BeforeApplication
     const hours = Math.round(this.options.alerts.silenceAfterMs / 360_000) / 10;
     const reason =
       `Nothing has arrived from Aqueduct since ${lastReceivedAt?.toISOString() ?? 'the start'}, ` +
-      `though ${overdue} paid period(s) ended more than ${hours} h ago (the first on ${since!.toISOString()}) ` +
+      `though ${overdue} paid period(s) ended more than ${hours} h ago without their provisioning.end (the first on ${since!.toISOString()}) ` +
       `and Aqueduct sends provisioning.end when one does. Aqueduct may have disabled this endpoint after ` +
       `failed deliveries, or cannot reach this app (DNS, TLS, a proxy, a firewall), or the endpoint does ` +
       `not send provisioning_end: check the endpoint in Aqueduct's dashboard and turn it back on. Aqueduct does not resend what it gave up on, so renewals ` +
