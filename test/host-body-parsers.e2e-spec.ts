@@ -68,11 +68,11 @@ describe('A host JSON parser placed before the module', () => {
   const db = useTestDatabase();
 
   /** The webhook is answered within 5 s with a 200 for a stored row (the client gives up after 5 s). */
-  async function expectStored(app: INestApplication) {
+  async function expectStored(app: INestApplication, path = '/webhooks/aqueduct') {
     try {
       const { body, headers } = signed();
       const res = await request(app.getHttpServer())
-        .post('/webhooks/aqueduct')
+        .post(path)
         .set(headers)
         .send(body)
         .timeout(5_000);
@@ -91,6 +91,18 @@ describe('A host JSON parser placed before the module', () => {
           req.originalUrl.startsWith('/stripe') ? next() : json(req, res, next),
         ),
       ),
+    );
+  }, 15_000);
+
+  it('a main.ts middleware that strips a proxy prefix (/billing) before routing: the webhook still reads its body', async () => {
+    await expectStored(
+      await bootHost(db.url, {}, [], (app) =>
+        app.use((req: express.Request, _res: express.Response, next: express.NextFunction) => {
+          if (req.url.startsWith('/billing/')) req.url = req.url.slice('/billing'.length);
+          next();
+        }),
+      ),
+      '/billing/webhooks/aqueduct',
     );
   }, 15_000);
 

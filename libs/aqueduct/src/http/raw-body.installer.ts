@@ -5,9 +5,17 @@ import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
-import { createRawBodyReader, type BodyRefusal } from './raw-body.reader';
+import {
+  type BodyRefusal,
+  createRawBodyReader,
+  RAW_BODY,
+  type RequestWithRawBody,
+} from './raw-body.reader';
 import type { ServedRouteHandle } from './served-route.provider';
 import { WEBHOOK_ROUTE } from './webhook-route.provider';
+
+/** Names of the body parsers Express and Nest install. */
+const BODY_PARSERS = new Set(['jsonParser', 'urlencodedParser', 'rawParser', 'textParser']);
 
 /** Layers Express 4 puts first (Express 5 has none): they give `req` its Express methods. */
 const EXPRESS_INIT_LAYERS = new Set(['query', 'expressInit']);
@@ -32,7 +40,8 @@ interface RouterLayer {
  * route only (the exact paths Nest registered it at: global prefix and versioning included). First,
  * not merely before the parsers Express names: a host's own middleware may parse JSON under another
  * name (`consumer.apply(express.json())`, a wrapper choosing a parser per route), and a body read
- * before the reader could never be verified.
+ * before the reader could never be verified. And once more just before the parsers, for a request
+ * whose path a host middleware rewrote in between (the second reads only what the first did not).
  */
 @Injectable()
 export class RawBodyInstaller implements OnModuleInit {
@@ -64,15 +73,30 @@ export class RawBodyInstaller implements OnModuleInit {
     const reader = createRawBodyReader(this.options.maxBodyBytes, (refusal) =>
       this.refused(refusal),
     );
-    app.use(function aqueductWebhookBody(req: Request, res: Response, next: NextFunction) {
-      if (req.method === 'POST' && routes.some((route) => route.match(req.path))) {
+    const readWebhookBody = (req: RequestWithRawBody, res: Response, next: NextFunction) => {
+      if (
+        req.method === 'POST' &&
+        req[RAW_BODY] === undefined &&
+        !req._body &&
+        routes.some((route) => route.match(req.path))
+      ) {
         return reader(req, res, next);
       }
       next();
-    });
-    const layer = stack.pop() as RouterLayer;
+    };
+    // First: before any parser of the host's, whatever its name.
     const initLayers = stack.findIndex((l) => !EXPRESS_INIT_LAYERS.has(l.name ?? ''));
-    stack.splice(initLayers === -1 ? stack.length : initLayers, 0, layer);
+    insert(app, stack, readWebhookBody, initLayers === -1 ? stack.length : initLayers);
+    // Again where the body parsers start: a host middleware that rewrites the URL (a proxy prefix
+    // stripped in main.ts) makes the webhook's path known only after it has run.
+    const firstParser = stack.findIndex((l) => BODY_PARSERS.has(l.name ?? l.handle?.name ?? ''));
+    const firstRoute = stack.indexOf(routes[0]);
+    insert(
+      app,
+      stack,
+      readWebhookBody,
+      firstParser === -1 ? firstRoute : Math.min(firstParser, firstRoute),
+    );
   }
 
   /**
@@ -105,6 +129,19 @@ function isRouteAt(layer: RouterLayer, paths: Set<string>): boolean {
     !!layer.route?.methods?.post &&
     paths.has(withoutTrailingSlash(path))
   );
+}
+
+/** Adds `handler` as a middleware layer of `app` at `position` of its router's `stack`. */
+function insert(
+  app: { use(handler: unknown): void },
+  stack: RouterLayer[],
+  handler: (req: RequestWithRawBody, res: Response, next: NextFunction) => void,
+  position: number,
+): void {
+  app.use(function aqueductWebhookBody(req: Request, res: Response, next: NextFunction) {
+    handler(req, res, next);
+  });
+  stack.splice(position, 0, stack.pop() as RouterLayer);
 }
 
 function withoutTrailingSlash(path: string): string {
