@@ -67,7 +67,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
 
       // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
       const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
-      const about = ['--customer-id', 'owner_cli_end', '--invoice-id', 'inv_cli_end'];
+      const about = ['--invoice-id', 'inv_cli_end']; // alone: the customer is owner_inv_cli_end
       for (const type of ['provisioning.start', 'provisioning.end', 'invoice.paid']) {
         const sent = await runCli(['send', type, '--url', url, ...signing, ...about]);
         expect([type, sent.code, sent.stderr]).toEqual([type, 0, '']);
@@ -75,8 +75,11 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       await deliveriesSettled(app);
       const provisionings = await app
         .get(DataSource)
-        .query(`SELECT end_date FROM aqueduct_provisionings WHERE customer_id = 'owner_cli_end'`);
+        .query(
+          `SELECT customer_id, end_date FROM aqueduct_provisionings WHERE invoice_id = 'inv_cli_end'`,
+        );
       expect(provisionings).toHaveLength(1);
+      expect(provisionings[0].customer_id).toBe('owner_inv_cli_end');
       expect(Math.abs(provisionings[0].end_date.getTime() - Date.now())).toBeLessThan(60_000);
       const paid = await app
         .get(DataSource)

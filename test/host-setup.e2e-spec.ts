@@ -8,6 +8,8 @@ import {
   type ExecutionContext,
   Injectable,
   type INestApplication,
+  Module,
+  Scope,
   type NestInterceptor,
   type CallHandler,
   Post,
@@ -18,7 +20,12 @@ import {
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, RouterModule } from '@nestjs/core';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AqueductModule, isAqueductWebhookRoute } from 'nestjs-aqueduct';
+import {
+  AqueductModule,
+  type AqueductModuleOptions,
+  aqueductMigrations,
+  isAqueductWebhookRoute,
+} from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import { map } from 'rxjs';
 import request from 'supertest';
@@ -281,6 +288,25 @@ describe('The webhook in real host apps', () => {
   });
 });
 
+/** A process with the module and no HTTP (a worker), as `NestFactory.createApplicationContext` makes it. */
+async function createWorkerContext(url: string, aqueduct: AqueductModuleOptions) {
+  const { NestFactory } = await import('@nestjs/core');
+  const { TypeOrmModule } = await import('@nestjs/typeorm');
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'postgres',
+        url,
+        migrations: [...aqueductMigrations],
+        migrationsRun: true,
+      }),
+      AqueductModule.forRoot(aqueduct),
+    ],
+  })
+  class WorkerModule {}
+  return NestFactory.createApplicationContext(WorkerModule, { logger: false, abortOnError: false });
+}
+
 describe('Start-up checks fail fast with a message naming the problem', () => {
   const db = useTestDatabase();
 
@@ -364,6 +390,28 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
         }),
       ).rejects.toThrow(message);
     }
+    // A worker without HTTP that shares the options never serves the console nor verifies a
+    // webhook: it starts without what the guard and the verifier inject.
+    for (const options of cases.slice(1).map(([o]) => o)) {
+      const worker = await createWorkerContext(db.url, { secrets: [SECRET], ...options });
+      await worker.close();
+    }
+    // A request-scoped adapter is named as such: registering it would not help.
+    @Injectable({ scope: Scope.REQUEST })
+    class ScopedAccounts {
+      provision() {}
+      deprovision() {}
+      update() {}
+    }
+    await expect(
+      createTestApp({
+        databaseUrl: db.url,
+        aqueduct: { secrets: [SECRET], provisioningAdapter: ScopedAccounts },
+        imports: [{ module: class ScopedModule {}, providers: [ScopedAccounts] }],
+      }),
+    ).rejects.toThrow(
+      /names ScopedAccounts, which is request- or transient-scoped.*must be a singleton/,
+    );
     // Registered next to what it injects, each is the host's own instance, and the app starts.
     const app = await createTestApp({
       databaseUrl: db.url,

@@ -10,7 +10,7 @@ import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
 import { AqueductAlerts } from './alerts/aqueduct-alerts.service';
 import { SilenceMonitor } from './access/silence.monitor';
-import { HostInstances } from './utils/host-instances';
+import { HostInstances } from './options/host-instances';
 import { VerificationMonitor } from './alerts/verification.monitor';
 import { aqueductApiClientProvider } from './api/aqueduct-api.provider';
 import { AqueductApiClient } from './api/aqueduct-api.client';

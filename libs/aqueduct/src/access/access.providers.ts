@@ -2,7 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AQUEDUCT_CLOCK, systemClock } from './aqueduct-clock';
-import { HostInstances } from '../utils/host-instances';
+import { HostInstances } from '../options/host-instances';
 import { LoggingProvisioningAdapter } from './logging-provisioning.adapter';
 import {
   PROVISIONING_ADAPTER,
@@ -25,7 +25,11 @@ export const provisioningAdapterProvider: Provider = {
     if (!options.provisioningAdapter) {
       return new LoggingProvisioningAdapter();
     }
-    const adapter = hostInstances.lazy(options.provisioningAdapter, 'provisioningAdapter');
+    const adapter = hostInstances.lazy(
+      options.provisioningAdapter,
+      'provisioningAdapter',
+      'dispatch',
+    );
     return {
       provision: async (grant) => (await adapter()).provision(grant),
       deprovision: async (grant) => (await adapter()).deprovision(grant),

@@ -42,6 +42,10 @@ export function sampleBody(
   const fields = Object.fromEntries(
     Object.entries(overrides).filter(([, value]) => value !== undefined),
   );
+  // A provisioning keyed by its invoice is its customer's: the same invoice alone names one.
+  if (overrides.invoiceId !== undefined && overrides.customerId === undefined) {
+    fields.customerId = `owner_${overrides.invoiceId}`;
+  }
   switch (normaliseEventType(type)) {
     case AqueductEventType.ProvisioningStart:
       return JSON.stringify(provisioningStartEvent(fields));

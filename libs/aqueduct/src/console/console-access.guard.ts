@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { HostInstances } from '../utils/host-instances';
+import { HostInstances } from '../options/host-instances';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
@@ -19,7 +19,7 @@ export class ConsoleAccessGuard implements CanActivate {
     hostInstances: HostInstances,
   ) {
     const guard = options.console?.guard;
-    this.hostGuard = guard ? hostInstances.lazy(guard, 'console.guard') : undefined;
+    this.hostGuard = guard ? hostInstances.lazy(guard, 'console.guard', 'http') : undefined;
     this.open = options.console?.allowUnauthenticated === true;
   }
 

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { HostInstances } from '../utils/host-instances';
+import { HostInstances } from '../options/host-instances';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { builtInVerifier } from './verification.factory';
@@ -18,7 +18,7 @@ export const webhookVerifierProvider: Provider = {
   ): Promise<WebhookVerifier> => {
     const { verification, secrets } = options;
     if (verification.scheme === 'custom') {
-      const verifier = hostInstances.lazy(verification.verifier, 'verification.verifier');
+      const verifier = hostInstances.lazy(verification.verifier, 'verification.verifier', 'http');
       return { verify: async (request) => (await verifier()).verify(request) };
     }
     return builtInVerifier(secrets, verification);

@@ -32,7 +32,7 @@ export function registerSend(program: Command): void {
       .option('--product-id <id>', 'productId of the generated event')
       .option(
         '--invoice-id <id>',
-        'invoiceId of the generated provisioning (the same in a start and its end: one provisioning), or the invoice an invoice.paid pays',
+        'invoiceId of the generated provisioning (the same in a start and its end: one provisioning; the customer is owner_<id> unless --customer-id), or the invoice an invoice.paid pays',
       )
       .option('--json', 'print the result as JSON'),
   ).action(async (type: string, flags: SendFlags) => {
