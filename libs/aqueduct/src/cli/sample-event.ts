@@ -10,13 +10,8 @@ import { CliError, ExitCode } from './cli-output';
 
 const DAY_MS = 86_400_000;
 
-/** The types `send` generates a realistic object for; any other is sent as a generic event. */
-export const SAMPLE_TYPES: readonly string[] = [
-  AqueductEventType.ProvisioningStart,
-  AqueductEventType.ProvisioningEnd,
-  AqueductEventType.ProvisioningUpdate,
-  AqueductEventType.InvoicePaid,
-];
+/** The types `send` generates a realistic object for (the module's known ones); any other is sent as a generic event. */
+export const SAMPLE_TYPES: readonly string[] = Object.values(AqueductEventType);
 
 /**
  * A realistic event of the given type, or the body read from `dataFile` as it is. A generated
