@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { type INestApplication, Injectable } from '@nestjs/common';
 import {
   AqueductAccessService,
   ExpiryJob,
@@ -61,6 +61,13 @@ class RecordingAdapter implements ProvisioningAdapter {
   }
 }
 
+/** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
+async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): Promise<void> {
+  clock.set(moment);
+  await app.get(ExpiryJob).sweep();
+  await deliveriesSettled(app);
+}
+
 const actions = (customerId: string, productId = 'prod_pro') =>
   calls
     .filter((c) => c.customerId === customerId && c.productId === productId)
@@ -105,12 +112,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     };
   const start = settledSend('provisioning.start', 'startDate');
   const end = settledSend('provisioning.end', 'endDate');
-  /** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
-  const tick = async (moment: Date) => {
-    clock.set(moment);
-    await host.app.get(ExpiryJob).sweep();
-    await settled();
-  };
+  const tick = (moment: Date) => sweepAt(host.app, clock, moment);
   const has = (customerId: string, moment: Date, productId = 'prod_pro') =>
     access.hasAccess(customerId, productId, moment);
   const mails = (customerId: string) =>
@@ -768,11 +770,7 @@ describe('The renewal window with short grace periods and upgrades', () => {
     await postAccepted(host.app, envelope(type, object, createdAt), SECRET);
     await deliveriesSettled(host.app);
   };
-  const tick = async (moment: Date) => {
-    clock.set(moment);
-    await host.app.get(ExpiryJob).sweep();
-    await deliveriesSettled(host.app);
-  };
+  const tick = (moment: Date) => sweepAt(host.app, clock, moment);
   beforeEach(() => clock.set(T0));
 
   it('a 30-minute grace protects a renewal retried an hour late as well as no grace does', async () => {
