@@ -6,7 +6,6 @@ import {
   Inject,
   Injectable,
   Logger,
-  SetMetadata,
   UseGuards,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -82,7 +81,8 @@ export class EntitlementGuard implements CanActivate {
     this.logger.warn(
       `No customer id in a request to ${context.getClass().name}.${handler.name}, looked for in ` +
         `${where}: denied (403). If your routes carry it elsewhere, set access.customerIdResolver ` +
-        `(customerIdFrom.param(name), .user(field), .header(name), .subdomain(...)). Said once per route.`,
+        `(customerIdFrom.param(name), .user(field), .header(name), .subdomain(...)); a guard setting ` +
+        `request.user must run first (written below @RequiresEntitlement). Said once per route.`,
     );
   }
 
@@ -101,16 +101,14 @@ export class EntitlementGuard implements CanActivate {
     let byClass = this.required.get(handler);
     let queries = byClass?.get(type);
     if (!queries) {
+      // Merged, not overridden: a controller's requirement still holds on a route adding its own.
       const targets = [handler, type];
-      const product = this.reflector.getAllAndOverride<string | undefined>(
-        REQUIRED_PRODUCT,
-        targets,
-      );
-      const feature = this.reflector.getAllAndOverride<string | undefined>(
-        REQUIRED_FEATURE,
-        targets,
-      );
-      queries = [...(product ? [{ product }] : []), ...(feature ? [{ feature }] : [])];
+      const products = this.reflector.getAllAndMerge<string[]>(REQUIRED_PRODUCT, targets);
+      const features = this.reflector.getAllAndMerge<string[]>(REQUIRED_FEATURE, targets);
+      queries = [
+        ...[...new Set(products)].map((product) => ({ product })),
+        ...[...new Set(features)].map((feature) => ({ feature })),
+      ];
       byClass ??= new WeakMap();
       byClass.set(type, queries);
       this.required.set(handler, byClass);
@@ -131,13 +129,29 @@ function denied(check: AccessCheck, query: AccessQuery): string {
     : `Customer ${check.customerId} has no active entitlement to ${query.product}`;
 }
 
-/** Route or controller decorator: 403 unless the request's customer has access to `productId`. */
+/**
+ * Adds `value` to the list under `key` on a class or a method: stacked decorators (and a
+ * controller's with a route's) all count, where `SetMetadata` would keep only the last.
+ */
+const requirement =
+  (key: string, value: string): ClassDecorator & MethodDecorator =>
+  (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    const holder = descriptor ? (descriptor.value as object) : target;
+    // Inherited too: a subclass of a guarded controller keeps its parent's requirement.
+    const before: string[] = Reflect.getMetadata(key, holder) ?? [];
+    Reflect.defineMetadata(key, [...before, value], holder);
+  };
+
+/**
+ * Route or controller decorator: 403 unless the request's customer has access to `productId`.
+ * Several (stacked, or on the controller and the route) must all hold.
+ */
 export const RequiresEntitlement = (productId: string) =>
-  applyDecorators(SetMetadata(REQUIRED_PRODUCT, productId), UseGuards(EntitlementGuard));
+  applyDecorators(requirement(REQUIRED_PRODUCT, productId), UseGuards(EntitlementGuard));
 
 /**
  * Route or controller decorator: 403 unless a product granting `feature` (the `features` option)
- * gives the request's customer access now.
+ * gives the request's customer access now. Several must all hold.
  */
 export const RequiresFeature = (feature: string) =>
-  applyDecorators(SetMetadata(REQUIRED_FEATURE, feature), UseGuards(EntitlementGuard));
+  applyDecorators(requirement(REQUIRED_FEATURE, feature), UseGuards(EntitlementGuard));
