@@ -119,7 +119,9 @@ const provisioningColumns = (
  * in the transaction's first round trip, after the locks, so the caller's evaluation moment (read
  * once they are held) is not known yet. The statement's snapshot does not see its own write, so the
  * written row comes from RETURNING (`applied`) and stands in for the version the table held. Orgs
- * given as null (`$13`: the event named none) keep the provisioning's.
+ * given as null (`$13`: the event named none) keep the provisioning's. An event that leaves out
+ * the grace period (`$20` false) keeps its length, from its own end date (an end that omits it is
+ * not taking the grace away); one that leaves out the contract dates keeps them.
  */
 export const UPSERT_PROVISIONING_SQL = `
 WITH upserted AS (
@@ -132,9 +134,13 @@ ON CONFLICT (key) DO UPDATE SET
   provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
   product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
   invoice_id = EXCLUDED.invoice_id, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
-  grace_period_end_date = EXCLUDED.grace_period_end_date,
-  contract_start_date = EXCLUDED.contract_start_date, contract_end_date = EXCLUDED.contract_end_date,
-  access_until = EXCLUDED.access_until, orgs = coalesce($13::jsonb, p.orgs), metadata = EXCLUDED.metadata,
+  grace_period_end_date = CASE WHEN $20 THEN EXCLUDED.grace_period_end_date
+    ELSE EXCLUDED.end_date + (p.grace_period_end_date - p.end_date) END,
+  contract_start_date = coalesce(EXCLUDED.contract_start_date, p.contract_start_date),
+  contract_end_date = coalesce(EXCLUDED.contract_end_date, p.contract_end_date),
+  access_until = CASE WHEN $20 THEN EXCLUDED.access_until
+    ELSE greatest(EXCLUDED.end_date, EXCLUDED.end_date + (p.grace_period_end_date - p.end_date)) END,
+  orgs = coalesce($13::jsonb, p.orgs), metadata = EXCLUDED.metadata,
   last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
   last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)

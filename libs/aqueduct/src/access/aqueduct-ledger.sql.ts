@@ -145,6 +145,8 @@ export class LedgerSql {
         event.createdAt ?? event.receivedAt,
         rank,
         from,
+        // Named when given, null included (an explicit "no grace"); left out keeps the stored one.
+        object.gracePeriodEndDate !== undefined,
       ],
     };
   }

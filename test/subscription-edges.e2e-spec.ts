@@ -1,0 +1,162 @@
+/**
+ * Where a subscription's events leave something out or say it loosely: what the paying customer
+ * keeps, what the adapter and the mails are told. Real Postgres, real HTTP, real SMTP.
+ */
+import { type INestApplication, Injectable } from '@nestjs/common';
+import {
+  AqueductAccessService,
+  ExpiryJob,
+  type ProvisioningAdapter,
+  type ProvisioningGrant,
+} from 'nestjs-aqueduct';
+import { postAccepted } from './support/post';
+import { TestSmtpServer } from './support/smtp';
+import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import { DAY, TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
+
+const SECRET = 'subscription-edges-secret';
+const T0 = new Date('2026-01-01T00:00:00Z');
+const MINUTE = 60_000;
+const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
+
+interface Call {
+  action: string;
+  customerId: string;
+  productId: string;
+  emails: string[];
+}
+const calls: Call[] = [];
+
+@Injectable()
+class RecordingAdapter implements ProvisioningAdapter {
+  private record(action: string, grant: ProvisioningGrant) {
+    calls.push({
+      action,
+      customerId: grant.customerId,
+      productId: grant.productId,
+      emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
+    });
+  }
+  provision(grant: ProvisioningGrant) {
+    this.record('provision', grant);
+  }
+  deprovision(grant: ProvisioningGrant) {
+    this.record('deprovision', grant);
+  }
+  update(grant: ProvisioningGrant) {
+    this.record('update', grant);
+  }
+}
+
+const actions = (customerId: string, productId = 'prod_pro') =>
+  calls
+    .filter((c) => c.customerId === customerId && c.productId === productId)
+    .map((c) => c.action);
+
+async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): Promise<void> {
+  clock.set(moment);
+  await app.get(ExpiryJob).sweep();
+  await deliveriesSettled(app);
+}
+
+describe('An end that leaves out the grace period the start announced', () => {
+  let access: AqueductAccessService;
+  const clock = new TestClock(T0);
+  const smtp = new TestSmtpServer();
+  const host = useTestApp(
+    () => ({
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+      },
+      imports: [{ module: class AdapterModule2 {}, providers: [RecordingAdapter] }],
+    }),
+    { servers: [smtp] },
+  );
+  beforeAll(() => {
+    access = host.app.get(AqueductAccessService);
+  });
+  const send = async (type: string, object: unknown, moment: Date) => {
+    clock.set(moment);
+    await postAccepted(host.app, envelope(type, object, moment), SECRET);
+    await deliveriesSettled(host.app);
+  };
+  const mails = (customerId: string) =>
+    smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
+      .map((mail) => mail.subject);
+
+  it('keeps the 7-day grace when provisioning.end omits gracePeriodEndDate (as it keeps omitted orgs)', async () => {
+    const c = 'owner_grace_omitted';
+    const p = period(c, { start: at(0) }); // paid 30 days, grace until day 37
+    await send('provisioning.start', p, at(0));
+    const { gracePeriodEndDate: _omitted, ...endObject } = p;
+    await send('provisioning.end', endObject, at(30));
+    await sweepAt(host.app, clock, at(30, 80));
+    await sweepAt(host.app, clock, at(31));
+
+    // The customer is in the grace period the start announced: access until day 37, told so.
+    expect({
+      hasAccess: await access.hasAccess(c, 'prod_pro', at(31)),
+      adapter: actions(c),
+      mails: mails(c),
+    }).toEqual({
+      hasAccess: true,
+      adapter: ['provision'],
+      mails: ['Your access to prod_pro has started', 'Your paid period for prod_pro has ended'],
+    });
+  });
+  it("the guide's layout (grace inside provisioningOrgs) with an end that names no orgs: the grace survives", async () => {
+    // The start as the guide draws it: the contract dates and gracePeriodEndDate inside the
+    // provisioningOrgs braces (hoisted by normaliseProvisioning). The end names no orgs, a case
+    // the module supports on purpose ("an end that names no orgs keeps the users through the
+    // grace period"), so it names no grace either.
+    const c = 'owner_grace_nested';
+    const p = period(c, { start: at(0) });
+    const { gracePeriodEndDate, contractStartDate, contractEndDate, provisioningOrgs, ...rest } = p;
+    const start = {
+      ...rest,
+      provisioningOrgs: {
+        ...(provisioningOrgs as Record<string, unknown>),
+        contractStartDate,
+        contractEndDate,
+        gracePeriodEndDate,
+      },
+    };
+    await send('provisioning.start', start, at(0));
+    expect(await access.hasAccess(c, 'prod_pro', at(36))).toBe(true); // grace read from the start
+    await send('provisioning.end', rest, at(30));
+    await sweepAt(host.app, clock, at(30, 80));
+    await sweepAt(host.app, clock, at(31));
+    expect({
+      hasAccess: await access.hasAccess(c, 'prod_pro', at(31)),
+      adapter: actions(c),
+      mails: mails(c),
+    }).toEqual({
+      hasAccess: true,
+      adapter: ['provision'],
+      mails: ['Your access to prod_pro has started', 'Your paid period for prod_pro has ended'],
+    });
+  });
+
+  it('an early end that leaves out the grace keeps its length from the new end; an explicit null removes it', async () => {
+    const early = 'owner_grace_early_end';
+    const p = period(early, { start: at(0) }); // paid 30 days, grace 7 more
+    await send('provisioning.start', p, at(0));
+    const { gracePeriodEndDate: _omitted, ...endObject } = p;
+    await send('provisioning.end', { ...endObject, endDate: at(10) }, at(10));
+    expect(await access.hasAccess(early, 'prod_pro', at(16, 23 * 60))).toBe(true);
+    expect(await access.hasAccess(early, 'prod_pro', at(17, 1))).toBe(false);
+
+    const none = 'owner_grace_removed';
+    const q = period(none, { start: at(0) });
+    await send('provisioning.start', q, at(0));
+    await send('provisioning.end', { ...q, gracePeriodEndDate: null }, at(30));
+    expect(await access.hasAccess(none, 'prod_pro', at(31))).toBe(false);
+  });
+});
