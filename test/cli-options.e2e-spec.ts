@@ -129,6 +129,18 @@ describe('nestjs-aqueduct options and environment', () => {
       ]);
     });
 
+    it('standard-webhooks with a secret that is not one: usage error naming the form, nothing sent', async () => {
+      const before = received.length;
+      const result = await runCli(['send', 'provisioning.start', '--url', url], {
+        AQUEDUCT_WEBHOOK_SECRET: 'my-plain-secret',
+        AQUEDUCT_VERIFICATION: 'standard-webhooks',
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('not a Standard Webhooks secret (whsec_<base64>)');
+      expect(result.stderr).not.toContain('    at ');
+      expect(received.length).toBe(before);
+    });
+
     it('--scheme wins over it', async () => {
       const { result, request } = await send('standard-webhooks', ['--scheme', 'hmac']);
       expect(result.code).toBe(0);

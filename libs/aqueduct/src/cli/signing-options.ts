@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { Webhook } from 'standardwebhooks';
 import type { SignAqueductRequestOptions } from '../testing/sign-aqueduct-request';
 import { CliError, ExitCode } from './cli-output';
 
@@ -69,7 +70,7 @@ function schemeOf(flags: SigningFlags): Scheme {
 
 /** The flags as `signAqueductRequest` options, for one delivery (`id` stays the same on retries). */
 export function signingOptions(flags: SigningFlags, id?: string): SignAqueductRequestOptions {
-  const secret = flags.secret ?? process.env.AQUEDUCT_WEBHOOK_SECRET;
+  const secret = (flags.secret ?? process.env.AQUEDUCT_WEBHOOK_SECRET)?.trim();
   if (!secret) {
     throw new CliError('--secret is required (or set AQUEDUCT_WEBHOOK_SECRET)', ExitCode.Usage);
   }
@@ -77,6 +78,7 @@ export function signingOptions(flags: SigningFlags, id?: string): SignAqueductRe
   const common = { secret, id };
   switch (scheme) {
     case 'standard-webhooks':
+      checkStandardWebhooksSecret(secret);
       return { ...common, scheme: 'standard-webhooks' };
     case 'hmac':
       return {
@@ -96,5 +98,18 @@ export function signingOptions(flags: SigningFlags, id?: string): SignAqueductRe
         header: flags.header,
         deliveryIdHeader: flags.deliveryIdHeader,
       };
+  }
+}
+
+/** The app refuses such a secret at start-up; said here too, rather than as a decoder's stack. */
+function checkStandardWebhooksSecret(secret: string): void {
+  try {
+    new Webhook(secret);
+  } catch {
+    throw new CliError(
+      'the secret is not a Standard Webhooks secret (whsec_<base64>): pass the one the app ' +
+        'verifies with, or --scheme for the scheme it uses',
+      ExitCode.Usage,
+    );
   }
 }

@@ -72,7 +72,8 @@ export function normaliseSecrets(secrets: unknown): string[] {
       );
     }
   });
-  return list as string[];
+  // A secret read from a file or an `echo` ends with a newline the sender never signed with.
+  return (list as string[]).map((secret) => secret.trim());
 }
 
 export function checkPublicUrl(value: unknown): string | undefined {

@@ -31,7 +31,8 @@ export function registerEndpointsRegister(endpoints: Command): void {
       .option('--description <text>', 'shown in the dashboard')
       .option('--idempotency-key <key>', 'reuse to make a retried registration a no-op'),
   ).action(async (flags: RegisterFlags) => {
-    const secret = flags.secret ?? process.env.AQUEDUCT_WEBHOOK_SECRET;
+    // Trimmed as the app trims its own: Aqueduct must sign with what the app verifies with.
+    const secret = (flags.secret ?? process.env.AQUEDUCT_WEBHOOK_SECRET)?.trim();
     if (!secret) {
       throw new CliError('--secret is required (or set AQUEDUCT_WEBHOOK_SECRET)', ExitCode.Usage);
     }
