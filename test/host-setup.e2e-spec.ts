@@ -7,6 +7,7 @@ import {
   type ExceptionFilter,
   type ExecutionContext,
   Injectable,
+  UnauthorizedException,
   type INestApplication,
   Module,
   Scope,
@@ -29,12 +30,16 @@ import {
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import { map } from 'rxjs';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { createTestDatabase } from './support/database';
 import { LogCapture } from './support/log-capture';
 import { useTestDatabase } from './support/use-test-database';
+import { waitFor } from './support/wait';
 
 const SECRET = 'host-setup-shared-secret';
+const openAlerts = (app: INestApplication): Promise<{ kind: string; reason: string }[]> =>
+  app.get(DataSource).query(`SELECT kind, reason FROM aqueduct_alerts WHERE status = 'open'`);
 const signed = (payload: unknown = provisioningStartEvent()) =>
   signAqueductRequest(payload, { scheme: 'shared-secret', secret: SECRET });
 
@@ -43,6 +48,17 @@ const signed = (payload: unknown = provisioningStartEvent()) =>
 class DenyAllButWebhooksGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     return isAqueductWebhookRoute(context);
+  }
+}
+
+/** A host's auth guard written before the module was added: it refuses Aqueduct too. */
+@Injectable()
+class HostJwtGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (context.switchToHttp().getRequest().headers.authorization !== 'Bearer host-user-token') {
+      throw new UnauthorizedException('Missing or invalid bearer token');
+    }
+    return true;
   }
 }
 
@@ -112,6 +128,41 @@ describe('The webhook in real host apps', () => {
       // VERSION_NEUTRAL: no "/v1" under URI versioning, in the route and in the log.
       expect(logs.matching(/Aqueduct webhooks on POST/)).toEqual([
         'AqueductModule: Aqueduct webhooks on POST /api/hooks/billing verified with the "shared-secret" scheme (1 secret(s))',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a host's global guard refusing Aqueduct is noticed: logged, counted, and the alert opens", async () => {
+    const logs = new LogCapture();
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      logger: logs,
+      aqueduct: { secrets: [SECRET], expiry: { enabled: false } },
+      imports: [
+        { module: class HostAuth {}, providers: [{ provide: APP_GUARD, useClass: HostJwtGuard }] },
+      ],
+    });
+    try {
+      // Authentic deliveries, each refused before the module sees it: every retry would be too.
+      for (let i = 0; i < 6; i++) {
+        const { body, headers } = signed();
+        await request(app.getHttpServer())
+          .post('/webhooks/aqueduct')
+          .set(headers)
+          .send(body)
+          .expect(401);
+      }
+      await waitFor(async () => (await openAlerts(app)).length > 0);
+      expect(await openAlerts(app)).toEqual([
+        expect.objectContaining({
+          kind: 'verification',
+          reason: expect.stringContaining('host-refused'),
+        }),
+      ]);
+      expect(logs.matching(/Rejected webhook \(by the app, host-refused\)/)).toEqual([
+        expect.stringContaining('answered 401 (UnauthorizedException) by the app itself'),
       ]);
     } finally {
       await app.close();

@@ -8,7 +8,14 @@ import { printable } from '../utils/printable';
 
 /** Why a request was refused, as counted and alerted on. */
 export type UnauthorizedReason =
-  'missing' | 'other-scheme' | 'malformed' | 'stale-timestamp' | 'bad-signature' | 'error';
+  | 'missing'
+  | 'other-scheme'
+  | 'malformed'
+  | 'stale-timestamp'
+  | 'bad-signature'
+  | 'error'
+  /** Refused by the host's own global guard, throttler, interceptor or pipe. */
+  | 'host-refused';
 
 /** One log line per reason per this long, per instance; the lines in between are counted. */
 const LOG_EVERY_MS = 60_000;
@@ -136,7 +143,9 @@ export class VerificationMonitor {
             ? "the signed timestamps are outside the tolerance: check this server's clock"
             : main === 'missing'
               ? `the requests carry none of ${configured.headers.join(', ')}`
-              : 'the requests carry credentials this module cannot read';
+              : main === 'host-refused'
+                ? "the app's own global guard, throttler, interceptor or pipe refuses them before the module sees them: exempt the webhook route (isAqueductWebhookRoute)"
+                : 'the requests carry credentials this module cannot read';
     const minutes = Math.round(this.options.alerts.verificationWindowMs / 60_000);
     const summary =
       `${this.failures.length} webhook requests failed verification in ${minutes} min with none ` +
@@ -196,7 +205,7 @@ export class VerificationMonitor {
     this.logged.set(reason, { at: now, suppressed: 0 });
     this.logger.warn(
       printable(
-        `Rejected webhook (401, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
+        `Rejected webhook (${reason === 'host-refused' ? 'by the app' : '401'}, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
       ),
     );
   }

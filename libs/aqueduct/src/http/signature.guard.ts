@@ -17,6 +17,7 @@ import {
   type WebhookVerifier,
 } from '../options/webhook-verifier.interface';
 import { ARRIVED_AT, RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
+import { ownAnswer } from './webhook.own-answers';
 import { printable } from '../utils/printable';
 
 /** Where the guard leaves what the verifier learned (delivery id, signing time). */
@@ -47,7 +48,7 @@ export class AqueductSignatureGuard implements CanActivate {
     const rawBody = request[RAW_BODY];
     if (!rawBody) {
       this.logger.error(RAW_BODY_MISSING);
-      throw new InternalServerErrorException('webhook body was not captured');
+      throw ownAnswer(new InternalServerErrorException('webhook body was not captured'));
     }
     try {
       request[VERIFIED_WEBHOOK] = await this.verifier.verify({ rawBody, headers: request.headers });
@@ -55,7 +56,7 @@ export class AqueductSignatureGuard implements CanActivate {
       return true;
     } catch (error) {
       this.onRejected(error, request);
-      throw new UnauthorizedException(UNAUTHORIZED_MESSAGE);
+      throw ownAnswer(new UnauthorizedException(UNAUTHORIZED_MESSAGE));
     }
   }
 

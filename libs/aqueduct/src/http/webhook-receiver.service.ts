@@ -27,6 +27,7 @@ import { acceptedAck, quarantinedAck, quarantinedRejection, type WebhookAck } fr
 import { keptHeaderNames, pickHeaders } from './webhook.headers';
 import { reportQuarantined } from './webhook-quarantine.alert';
 import { bodyText } from './webhook.body-text';
+import { ownAnswer } from './webhook.own-answers';
 import { toInboxRecord } from './webhook.record';
 
 export type { WebhookAck } from './webhook.ack';
@@ -175,11 +176,13 @@ export class WebhookReceiver {
           `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,
         ),
       );
-      throw new ServiceUnavailableException({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: 'the event could not be stored; retry later',
-      });
+      throw ownAnswer(
+        new ServiceUnavailableException({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: 'the event could not be stored; retry later',
+        }),
+      );
     }
   }
 }

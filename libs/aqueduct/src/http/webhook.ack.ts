@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { BadRequestException, HttpStatus } from '@nestjs/common';
+import { ownAnswer } from './webhook.own-answers';
 import type { InboxResult } from '../storage/aqueduct-inbox.service';
 
 /** The answer to a stored event. */
@@ -33,12 +34,14 @@ export function quarantinedAck(result: InboxResult, errors: string[]): WebhookAc
 
 /** The answer to a quarantined event under `invalidEvents: 'reject'`: a 400 naming its errors. */
 export function quarantinedRejection(result: InboxResult, errors: string[]): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: errors,
-    id: result.id,
-  });
+  return ownAnswer(
+    new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: errors,
+      id: result.id,
+    }),
+  );
 }
 
 /**
