@@ -14,6 +14,7 @@ import {
 import type { DeliveryFinish } from '../dispatch/delivery.finish';
 import { openingTransaction } from '../storage/opening-transaction';
 import { Semaphore } from '../utils/semaphore';
+import { poolSizeOf } from '../storage/pool-size';
 
 type AdapterAction = 'provision' | 'deprovision' | 'update';
 
@@ -45,9 +46,6 @@ const DEFAULT_REASON: Record<AdapterAction, string> = {
  * without blocking the ledger, which keeps writing while a slow adapter runs; what it writes
  * meanwhile announces a transition whose own delivery reconciles again.
  */
-/** pg's pool size when TypeORM is given none. */
-const DEFAULT_POOL_SIZE = 10;
-
 @Injectable()
 export class ProvisioningReconciler {
   /**
@@ -146,14 +144,6 @@ export class ProvisioningReconciler {
     });
     finish?.committed();
   }
-}
-
-/** Connections of TypeORM's pool (`extra.max` / `poolSize`; pg's default is 10). */
-function poolSizeOf(dataSource: DataSource): number {
-  const pool = (
-    dataSource.driver as unknown as { master?: { options?: { max?: number } } } | undefined
-  )?.master;
-  return pool?.options?.max ?? DEFAULT_POOL_SIZE;
 }
 
 function actionFor(row: AccessRow): AdapterAction | null {

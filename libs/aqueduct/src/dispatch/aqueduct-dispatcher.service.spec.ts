@@ -83,6 +83,7 @@ describe('AqueductDispatcher: a delivery this instance holds is never run twice 
           listenerTimeoutMs: 60_000,
         },
       } as never,
+      { driver: { master: { options: { max: 10 } } } } as never,
       queue,
       registry as never,
       new DispatchSignal(),

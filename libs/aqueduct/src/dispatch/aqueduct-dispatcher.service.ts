@@ -5,8 +5,10 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DataSource } from 'typeorm';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -24,6 +26,7 @@ import {
   type DeliveryQueue,
 } from '../storage/delivery-queue.interface';
 import { DispatchSignal } from '../storage/dispatch-signal';
+import { poolSizeOf, RESERVED_CONNECTIONS } from '../storage/pool-size';
 
 /**
  * Runs every instance's share of the deliveries: claims due ones (bounded by `concurrency`), runs
@@ -44,9 +47,12 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   private readonly completions: CompletionRecorder;
   private readonly heartbeat: LeaseHeartbeat;
   private readonly slots: DeliverySlots;
+  /** The options' dispatch settings, with the concurrency the pool allows (see `concurrencyFor`). */
+  private readonly dispatch: ResolvedAqueductOptions['dispatch'];
 
   constructor(
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
+    @InjectDataSource() dataSource: DataSource,
     @Inject(DELIVERY_QUEUE) private readonly queue: DeliveryQueue,
     private readonly registry: AqueductListenerRegistry,
     private readonly signal: DispatchSignal,
@@ -54,7 +60,10 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     deadAlert: DeadDeliveryAlert,
     metrics: AqueductMetrics,
   ) {
-    const { dispatch } = options;
+    const dispatch = (this.dispatch = {
+      ...options.dispatch,
+      concurrency: concurrencyFor(options.dispatch.concurrency, poolSizeOf(dataSource)),
+    });
     const owner = this.instanceId;
     this.completions = new CompletionRecorder(queue, owner, this.logger);
     const runner = new ListenerRunner(
@@ -111,8 +120,15 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     await this.notifications.start();
     this.heartbeat.start();
     this.loop = this.run();
+    const { concurrency } = this.dispatch;
+    const asked = this.options.dispatch.concurrency;
     this.logger.log(
-      `Dispatcher ${this.instanceId} started (concurrency ${this.options.dispatch.concurrency})`,
+      `Dispatcher ${this.instanceId} started (concurrency ${concurrency}` +
+        (concurrency < asked
+          ? ` of the ${asked} asked: listeners may each hold a pooled connection, and the ` +
+            `pool's ${concurrency + RESERVED_CONNECTIONS} must keep ${RESERVED_CONNECTIONS} for ` +
+            `the webhook and the dispatcher; raise TypeORM's extra.max to run more)`
+          : ')'),
     );
   }
 
@@ -154,7 +170,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   reserve(count: number): { owner: string; leaseMs: number } | undefined {
     // Bounded (`localBacklogPerSlot`), so a burst cannot pile up unbounded work in one process;
     // beyond it, deliveries are stored pending for any instance.
-    const { concurrency, leaseMs, localBacklogPerSlot } = this.options.dispatch;
+    const { concurrency, leaseMs, localBacklogPerSlot } = this.dispatch;
     const outstanding = this.slots.occupied + this.reserved;
     if (!this.running || count === 0 || outstanding + count > concurrency * localBacklogPerSlot) {
       return undefined;
@@ -228,4 +244,14 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
       return false;
     }
   }
+}
+
+/**
+ * Listeners running at once: at most what the pool leaves once the module's own work has its
+ * connections. A host listener (or adapter) holding a pooled connection for seconds, as many at
+ * once as the pool has, would otherwise leave the webhook route none: 503 while Postgres is up,
+ * until Aqueduct disables the endpoint.
+ */
+function concurrencyFor(asked: number, poolSize: number): number {
+  return Math.min(asked, Math.max(1, poolSize - RESERVED_CONNECTIONS));
 }

@@ -6,7 +6,9 @@ export interface DispatchOptions {
    */
   enabled?: boolean;
   /**
-   * Deliveries this instance runs at the same time.
+   * Deliveries this instance runs at the same time. Never more than the DataSource's pool size
+   * less 3 (the notification connection, the webhook route's insert, the dispatcher's claims), so
+   * listeners each holding a pooled connection cannot leave the webhook route none.
    * @default 10
    */
   concurrency?: number;
