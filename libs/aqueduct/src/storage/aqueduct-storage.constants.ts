@@ -13,5 +13,12 @@ export const RETENTION_LOCK = 7_310_420_003;
  */
 export const ACCESS_CHANNEL = 'aqueduct_access';
 
+/**
+ * Postgres channel each instance NOTIFYs from an ordinary pooled connection and expects back on
+ * its listening one: the proof that notifications reach it (not so behind a pooler in
+ * transaction mode, where LISTEN lands on whichever server connection the statement borrowed).
+ */
+export const ECHO_CHANNEL = 'aqueduct_echo';
+
 /** The trigger that sends it; the start-up check looks for it. */
 export const ACCESS_CHANGE_TRIGGER = 'aqueduct_access_notify_change';

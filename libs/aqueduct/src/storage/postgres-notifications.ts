@@ -1,8 +1,10 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { withTimeout } from '../utils/with-timeout';
+import { ECHO_CHANNEL } from './aqueduct-storage.constants';
 
 /** Pause before listening again after the connection was lost. */
 const RECONNECT_DELAY_MS = 1000;
@@ -13,6 +15,10 @@ const RECONNECT_DELAY_MS = 1000;
 const HEARTBEAT_MS = 3000;
 /** How long that query may take before the connection counts as lost. */
 const HEARTBEAT_TIMEOUT_MS = 2000;
+/** An echo sent at least this long before a heartbeat and not back by then never arrives. */
+const ECHO_WAIT_MS = 1000;
+/** Between two warnings that notifications do not arrive (a pooler makes them come and go). */
+const ECHO_WARN_EVERY_MS = 10 * 60_000;
 
 export type NotificationHandler = (payload: string) => void;
 /** Told each time the connection starts listening (true) or is lost (false). */
@@ -41,12 +47,19 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
   private lostLogged = false;
+  /** Whether the last echo came back (see ECHO_CHANNEL): notifications reach this connection. */
+  private delivering = true;
+  /** The echo sent and not back yet, and when its NOTIFY committed. */
+  private echo?: { nonce: string; sentAt: number };
+  private echoes = 0;
+  private readonly echoPrefix = `${randomUUID()}:`;
+  private echoWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Whether notifications are being received now. */
+  /** Whether notifications are being received now: listening, and the last echo came back. */
   get listening(): boolean {
-    return this.client !== undefined;
+    return this.client !== undefined && this.delivering;
   }
 
   /**
@@ -131,7 +144,7 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
       client.on('notification', this.onNotification);
       client.on('error', (error) => this.lost(client, error));
       const listened = new Set(this.channels.keys());
-      for (const channel of listened) {
+      for (const channel of [...listened, ECHO_CHANNEL]) {
         await client.query(`LISTEN ${channel}`);
       }
       if (this.stopped) {
@@ -141,6 +154,8 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
       }
       this.client = client;
       this.listened = listened;
+      this.delivering = true;
+      this.echo = undefined;
       this.heartbeat = setInterval(() => void this.beat(client!), HEARTBEAT_MS);
       this.heartbeat.unref();
       if (this.lostLogged) {
@@ -154,6 +169,10 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
   }
 
   private readonly onNotification = (message: { channel: string; payload?: string }) => {
+    if (message.channel === ECHO_CHANNEL) {
+      this.echoed(message.payload ?? '');
+      return;
+    }
     for (const handler of this.channels.get(message.channel) ?? []) {
       try {
         handler(message.payload ?? '');
@@ -168,7 +187,67 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
       await withTimeout(client.query('SELECT 1'), HEARTBEAT_TIMEOUT_MS);
     } catch (error) {
       this.lost(client, error);
+      return;
     }
+    const echo = this.echo;
+    if (echo && Date.now() - echo.sentAt >= ECHO_WAIT_MS) {
+      this.echo = undefined;
+      this.notDelivering();
+    }
+    if (!this.echo) {
+      await this.sendEcho();
+    }
+  }
+
+  /**
+   * NOTIFYs the echo channel from an ordinary pooled connection (another session, as a change
+   * made anywhere is): it must come back on the listening connection before the next heartbeat.
+   * A send that fails or waits (a busy pool, Postgres down) proves nothing, and is not judged.
+   */
+  private async sendEcho(): Promise<void> {
+    const echo = { nonce: `${this.echoPrefix}${++this.echoes}`, sentAt: Number.POSITIVE_INFINITY };
+    this.echo = echo; // before the send: it may come back before the send's own answer does
+    try {
+      await withTimeout(
+        this.dataSource.query('SELECT pg_notify($1, $2)', [ECHO_CHANNEL, echo.nonce]),
+        HEARTBEAT_TIMEOUT_MS,
+      );
+      echo.sentAt = Date.now();
+    } catch {
+      if (this.echo === echo) {
+        this.echo = undefined;
+      }
+    }
+  }
+
+  private echoed(nonce: string): void {
+    if (this.echo?.nonce !== nonce) {
+      return; // another instance's, or one already judged
+    }
+    this.echo = undefined;
+    if (!this.delivering && this.client) {
+      this.delivering = true;
+      this.logger.log('Notifications reach this instance again');
+      this.tell(true);
+    }
+  }
+
+  private notDelivering(): void {
+    if (!this.delivering) {
+      return;
+    }
+    this.delivering = false;
+    const now = Date.now();
+    if (now - this.echoWarnedAt >= ECHO_WARN_EVERY_MS) {
+      this.echoWarnedAt = now;
+      this.logger.warn(
+        'Notifications do not reach this instance: a NOTIFY sent through the pool did not come ' +
+          'back on the listening connection. Is a pooler in transaction or statement mode between ' +
+          'the app and Postgres (LISTEN needs a session)? Until they do, access checks keep ' +
+          'entries for access.cache.disconnectedTtlMs only and deliveries wait for the poll.',
+      );
+    }
+    this.tell(false);
   }
 
   /** Our handlers off: the pool's own handle a client once it is back in the pool. */
