@@ -160,3 +160,66 @@ describe('An end that leaves out the grace period the start announced', () => {
     expect(await access.hasAccess(none, 'prod_pro', at(31))).toBe(false);
   });
 });
+
+describe('Periods given as dates alone (Jan 1 – Jan 31, then Feb 1 – Feb 28)', () => {
+  let access: AqueductAccessService;
+  const clock = new TestClock(T0);
+  const smtp = new TestSmtpServer();
+  const host = useTestApp(
+    () => ({
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+      },
+      imports: [{ module: class AdapterModule3 {}, providers: [RecordingAdapter] }],
+    }),
+    { servers: [smtp] },
+  );
+  beforeAll(() => {
+    access = host.app.get(AqueductAccessService);
+  });
+  const send = async (type: string, object: unknown, moment: Date) => {
+    clock.set(moment);
+    await postAccepted(host.app, envelope(type, object, moment), SECRET);
+    await deliveriesSettled(host.app);
+  };
+  const mails = (customerId: string) =>
+    smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
+      .map((mail) => mail.subject);
+  const monthly = (c: string, start: string, end: string, invoiceId: string) => ({
+    customerId: c,
+    productId: 'prod_pro',
+    startDate: start,
+    endDate: end,
+    contractStartDate: start,
+    contractEndDate: end,
+    gracePeriodEndDate: end,
+    invoiceId,
+    subscriptionId: `sub_${c}`,
+    metadata: {},
+    provisioningOrgs: { name: 'Acme', users: [{ name: 'Ada', email: `ada@${domainOf(c)}` }] },
+  });
+
+  it('a monthly renewal given as date-only service periods: the paying customer keeps access on Jan 31', async () => {
+    const c = 'owner_date_only';
+    await send('provisioning.start', monthly(c, '2026-01-01', '2026-01-31', 'inv_jan'), T0);
+    const jan31 = new Date('2026-01-31T00:00:00Z');
+    const feb1 = new Date('2026-02-01T00:00:00Z');
+    await send('provisioning.end', monthly(c, '2026-01-01', '2026-01-31', 'inv_jan'), jan31);
+    await sweepAt(host.app, clock, new Date('2026-01-31T12:00:00Z'));
+    // Jan 31 is a day the customer paid for (service period Jan 1 – Jan 31).
+    const noon = await access.hasAccess(c, 'prod_pro', new Date('2026-01-31T12:00:00Z'));
+    await send('provisioning.start', monthly(c, '2026-02-01', '2026-02-28', 'inv_feb'), feb1);
+    await sweepAt(host.app, clock, new Date('2026-02-01T12:00:00Z'));
+    expect({ noon, actions: actions(c), mails: mails(c) }).toEqual({
+      noon: true,
+      actions: ['provision'],
+      mails: ['Your access to prod_pro has started'],
+    });
+  });
+});

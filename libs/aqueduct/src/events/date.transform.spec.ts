@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { toDate } from './date.transform';
+import { toDate, toEndDate } from './date.transform';
 
 /** `toDate(value)` in a Node process whose zone is `zone` (Jest's workers keep the one they started in). */
 function toDateIn(zone: string, value: string): string {
@@ -28,5 +28,18 @@ describe('toDate', () => {
     expect((toDate(1_772_366_400) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
     expect((toDate(1_772_366_400_000) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
     expect(toDate('soon')).toBe('soon');
+  });
+});
+
+describe('toEndDate', () => {
+  it('reads a date alone as the end of that day (the next midnight, UTC), anything else as toDate', () => {
+    expect((toEndDate('2026-01-31') as Date).toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect((toEndDate(' 2026-02-28 ') as Date).toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect((toEndDate('2026-01-31T00:00:00Z') as Date).toISOString()).toBe(
+      '2026-01-31T00:00:00.000Z',
+    );
+    expect((toEndDate(1_772_366_400) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect(toEndDate('soon')).toBe('soon');
+    expect(toEndDate(null)).toBe(null);
   });
 });

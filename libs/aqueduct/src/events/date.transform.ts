@@ -27,6 +27,26 @@ export function toDate(value: unknown): unknown {
   return parsed && inRange(parsed) ? parsed : value;
 }
 
+/** A date alone (`2026-01-31`): a day, no time of day. */
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/**
+ * `toDate` for the end of a period (`endDate`, `gracePeriodEndDate`, `contractEndDate`): a date
+ * alone names the period's last day, which the customer has, so it ends at the next midnight
+ * (UTC), as a start given as a date begins at its own. Read as its midnight, a monthly
+ * subscription sent as "Jan 1 – Jan 31", then "Feb 1 – Feb 28", would lose access for all of
+ * Jan 31 at every renewal; read this way, a customer who leaves keeps at most a day more.
+ */
+export function toEndDate(value: unknown): unknown {
+  const parsed = toDate(value);
+  if (!(parsed instanceof Date) || typeof value !== 'string' || !DATE_ONLY.test(value.trim())) {
+    return parsed;
+  }
+  const end = new Date(parsed.getTime() + DAY_MS);
+  return inRange(end) ? end : value;
+}
+
 /** Postgres's timestamptz range: from 4714-11-24 BC to the year 294276. */
 const POSTGRES_EARLIEST_MS = -210_866_803_200_000;
 const POSTGRES_LAST_YEAR = 294_275;
@@ -42,3 +62,6 @@ function inRange(date: Date): boolean {
 
 /** Property decorator: the field is a date given as ISO 8601 text or epoch number. */
 export const ParseDate = () => Transform(({ value }) => toDate(value), { toClassOnly: true });
+
+/** Property decorator: the field is the end of a period (see `toEndDate`). */
+export const ParseEndDate = () => Transform(({ value }) => toEndDate(value), { toClassOnly: true });

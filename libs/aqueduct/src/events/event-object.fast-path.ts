@@ -1,4 +1,4 @@
-import { toDate } from './date.transform';
+import { toDate, toEndDate } from './date.transform';
 import { InvoiceDto } from './invoice.dto';
 import {
   MAX_ID_LENGTH,
@@ -22,6 +22,8 @@ import { isRecord } from '../utils/is-record';
 const REQUIRED_DATES = ['startDate', 'endDate'] as const;
 const OPTIONAL_DATES = ['contractStartDate', 'contractEndDate', 'gracePeriodEndDate'] as const;
 const DATE_FIELDS = new Set<string>([...REQUIRED_DATES, ...OPTIONAL_DATES]);
+/** The ends of periods: a date alone is read as the end of its day (`@ParseEndDate()`). */
+const END_DATES = new Set<string>(['endDate', 'contractEndDate', 'gracePeriodEndDate']);
 const ORGS = 'provisioningOrgs';
 
 /** A provisioning object (normalised) as a `ProvisioningDto`, when it is surely valid. */
@@ -48,7 +50,13 @@ export function fastProvisioning(plain: Record<string, unknown>): ProvisioningDt
   }
   // The orgs were typed above: copied as they are, then replaced.
   const dto = copyInto(new ProvisioningDto(), plain, (key, value) =>
-    DATE_FIELDS.has(key) ? toDate(value) : key === ORGS ? value : copyJson(value),
+    END_DATES.has(key)
+      ? toEndDate(value)
+      : DATE_FIELDS.has(key)
+        ? toDate(value)
+        : key === ORGS
+          ? value
+          : copyJson(value),
   );
   if (!dto) {
     return undefined;

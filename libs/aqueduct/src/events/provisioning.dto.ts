@@ -9,7 +9,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { ParseDate } from './date.transform';
+import { ParseDate, ParseEndDate } from './date.transform';
 import { isRecord } from '../utils/is-record';
 
 const DATE = { message: '$property must be an ISO 8601 date or epoch number' };
@@ -70,7 +70,7 @@ export class ProvisioningDto {
   @IsDate(DATE)
   startDate: Date;
 
-  @ParseDate()
+  @ParseEndDate()
   @IsDate(DATE)
   endDate: Date;
 
@@ -102,12 +102,12 @@ export class ProvisioningDto {
   contractStartDate?: Date | null;
 
   @IsOptional()
-  @ParseDate()
+  @ParseEndDate()
   @IsDate(DATE)
   contractEndDate?: Date | null;
 
   @IsOptional()
-  @ParseDate()
+  @ParseEndDate()
   @IsDate(DATE)
   gracePeriodEndDate?: Date | null;
 
