@@ -169,6 +169,30 @@ describe('The webhook in real host apps', () => {
     }
   });
 
+  it('warns at start-up when publicUrl names a path the webhook is not served at, and only then', async () => {
+    const warnings = async (prefix: string | undefined) => {
+      const logs = new LogCapture();
+      const app = await createTestApp({
+        databaseUrl: db.url,
+        logger: logs,
+        aqueduct: {
+          secrets: [SECRET],
+          publicUrl: 'https://app.example.com/api/webhooks/aqueduct/',
+        },
+        configure: (nest) => (prefix ? nest.setGlobalPrefix(prefix) : undefined),
+      });
+      await app.close();
+      return logs.matching(/^AqueductModule: publicUrl/);
+    };
+    // The README's URL copied into an app without the prefix: every delivery would be a 404.
+    expect(await warnings(undefined)).toEqual([
+      expect.stringContaining(
+        'publicUrl https://app.example.com/api/webhooks/aqueduct/ has the path /api/webhooks/aqueduct, but the webhook is served at /webhooks/aqueduct',
+      ),
+    ]);
+    expect(await warnings('api')).toEqual([]);
+  });
+
   it('logs the webhook and console paths as served: global prefix included, its exclusions respected', async () => {
     const logs = new LogCapture();
     const app = await createTestApp({

@@ -23,6 +23,13 @@ export const RAW_BODY_MISSING =
 export const schemeInUse = (scheme: string, path: string, secrets: number) =>
   `Aqueduct webhooks on POST ${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
 
+/** `publicUrl`'s path is not one the webhook is served at. */
+export const publicUrlElsewhere = (publicUrl: string, publicPath: string, served: string) =>
+  `publicUrl ${publicUrl} has the path ${publicPath}, but the webhook is served at ${served}: ` +
+  'Aqueduct POSTs to the URL it was given, and every delivery would get 404 until it disables ' +
+  'the endpoint (unless a proxy in front rewrites the path). Make publicUrl, and the endpoint ' +
+  'registered with Aqueduct, use the served path, or change the global prefix or `path`.';
+
 /** `path` as served: global prefix included (see `servedPaths`). */
 export const consoleServed = (path: string, guard: string) =>
   `Aqueduct console on GET ${path}, behind ${guard}`;
