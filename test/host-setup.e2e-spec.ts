@@ -26,6 +26,7 @@ import {
   type AqueductModuleOptions,
   aqueductMigrations,
   isAqueductWebhookRoute,
+  OnAqueductEvent,
 } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
 import { map } from 'rxjs';
@@ -60,6 +61,19 @@ class HostJwtGuard implements CanActivate {
     }
     return true;
   }
+}
+
+/** Listeners as a newcomer writes them from the README's prose: two can never run. */
+@Injectable()
+class NewcomerListeners {
+  @OnAqueductEvent('access.*')
+  anyAccess() {}
+
+  @OnAqueductEvent('access_ended')
+  ended() {}
+
+  @OnAqueductEvent(['access.started', 'provisioning_start', 'my.own.type'])
+  fine() {}
 }
 
 /** A host's global filter that reshapes every error. */
@@ -191,6 +205,25 @@ describe('The webhook in real host apps', () => {
       ),
     ]);
     expect(await warnings('api')).toEqual([]);
+  });
+
+  it('warns at start-up about a listener type no event can have (a pattern, or a name the module never writes)', async () => {
+    const logs = new LogCapture();
+    const app = await createTestApp({
+      databaseUrl: db.url,
+      logger: logs,
+      aqueduct: { secrets: [SECRET] },
+      imports: [{ module: class Newcomer {}, providers: [NewcomerListeners] }],
+    });
+    await app.close();
+    expect(logs.matching(/will never run/)).toEqual([
+      expect.stringContaining(
+        'Aqueduct listener NewcomerListeners.anyAccess waits for "access.*", which is not a pattern',
+      ),
+      expect.stringContaining(
+        'Aqueduct listener NewcomerListeners.ended waits for "access_ended", which is not an event the module writes (access.started, access.renewed',
+      ),
+    ]);
   });
 
   it('logs the webhook and console paths as served: global prefix included, its exclusions respected', async () => {

@@ -23,6 +23,11 @@ export const RAW_BODY_MISSING =
 export const schemeInUse = (scheme: string, path: string, secrets: number) =>
   `Aqueduct webhooks on POST ${path} verified with the "${scheme}" scheme (${secrets} secret(s))`;
 
+/** A listener's type that no event can have (see `unmatchableType`). */
+export const listenerTypeUnmatchable = (listener: string, type: string, why: string) =>
+  `Aqueduct listener ${listener} waits for "${type}", which ${why}: it will never run. Name the ` +
+  "types it should receive (a list is fine), or use '*' for all.";
+
 /** `publicUrl`'s path is not one the webhook is served at. */
 export const publicUrlElsewhere = (publicUrl: string, publicPath: string, served: string) =>
   `publicUrl ${publicUrl} has the path ${publicPath}, but the webhook is served at ${served}: ` +

@@ -19,8 +19,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'silence',
 ];
 
-/** Written into the inbox when an alert opens, so its mail (and your listeners) ride the pipeline. */
-export const ALERT_RAISED_EVENT = 'alert.raised';
+export { ALERT_RAISED_EVENT } from '../events/module-event-types';
 
 /** An open alert, as health, the console and `alert.raised` listeners see it. */
 export interface AqueductAlert {

@@ -3,8 +3,9 @@ import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registr
 import { AqueductInbox } from '../storage/aqueduct-inbox.service';
 import type { ClaimedDelivery } from '../storage/delivery-queue.interface';
 
-/** Written into the inbox when a delivery is dead-lettered, so alerts ride the durable pipeline. */
-export const DELIVERY_DEAD_EVENT = 'delivery.dead';
+import { DELIVERY_DEAD_EVENT } from '../events/module-event-types';
+
+export { DELIVERY_DEAD_EVENT };
 
 /**
  * Turns a dead-lettered delivery into a `delivery.dead` event (when some listener wants it, such as

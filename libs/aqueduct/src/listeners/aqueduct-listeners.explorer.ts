@@ -2,7 +2,10 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import type { AqueductListenerHandler } from '../events/aqueduct-event.interface';
-import { scopedListener } from '../aqueduct.messages';
+import { listenerTypeUnmatchable, scopedListener } from '../aqueduct.messages';
+import { normaliseEventType } from '../events/aqueduct-event-types';
+import { unmatchableType } from '../events/module-event-types';
+import { printable } from '../utils/printable';
 import { AqueductListenerRegistry } from './aqueduct-listener.registry';
 import {
   AQUEDUCT_LISTENER_METADATA,
@@ -53,6 +56,17 @@ export class AqueductListenersExplorer implements OnModuleInit {
       const name = metadata.options.name ?? `${instance.constructor.name}.${method}`;
       const handler: AqueductListenerHandler = (event, context) => instance[method](event, context);
       this.registry.add(name, metadata.types, handler);
+      this.warnUnmatchable(name, metadata.types);
+    }
+  }
+
+  /** A listener waiting for a type no event has would silently never run: said at start-up. */
+  private warnUnmatchable(name: string, types: string[]): void {
+    for (const type of types) {
+      const why = unmatchableType(type === '*' ? type : normaliseEventType(type));
+      if (why) {
+        this.logger.warn(printable(listenerTypeUnmatchable(name, type, why)));
+      }
     }
   }
 
