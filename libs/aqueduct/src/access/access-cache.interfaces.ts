@@ -11,7 +11,15 @@ export interface ProductAccess {
    */
   windows: readonly number[];
   awaitingPayment: boolean;
-  /** Users the provisionings granting access carry (as the ledger last evaluated them). */
+  /**
+   * The seats by stretch of time, as `[from, until, seats, …]`: the people the provisionings
+   * covering each stretch carry, from the ledger's stored timeline (stretches already over when it
+   * evaluated carry none). A moment none covers (a renewal window, a row stored before seats were)
+   * counts `seats`.
+   */
+  seatSpans: readonly number[];
+  /** People the provisionings granting access carry as the ledger last evaluated them (or, in a
+   * renewal window, those still provisioned). */
   seats: number;
 }
 

@@ -98,6 +98,7 @@ describe('AccessCache', () => {
       spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       windows: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       awaitingPayment: false,
+      seatSpans: [], // the stored timeline carries no seats (an older row's): `seats` counts
       seats: 1,
     });
     expect(t.dataReads()).toBe(1);

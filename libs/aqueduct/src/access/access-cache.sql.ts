@@ -3,7 +3,7 @@ import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
 import { toSpans } from './access-cache.spans';
-import { renewalWindows } from './access-timeline';
+import { renewalWindows, seatCount } from './access-timeline';
 import { CHECKED_ORGS } from './aqueduct-access.sql';
 import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
 
@@ -20,10 +20,21 @@ interface AccessReadRow {
 }
 
 /** Shared by every product without a renewal window (most): an entry stays small. */
-const NO_WINDOWS: readonly number[] = Object.freeze([]);
+const NONE: readonly number[] = Object.freeze([]);
 
-const seatsOf = (orgs: ProvisioningOrgDto[] | null) =>
-  (orgs ?? []).reduce((sum, org) => sum + (Array.isArray(org?.users) ? org.users.length : 0), 0);
+/**
+ * The stored timeline's seats as `[from, until, seats, …]`. The ledger stores them only for the
+ * stretches not over when it evaluated, so they stay few.
+ */
+function seatSpansOf(stored: StoredSegment[]): readonly number[] {
+  const spans: number[] = [];
+  for (const segment of stored) {
+    if (segment.seats !== undefined) {
+      spans.push(Date.parse(segment.from), Date.parse(segment.until), segment.seats);
+    }
+  }
+  return spans.length === 0 ? NONE : spans;
+}
 
 /** Whether the migration adding the access change trigger (the cache's notifications) has run. */
 export async function hasAccessChangeTrigger(dataSource: DataSource): Promise<boolean> {
@@ -47,9 +58,10 @@ export async function readCustomerAccess(
     const windows = renewalWindows(timeline, renewalWindowMs);
     access.set(row.productId, {
       spans: toSpans([...timeline, ...windows]),
-      windows: windows.length === 0 ? NO_WINDOWS : toSpans(windows),
+      windows: windows.length === 0 ? NONE : toSpans(windows),
       awaitingPayment: row.awaitingPayment,
-      seats: seatsOf(row.orgs),
+      seatSpans: seatSpansOf(row.timeline ?? []),
+      seats: seatCount(row.orgs),
     });
   }
   return access;

@@ -6,6 +6,11 @@ export interface AccessSegment {
   from: Date;
   until: Date;
   status: 'active' | 'grace';
+  /**
+   * The people (distinct users) the provisionings covering it carry: on the ledger's stored
+   * timeline only, which is cut where they change too, so checks count seats for the moment asked.
+   */
+  seats?: number;
 }
 
 /** The access one provisioning gives: paid from `from` to `paidUntil`, then grace until `until`. */
@@ -62,6 +67,8 @@ export interface AccessAt {
 /** Everything the ledger derives from a customer's provisionings of one product, at `now`. */
 export interface AccessEvaluation extends AccessAt {
   timeline: AccessSegment[];
+  /** The timeline as stored: also cut where the seats change, each segment with its seats. */
+  segments: AccessSegment[];
   /** The orgs and users of the provisionings granting access now. */
   orgs: ProvisioningOrgDto[];
   /** Keys of the provisionings granting access now. */

@@ -6,10 +6,10 @@ import type {
   AccessWindow,
   ProvisioningDates,
 } from './access-timeline.interfaces';
-import { mergeOrgs } from './access-timeline.orgs';
+import { mergeOrgs, seatCount } from './access-timeline.orgs';
 
 export type * from './access-timeline.interfaces';
-export { mergeOrgs } from './access-timeline.orgs';
+export { mergeOrgs, seatCount } from './access-timeline.orgs';
 
 const ms = (date: Date) => date.getTime();
 const later = (a: Date, b: Date) => (ms(a) >= ms(b) ? a : b);
@@ -49,41 +49,59 @@ export function accessWindow(
  * The union of the windows, cut where its status changes: `active` wherever some provisioning's
  * paid period covers the moment, else `grace` wherever some grace period does. Adjacent stretches
  * of one status are one segment, so a subscription renewed on time is a single `active` segment
- * followed by the last period's grace. A sweep over the boundaries with running counts of open
- * windows: O(n log n) in the number of provisionings.
+ * followed by the last period's grace.
  */
 export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
-  const deltas = new Map<number, { paid: number; open: number }>();
-  const add = (at: Date, paid: number, open: number) => {
-    const delta = deltas.get(ms(at)) ?? { paid: 0, open: 0 };
-    delta.paid += paid;
-    delta.open += open;
-    deltas.set(ms(at), delta);
-  };
-  for (const window of windows) {
-    add(window.from, 1, 1);
-    add(window.paidUntil, -1, 0);
-    add(window.until, 0, -1);
-  }
-  const points = [...deltas.keys()].sort((a, b) => a - b);
+  return statusTimeline(seatedTimeline(windows, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * The union of the windows cut where its status or its seats change, each segment ending after
+ * `seatsFrom` with the people the windows covering it carry (`seatCount`): what the ledger
+ * stores, so that a check counts seats for the moment it asks about, not as of the last
+ * evaluation (a start known ahead of its date, a renewal with more users). Earlier segments carry
+ * none: the ledger reads the users of the provisionings that may still grant access only. For
+ * each boundary, the windows open there: O(n²) in the provisionings of one customer's product.
+ */
+export function seatedTimeline(windows: AccessWindow[], seatsFrom: number): AccessSegment[] {
+  const points = [...new Set(windows.flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)]))];
+  points.sort((a, b) => a - b);
   const segments: AccessSegment[] = [];
-  let [paid, open] = [0, 0];
   for (let i = 0; i + 1 < points.length; i++) {
-    const delta = deltas.get(points[i])!;
-    paid += delta.paid;
-    open += delta.open;
-    const status = paid > 0 ? 'active' : open > 0 ? 'grace' : null;
-    if (!status) {
+    const [from, until] = [points[i], points[i + 1]];
+    const open = windows.filter((w) => ms(w.from) <= from && from < ms(w.until));
+    if (open.length === 0) {
       continue;
     }
+    const status = open.some((w) => from < ms(w.paidUntil)) ? 'active' : 'grace';
+    const seats = until > seatsFrom ? seatCount(open.flatMap((w) => w.orgs ?? [])) : undefined;
     const last = segments.at(-1);
-    if (last && last.status === status && ms(last.until) === points[i]) {
-      last.until = new Date(points[i + 1]);
+    if (last && last.status === status && last.seats === seats && ms(last.until) === from) {
+      last.until = new Date(until);
     } else {
-      segments.push({ from: new Date(points[i]), until: new Date(points[i + 1]), status });
+      segments.push({
+        from: new Date(from),
+        until: new Date(until),
+        status,
+        ...(seats === undefined ? {} : { seats }),
+      });
     }
   }
   return segments;
+}
+
+/** A timeline with adjacent segments of one status merged, seats left out (what checks follow). */
+export function statusTimeline(segments: readonly AccessSegment[]): AccessSegment[] {
+  const merged: AccessSegment[] = [];
+  for (const { from, until, status } of segments) {
+    const last = merged.at(-1);
+    if (last && last.status === status && ms(last.until) === ms(from)) {
+      last.until = until;
+    } else {
+      merged.push({ from, until, status });
+    }
+  }
+  return merged;
 }
 
 /**
@@ -180,8 +198,9 @@ export function evaluateAccess(
   const windows = provisionings
     .map((p) => accessWindow(p, requirePayment))
     .filter((w): w is AccessWindow => w !== null);
-  const timeline = accessTimeline(windows);
   const t = ms(now);
+  const segments = seatedTimeline(windows, t);
+  const timeline = statusTimeline(segments);
   const granting = windows.filter((w) => ms(w.from) <= t && t < ms(w.until));
   const unpaid = requirePayment ? provisionings.filter((p) => p.invoiceId && !p.paidAt) : [];
   // An unpaid provisioning's end is a change too: from then on nothing is awaiting its payment.
@@ -195,6 +214,7 @@ export function evaluateAccess(
     ...state,
     status: withPayment(state.status, awaitingPayment),
     timeline,
+    segments,
     orgs: mergeOrgs(granting),
     granting: granting.map((w) => w.key).sort(),
     awaitingPayment,

@@ -40,7 +40,7 @@ class SeatCount {
     if (coversInstant(found.windows, t)) {
       this.held += found.seats;
     } else {
-      this.dated += found.seats;
+      this.dated += seatsAt(found, t);
       this.anyDated = true;
     }
   }
@@ -48,6 +48,17 @@ class SeatCount {
   get total(): number {
     return this.anyDated ? this.dated : this.held;
   }
+}
+
+/** The seats of a product covering `t` by its dates: its stored stretches', else as evaluated. */
+function seatsAt(found: ProductAccess, t: number): number {
+  const spans = found.seatSpans;
+  for (let i = 0; i < spans.length; i += 3) {
+    if (spans[i] <= t && t < spans[i + 1]) {
+      return spans[i + 2];
+    }
+  }
+  return found.seats;
 }
 
 /** What the customer's access to any of `products` gives at the instant `t`. */

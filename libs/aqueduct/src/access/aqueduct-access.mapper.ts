@@ -1,12 +1,19 @@
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
-import { type AccessSegment, accessAt, withPayment, withRenewalWindow } from './access-timeline';
+import {
+  type AccessSegment,
+  accessAt,
+  statusTimeline,
+  withPayment,
+  withRenewalWindow,
+} from './access-timeline';
 import type { Entitlement } from './aqueduct-access.interfaces';
 
-/** A timeline segment as `aqueduct_access.timeline` stores it. */
+/** A timeline segment as `aqueduct_access.timeline` stores it (seats: see `seatedTimeline`). */
 export interface StoredSegment {
   from: string;
   until: string;
   status: 'active' | 'grace';
+  seats?: number;
 }
 
 /** An `aqueduct_access` row as the access service reads it. */
@@ -22,9 +29,11 @@ export interface AccessRecord {
   updatedAt: Date;
 }
 
-/** A stored timeline with its instants as Dates. */
+/** A stored timeline with its instants as Dates, cut only where the status changes. */
 export const toTimeline = (stored: AccessRecord['timeline']): AccessSegment[] =>
-  stored.map((s) => ({ from: new Date(s.from), until: new Date(s.until), status: s.status }));
+  statusTimeline(
+    stored.map((s) => ({ from: new Date(s.from), until: new Date(s.until), status: s.status })),
+  );
 
 /**
  * An access row as the entitlement it gives at `at`, with the renewal window of

@@ -73,7 +73,8 @@ export const LOCK_OR_CREATE_PROVISIONED_SQL = lockOrCreateAccess(
 
 /**
  * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),
- * each with its provisionings as one JSON array: one round trip for the expiry job's batch.
+ * each with its provisionings as one JSON array (orgs as `provisioningColumns` reads them): one
+ * round trip for the expiry job's batch.
  */
 export const LOCK_DUE_SQL = `
 WITH due AS (
@@ -87,7 +88,7 @@ SELECT due.*, (
   SELECT coalesce(json_agg(json_build_object(
            'key', p.key, 'startDate', p.start_date, 'endDate', p.end_date,
            'accessUntil', p.access_until, 'invoiceId', p.invoice_id,
-           'orgs', CASE WHEN p.start_date <= $1 AND $1 < p.access_until THEN p.orgs END,
+           'orgs', CASE WHEN $1 < p.access_until THEN p.orgs END,
            'paidAt', pay.paid_at)), '[]')
     FROM aqueduct_provisionings p
     LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
@@ -97,18 +98,16 @@ FROM due`;
 
 /**
  * What the ledger reads of a provisioning (alias `p`) and its payment (`pay`). Orgs only for those
- * that may grant access at `at` (a window never opens before its start nor lasts past
- * `access_until`), or, with `from` only, at any moment from then on: a long history costs its
- * dates, not its users.
+ * that may grant access at any moment from `from` on (a window never lasts past `access_until`):
+ * a long history costs its dates, not its users. The seats the stored timeline carries from then
+ * on come from them (`seatedTimeline`), on every path alike.
  */
 const provisioningColumns = (
   p: string,
-  at: string,
-  from?: 'from',
+  from: string,
 ) => `${p}.key, ${p}.customer_id, ${p}.product_id,
   ${p}.start_date, ${p}.end_date, ${p}.access_until, ${p}.invoice_id,
-  CASE WHEN ${from ? '' : `${p}.start_date <= ${at}::timestamptz AND `}${at}::timestamptz < ${p}.access_until
-       THEN ${p}.orgs END AS orgs,
+  CASE WHEN ${from}::timestamptz < ${p}.access_until THEN ${p}.orgs END AS orgs,
   pay.paid_at`;
 
 /**
@@ -146,11 +145,11 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)
 RETURNING p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access_until, p.invoice_id, p.orgs
 )
-SELECT true AS applied, ${provisioningColumns('u', '$19', 'from')}
+SELECT true AS applied, ${provisioningColumns('u', '$19')}
   FROM upserted u
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = u.invoice_id
 UNION ALL
-SELECT false AS applied, ${provisioningColumns('p', '$19', 'from')}
+SELECT false AS applied, ${provisioningColumns('p', '$19')}
   FROM aqueduct_provisionings p
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
  WHERE (p.customer_id, p.product_id) IN (${provisioningPairs('$3', '$4', '$1')})
@@ -163,7 +162,7 @@ SELECT false AS applied, ${provisioningColumns('p', '$19', 'from')}
  * its users.
  */
 export const PROVISIONINGS_SQL = `
-SELECT ${provisioningColumns('p', '$3', 'from')}
+SELECT ${provisioningColumns('p', '$3')}
   FROM aqueduct_provisionings p
   LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
  WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;

@@ -42,7 +42,7 @@ export interface AccessRow {
   access_until: Date | null;
   paid_until: Date | null;
   orgs: ProvisioningOrgDto[];
-  timeline: { from: string; until: string; status: 'active' | 'grace' }[];
+  timeline: { from: string; until: string; status: 'active' | 'grace'; seats?: number }[];
   awaiting_payment: boolean;
   next_check_at: Date | null;
   evaluated_at: Date | null;

@@ -14,7 +14,7 @@ export function accessUpdate(
   { announced, transitions, lossObservedAt }: DueTransitions,
   nextCheckAt: Date | null,
 ): Record<string, unknown> | null {
-  const timeline = sameTimeline(row.timeline, evaluation.timeline) ? null : evaluation.timeline;
+  const timeline = sameTimeline(row.timeline, evaluation.segments) ? null : evaluation.segments;
   const orgs =
     evaluation.hasAccess && !isDeepStrictEqual(row.orgs, evaluation.orgs) ? evaluation.orgs : null;
   const announcedOrgs = isDeepStrictEqual(row.announced_orgs, announced.orgs)
@@ -59,6 +59,7 @@ function sameTimeline(stored: AccessRow['timeline'], computed: AccessSegment[]):
     stored.every(
       (segment, i) =>
         segment.status === computed[i].status &&
+        (segment.seats ?? null) === (computed[i].seats ?? null) &&
         Date.parse(segment.from) === computed[i].from.getTime() &&
         Date.parse(segment.until) === computed[i].until.getTime(),
     )
