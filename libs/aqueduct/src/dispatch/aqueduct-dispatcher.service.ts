@@ -23,6 +23,7 @@ import { ListenerRunner } from './listener.runner';
 import {
   DELIVERY_QUEUE,
   type ClaimedDelivery,
+  type DeliveryKey,
   type DeliveryQueue,
 } from '../storage/delivery-queue.interface';
 import { DispatchSignal } from '../storage/dispatch-signal';
@@ -154,7 +155,18 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
   }
 
   /** Hands deliveries back to be run again at once, by any instance. */
-  private async release(deliveries: ClaimedDelivery[]): Promise<void> {
+  /**
+   * Deliveries the inbox stored leased to this instance after their request was answered 503
+   * (the write outlived `storeTimeoutMs`): nobody here runs them, so they go back to the queue,
+   * for any instance now rather than after their lease.
+   */
+  releaseLate(eventId: string, listeners: string[]): void {
+    void this.release(listeners.map((listener) => ({ eventId, listener }))).then(() =>
+      this.signal.wake(),
+    );
+  }
+
+  private async release(deliveries: DeliveryKey[]): Promise<void> {
     await this.queue
       .release(deliveries, this.instanceId)
       .catch((error) => this.logger.error(`Release failed: ${error.message}`));

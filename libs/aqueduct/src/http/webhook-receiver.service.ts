@@ -99,9 +99,17 @@ export class WebhookReceiver {
     if (result.status !== 'accepted') {
       return this.quarantined(result, parsed);
     }
-    if (!result.duplicate && parsed.valid) {
+    if (!result.duplicate) {
+      this.publish(record, parsed, result.id);
+    }
+    return acceptedAck(result);
+  }
+
+  /** Hands a new event to the in-process event emitter (`@OnEvent` listeners). */
+  private publish(record: InboxRecord, parsed: ParsedEvent, id: string): void {
+    if (parsed.valid) {
       this.publisher.publish({
-        id: result.id,
+        id,
         type: parsed.type,
         createdAt: record.createdAt,
         receivedAt: new Date(),
@@ -109,7 +117,6 @@ export class WebhookReceiver {
         payload: parsed.payload as Record<string, unknown>,
       });
     }
-    return acceptedAck(result);
   }
 
   /**
@@ -120,11 +127,30 @@ export class WebhookReceiver {
     const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
     record.lease = local;
     try {
-      return await this.store(record);
+      return await this.store(record, (late) => this.storedLate(record, parsed, late));
     } catch (error) {
       this.dispatcher.unreserve(local ? record.listeners.length : 0);
       throw error;
     }
+  }
+
+  /**
+   * A write answered 503 (`storeTimeoutMs`) that committed after all: Aqueduct will retry it as
+   * a duplicate, so what the answer would have started starts now. Its deliveries, leased to this
+   * instance for a run it no longer makes, go back to the queue for any instance at once, not
+   * after their lease.
+   */
+  private storedLate(record: InboxRecord, parsed: ParsedEvent, result: InboxResult): void {
+    if (result.duplicate || result.status !== 'accepted') {
+      return;
+    }
+    this.logger.warn(
+      `The ${record.type} event ${result.id} answered 503 was stored after all; its retry will be a duplicate`,
+    );
+    if (record.lease) {
+      this.dispatcher.releaseLate(result.id, record.listeners);
+    }
+    this.publish(record, parsed, result.id);
   }
 
   /**
@@ -167,10 +193,16 @@ export class WebhookReceiver {
     );
   }
 
-  private async store(record: InboxRecord): Promise<InboxResult> {
+  /** Stores `record` within `storeTimeoutMs`, else 503; a write that commits later is `late`'s. */
+  private async store(
+    record: InboxRecord,
+    late: (result: InboxResult) => void,
+  ): Promise<InboxResult> {
+    const stored = this.inbox.store(record);
     try {
-      return await withTimeout(this.inbox.store(record), this.options.storeTimeoutMs);
+      return await withTimeout(stored, this.options.storeTimeoutMs);
     } catch (error) {
+      stored.then(late, () => undefined);
       this.logger.error(
         printable(
           `Could not store a ${record.type} event, answering 503: ${(error as Error).message}`,

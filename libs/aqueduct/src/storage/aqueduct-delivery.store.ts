@@ -26,7 +26,7 @@ import type {
   DeliveryFilter,
   StoredDelivery,
 } from './aqueduct-storage.types';
-import type { ClaimedDelivery, DeliveryQueue } from './delivery-queue.interface';
+import type { ClaimedDelivery, DeliveryKey, DeliveryQueue } from './delivery-queue.interface';
 import { DispatchSignal } from './dispatch-signal';
 import { asEventId } from './event-id';
 import type { InlineStatement } from './opening-transaction';
@@ -172,7 +172,7 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     }
   }
 
-  async release(deliveries: ClaimedDelivery[], owner: string): Promise<void> {
+  async release(deliveries: DeliveryKey[], owner: string): Promise<void> {
     if (deliveries.length > 0) {
       await this.dataSource.query(RELEASE_SQL, [...keys(deliveries), owner]);
     }
@@ -267,6 +267,6 @@ export class AqueductDeliveryStore implements DeliveryQueue {
   }
 }
 
-function keys(deliveries: ClaimedDelivery[]): [string[], string[]] {
+function keys(deliveries: DeliveryKey[]): [string[], string[]] {
   return [deliveries.map((d) => d.eventId), deliveries.map((d) => d.listener)];
 }

@@ -48,8 +48,11 @@ export interface DeliveryQueue {
   ): Promise<boolean>;
   /** Keeps the leases of running deliveries from expiring. */
   extend(deliveries: ClaimedDelivery[], owner: string, leaseMs: number): Promise<void>;
-  /** Gives back deliveries that did not finish (shutdown), to be run again at once. */
-  release(deliveries: ClaimedDelivery[], owner: string): Promise<void>;
+  /** Gives back deliveries held and not finished (shutdown), to be run again at once. */
+  release(deliveries: DeliveryKey[], owner: string): Promise<void>;
 }
+
+/** What names one delivery. */
+export type DeliveryKey = Pick<ClaimedDelivery, 'eventId' | 'listener'>;
 
 export const DELIVERY_QUEUE = Symbol('AQUEDUCT_DELIVERY_QUEUE');
