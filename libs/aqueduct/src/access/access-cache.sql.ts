@@ -29,8 +29,15 @@ const NONE: readonly number[] = Object.freeze([]);
 function seatSpansOf(stored: StoredSegment[]): readonly number[] {
   const spans: number[] = [];
   for (const segment of stored) {
-    if (segment.seats !== undefined) {
-      spans.push(Date.parse(segment.from), Date.parse(segment.until), segment.seats);
+    if (segment.seats === undefined) {
+      continue;
+    }
+    const [from, until, last] = [Date.parse(segment.from), Date.parse(segment.until), spans.length];
+    // A paid period and its grace with the same people are one stretch: an entry stays small.
+    if (last > 0 && spans[last - 2] === from && spans[last - 1] === segment.seats) {
+      spans[last - 2] = until;
+    } else {
+      spans.push(from, until, segment.seats);
     }
   }
   return spans.length === 0 ? NONE : spans;
