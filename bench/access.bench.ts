@@ -92,8 +92,8 @@ async function seed(context: BenchContext): Promise<number> {
        SELECT 'owner_' || i, $2, 'active', true, now() - interval '1 day',
               now() + interval '37 days', now() + interval '30 days',
               jsonb_build_array(
-                jsonb_build_object('from', now() - interval '1 day', 'until', now() + interval '30 days', 'status', 'active'),
-                jsonb_build_object('from', now() + interval '30 days', 'until', now() + interval '37 days', 'status', 'grace')),
+                jsonb_build_object('from', now() - interval '1 day', 'until', now() + interval '30 days', 'status', 'active', 'seats', 2),
+                jsonb_build_object('from', now() + interval '30 days', 'until', now() + interval '37 days', 'status', 'grace', 'seats', 2)),
               '[{"name": "Acme", "users": [{"name": "Ada", "email": "ada@acme.test"}, {"name": "Bob", "email": "bob@acme.test"}]}]'::jsonb
          FROM generate_series(1, $1::int) AS i`,
       [CUSTOMERS, PRODUCT],
