@@ -65,6 +65,21 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       expect(forged.stdout).toContain('401');
       expect(forged.stderr).toContain('hint: the app refused the signature or secret');
 
+      const misrouted = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        url.replace('/webhooks/aqueduct', '/webhook/aqueduct'),
+        '--secret',
+        DEVELOPMENT_SECRET,
+        '--scheme',
+        'standard-webhooks',
+      ]);
+      expect([misrouted.code, misrouted.stderr]).toEqual([
+        1,
+        expect.stringContaining('hint: nothing answers POST at that path'),
+      ]);
+
       // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
       const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
       const about = ['--invoice-id', 'inv_cli_end']; // alone: the customer is owner_inv_cli_end

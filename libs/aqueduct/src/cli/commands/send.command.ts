@@ -63,6 +63,11 @@ export function registerSend(program: Command): void {
           '--scheme (or set AQUEDUCT_VERIFICATION); check --secret / AQUEDUCT_WEBHOOK_SECRET. The ' +
           "app's log says which scheme the request carried and which one it expects.\n",
       );
+    } else if (result.status === 404) {
+      process.stderr.write(
+        'hint: nothing answers POST at that path. The app logs the path it serves at start-up ' +
+          '("Aqueduct webhooks on POST …", a global prefix included): pass that as --url.\n',
+      );
     }
     process.exitCode = result.status >= 200 && result.status < 300 ? ExitCode.Ok : ExitCode.Failed;
   });
