@@ -43,6 +43,10 @@ export function toEndDate(value: unknown): unknown {
   if (!(parsed instanceof Date) || typeof value !== 'string' || !DATE_ONLY.test(value.trim())) {
     return parsed;
   }
+  // "9999-12-31" means "never ends"; its next midnight is a year JSON and Postgres disagree on.
+  if (parsed.getUTCFullYear() >= 9999) {
+    return parsed;
+  }
   const end = new Date(parsed.getTime() + DAY_MS);
   return inRange(end) ? end : value;
 }

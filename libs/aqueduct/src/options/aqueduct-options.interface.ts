@@ -22,8 +22,8 @@ export type * from './verification-options.interface';
 export interface AqueductModuleOptions {
   /**
    * Webhook secrets. Several may be given during a rotation: a request signed with any of them is
-   * accepted. Required unless `verification.scheme` is `custom`. Whitespace around each is removed
-   * (a secret file's trailing newline).
+   * accepted. Required unless `verification.scheme` is `custom`. A secret with whitespace around it (a
+   * secret file's trailing newline) also verifies without it.
    */
   secrets?: string[];
   /**

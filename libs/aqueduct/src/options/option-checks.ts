@@ -72,8 +72,9 @@ export function normaliseSecrets(secrets: unknown): string[] {
       );
     }
   });
-  // A secret read from a file or an `echo` ends with a newline the sender never signed with.
-  return (list as string[]).map((secret) => secret.trim());
+  // A secret read from a file or an `echo` may end with a newline the sender never signed with,
+  // or was registered with it (and signs with it): both forms verify.
+  return [...new Set((list as string[]).flatMap((secret) => [secret, secret.trim()]))];
 }
 
 export function checkPublicUrl(value: unknown): string | undefined {

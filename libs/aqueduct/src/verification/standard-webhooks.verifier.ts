@@ -27,7 +27,9 @@ export class StandardWebhooksVerifier implements WebhookVerifier {
 
   constructor(secrets: readonly string[], options: StandardWebhooksVerification) {
     this.toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-    this.keys = secrets.map((secret, index) => {
+    // A whsec_ secret has no whitespace of its own: the form with it (see `secrets`) is dropped.
+    const usable = secrets.filter((s) => s === s.trim() || !secrets.includes(s.trim()));
+    this.keys = usable.map((secret, index) => {
       try {
         new Webhook(secret); // throws on anything that is not a valid whsec_<base64> secret
         return Buffer.from(secret.replace(WHSEC_PREFIX, ''), 'base64');
