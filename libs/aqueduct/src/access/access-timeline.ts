@@ -60,21 +60,44 @@ export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
  * `seatsFrom` with the people the windows covering it carry (`seatCount`): what the ledger
  * stores, so that a check counts seats for the moment it asks about, not as of the last
  * evaluation (a start known ahead of its date, a renewal with more users). Earlier segments carry
- * none: the ledger reads the users of the provisionings that may still grant access only. For
- * each boundary, the windows open there: O(n²) in the provisionings of one customer's product.
+ * none: the ledger reads the users of the provisionings that may still grant access only.
  */
 export function seatedTimeline(windows: AccessWindow[], seatsFrom: number): AccessSegment[] {
-  const points = [...new Set(windows.flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)]))];
-  points.sort((a, b) => a - b);
+  // Status by running counts at the boundaries (O(n log n)); seats only where they are kept,
+  // from the few windows still open after `seatsFrom`, so a long history costs its dates alone.
+  const deltas = new Map<number, { paid: number; open: number }>();
+  const add = (at: Date, paid: number, open: number) => {
+    const delta = deltas.get(ms(at)) ?? { paid: 0, open: 0 };
+    delta.paid += paid;
+    delta.open += open;
+    deltas.set(ms(at), delta);
+  };
+  for (const window of windows) {
+    add(window.from, 1, 1);
+    add(window.paidUntil, -1, 0);
+    add(window.until, 0, -1);
+  }
+  const ahead = windows.filter((w) => ms(w.until) > seatsFrom);
+  const points = [...deltas.keys()].sort((a, b) => a - b);
   const segments: AccessSegment[] = [];
+  let [paid, open] = [0, 0];
   for (let i = 0; i + 1 < points.length; i++) {
     const [from, until] = [points[i], points[i + 1]];
-    const open = windows.filter((w) => ms(w.from) <= from && from < ms(w.until));
-    if (open.length === 0) {
+    const delta = deltas.get(from)!;
+    paid += delta.paid;
+    open += delta.open;
+    if (open <= 0) {
       continue;
     }
-    const status = open.some((w) => from < ms(w.paidUntil)) ? 'active' : 'grace';
-    const seats = until > seatsFrom ? seatCount(open.flatMap((w) => w.orgs ?? [])) : undefined;
+    const status = paid > 0 ? 'active' : 'grace';
+    const seats =
+      until > seatsFrom
+        ? seatCount(
+            ahead
+              .filter((w) => ms(w.from) <= from && from < ms(w.until))
+              .flatMap((w) => w.orgs ?? []),
+          )
+        : undefined;
     const last = segments.at(-1);
     if (last && last.status === status && last.seats === seats && ms(last.until) === from) {
       last.until = new Date(until);
