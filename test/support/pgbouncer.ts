@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { waitFor } from './wait';
 
 /** Where `.ci/run` unpacks Debian's pgbouncer package (not installed: no service is started). */
@@ -56,7 +57,11 @@ export class PgBouncer {
     const port = await freePort();
     const dir = (this.dir = mkdtempSync(join(tmpdir(), 'aqueduct-pgbouncer-')));
     chmodSync(dir, 0o755); // run as nobody when the tests run as root
-    writeFileSync(join(dir, 'users.txt'), `"${target.username || 'postgres'}" ""\n`, {
+    // With trust auth PgBouncer logs into the server with the password listed here: the embedded
+    // Postgres asks for one, the machine's server (trust) ignores it.
+    const user = decodeURIComponent(target.username) || 'postgres';
+    const password = decodeURIComponent(target.password);
+    writeFileSync(join(dir, 'users.txt'), `"${user}" "${password.replace(/"/g, '""')}"\n`, {
       mode: 0o644,
     });
     writeFileSync(
@@ -87,6 +92,16 @@ export class PgBouncer {
     url.hostname = '127.0.0.1';
     url.port = String(port);
     this.url = url.toString();
+    // Fail here, naming the cause, rather than in an app's minute of connection retries.
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } catch (error) {
+      throw new Error(`PgBouncer does not reach ${target.host}: ${(error as Error).message}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   async stop(): Promise<void> {
