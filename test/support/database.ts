@@ -21,18 +21,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   // Read once: a test may point DATABASE_URL at this very database (the example app reads it
   // from there) and put it back only after the drop.
   const server = serverUrl();
-  await admin(server, (client) => client.query(`CREATE DATABASE ${name}`));
+  await withClient(server, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     drop: async () => {
-      await admin(server, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await withClient(server, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
     },
   };
 }
 
-async function admin<T>(server: string, work: (client: Client) => Promise<T>): Promise<T> {
+/** Runs `work` on a client connected to `server`, and closes it. */
+export async function withClient<T>(
+  server: string,
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
   const client = new Client({ connectionString: server });
   await client.connect();
   try {

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { withClient } from './database';
 import { waitFor } from './wait';
 
 /** Where `.ci/run` unpacks Debian's pgbouncer package (not installed: no service is started). */
@@ -93,15 +93,9 @@ export class PgBouncer {
     url.port = String(port);
     this.url = url.toString();
     // Fail here, naming the cause, rather than in an app's minute of connection retries.
-    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-    } catch (error) {
-      throw new Error(`PgBouncer does not reach ${target.host}: ${(error as Error).message}`);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    await withClient(this.url, (client) => client.query('SELECT 1')).catch((error: Error) => {
+      throw new Error(`PgBouncer does not reach ${target.host}: ${error.message}`);
+    });
   }
 
   async stop(): Promise<void> {
