@@ -1,7 +1,7 @@
 /**
  * The access ledger against a reference model, on random subscription histories (fast-check):
  * 1 to 6 periods on time, overlapping, with gaps, upgrades to another product and back,
- * cancellations, trials without grace, ends that never come; every event delivered on time or
+ * cancellations, trials without grace, ends that leave the grace out or never come; every event delivered on time or
  * up to 43 hours late, maybe twice (the same bytes, or other bytes of the same event); the expiry
  * job run at random moments. After each step:
  * - the stored timeline equals the model at every boundary of the known windows (and just before

@@ -553,4 +553,32 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
       await empty.drop();
     }
   });
+
+  it('an upgrade whose new migration was not run stops at start-up, naming it', async () => {
+    const behind = await createTestDatabase();
+    try {
+      const older = new DataSource({
+        type: 'postgres',
+        url: behind.url,
+        migrations: aqueductMigrations.slice(0, -1),
+      });
+      await older.initialize();
+      await older.runMigrations();
+      await older.destroy();
+      const { Test } = await import('@nestjs/testing');
+      const { TypeOrmModule } = await import('@nestjs/typeorm');
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          TypeOrmModule.forRoot({ type: 'postgres', url: behind.url, autoLoadEntities: true }),
+          AqueductModule.forRoot({ secrets: [SECRET] }),
+        ],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      const newest = aqueductMigrations.at(-1)!.name;
+      await expect(app.init()).rejects.toThrow(`lacks the module's newest migration (${newest})`);
+      await app.close();
+    } finally {
+      await behind.drop();
+    }
+  });
 });

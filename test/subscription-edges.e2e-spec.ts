@@ -9,6 +9,7 @@ import {
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from 'nestjs-aqueduct';
+import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
@@ -158,6 +159,76 @@ describe('An end that leaves out the grace period the start announced', () => {
     await send('provisioning.start', q, at(0));
     await send('provisioning.end', { ...q, gracePeriodEndDate: null }, at(30));
     expect(await access.hasAccess(none, 'prod_pro', at(31))).toBe(false);
+  });
+
+  it('the same early end arriving before its start (retried 6 hours late): the start still gives the grace and the users', async () => {
+    // Our endpoint missed the start; Aqueduct retries it after the cancellation's end, which left
+    // out the grace period and the orgs. Applied in the other order, the customer would keep the
+    // users' access until day 17 (the end keeps what it leaves out): the order must not matter.
+    const c = 'owner_grace_end_first';
+    const p = period(c, { start: at(0) }); // paid 30 days, grace 7 more
+    const { gracePeriodEndDate: _grace, provisioningOrgs: _orgs, ...endObject } = p;
+    await send('provisioning.end', { ...endObject, endDate: at(10).toISOString() }, at(10));
+    // Access ended with the paid period (and the settling time after it, 75 minutes).
+    expect(await access.hasAccess(c, 'prod_pro', at(10, 80))).toBe(false);
+
+    clock.set(at(10, 6 * 60));
+    await postAccepted(host.app, envelope('provisioning.start', p, at(0)), SECRET);
+    await deliveriesSettled(host.app);
+    const entitlement = await access.getEntitlement(c, 'prod_pro', at(10, 6 * 60));
+    expect({
+      hasAccess: entitlement?.hasAccess,
+      status: entitlement?.status,
+      accessUntil: entitlement?.accessUntil,
+      provisioned: calls.filter((call) => call.customerId === c),
+    }).toEqual({
+      hasAccess: true,
+      status: 'grace',
+      accessUntil: at(17),
+      provisioned: [
+        {
+          action: 'provision',
+          customerId: c,
+          productId: 'prod_pro',
+          emails: [`ada@${domainOf(c)}`],
+        },
+      ],
+    });
+    await sweepAt(host.app, clock, at(17, 1));
+    await sweepAt(host.app, clock, at(17, 90)); // the loss has held for settleMs
+    expect(actions(c)).toEqual(['provision', 'deprovision']);
+  });
+
+  it('an older event that names the grace does not override a newer one that named it too', async () => {
+    const c = 'owner_grace_newer_named';
+    const p = period(c, { start: at(0) }); // grace 7 days
+    await send(
+      'provisioning.end',
+      { ...p, endDate: at(10).toISOString(), gracePeriodEndDate: null },
+      at(10),
+    );
+    clock.set(at(10, 100));
+    await postAccepted(host.app, envelope('provisioning.start', p, at(0)), SECRET);
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(c, 'prod_pro', at(10, 101))).toBe(false);
+  });
+
+  it('a provisioning stored before omissions were tracked is never filled in by an older event', async () => {
+    const c = 'owner_grace_row_from_0_5';
+    const p = period(c, { start: at(0) });
+    const { gracePeriodEndDate: _grace, ...endObject } = p;
+    await send('provisioning.end', { ...endObject, endDate: at(10).toISOString() }, at(10));
+    // As 0.5 left its rows: nothing says what their events left out.
+    await host.app
+      .get(DataSource)
+      .query(
+        `UPDATE aqueduct_provisionings SET grace_named_at = NULL, orgs_named_at = NULL WHERE customer_id = $1`,
+        [c],
+      );
+    clock.set(at(10, 100));
+    await postAccepted(host.app, envelope('provisioning.start', p, at(0)), SECRET);
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(c, 'prod_pro', at(10, 101))).toBe(false);
   });
 });
 

@@ -4,7 +4,8 @@ import fc from 'fast-check';
  * Random subscription histories for the property test, and the small reference model the ledger
  * is checked against. The model knows nothing of the library: a provisioning is identified by
  * Aqueduct's id, else its invoice, else its subscription and start; the newest event about it
- * (envelope time, then start < end) says its dates; access at a moment is whether some known
+ * (envelope time, then start < end) says its dates, and the newest that named a grace period
+ * its grace, as a length from its end (an end may leave it out); access at a moment is whether some known
  * provisioning's window [start, max(end, grace)) holds it; with payment required, a provisioning
  * with an invoice opens only once the payment arrived, and not before it.
  */
@@ -30,6 +31,8 @@ export interface PeriodPlan {
   endSent: boolean;
   /** The start is created this many days before the start date (scheduled ahead). */
   createdEarlyDays: number;
+  /** Its end leaves out `gracePeriodEndDate` (the start's grace length then holds). */
+  endOmitsGrace: boolean;
 }
 
 export interface DeliveryPlan {
@@ -66,6 +69,10 @@ const periodArb: fc.Arbitrary<PeriodPlan> = fc.record({
   createdEarlyDays: fc.oneof(
     { weight: 4, arbitrary: fc.constant(0) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 5 }) },
+  ),
+  endOmitsGrace: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(false) },
+    { weight: 1, arbitrary: fc.constant(true) },
   ),
 });
 
@@ -148,7 +155,7 @@ export function stepsOf(plan: HistoryPlan, customerId: string): Step[] {
         object: {
           ...object,
           endDate: new Date(endDate).toISOString(),
-          ...(period.graceDays === null
+          ...(period.graceDays === null || period.endOmitsGrace
             ? {}
             : { gracePeriodEndDate: new Date(endDate + period.graceDays * DAY).toISOString() }),
         },
@@ -180,6 +187,8 @@ export function stepsOf(plan: HistoryPlan, customerId: string): Step[] {
 /** What the module has been told so far, and the access it implies. */
 export class AccessModel {
   private readonly newest = new Map<string, { event: HistoryEvent; rank: number }>();
+  /** Per provisioning, the newest event that named a grace period (one that leaves it out keeps its length). */
+  private readonly newestGrace = new Map<string, { event: HistoryEvent; rank: number }>();
   private readonly paid = new Map<string, number>();
 
   constructor(private readonly requirePayment: boolean) {}
@@ -193,13 +202,9 @@ export class AccessModel {
         ? `inv:${o.productId}:${o.invoiceId}`
         : `period:${o.productId}:${o.subscriptionId}:${o.startDate}`;
     const rank = event.type === 'provisioning.end' ? 2 : 0;
-    const known = this.newest.get(key);
-    if (
-      !known ||
-      event.createdAt > known.event.createdAt ||
-      (event.createdAt === known.event.createdAt && rank > known.rank)
-    ) {
-      this.newest.set(key, { event, rank });
+    keepNewest(this.newest, key, event, rank);
+    if ('gracePeriodEndDate' in o) {
+      keepNewest(this.newestGrace, key, event, rank);
     }
   }
 
@@ -218,7 +223,7 @@ export class AccessModel {
   /** The known windows of a product: [from, paidUntil, until). */
   private paidWindows(productId: string): [number, number, number][] {
     const windows: [number, number, number][] = [];
-    for (const { event } of this.newest.values()) {
+    for (const [key, { event }] of this.newest) {
       const o = event.object as Record<string, string | null>;
       if (o.productId !== productId) {
         continue;
@@ -232,7 +237,11 @@ export class AccessModel {
         from = Math.max(from, paidAt);
       }
       const end = Date.parse(o.endDate!);
-      const until = Math.max(end, o.gracePeriodEndDate ? Date.parse(o.gracePeriodEndDate) : end);
+      const named = this.newestGrace.get(key)?.event.object as Record<string, string> | undefined;
+      const grace = named?.gracePeriodEndDate
+        ? end + Date.parse(named.gracePeriodEndDate) - Date.parse(named.endDate)
+        : end;
+      const until = Math.max(end, grace);
       if (until > from) {
         windows.push([from, Math.max(end, from), until]);
       }
@@ -289,5 +298,22 @@ export class AccessModel {
           .flatMap((t) => [t - 1, t]),
       ]),
     ];
+  }
+}
+
+/** Keeps in `map` the newest (envelope time, then rank) event about each provisioning. */
+function keepNewest(
+  map: Map<string, { event: HistoryEvent; rank: number }>,
+  key: string,
+  event: HistoryEvent,
+  rank: number,
+): void {
+  const known = map.get(key);
+  if (
+    !known ||
+    event.createdAt > known.event.createdAt ||
+    (event.createdAt === known.event.createdAt && rank > known.rank)
+  ) {
+    map.set(key, { event, rank });
   }
 }

@@ -15,6 +15,10 @@ export const missingTables = (tables: string[]) =>
   `AqueductModule: table(s) ${tables.join(', ')} do not exist. Add the shipped migrations to your ` +
   'DataSource (`migrations: [...aqueductMigrations], migrationsRun: true`) or run them with the TypeORM CLI.';
 
+export const migrationsBehind = (migration: string) =>
+  `AqueductModule: the database lacks the module's newest migration (${migration}). Run the ` +
+  'shipped migrations after an upgrade (`migrations: [...aqueductMigrations], migrationsRun: true`, or the TypeORM CLI).';
+
 export const RAW_BODY_MISSING =
   'The raw request body was not captured for the webhook route; a body parser ran first. ' +
   'This is a bug or an unsupported setup: please report it with your bootstrap code.';

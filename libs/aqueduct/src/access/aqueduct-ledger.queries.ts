@@ -110,6 +110,45 @@ const provisioningColumns = (
   CASE WHEN ${from}::timestamptz < ${p}.access_until THEN ${p}.orgs END AS orgs,
   pay.paid_at`;
 
+/** A provisioning's "never named" (see the migration TrackAqueductProvisioningOmissions). */
+const NEVER = `'-infinity'::timestamptz`;
+
+/**
+ * When a provisioning's grace period or orgs (`what`) were last named: a row stored before this
+ * was kept (null) counts its last event.
+ */
+const namedAt = (what: 'grace' | 'orgs') => `coalesce(p.${what}_named_at, p.last_event_at)`;
+
+/**
+ * Fills in, from an event (`$1`, the key) older (envelope time `$6`, rank `$7`) than the last one
+ * applied to its provisioning, what the newer ones left out and no event newer than this one named:
+ * the grace period (`$2`: named; `$3` its end, `$4` the event's end date), as a length from the
+ * provisioning's end date as it stands, and the orgs (`$5`, null when not named). Applied in their
+ * order, the newer events would have kept them (an event that leaves them out keeps them): so an
+ * early end that names no grace, arriving before its start's retry, still gets the start's grace
+ * and users. Runs before UPSERT_PROVISIONING_SQL, whose read then sees it; an event that is newer,
+ * repeated or that names neither changes nothing here.
+ */
+export const FILL_PROVISIONING_SQL = `
+WITH fill AS (
+  SELECT p.key,
+         $2 AND $6::timestamptz > ${namedAt('grace')} AS grace,
+         $5::jsonb IS NOT NULL AND $6::timestamptz > ${namedAt('orgs')} AS orgs
+    FROM aqueduct_provisionings p
+   WHERE p.key = $1 AND ($6::timestamptz, $7::integer) < (p.last_event_at, p.last_event_rank)
+)
+UPDATE aqueduct_provisionings p SET
+  grace_period_end_date = CASE WHEN f.grace
+    THEN p.end_date + ($3::timestamptz - $4::timestamptz) ELSE p.grace_period_end_date END,
+  access_until = CASE WHEN f.grace
+    THEN greatest(p.end_date, p.end_date + ($3::timestamptz - $4::timestamptz)) ELSE p.access_until END,
+  grace_named_at = CASE WHEN f.grace THEN $6::timestamptz ELSE p.grace_named_at END,
+  orgs = CASE WHEN f.orgs THEN $5::jsonb ELSE p.orgs END,
+  orgs_named_at = CASE WHEN f.orgs THEN $6::timestamptz ELSE p.orgs_named_at END,
+  updated_at = now()
+  FROM fill f
+ WHERE p.key = f.key AND (f.grace OR f.orgs)`;
+
 /**
  * Inserts the provisioning or, only when this event is newer (envelope time, then rank) than the
  * last one applied, replaces what it says (an older or repeated event changes nothing); and, in the
@@ -120,15 +159,17 @@ const provisioningColumns = (
  * written row comes from RETURNING (`applied`) and stands in for the version the table held. Orgs
  * given as null (`$13`: the event named none) keep the provisioning's. An event that leaves out
  * the grace period (`$20` false) keeps its length, from its own end date (an end that omits it is
- * not taking the grace away); one that leaves out the contract dates keeps them.
+ * not taking the grace away); one that leaves out the contract dates keeps them. When each of the
+ * grace period and the orgs was last named is kept (see FILL_PROVISIONING_SQL).
  */
 export const UPSERT_PROVISIONING_SQL = `
 WITH upserted AS (
 INSERT INTO aqueduct_provisionings AS p
   (key, provisioning_id, customer_id, product_id, subscription_id, invoice_id, start_date, end_date,
    grace_period_end_date, contract_start_date, contract_end_date, access_until, orgs, metadata,
-   last_event_id, last_event_type, last_event_at, last_event_rank)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::jsonb, '[]'), $14::jsonb, $15, $16, $17, $18)
+   last_event_id, last_event_type, last_event_at, last_event_rank, grace_named_at, orgs_named_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::jsonb, '[]'), $14::jsonb, $15, $16, $17, $18,
+        CASE WHEN $20 THEN $17 ELSE ${NEVER} END, CASE WHEN $13::jsonb IS NULL THEN ${NEVER} ELSE $17 END)
 ON CONFLICT (key) DO UPDATE SET
   provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
   product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
@@ -140,6 +181,8 @@ ON CONFLICT (key) DO UPDATE SET
   access_until = CASE WHEN $20 THEN EXCLUDED.access_until
     ELSE greatest(EXCLUDED.end_date, EXCLUDED.end_date + (p.grace_period_end_date - p.end_date)) END,
   orgs = coalesce($13::jsonb, p.orgs), metadata = EXCLUDED.metadata,
+  grace_named_at = CASE WHEN $20 THEN EXCLUDED.last_event_at ELSE ${namedAt('grace')} END,
+  orgs_named_at = CASE WHEN $13::jsonb IS NULL THEN ${namedAt('orgs')} ELSE EXCLUDED.last_event_at END,
   last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
   last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)

@@ -95,14 +95,15 @@ export class AqueductLedger {
       ...(object.invoiceId ? [this.sql.invoiceLock(object.invoiceId)] : []),
       ...this.sql.provisioningLock(key),
       this.sql.lockProvisioned(own, key),
-      this.sql.upsertProvisioning(key, event, EVENT_RANK[event.type] ?? 0, from),
+      ...this.sql.upsertProvisioning(key, event, EVENT_RANK[event.type] ?? 0, from),
     ];
     return this.write(
       opening,
       async (manager, scope, opened) => {
-        const [previous, locked, upserted] = opened.slice(-3) as [
+        const [previous, locked, , upserted] = opened.slice(-4) as [
           PairRow[],
           AccessRow[],
+          unknown[],
           UpsertedRow[],
         ];
         const pairs = uniquePairs([own, ...toPairs(previous)]);

@@ -6,6 +6,7 @@ import { isRecord } from '../utils/is-record';
 import type { ProvisioningDates } from './access-timeline.interfaces';
 import { INVOICE_LOCK_CLASS, PROVISIONING_LOCK_CLASS } from './aqueduct-ledger.constants';
 import {
+  FILL_PROVISIONING_SQL,
   LOCK_ACCESS_SQL,
   LOCK_DUE_SQL,
   LOCK_KEY_SQL,
@@ -107,21 +108,31 @@ export class LedgerSql {
   }
 
   /**
-   * Opening statement, after `lockProvisioned`: applies a provisioning event (see
-   * UPSERT_PROVISIONING_SQL) and reads the provisionings of its pairs as they then are, with the
-   * orgs of any that may grant access from `from` on (`upsertedProvisionings` reads its rows).
+   * Opening statements, after `lockProvisioned`: apply a provisioning event (an older one fills in
+   * what newer ones left out: FILL_PROVISIONING_SQL; a newer one replaces: UPSERT_PROVISIONING_SQL)
+   * and read the provisionings of its pairs as they then are, with the orgs of any that may grant
+   * access from `from` on (the last statement's rows: `upsertedProvisionings` reads them).
    */
   upsertProvisioning(
     key: string,
     event: AqueductEvent<ProvisioningDto>,
     rank: number,
     from: Date,
-  ): InlineStatement {
+  ): [fill: InlineStatement, upsert: InlineStatement] {
     const { object } = event;
     const endDate = object.endDate;
     const grace = object.gracePeriodEndDate ?? null;
+    // Named when given, null included (an explicit "no grace"); left out keeps the stored one.
+    const namesGrace = object.gracePeriodEndDate !== undefined;
+    // An event that names no orgs keeps those the provisioning has (see UPSERT_PROVISIONING_SQL).
+    const orgs = namesOrgs(event) ? JSON.stringify(object.provisioningOrgs ?? []) : null;
+    const createdAt = event.createdAt ?? event.receivedAt;
     const id = object.id;
-    return {
+    const fill = {
+      text: FILL_PROVISIONING_SQL,
+      values: [key, namesGrace, grace, endDate, orgs, createdAt, rank],
+    };
+    const upsert = {
       text: UPSERT_PROVISIONING_SQL,
       values: [
         key,
@@ -137,18 +148,17 @@ export class LedgerSql {
         object.contractEndDate ?? null,
         // A grace period never ends access before the paid period does.
         grace && grace.getTime() > endDate.getTime() ? grace : endDate,
-        // An event that names no orgs keeps those the provisioning has (see UPSERT_PROVISIONING_SQL).
-        namesOrgs(event) ? JSON.stringify(object.provisioningOrgs ?? []) : null,
+        orgs,
         object.metadata ? JSON.stringify(object.metadata) : null,
         event.id,
         event.type,
-        event.createdAt ?? event.receivedAt,
+        createdAt,
         rank,
         from,
-        // Named when given, null included (an explicit "no grace"); left out keeps the stored one.
-        object.gracePeriodEndDate !== undefined,
+        namesGrace,
       ],
     };
+    return [fill, upsert];
   }
 
   /**

@@ -8,6 +8,7 @@ import { SplitAqueductAccess1763800006000 } from './migrations/1763800006000-spl
 import { QuarantineAqueductEvents1763800007000 } from './migrations/1763800007000-quarantine-aqueduct-events';
 import { NotifyAqueductAccessChanges1763800008000 } from './migrations/1763800008000-notify-aqueduct-access-changes';
 import { IndexAqueductLedgerEventReferences1763800009000 } from './migrations/1763800009000-index-aqueduct-ledger-event-references';
+import { TrackAqueductProvisioningOmissions1763800010000 } from './migrations/1763800010000-track-aqueduct-provisioning-omissions';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -28,7 +29,19 @@ export const aqueductMigrations = [
   QuarantineAqueductEvents1763800007000,
   NotifyAqueductAccessChanges1763800008000,
   IndexAqueductLedgerEventReferences1763800009000,
+  TrackAqueductProvisioningOmissions1763800010000,
 ];
+
+/**
+ * A column the newest migration adds: checked at start-up, so that a host that upgraded the module
+ * without running its new migrations stops there, naming it, instead of failing every ledger write.
+ * Moves with each migration that changes what the module's statements use.
+ */
+export const AQUEDUCT_NEWEST_COLUMN = {
+  table: 'aqueduct_provisionings',
+  column: 'grace_named_at',
+  migration: TrackAqueductProvisioningOmissions1763800010000.name,
+};
 
 /** Tables the module needs; checked at start-up. */
 export const AQUEDUCT_TABLES = [
