@@ -18,7 +18,6 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import express from 'express';
 import { AqueductModule, aqueductMigrations } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
-import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -157,14 +156,8 @@ describe('Deliveries refused before verification', () => {
     const cases: [string, Record<string, string>, Buffer | string][] = [];
     const big = signed(bigEvent());
     cases.push(['413 too large', big.headers, big.body]);
-    const plain = signed();
-    cases.push(['415 text/plain', { ...plain.headers, 'content-type': 'text/plain' }, plain.body]);
-    const zipped = signed();
-    cases.push([
-      '415 gzip',
-      { ...zipped.headers, 'content-encoding': 'gzip' },
-      gzipSync(Buffer.from(zipped.body)),
-    ]);
+    const coded = signed();
+    cases.push(['415 compress', { ...coded.headers, 'content-encoding': 'compress' }, coded.body]);
     const silent: string[] = [];
     for (const [name, headers, body] of cases) {
       const before = log.lines.length;

@@ -1,4 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import getRawBody from 'raw-body';
 import { tooLarge } from './raw-body.too-large';
 
@@ -15,13 +17,23 @@ export type RequestWithRawBody = Request & {
   _body?: boolean;
 };
 
-const JSON_MEDIA_TYPE = /^(application\/json|application\/[\w.+-]+\+json|text\/json)$/;
+/**
+ * The content codings a sender may compress a body with (those Express's own parsers decode), and
+ * their decoders. The signature covers the body as sent before its coding, so it is verified, and
+ * stored, decoded.
+ */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
 
 /** A request the reader refused before it could be verified, for the log and the metrics. */
 export interface BodyRefusal {
   status: 413 | 415;
   outcome: 'too-large' | 'unsupported';
-  /** What was refused: a size, a media type or an encoding (never the body or a header's secret). */
+  /** What was refused: a size or an encoding (never the body or a header's secret). */
   reason: string;
   /** What the operator changes if the sender was Aqueduct. */
   fix: string;
@@ -30,10 +42,13 @@ export interface BodyRefusal {
 }
 
 /**
- * Reads the webhook body as raw bytes, before any JSON parser can touch it, with a hard size limit.
- * A request without a content type is read too: Aqueduct's is not documented, and refusing a
- * genuine delivery would get the endpoint disabled. Marks the body as read so that the app's own
- * body parsers (which Nest installs globally) skip it. `refused` hears of every 413 and 415.
+ * Reads the webhook body as raw bytes, before any JSON parser can touch it, with a hard size limit
+ * (on the decoded bytes too: a small compressed body cannot grow past it). Any content type, or
+ * none, is read: Aqueduct's is not documented, a genuine delivery refused would get the endpoint
+ * disabled, and the signature, not the header, says whether it is genuine (bytes that are not
+ * JSON are then quarantined, kept). A gzip, deflate or br body is decoded; only a coding that
+ * cannot be decoded is refused (415). Marks the body as read so that the app's own body parsers
+ * (which Nest installs globally) skip it. `refused` hears of every 413 and 415.
  */
 export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: BodyRefusal) => void) {
   const seconds = (req: RequestWithRawBody) =>
@@ -58,22 +73,14 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
     next: NextFunction,
   ): void {
     req[ARRIVED_AT] = process.hrtime.bigint();
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (mediaType !== '' && !JSON_MEDIA_TYPE.test(mediaType)) {
-      return unsupported(
-        req,
-        res,
-        `content-type must be application/json, got "${mediaType}"`,
-        'tell us (an issue) which content type Aqueduct sends',
-      );
-    }
     // An empty header names no encoding: the body is as sent (identity).
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase() || 'identity';
-    if (encoding !== 'identity') {
+    const decoder = DECODERS[encoding];
+    if (encoding !== 'identity' && !decoder) {
       return unsupported(
         req,
         res,
-        `content-encoding "${encoding}" is not supported`,
+        `content-encoding "${encoding}" is not supported (gzip, deflate and br are)`,
         'have the proxy in front of this app decode the body, or tell us (an issue)',
       );
     }
@@ -81,7 +88,8 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
       return tooBig(req, res, `${declared} bytes`);
     }
-    getRawBody(req, { limit: maxBodyBytes }).then(
+    const decoding = decoder ? req.pipe(decoder()) : undefined;
+    getRawBody(decoding ?? req, { limit: maxBodyBytes }).then(
       (body) => {
         req[RAW_BODY] = body;
         req.rawBody = body;
@@ -89,8 +97,20 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
         next();
       },
       (error: { type?: string; status?: number }) => {
+        if (decoding) {
+          // What is left of the request is read out (413) or dropped, not decoded.
+          req.unpipe(decoding);
+          decoding.destroy();
+        }
         if (error.type === 'entity.too.large') {
-          return tooBig(req, res, `more than ${maxBodyBytes} bytes`);
+          const size = decoding
+            ? `more than ${maxBodyBytes} bytes decoded`
+            : `more than ${maxBodyBytes} bytes`;
+          return tooBig(req, res, size);
+        }
+        if (decoding && !error.type && !res.headersSent && !req.socket?.destroyed) {
+          // zlib's own error: the bytes are not what the coding says. The sender's fault.
+          return reply(res, 400, 'Bad Request', `request body could not be decoded as ${encoding}`);
         }
         // A request whose socket is gone has no one to answer; any other (a body already read by
         // something in front of the reader, a sender that stopped mid-body) gets an answer now
