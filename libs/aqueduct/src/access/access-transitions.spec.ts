@@ -83,15 +83,30 @@ describe('transitionsDue', () => {
     expect(due(renewed.announced, [p1, p2], day(30, 10)).transitions).toEqual([]);
   });
 
-  it('a loss of access waits for the settle time, then expires with the orgs that had access', () => {
+  it('a grace period longer than the settle time ends exactly: expired at its end, with the orgs that had access', () => {
     const started = due(NONE, [p1], day(0)).announced;
     const inGrace = due(started, [p1], day(31)).announced;
-    // The sweep finds a loss the timeline held in advance: it counts from when it happened.
-    const seen = due(inGrace, [p1], day(37, 1));
-    expect(seen).toMatchObject({ settlesAt: day(37, 5), lossObservedAt: day(37) });
-    const expired = due(inGrace, [p1], day(37, 5), seen.lossObservedAt);
+    // The sweep finds a loss the timeline held in advance: checks stop granting it at day 37.
+    const expired = due(inGrace, [p1], day(37));
     expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(37)]]);
     expect(expired.announced).toEqual({ status: 'expired', accessUntil: day(37), orgs: ORGS });
+  });
+
+  it('a paid period without grace waits for the settle time (the renewal window checks grant too)', () => {
+    const trial = provisioning('trial', 0, 30);
+    const started = due(NONE, [trial], day(0)).announced;
+    const seen = due(started, [trial], day(30, 1));
+    expect(seen).toMatchObject({ transitions: [], settlesAt: day(30, 5), lossObservedAt: day(30) });
+    const expired = due(started, [trial], day(30, 5), seen.lossObservedAt);
+    expect(expired.transitions.map((t) => [t.type, t.at])).toEqual([['access.expired', day(30)]]);
+  });
+
+  it('a grace period shorter than the settle time is stretched to it', () => {
+    const short = provisioning('short', 0, 30);
+    short.accessUntil = day(30, 2);
+    const started = due(NONE, [short], day(0)).announced;
+    const seen = due(started, [short], day(30, 3));
+    expect(seen).toMatchObject({ settlesAt: day(30, 5) });
   });
 
   it('an end long past when it arrives: expired once the loss has held the settle time since it was seen', () => {

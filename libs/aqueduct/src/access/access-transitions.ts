@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AccessEventType, type AccessEventTypeName } from '../events/access-event-types';
 import type { AccessEvaluation } from './access-timeline.interfaces';
+import { renewalWindows } from './access-timeline';
 
 /** The last state published by an `access.*` event: what the adapter and the mails follow. */
 export interface AnnouncedAccess {
@@ -142,6 +143,29 @@ function currentAccess(evaluation: AccessEvaluation): AnnouncedAccess {
   };
 }
 
+/**
+ * When an access that ended may be announced as ended. Learned late (an end applied after the
+ * moment it ends access), or undated (a window withdrawn): `settleMs` from when it was seen, so a
+ * renewal close behind it still cancels it. Seen when it happened (the dates ran out): when access
+ * checks stop granting it, at the end of the renewal window after the span's last paid end, or at
+ * the span's end when its grace period runs longer; so the adapter and the mails agree with checks,
+ * and a grace period ends exactly.
+ */
+function expiryDue(
+  lostAt: Date,
+  evaluation: AccessEvaluation,
+  settleMs: number,
+  seen: Sighting,
+): Date {
+  if (!evaluation.lostAt || ms(firstSeen(seen, lostAt)) > ms(lostAt)) {
+    return settled(lostAt, seen, settleMs);
+  }
+  const window = renewalWindows(evaluation.timeline, settleMs).find(
+    (w) => ms(w.from) === ms(lostAt),
+  );
+  return window?.until ?? lostAt;
+}
+
 /** Access was announced and nothing grants it any more: `access.expired`, once it has settled. */
 function expiryDecision(
   announced: AnnouncedAccess,
@@ -150,7 +174,7 @@ function expiryDecision(
   seen: Sighting,
 ): TransitionDecision {
   const lostAt = lossMoment(evaluation, seen);
-  const due = settled(lostAt, seen, settleMs);
+  const due = expiryDue(lostAt, evaluation, settleMs, seen);
   return ms(seen.now) >= ms(due)
     ? decision(announced, AccessEventType.Expired, lostAt, {
         status: 'expired',
