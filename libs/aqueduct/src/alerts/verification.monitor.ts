@@ -148,8 +148,9 @@ export class VerificationMonitor {
                 : 'the requests carry credentials this module cannot read';
     const minutes = Math.round(this.options.alerts.verificationWindowMs / 60_000);
     const summary =
-      `${this.failures.length} webhook requests failed verification in ${minutes} min with none ` +
-      `verified (mostly ${main}); Aqueduct disables the endpoint after its retries: ${hint}`;
+      `${this.failures.length} webhook requests failed verification within ${minutes} min, none ` +
+      `verified since the first of them (mostly ${main}); Aqueduct disables the endpoint after ` +
+      `its retries: ${hint}`;
     return [
       summary,
       {
