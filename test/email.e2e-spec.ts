@@ -320,6 +320,31 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(n).toBe(1);
   });
 
+  it('a renewal with one more seat welcomes the user who joins, and only them', async () => {
+    const first = startNow({
+      customerId: 'owner_new_seat',
+      provisioningOrgs: users(['Sam', 'sam@acme.test']),
+    });
+    await post(first);
+    await deliveriesSettled(host.app);
+    clock.set(new Date(first.object.endDate));
+    await post(provisioningEndEvent(first.object, clock.now()));
+    await post(
+      startNow({
+        customerId: 'owner_new_seat',
+        provisioningOrgs: users(['Sam', 'sam@acme.test'], ['Tess', 'tess@acme.test']),
+      }),
+    );
+    await deliveriesSettled(host.app);
+    expect({
+      sam: smtp.to('sam@acme.test').map((m) => m.subject),
+      tess: smtp.to('tess@acme.test').map((m) => m.subject),
+    }).toEqual({
+      sam: ['Your access to Acme Pro has started'],
+      tess: ['Your access to Acme Pro has started'],
+    });
+  });
+
   it('alerts the operators when a delivery is dead-lettered', async () => {
     const id = await post({
       type: 'invoice.paid',

@@ -17,13 +17,8 @@ import { EMAIL_TRANSPORT } from './email-transport.provider';
 import { type EmailRecord, EmailRecords, emailKey } from './email.records';
 import { messageIdOf } from './email.message-id';
 import { MailRun, type SettleMail } from './email.run';
-import {
-  type Recipient,
-  customerRecipients,
-  isMailable,
-  operatorRecipients,
-} from './email.recipients';
-import { TEMPLATE_FOR, isOperatorTemplate, mailedEventTypes } from './email.routing';
+import { type Recipient, audienceOf, isMailable, operatorRecipients } from './email.recipients';
+import { isOperatorTemplate, mailedEventTypes, wantedMails } from './email.routing';
 import { renderEmail } from './email.templates';
 import { emailDateFormat, templateVariables } from './email.variables';
 
@@ -65,10 +60,11 @@ interface OutgoingMail {
 }
 
 /**
- * Mails the org's users when their access starts, when its paid period ends with nothing after it,
- * when it is gone (and, if asked, when it is renewed), and the operators when a delivery dies.
- * Each mail follows an `access.*` transition, and is sent only if it is still true when it goes
- * out: no "period ended" once a renewal has arrived, no "access ended" once access is back. Once only: each (delivery, recipient, template) is recorded
+ * Mails the org's users when their access starts (a user who joins while it lasts too), when its
+ * paid period ends with nothing after it, when it is gone (and, if asked, when it is renewed), and
+ * the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
+ * if it is still true when it goes out: no "period ended" once a renewal has arrived, no "access
+ * ended" once access is back. Once only: each (delivery, recipient, template) is recorded
  * right after the server accepts it, and skipped on any retry or replay; the one window left is a
  * crash between the server's acceptance and that write. A recipient the server refuses for good
  * is recorded and skipped; a server that is down fails the delivery so it is retried later.
@@ -105,21 +101,26 @@ export class EmailListener implements OnModuleInit {
   }
 
   /**
-   * Mails every recipient of the event's template not mailed yet. Throws, so the delivery is
+   * Mails every recipient of the event's mails not mailed yet. Throws, so the delivery is
    * retried, when any recipient could not be mailed for a reason that may pass.
    */
   async handle(event: AqueductEvent, context: AqueductListenerContext): Promise<void> {
     const email = this.options.email as EmailOptions;
-    const template = TEMPLATE_FOR[event.type];
     const object = (event.object ?? {}) as Record<string, any>;
-    // A delivery stored before an upgrade may be for a type that is no longer mailed.
-    if (!template || !(await this.stillTrue(template, object, event, context))) {
+    const outgoing: { template: EmailTemplateName; recipient: Recipient }[] = [];
+    // A delivery stored before an upgrade may be for a type that is no longer mailed: none.
+    for (const { template, to } of wantedMails(event.type, email)) {
+      const recipients = to === 'operators' ? operatorRecipients(email) : audienceOf(object, to);
+      if (recipients.length > 0 && (await this.stillTrue(template, object, event, context))) {
+        outgoing.push(...recipients.map((recipient) => ({ template, recipient })));
+      }
+    }
+    if (outgoing.length === 0) {
       return;
     }
-    const recipients = isOperatorTemplate(template)
-      ? operatorRecipients(email)
-      : customerRecipients(object);
-    const keys = recipients.map((r) => emailKey(context.idempotencyKey, r.address, template));
+    const keys = outgoing.map(({ template, recipient }) =>
+      emailKey(context.idempotencyKey, recipient.address, template),
+    );
     // A first run has mailed no one yet: nothing recorded to read.
     const done = context.firstRun ? new Set<string>() : await this.records.handled(keys);
     const transient: Error[] = [];
@@ -129,11 +130,11 @@ export class EmailListener implements OnModuleInit {
     const sends = new Semaphore(PARALLEL_SENDS);
     const run = new MailRun(keys.filter((key) => !done.has(key)).length, finishOf(context));
     const settled = await Promise.allSettled(
-      recipients.map(async (recipient, index) => {
+      outgoing.map(async ({ template, recipient }, index) => {
         if (done.has(keys[index])) {
           return;
         }
-        const position = `${index + 1}/${recipients.length}`;
+        const position = `${index + 1}/${outgoing.length}`;
         const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
         const settle = run.mail();
         try {

@@ -39,6 +39,26 @@ export function customerRecipients(object: Record<string, any>): Recipient[] {
   return recipients;
 }
 
+/**
+ * The recipients of a transition's audience: its users (`provisioningOrgs`), those not among its
+ * previous ones (`previousOrgs`, present only when they differ: absent, no one joined), or those
+ * who were.
+ */
+export function audienceOf(
+  object: Record<string, any>,
+  to: 'all' | 'joined' | 'stayed',
+): Recipient[] {
+  const all = customerRecipients(object);
+  if (to === 'all') {
+    return all;
+  }
+  const before = Array.isArray(object.previousOrgs)
+    ? customerRecipients({ provisioningOrgs: object.previousOrgs })
+    : all;
+  const had = new Set(before.map((r) => r.address.toLowerCase()));
+  return all.filter((r) => had.has(r.address.toLowerCase()) === (to === 'stayed'));
+}
+
 /** The operators of `alertTo` (one address or several). */
 export function operatorRecipients(email: EmailOptions): Recipient[] {
   const list = Array.isArray(email.alertTo) ? email.alertTo : email.alertTo ? [email.alertTo] : [];

@@ -1,0 +1,172 @@
+/**
+ * Events that name less than their provisioning has (no orgs, no grace), applied before the
+ * older event that named it (refused at its moment, then retried by Aqueduct): the users still get
+ * access and are told. Found by an adversarial review of the ledger; each
+ * test failed on the code it was written against. Real Postgres, real HTTP, real SMTP, a
+ * controlled clock.
+ */
+import { type INestApplication, Injectable } from '@nestjs/common';
+import {
+  AqueductAccessService,
+  ExpiryJob,
+  type ProvisioningAdapter,
+  type ProvisioningGrant,
+} from 'nestjs-aqueduct';
+import { postAccepted } from './support/post';
+import { TestSmtpServer } from './support/smtp';
+import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import { DAY, TestClock } from './support/test-clock';
+import { useTestApp } from './support/use-test-app';
+
+const SECRET = 'partial-events-secret';
+const T0 = new Date('2026-01-01T00:00:00Z');
+const MINUTE = 60_000;
+const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
+const SETTLED = 76;
+
+interface Call {
+  action: string;
+  customerId: string;
+  productId: string;
+  emails: string[];
+  reason: string;
+}
+const calls: Call[] = [];
+
+@Injectable()
+class RecordingAdapter implements ProvisioningAdapter {
+  private record(action: string, grant: ProvisioningGrant) {
+    calls.push({
+      action,
+      customerId: grant.customerId,
+      productId: grant.productId,
+      emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
+      reason: grant.reason,
+    });
+  }
+  provision(grant: ProvisioningGrant) {
+    this.record('provision', grant);
+  }
+  deprovision(grant: ProvisioningGrant) {
+    this.record('deprovision', grant);
+  }
+  update(grant: ProvisioningGrant) {
+    this.record('update', grant);
+  }
+}
+
+const STARTED = 'Your access to prod_pro has started';
+
+function lifeHost(extra: Record<string, unknown> = {}) {
+  const clock = new TestClock(T0);
+  const smtp = new TestSmtpServer();
+  const host = useTestApp(
+    () => ({
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+        ...extra,
+      },
+      imports: [{ module: class PartialEventsAdapterModule {}, providers: [RecordingAdapter] }],
+    }),
+    { servers: [smtp] },
+  );
+  const app = () => host.app as INestApplication;
+  const settled = () => deliveriesSettled(app());
+  /** Sends an event at the clock's moment `moment` (created at `createdAt`), and waits. */
+  const send = async (type: string, object: unknown, createdAt: Date, moment = createdAt) => {
+    clock.set(moment);
+    await postAccepted(app(), envelope(type, object, createdAt), SECRET);
+    await settled();
+  };
+  const tick = async (moment: Date) => {
+    clock.set(moment);
+    await app().get(ExpiryJob).sweep();
+    await settled();
+  };
+  const has = (c: string, moment: Date, productId = 'prod_pro') =>
+    app().get(AqueductAccessService).hasAccess(c, productId, moment);
+  const mails = (c: string) =>
+    smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(c)}`)))
+      .map((mail) => mail.subject);
+  return { clock, smtp, host, app, send, tick, has, mails, settled };
+}
+
+/**
+ * An update or end that names no orgs, applied before its own start (refused at its moment, then
+ * retried by Aqueduct up to 43 h later): access begins with nobody in it; the start, older, still
+ * gives its users (no newer event named any), who are then provisioned and welcomed.
+ */
+describe('Partial events arriving before their start', () => {
+  const h = lifeHost();
+  it('an update naming no orgs applied before its own (retried) start: the users are still provisioned', async () => {
+    const c = 'owner_update_first';
+    const p = period(c, { start: at(0) });
+    const { provisioningOrgs: _o, ...noOrgs } = p;
+    // The start is refused at its moment (a deploy); an update 30 minutes later (new metadata,
+    // no orgs named) arrives first; the start comes with Aqueduct's retry an hour after it.
+    await h.send(
+      'provisioning.update',
+      { ...noOrgs, metadata: { plan: 'x' } },
+      at(0, 30),
+      at(0, 30),
+    );
+    await h.send('provisioning.start', p, at(0), at(0, 60));
+    const check = await h.app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, at(1));
+    expect({
+      allowed: check.allowed,
+      seats: check.seats,
+      calls: calls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
+      mails: h.mails(c),
+    }).toEqual({
+      allowed: true,
+      seats: 1,
+      // The access began with the update, its users came with the start.
+      calls: [
+        ['provision', []],
+        ['update', [`ada@${domainOf(c)}`]],
+      ],
+      mails: [STARTED],
+    });
+  });
+});
+
+describe('An early end naming no orgs before its own start', () => {
+  const h = lifeHost();
+  it('a cancellation an hour after purchase, its start retried: the users keep the grace and are told', async () => {
+    const c = 'owner_quick_cancel';
+    const p = period(c, { start: at(0) });
+    const { provisioningOrgs: _o, ...noOrgs } = p;
+    // Bought at 00:00 (the start refused: a deploy), cancelled at 00:20 with a 7-day grace; the
+    // end names no orgs (README: such an end keeps the users through the grace, and mails them).
+    await h.send(
+      'provisioning.end',
+      { ...noOrgs, endDate: at(0, 20).toISOString(), gracePeriodEndDate: at(7, 20).toISOString() },
+      at(0, 20),
+    );
+    await h.send('provisioning.start', p, at(0), at(0, 60)); // Aqueduct's retry
+    await h.tick(at(0, 20 + SETTLED + 60));
+    const check = await h.app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, at(3));
+    expect({
+      allowed: check.allowed,
+      seats: check.seats,
+      calls: calls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
+      mails: h.mails(c),
+    }).toEqual({
+      allowed: true,
+      seats: 1,
+      calls: [
+        ['provision', []],
+        ['update', [`ada@${domainOf(c)}`]],
+      ],
+      // Access began in its grace period (its paid part was over when it became known): the
+      // user who joins is welcomed, with the date it lasts until, not told a period ended.
+      mails: [STARTED],
+    });
+  });
+});
