@@ -1,7 +1,7 @@
 /**
  * Events that name less than their provisioning has (no orgs, no grace), applied before the
  * older event that named it (refused at its moment, then retried by Aqueduct): the users still get
- * access and are told. Found by an adversarial review of the ledger; each
+ * access and are told, and seats count people. Found by an adversarial review of the ledger; each
  * test failed on the code it was written against. Real Postgres, real HTTP, real SMTP, a
  * controlled clock.
  */
@@ -168,5 +168,27 @@ describe('An early end naming no orgs before its own start', () => {
       // user who joins is welcomed, with the date it lasts until, not told a period ended.
       mails: [STARTED],
     });
+  });
+});
+
+describe('Seats across products', () => {
+  const h = lifeHost({ features: { prod_basic: ['reports'], prod_pro: ['reports', 'api'] } });
+  it('an upgrade whose old product keeps its grace: one person counts one seat, not one per product', async () => {
+    const c = 'owner_upgrade_grace_seats';
+    const basic = period(c, { start: at(0), productId: 'prod_basic' });
+    await h.send('provisioning.start', basic, at(0));
+    // Upgrade on day 15: basic ends early with a 7-day grace, pro starts, the same one user.
+    await h.send(
+      'provisioning.end',
+      { ...basic, endDate: at(15).toISOString(), gracePeriodEndDate: at(22).toISOString() },
+      at(15),
+    );
+    await h.send('provisioning.start', period(c, { start: at(15), productId: 'prod_pro' }), at(15));
+    const access = h.app().get(AqueductAccessService);
+    const moment = at(16);
+    expect({
+      reports: (await access.check(c, { feature: 'reports' }, moment)).seats,
+      features: (await access.getFeatures(c, moment)).seats,
+    }).toEqual({ reports: 1, features: 1 });
   });
 });

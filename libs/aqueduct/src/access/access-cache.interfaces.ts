@@ -21,6 +21,12 @@ export interface ProductAccess {
   /** People the provisionings granting access carry as the ledger last evaluated them (or, in a
    * renewal window, those still provisioned). */
   seats: number;
+  /**
+   * Those people, as sorted 32-bit hashes, kept only for a customer with several products: a
+   * check of products granting at once counts a person in two of them once (after an upgrade,
+   * during the old product's grace, its users are the new one's).
+   */
+  people?: readonly number[];
 }
 
 /** A customer's access to each product a provisioning ever named. */

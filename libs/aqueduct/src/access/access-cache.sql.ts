@@ -3,7 +3,7 @@ import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
 import { toSpans } from './access-cache.spans';
-import { renewalWindows, seatCount } from './access-timeline';
+import { peopleOf, renewalWindows, seatCount } from './access-timeline';
 import { CHECKED_ORGS } from './aqueduct-access.sql';
 import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
 
@@ -75,7 +75,24 @@ export async function readCustomerAccess(
       awaitingPayment: row.awaitingPayment,
       seatSpans: seatSpansOf(row.timeline ?? []),
       seats: seatCount(row.orgs),
+      ...(rows.length > 1 ? { people: peopleHashes(row.orgs) } : {}),
     });
   }
   return access;
 }
+
+/** The people of `orgs` (`peopleOf`'s keys) as sorted, distinct 32-bit FNV-1a hashes. */
+function peopleHashes(orgs: ProvisioningOrgDto[] | null): readonly number[] {
+  const hashes = new Set<number>();
+  for (const key of peopleOf(orgs).keys) {
+    let hash = FNV_OFFSET;
+    for (let i = 0; i < key.length; i++) {
+      hash = Math.imul(hash ^ key.charCodeAt(i), FNV_PRIME) >>> 0;
+    }
+    hashes.add(hash);
+  }
+  return hashes.size === 0 ? NONE : [...hashes].sort((a, b) => a - b);
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;

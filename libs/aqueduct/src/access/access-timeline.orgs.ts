@@ -37,23 +37,33 @@ export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
 
 /**
  * The people among `orgs`' users: one per email (case-insensitive), whatever the orgs it is in;
- * one per name in its org when there is no email. What a seat limit counts.
+ * one per name in its org when there is no email (`keys`); and the users with neither, each one
+ * (`unnamed`).
  */
-export function seatCount(orgs: readonly ProvisioningOrgDto[] | null | undefined): number {
-  const people = new Set<string>();
+export function peopleOf(orgs: readonly ProvisioningOrgDto[] | null | undefined): {
+  keys: Set<string>;
+  unnamed: number;
+} {
+  const keys = new Set<string>();
   let unnamed = 0;
   for (const org of orgs ?? []) {
     for (const user of Array.isArray(org?.users) ? org.users : []) {
       const email = typeof user?.email === 'string' ? user.email.trim().toLowerCase() : '';
       const name = typeof user?.name === 'string' ? user.name : '';
       if (email) {
-        people.add(`email:${email}`);
+        keys.add(`email:${email}`);
       } else if (name) {
-        people.add(`name:${String(org.name)}/${name}`);
+        keys.add(`name:${String(org.name)}/${name}`);
       } else {
         unnamed++;
       }
     }
   }
-  return people.size + unnamed;
+  return { keys, unnamed };
+}
+
+/** The number of people among `orgs`' users (`peopleOf`): what a seat limit counts. */
+export function seatCount(orgs: readonly ProvisioningOrgDto[] | null | undefined): number {
+  const { keys, unnamed } = peopleOf(orgs);
+  return keys.size + unnamed;
 }

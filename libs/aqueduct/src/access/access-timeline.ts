@@ -9,7 +9,7 @@ import type {
 import { mergeOrgs, seatCount } from './access-timeline.orgs';
 
 export type * from './access-timeline.interfaces';
-export { mergeOrgs, seatCount } from './access-timeline.orgs';
+export { mergeOrgs, peopleOf, seatCount } from './access-timeline.orgs';
 
 const ms = (date: Date) => date.getTime();
 const later = (a: Date, b: Date) => (ms(a) >= ms(b) ? a : b);

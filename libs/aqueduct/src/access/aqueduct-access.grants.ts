@@ -29,24 +29,46 @@ export function productsByFeature(
 /**
  * Seats of the products covering an instant. A product only held by its renewal window counts
  * while no other one grants by its dates: after an upgrade the old product's users are the new
- * one's, not more of them.
+ * one's, not more of them. A person in two products that grant at once counts once.
  */
 class SeatCount {
-  private dated = 0;
-  private held = 0;
-  private anyDated = false;
+  private readonly dated = new Seats();
+  private readonly held = new Seats();
 
   add(found: ProductAccess, t: number): void {
     if (coversInstant(found.windows, t)) {
-      this.held += found.seats;
+      this.held.add(found.seats, found);
     } else {
-      this.dated += seatsAt(found, t);
-      this.anyDated = true;
+      this.dated.add(seatsAt(found, t), found);
     }
   }
 
   get total(): number {
-    return this.anyDated ? this.dated : this.held;
+    return this.dated.products > 0 ? this.dated.total : this.held.total;
+  }
+}
+
+/** Seats of several products, each person once (as far as the products' `people` tell). */
+class Seats {
+  products = 0;
+  private sum = 0;
+  private largest = 0;
+  private listed = 0;
+  private readonly distinct = new Set<number>();
+
+  add(seats: number, found: ProductAccess): void {
+    this.products++;
+    this.sum += seats;
+    this.largest = Math.max(this.largest, seats);
+    for (const person of found.people ?? []) {
+      this.listed++;
+      this.distinct.add(person);
+    }
+  }
+
+  /** The sum, less the people counted twice; never fewer than the largest product's own. */
+  get total(): number {
+    return Math.max(this.largest, this.sum - (this.listed - this.distinct.size));
   }
 }
 
