@@ -5,17 +5,17 @@
  * test failed on the code it was written against. Real Postgres, real HTTP, real SMTP, a
  * controlled clock.
  */
-import { type INestApplication, Injectable } from '@nestjs/common';
-import {
-  AqueductAccessService,
-  ExpiryJob,
-  type ProvisioningAdapter,
-  type ProvisioningGrant,
-} from 'nestjs-aqueduct';
+import type { INestApplication } from '@nestjs/common';
+import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
+import {
+  RecordingAdapter,
+  adapterCalls,
+  recordingAdapterModule,
+} from './support/recording-adapter';
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'partial-events-secret';
@@ -23,37 +23,6 @@ const T0 = new Date('2026-01-01T00:00:00Z');
 const MINUTE = 60_000;
 const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 const SETTLED = 76;
-
-interface Call {
-  action: string;
-  customerId: string;
-  productId: string;
-  emails: string[];
-  reason: string;
-}
-const calls: Call[] = [];
-
-@Injectable()
-class RecordingAdapter implements ProvisioningAdapter {
-  private record(action: string, grant: ProvisioningGrant) {
-    calls.push({
-      action,
-      customerId: grant.customerId,
-      productId: grant.productId,
-      emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
-      reason: grant.reason,
-    });
-  }
-  provision(grant: ProvisioningGrant) {
-    this.record('provision', grant);
-  }
-  deprovision(grant: ProvisioningGrant) {
-    this.record('deprovision', grant);
-  }
-  update(grant: ProvisioningGrant) {
-    this.record('update', grant);
-  }
-}
 
 const STARTED = 'Your access to prod_pro has started';
 
@@ -71,7 +40,7 @@ function lifeHost(extra: Record<string, unknown> = {}) {
         email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
         ...extra,
       },
-      imports: [{ module: class PartialEventsAdapterModule {}, providers: [RecordingAdapter] }],
+      imports: [recordingAdapterModule()],
     }),
     { servers: [smtp] },
   );
@@ -121,7 +90,7 @@ describe('Partial events arriving before their start', () => {
     expect({
       allowed: check.allowed,
       seats: check.seats,
-      calls: calls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
+      calls: adapterCalls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
       mails: h.mails(c),
     }).toEqual({
       allowed: true,
@@ -155,7 +124,7 @@ describe('An early end naming no orgs before its own start', () => {
     expect({
       allowed: check.allowed,
       seats: check.seats,
-      calls: calls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
+      calls: adapterCalls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
       mails: h.mails(c),
     }).toEqual({
       allowed: true,

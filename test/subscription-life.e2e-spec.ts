@@ -15,6 +15,12 @@ import {
   period,
 } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
+import {
+  RecordingAdapter,
+  adapterActions,
+  adapterCalls,
+  recordingAdapterModule,
+} from './support/recording-adapter';
 import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
@@ -26,41 +32,6 @@ const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + m
 /** Past the default settle time (75 minutes) of a loss that happened on the hour. */
 const SETTLED = 76;
 
-interface Call {
-  action: string;
-  customerId: string;
-  productId: string;
-  emails: string[];
-  reason: string;
-  idempotencyKey: string;
-}
-
-const calls: Call[] = [];
-
-/** The host's user system: every call recorded. */
-@Injectable()
-class RecordingAdapter implements ProvisioningAdapter {
-  private record(action: string, grant: ProvisioningGrant) {
-    calls.push({
-      action,
-      customerId: grant.customerId,
-      productId: grant.productId,
-      emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
-      reason: grant.reason,
-      idempotencyKey: grant.idempotencyKey,
-    });
-  }
-  provision(grant: ProvisioningGrant) {
-    this.record('provision', grant);
-  }
-  deprovision(grant: ProvisioningGrant) {
-    this.record('deprovision', grant);
-  }
-  update(grant: ProvisioningGrant) {
-    this.record('update', grant);
-  }
-}
-
 /** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
 async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): Promise<void> {
   clock.set(moment);
@@ -68,10 +39,7 @@ async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): P
   await deliveriesSettled(app);
 }
 
-const actions = (customerId: string, productId = 'prod_pro') =>
-  calls
-    .filter((c) => c.customerId === customerId && c.productId === productId)
-    .map((c) => c.action);
+const actions = adapterActions;
 
 describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, controlled clock)', () => {
   let access: AqueductAccessService;
@@ -89,7 +57,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
         dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
         email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
       },
-      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+      imports: [recordingAdapterModule()],
     }),
     { instances: 2, servers: [smtp] },
   );
@@ -447,7 +415,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     expect(actions(c)).toEqual(['provision']); // no update that takes every user away
     expect(mails(c)).toEqual([STARTED, PERIOD_ENDED]);
     await tick(at(37, SETTLED));
-    const last = calls.filter((call) => call.customerId === c).at(-1)!;
+    const last = adapterCalls.filter((call) => call.customerId === c).at(-1)!;
     expect([last.action, last.emails]).toEqual(['deprovision', [`ada@${domainOf(c)}`]]);
     expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
   });
@@ -526,7 +494,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     await end(period(c, { start: at(0), users: [ada, bob] }), at(30));
     await settled();
     await tick(at(37, SETTLED));
-    const mine = calls.filter((call) => call.customerId === c);
+    const mine = adapterCalls.filter((call) => call.customerId === c);
     expect(mine.map((call) => [call.action, call.emails, call.reason])).toEqual([
       ['provision', [ada[1], bob[1]], 'access.started'],
       ['update', [ada[1], cy[1], bob[1]], 'access.renewed'],
@@ -549,7 +517,7 @@ describe('Access after payment (access.requirePayment)', () => {
       access: { requirePayment: true },
       dispatch: { pollIntervalMs: 50 },
     },
-    imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    imports: [recordingAdapterModule()],
   });
   beforeAll(() => {
     access = host.app.get(AqueductAccessService);
@@ -763,7 +731,7 @@ describe('The renewal window with short grace periods and upgrades', () => {
       dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
       features: { prod_basic: ['reports'], prod_pro: ['reports', 'api'] },
     },
-    imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+    imports: [recordingAdapterModule()],
   });
   const access = () => host.app.get(AqueductAccessService);
   const send = async (type: string, object: Record<string, unknown>, createdAt: Date) => {
@@ -853,7 +821,7 @@ describe('The "access ended" mail when the mailing instance’s clock is a momen
             : { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
         email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
       },
-      imports: [{ module: class AdapterModule {}, providers: [RecordingAdapter] }],
+      imports: [recordingAdapterModule()],
     }),
     { instances: 2, servers: [smtp] },
   );
