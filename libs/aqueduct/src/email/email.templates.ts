@@ -21,7 +21,9 @@ type Vars = EmailTemplateVariables;
 const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: string }> = {
   'access-started': (v) => ({
     subject: `Your access to ${v.productName} has started`,
-    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.startDate}. The current period runs until ${v.endDate}.\n`,
+    // The transition's moment (a user who joins, joins now) and the end of access as known now
+    // (a start that arrives during its grace period has its paid period behind it).
+    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.at}. It runs until ${v.accessUntil}.\n`,
   }),
   'access-renewed': (v) => ({
     subject: `Your access to ${v.productName} was renewed`,

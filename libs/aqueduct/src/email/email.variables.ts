@@ -35,6 +35,7 @@ export function templateVariables(
     orgName: recipient.orgName,
     userName: recipient.userName,
     startDate: date(object.startDate),
+    at: date(object.at ?? object.startDate),
     endDate: date(object.endDate),
     gracePeriodEndDate: date(object.gracePeriodEndDate ?? object.accessUntil),
     accessUntil: date(accessUntil),

@@ -23,7 +23,14 @@ export interface EmailTemplateVariables {
   customerId: string;
   orgName: string;
   userName: string;
+  /** When the access (the covered span) began. */
   startDate: string;
+  /**
+   * The moment of the transition mailed: when access began, for `access-started` to the users who
+   * joined while it lasted, when they joined.
+   */
+  at: string;
+  /** End of the paid period. */
   endDate: string;
   gracePeriodEndDate: string;
   accessUntil: string;
