@@ -528,6 +528,10 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         expect(cut.code).toBe(1);
         expect(cut.stdout.trim()).toBe(`no access (expired, until ${trialEnd.toISOString()})`);
       }
+      // Once the renewal window is over, it ended when the window did, as the app's checks held it.
+      const windowEnd = new Date(trialEnd.getTime() + 75 * 60_000);
+      const after = await check(['--at', new Date(windowEnd.getTime() + 60_000).toISOString()]);
+      expect(after.stdout.trim()).toBe(`no access (expired, until ${windowEnd.toISOString()})`);
       const shown = await runCli([
         'access',
         'show',

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { withRenewalWindow } from '../../access/access-timeline';
 import { AqueductAccessService, type Entitlement } from '../../access/aqueduct-access.service';
+import { ACCESS_DEFAULTS } from '../../options/aqueduct-options.defaults';
 import { ExitCode, output } from '../cli-output';
 import { accessOptionsOf, addAccessOptions, type AtFlags } from './access.options';
 import { onDatabase } from './database.options';
@@ -21,7 +23,8 @@ export function registerAccessCheck(access: Command): void {
       accessOptionsOf(flags),
     );
     const hasAccess = entitlement?.hasAccess ?? false;
-    const until = entitlement ? untilOf(entitlement, at) : null;
+    const windowMs = accessOptionsOf(flags)?.settleMs ?? ACCESS_DEFAULTS.settleMs;
+    const until = entitlement ? untilOf(entitlement, at, windowMs) : null;
     output(
       flags.json,
       {
@@ -39,12 +42,16 @@ export function registerAccessCheck(access: Command): void {
   });
 }
 
-/** With access, when it ends (unless renewed); without, when it last ended (null if never). */
-function untilOf(entitlement: Entitlement, at: Date): Date | null {
+/**
+ * With access, when it ends (unless renewed); without, when it last ended (null if never), its
+ * renewal window (`windowMs`) included, as checks held it.
+ */
+function untilOf(entitlement: Entitlement, at: Date, windowMs: number): Date | null {
   if (entitlement.hasAccess) {
     return entitlement.accessUntil;
   }
-  const ended = entitlement.timeline.filter((s) => s.until.getTime() <= at.getTime());
+  const held = withRenewalWindow(entitlement.timeline, windowMs);
+  const ended = held.filter((s) => s.until.getTime() <= at.getTime());
   return ended.at(-1)?.until ?? null;
 }
 
