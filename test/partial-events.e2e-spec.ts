@@ -63,7 +63,17 @@ function lifeHost(extra: Record<string, unknown> = {}) {
     smtp.received
       .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(c)}`)))
       .map((mail) => mail.subject);
-  return { clock, smtp, host, app, send, tick, has, mails, settled };
+  /** What the customer has of prod_pro at `moment`, what the adapter was told, the mails. */
+  const outcome = async (c: string, moment: Date) => {
+    const check = await app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, moment);
+    return {
+      allowed: check.allowed,
+      seats: check.seats,
+      calls: adapterCalls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
+      mails: mails(c),
+    };
+  };
+  return { clock, smtp, host, app, send, tick, has, mails, settled, outcome };
 }
 
 /**
@@ -86,13 +96,7 @@ describe('Partial events arriving before their start', () => {
       at(0, 30),
     );
     await h.send('provisioning.start', p, at(0), at(0, 60));
-    const check = await h.app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, at(1));
-    expect({
-      allowed: check.allowed,
-      seats: check.seats,
-      calls: adapterCalls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
-      mails: h.mails(c),
-    }).toEqual({
+    expect(await h.outcome(c, at(1))).toEqual({
       allowed: true,
       seats: 1,
       // The access began with the update, its users came with the start.
@@ -120,13 +124,7 @@ describe('An early end naming no orgs before its own start', () => {
     );
     await h.send('provisioning.start', p, at(0), at(0, 60)); // Aqueduct's retry
     await h.tick(at(0, 20 + SETTLED + 60));
-    const check = await h.app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, at(3));
-    expect({
-      allowed: check.allowed,
-      seats: check.seats,
-      calls: adapterCalls.filter((x) => x.customerId === c).map((x) => [x.action, x.emails]),
-      mails: h.mails(c),
-    }).toEqual({
+    expect(await h.outcome(c, at(3))).toEqual({
       allowed: true,
       seats: 1,
       calls: [
