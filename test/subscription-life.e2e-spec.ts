@@ -536,6 +536,19 @@ describe('Access after payment (access.requirePayment)', () => {
     await deliveriesSettled(host.app);
   };
 
+  it('an update that leaves out invoiceId keeps the provisioning waiting for its invoice', async () => {
+    const c = 'owner_pay_invoice_omitted';
+    const p = period(c, { start: at(0), id: 'prov_invoice_omitted' });
+    await started(p, at(0));
+    const { invoiceId: _omitted, ...update } = p;
+    clock.set(at(1));
+    await send('provisioning.update', { ...update, metadata: { seats: 'more' } }, at(1));
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(c, 'prod_pro', at(2))).toBe(false);
+    await paid(p.invoiceId, at(3));
+    expect(await access.hasAccess(c, 'prod_pro', at(3, 1))).toBe(true);
+  });
+
   it('waits for the payment; a late payment grants access from the moment it arrives', async () => {
     const c = 'owner_pay_late';
     const p = period(c, { start: at(0) });

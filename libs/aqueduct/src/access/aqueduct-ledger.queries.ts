@@ -159,8 +159,9 @@ UPDATE aqueduct_provisionings p SET
  * written row comes from RETURNING (`applied`) and stands in for the version the table held. Orgs
  * given as null (`$13`: the event named none) keep the provisioning's. An event that leaves out
  * the grace period (`$20` false) keeps its length, from its own end date (an end that omits it is
- * not taking the grace away); one that leaves out the contract dates keeps them. When each of the
- * grace period and the orgs was last named is kept (see FILL_PROVISIONING_SQL).
+ * not taking the grace away); one that leaves out the contract dates, or the invoice (`$21` false),
+ * keeps them. When each of the grace period and the orgs was last named is kept (see
+ * FILL_PROVISIONING_SQL).
  */
 export const UPSERT_PROVISIONING_SQL = `
 WITH upserted AS (
@@ -173,7 +174,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::jsonb, 
 ON CONFLICT (key) DO UPDATE SET
   provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
   product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
-  invoice_id = EXCLUDED.invoice_id, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+  invoice_id = CASE WHEN $21 THEN EXCLUDED.invoice_id ELSE p.invoice_id END,
+  start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
   grace_period_end_date = CASE WHEN $20 THEN EXCLUDED.grace_period_end_date
     ELSE EXCLUDED.end_date + (p.grace_period_end_date - p.end_date) END,
   contract_start_date = coalesce(EXCLUDED.contract_start_date, p.contract_start_date),

@@ -125,7 +125,9 @@ export class LedgerSql {
     // Named when given, null included (an explicit "no grace"); left out keeps the stored one.
     const namesGrace = object.gracePeriodEndDate !== undefined;
     // An event that names no orgs keeps those the provisioning has (see UPSERT_PROVISIONING_SQL).
-    const orgs = namesOrgs(event) ? JSON.stringify(object.provisioningOrgs ?? []) : null;
+    const orgs = names(event, 'provisioningOrgs')
+      ? JSON.stringify(object.provisioningOrgs ?? [])
+      : null;
     const createdAt = event.createdAt ?? event.receivedAt;
     const id = object.id;
     const fill = {
@@ -156,6 +158,8 @@ export class LedgerSql {
         rank,
         from,
         namesGrace,
+        // Left out keeps the stored invoice: it must not stop waiting for its payment.
+        names(event, 'invoiceId'),
       ],
     };
     return [fill, upsert];
@@ -190,13 +194,20 @@ export class LedgerSql {
 }
 
 /**
- * Whether the event's body names the provisioning's orgs. The DTO reads a missing
- * `provisioningOrgs` as none; an `end` or an `update` that leaves them out is not taking every user's
- * access away (the grace period's users, and its mails, would be gone).
+ * Whether the event's body names a field of the provisioning (`null` is not naming it for the
+ * orgs; it is for the invoice: "no invoice"). The DTO reads a missing `provisioningOrgs` as none;
+ * an `end` or an `update` that leaves them out is not taking every user's access away (the grace
+ * period's users, and its mails, would be gone), nor one that leaves out `invoiceId` paying for it.
  */
-function namesOrgs(event: AqueductEvent<ProvisioningDto>): boolean {
+function names(
+  event: AqueductEvent<ProvisioningDto>,
+  field: 'provisioningOrgs' | 'invoiceId',
+): boolean {
   const object = event.payload?.object;
-  return (
-    !isRecord(object) || (object.provisioningOrgs !== undefined && object.provisioningOrgs !== null)
-  );
+  if (!isRecord(object)) {
+    return true;
+  }
+  return field === 'invoiceId'
+    ? object.invoiceId !== undefined
+    : object.provisioningOrgs !== undefined && object.provisioningOrgs !== null;
 }
