@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import getRawBody from 'raw-body';
-import { tooLarge } from './raw-body.too-large';
+import { refuseUnread, tooLarge } from './raw-body.too-large';
 
 /** Where the reader leaves the request body, byte for byte. */
 export const RAW_BODY = Symbol('aqueduct.rawBody');
@@ -108,9 +108,14 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
             : `more than ${maxBodyBytes} bytes`;
           return tooBig(req, res, size);
         }
-        if (decoding && !error.type && !res.headersSent && !req.socket?.destroyed) {
-          // zlib's own error: the bytes are not what the coding says. The sender's fault.
-          return reply(res, 400, 'Bad Request', `request body could not be decoded as ${encoding}`);
+        if (decoding && !error.type && !req.socket?.destroyed) {
+          // zlib's own error: the bytes are not what the coding says, the sender's fault. The rest
+          // of the body is read out, or the connection would hang (a sender keeping it alive).
+          return refuseUnread(req, res, maxBodyBytes, {
+            statusCode: 400,
+            error: 'Bad Request',
+            message: `request body could not be decoded as ${encoding}`,
+          });
         }
         // A request whose socket is gone has no one to answer; any other (a body already read by
         // something in front of the reader, a sender that stopped mid-body) gets an answer now

@@ -14,25 +14,33 @@ const DRAIN_MS = 5000;
 
 const PAYLOAD_TOO_LARGE = 413;
 
-/**
- * Answers 413 at once, then reads out the rest of the body. The answer is written whole (headers
- * and body, with Content-Length) but ended only when the body has been read out: ending it earlier
- * would close the socket (`Connection: close`) with the rest of the body unread. Most senders stop
- * once they have the answer; one that keeps sending is cut off at the bounds.
- */
+/** Answers 413 at once, then reads out the rest of the body (`refuseUnread`). */
 export function tooLarge(req: Request, res: Response, maxBodyBytes: number): void {
+  refuseUnread(req, res, maxBodyBytes, {
+    statusCode: PAYLOAD_TOO_LARGE,
+    error: 'Payload Too Large',
+    message: `request body exceeds the limit of ${maxBodyBytes} bytes`,
+  });
+}
+
+/**
+ * Answers a request whose body is left partly unread (413, or a body that is not what its coding
+ * says), then reads out the rest. The answer is written whole (headers and body, with
+ * Content-Length) but ended only when the body has been read out: ending it earlier would close the
+ * socket (`Connection: close`) with the rest of the body unread. Most senders stop once they have
+ * the answer; one that keeps sending is cut off at the bounds.
+ */
+export function refuseUnread(
+  req: Request,
+  res: Response,
+  maxBodyBytes: number,
+  answer: { statusCode: number; error: string; message: string },
+): void {
   if (res.headersSent) {
     return;
   }
-  const statusCode = PAYLOAD_TOO_LARGE;
-  const payload = Buffer.from(
-    JSON.stringify({
-      statusCode,
-      error: 'Payload Too Large',
-      message: `request body exceeds the limit of ${maxBodyBytes} bytes`,
-    }),
-  );
-  res.statusCode = statusCode;
+  const payload = Buffer.from(JSON.stringify(answer));
+  res.statusCode = answer.statusCode;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', payload.length);
   res.setHeader('Connection', 'close');
