@@ -1,12 +1,13 @@
 /**
  * Events that name less than their provisioning has (no orgs, no grace), applied before the
  * older event that named it (refused at its moment, then retried by Aqueduct): the users still get
- * access and are told, and seats count people. Found by an adversarial review of the ledger; each
- * test failed on the code it was written against. Real Postgres, real HTTP, real SMTP, a
- * controlled clock.
+ * access and are told, seats count people, and a left-out invoice is still waited for and paid.
+ * Found by adversarial reviews of the ledger; each test failed on the code it was written against.
+ * Real Postgres, real HTTP, real SMTP, a controlled clock.
  */
 import type { INestApplication } from '@nestjs/common';
 import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
+import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
@@ -157,5 +158,60 @@ describe('Seats across products', () => {
       reports: (await access.check(c, { feature: 'reports' }, moment)).seats,
       features: (await access.getFeatures(c, moment)).seats,
     }).toEqual({ reports: 1, features: 1 });
+  });
+});
+
+describe('requirePayment: an update that leaves out invoiceId, racing its invoice.paid', () => {
+  const h = lifeHost({ access: { requirePayment: true } });
+  const run = async (c: string, nameInvoice: boolean, hold = true) => {
+    const ds = h.app().get(DataSource);
+    const invoiceId = `inv_${c}`;
+    const basic = period(c, { start: at(0), id: `prov_${c}`, productId: 'prod_basic', invoiceId });
+    await h.send('provisioning.start', basic, at(0), at(0, 1));
+    // The upgrade in place: the same provisioning moves to prod_pro (its invoice left out).
+    const { invoiceId: _i, ...withoutInvoice } = basic;
+    const upgrade = { ...(nameInvoice ? basic : withoutInvoice), productId: 'prod_pro' };
+    // Something holds the basic access row for a moment (another event of that customer): the
+    // update waits there, and the payment arrives meanwhile.
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    if (hold) {
+      await runner.query(`SELECT 1 FROM aqueduct_access WHERE customer_id = $1 FOR UPDATE`, [c]);
+    }
+    const waiting = async (n: number) => {
+      for (let i = 0; i < 200; i++) {
+        const [{ count }] = await ds.query(
+          `SELECT count(*)::int AS count FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+        if (count >= n) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`not ${n} waiting`);
+    };
+    h.clock.set(at(0, 5));
+    await postAccepted(h.app(), envelope('provisioning.update', upgrade, at(0, 5)), SECRET);
+    if (hold) await waiting(1);
+    else await deliveriesSettled(h.app());
+    await postAccepted(h.app(), envelope('invoice.paid', { id: invoiceId }, at(0, 5)), SECRET);
+    if (hold) await waiting(2).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    await runner.commitTransaction();
+    await runner.release();
+    await deliveriesSettled(h.app());
+    const access = h.app().get(AqueductAccessService);
+    return {
+      pro: await access.hasAccess(c, 'prod_pro', at(1)),
+      basic: await access.hasAccess(c, 'prod_basic', at(1)),
+    };
+  };
+  it('control: no race, the update leaves invoiceId out: the paid upgrade grants prod_pro', async () => {
+    expect(await run('owner_race_none', false, false)).toEqual({ pro: true, basic: false });
+  });
+  it('control: the update names its invoice: the paid upgrade grants prod_pro', async () => {
+    expect(await run('owner_race_named', true)).toEqual({ pro: true, basic: false });
+  });
+  it('the update leaves invoiceId out (keeps it) and races the payment: the paid upgrade grants prod_pro', async () => {
+    expect(await run('owner_race_omitted', false)).toEqual({ pro: true, basic: false });
   });
 });

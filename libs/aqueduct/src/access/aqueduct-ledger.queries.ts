@@ -1,6 +1,13 @@
 /** Takes the lock of one invoice or provisioning (`$2`, in the class `$1`) until the transaction ends. */
 export const LOCK_KEY_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`;
 
+/**
+ * Takes the lock of the invoice a provisioning (`$2`, its key) has, when it has one, in the class
+ * `$1`: as LOCK_KEY_SQL would for that invoice.
+ */
+export const LOCK_STORED_INVOICE_SQL = `SELECT pg_advisory_xact_lock($1, hashtext(invoice_id))
+  FROM aqueduct_provisionings WHERE key = $2 AND invoice_id IS NOT NULL`;
+
 /** Takes an advisory lock (`$1`) until the transaction ends, unless another holds it. */
 export const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
 

@@ -92,7 +92,7 @@ export class AqueductLedger {
     // before (both change, and nothing moves it meanwhile); locks or creates the access rows of
     // both; then writes the provisioning and reads theirs.
     const opening = [
-      ...(object.invoiceId ? [this.sql.invoiceLock(object.invoiceId)] : []),
+      ...this.sql.invoiceLocks(key, event),
       ...this.sql.provisioningLock(key),
       this.sql.lockProvisioned(own, key),
       ...this.sql.upsertProvisioning(key, event, EVENT_RANK[event.type] ?? 0, from),

@@ -13,6 +13,7 @@ import {
   LOCK_OR_CREATE_ACCESS_SQL,
   LOCK_OR_CREATE_PROVISIONED_SQL,
   LOCK_PROVISIONING_SQL,
+  LOCK_STORED_INVOICE_SQL,
   PAIRS_OF_INVOICE_SQL,
   PROVISIONINGS_SQL,
   RECORD_PAYMENT_SQL,
@@ -47,6 +48,22 @@ export class LedgerSql {
   /** Opening statement: takes the lock of one invoice until the transaction ends. */
   invoiceLock(invoiceId: string): InlineStatement {
     return { text: LOCK_KEY_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
+  }
+
+  /**
+   * Opening statements: the lock of the invoice a provisioning event (about `key`) concerns, so
+   * that it and an `invoice.paid` of that invoice never miss each other: the one it names, or,
+   * when it leaves its invoice out (the provisioning keeps its own), the provisioning's. An event
+   * that says it has none takes none.
+   */
+  invoiceLocks(key: string, event: AqueductEvent<ProvisioningDto>): InlineStatement[] {
+    const invoiceId = event.object.invoiceId;
+    if (invoiceId) {
+      return [this.invoiceLock(invoiceId)];
+    }
+    return names(event, 'invoiceId')
+      ? []
+      : [{ text: LOCK_STORED_INVOICE_SQL, values: [INVOICE_LOCK_CLASS, key] }];
   }
 
   /** Opening statement: takes an advisory lock unless another holds it (one row: `won`). */
