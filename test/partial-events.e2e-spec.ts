@@ -159,6 +159,30 @@ describe('Seats across products', () => {
       features: (await access.getFeatures(c, moment)).seats,
     }).toEqual({ reports: 1, features: 1 });
   });
+
+  it('two different people, one in each product granting at once, count two seats', async () => {
+    const c = 'owner_seat_hash';
+    // Addresses whose 32-bit FNV-1a hashes (the first way people were kept) are equal.
+    const basic = period(c, {
+      start: at(0),
+      productId: 'prod_basic',
+      subscriptionId: 'sub_basic',
+      users: [['A', 'user495118@owner-seat-hash.test']],
+    });
+    const pro = period(c, {
+      start: at(0),
+      productId: 'prod_pro',
+      subscriptionId: 'sub_pro',
+      users: [['B', 'user1341036@owner-seat-hash.test']],
+    });
+    await h.send('provisioning.start', basic, at(0));
+    await h.send('provisioning.start', pro, at(0));
+    const access = h.app().get(AqueductAccessService);
+    expect({
+      reports: (await access.check(c, { feature: 'reports' }, at(1))).seats,
+      features: (await access.getFeatures(c, at(1))).seats,
+    }).toEqual({ reports: 2, features: 2 });
+  });
 });
 
 describe('requirePayment: an update that leaves out invoiceId, racing its invoice.paid', () => {

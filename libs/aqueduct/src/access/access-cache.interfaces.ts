@@ -22,9 +22,11 @@ export interface ProductAccess {
    * renewal window, those still provisioned). */
   seats: number;
   /**
-   * Those people, as sorted 32-bit hashes, kept only for a customer with several products: a
+   * Those people, as sorted 48-bit hashes, kept only for a customer with several products: a
    * check of products granting at once counts a person in two of them once (after an upgrade,
-   * during the old product's grace, its users are the new one's).
+   * during the old product's grace, its users are the new one's). They are the people as the
+   * ledger last evaluated them: a check of another moment subtracts the people its products
+   * share now.
    */
   people?: readonly number[];
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
@@ -81,18 +82,18 @@ export async function readCustomerAccess(
   return access;
 }
 
-/** The people of `orgs` (`peopleOf`'s keys) as sorted, distinct 32-bit FNV-1a hashes. */
+/**
+ * The people of `orgs` (`peopleOf`'s keys) as sorted, distinct 48-bit hashes (the first 6 bytes of
+ * their SHA-256): exact in a number, and two people of one customer sharing one is about as likely
+ * as a billion-to-one.
+ */
 function peopleHashes(orgs: ProvisioningOrgDto[] | null): readonly number[] {
   const hashes = new Set<number>();
   for (const key of peopleOf(orgs).keys) {
-    let hash = FNV_OFFSET;
-    for (let i = 0; i < key.length; i++) {
-      hash = Math.imul(hash ^ key.charCodeAt(i), FNV_PRIME) >>> 0;
-    }
-    hashes.add(hash);
+    hashes.add(createHash('sha256').update(key).digest().readUIntBE(0, PERSON_HASH_BYTES));
   }
   return hashes.size === 0 ? NONE : [...hashes].sort((a, b) => a - b);
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+/** Bytes of a person's hash: 48 bits, within a number's exact integers (53 bits). */
+const PERSON_HASH_BYTES = 6;
