@@ -139,6 +139,53 @@ describe('An early end naming no orgs before its own start', () => {
   });
 });
 
+describe('Two older events with one envelope time, after an end that names neither', () => {
+  const h = lifeHost();
+  it('the update (rank above the start, same createdAt) wins over the start, as applied in order', async () => {
+    const c = 'owner_fill_tie';
+    const p = period(c, { start: at(0) }); // grace: 7 days after its end
+    const endOfPaid = at(30);
+    // Same second as the start: an update shortening the grace to 1 day and naming Bob instead.
+    const update = {
+      ...p,
+      gracePeriodEndDate: new Date(endOfPaid.getTime() + DAY).toISOString(),
+      provisioningOrgs: { name: 'Acme', users: [{ name: 'Bob', email: 'bob@tie.test' }] },
+    };
+    const { provisioningOrgs: _o, gracePeriodEndDate: _g, ...bare } = p;
+    // A cancellation 20 min later naming neither grace nor orgs arrives first; then the retried
+    // start, then the retried update (both created at at(0)).
+    await h.send(
+      'provisioning.end',
+      { ...bare, endDate: at(0, 20).toISOString() },
+      at(0, 20),
+      at(0, 20),
+    );
+    await h.send('provisioning.start', p, at(0), at(0, 60));
+    await h.send('provisioning.update', update, at(0), at(0, 90));
+
+    const [row] = await h
+      .app()
+      .get(DataSource)
+      .query(
+        `SELECT grace_period_end_date AS grace, orgs FROM aqueduct_provisionings WHERE customer_id = $1`,
+        [c],
+      );
+    // In order (start, update, end): the update's 1-day grace, kept from the end's own end date,
+    // and the update's users.
+    expect({
+      grace: new Date(row.grace).toISOString(),
+      users: (row.orgs as { users: { email: string }[] }[]).flatMap((o) =>
+        o.users.map((u) => u.email),
+      ),
+      accessOnDay3: await h.app().get(AqueductAccessService).hasAccess(c, 'prod_pro', at(3)),
+    }).toEqual({
+      grace: new Date(at(0, 20).getTime() + DAY).toISOString(),
+      users: ['bob@tie.test'],
+      accessOnDay3: false,
+    });
+  });
+});
+
 describe('Seats across products', () => {
   const h = lifeHost({ features: { prod_basic: ['reports'], prod_pro: ['reports', 'api'] } });
   it('an upgrade whose old product keeps its grace: one person counts one seat, not one per product', async () => {

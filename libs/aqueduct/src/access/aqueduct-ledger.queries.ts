@@ -121,14 +121,20 @@ const provisioningColumns = (
 const NEVER = `'-infinity'::timestamptz`;
 
 /**
- * When a provisioning's grace period or orgs (`what`) were last named: a row stored before this
- * was kept (null) counts its last event.
+ * When a provisioning's grace period or orgs (`what`) were last named, and by an event of which
+ * rank (the order of two events with one envelope time): a row stored before this was kept
+ * (null) counts its last event.
  */
 const namedAt = (what: 'grace' | 'orgs') => `coalesce(p.${what}_named_at, p.last_event_at)`;
+const namedRank = (what: 'grace' | 'orgs') => `coalesce(p.${what}_named_rank, p.last_event_rank)`;
+/** Whether the event (`$6` time, `$7` rank) is newer than the one that last named `what`. */
+const newerThanNamed = (what: 'grace' | 'orgs') =>
+  `($6::timestamptz, $7::integer) > (${namedAt(what)}, ${namedRank(what)})`;
 
 /**
  * Fills in, from an event (`$1`, the key) older (envelope time `$6`, rank `$7`) than the last one
- * applied to its provisioning, what the newer ones left out and no event newer than this one named:
+ * applied to its provisioning, what the newer ones left out and no event newer than this one (by
+ * time, then rank) named:
  * the grace period (`$2`: named; `$3` its end, `$4` the event's end date), as a length from the
  * provisioning's end date as it stands, and the orgs (`$5`, null when not named). Applied in their
  * order, the newer events would have kept them (an event that leaves them out keeps them): so an
@@ -139,8 +145,8 @@ const namedAt = (what: 'grace' | 'orgs') => `coalesce(p.${what}_named_at, p.last
 export const FILL_PROVISIONING_SQL = `
 WITH fill AS (
   SELECT p.key,
-         $2 AND $6::timestamptz > ${namedAt('grace')} AS grace,
-         $5::jsonb IS NOT NULL AND $6::timestamptz > ${namedAt('orgs')} AS orgs
+         $2 AND ${newerThanNamed('grace')} AS grace,
+         $5::jsonb IS NOT NULL AND ${newerThanNamed('orgs')} AS orgs
     FROM aqueduct_provisionings p
    WHERE p.key = $1 AND ($6::timestamptz, $7::integer) < (p.last_event_at, p.last_event_rank)
 )
@@ -150,8 +156,10 @@ UPDATE aqueduct_provisionings p SET
   access_until = CASE WHEN f.grace
     THEN greatest(p.end_date, p.end_date + ($3::timestamptz - $4::timestamptz)) ELSE p.access_until END,
   grace_named_at = CASE WHEN f.grace THEN $6::timestamptz ELSE p.grace_named_at END,
+  grace_named_rank = CASE WHEN f.grace THEN $7::integer ELSE p.grace_named_rank END,
   orgs = CASE WHEN f.orgs THEN $5::jsonb ELSE p.orgs END,
   orgs_named_at = CASE WHEN f.orgs THEN $6::timestamptz ELSE p.orgs_named_at END,
+  orgs_named_rank = CASE WHEN f.orgs THEN $7::integer ELSE p.orgs_named_rank END,
   updated_at = now()
   FROM fill f
  WHERE p.key = f.key AND (f.grace OR f.orgs)`;
@@ -175,9 +183,11 @@ WITH upserted AS (
 INSERT INTO aqueduct_provisionings AS p
   (key, provisioning_id, customer_id, product_id, subscription_id, invoice_id, start_date, end_date,
    grace_period_end_date, contract_start_date, contract_end_date, access_until, orgs, metadata,
-   last_event_id, last_event_type, last_event_at, last_event_rank, grace_named_at, orgs_named_at)
+   last_event_id, last_event_type, last_event_at, last_event_rank, grace_named_at, orgs_named_at,
+   grace_named_rank, orgs_named_rank)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13::jsonb, '[]'), $14::jsonb, $15, $16, $17, $18,
-        CASE WHEN $20 THEN $17 ELSE ${NEVER} END, CASE WHEN $13::jsonb IS NULL THEN ${NEVER} ELSE $17 END)
+        CASE WHEN $20 THEN $17 ELSE ${NEVER} END, CASE WHEN $13::jsonb IS NULL THEN ${NEVER} ELSE $17 END,
+        $18, $18)
 ON CONFLICT (key) DO UPDATE SET
   provisioning_id = EXCLUDED.provisioning_id, customer_id = EXCLUDED.customer_id,
   product_id = EXCLUDED.product_id, subscription_id = EXCLUDED.subscription_id,
@@ -191,7 +201,9 @@ ON CONFLICT (key) DO UPDATE SET
     ELSE greatest(EXCLUDED.end_date, EXCLUDED.end_date + (p.grace_period_end_date - p.end_date)) END,
   orgs = coalesce($13::jsonb, p.orgs), metadata = EXCLUDED.metadata,
   grace_named_at = CASE WHEN $20 THEN EXCLUDED.last_event_at ELSE ${namedAt('grace')} END,
+  grace_named_rank = CASE WHEN $20 THEN EXCLUDED.last_event_rank ELSE ${namedRank('grace')} END,
   orgs_named_at = CASE WHEN $13::jsonb IS NULL THEN ${namedAt('orgs')} ELSE EXCLUDED.last_event_at END,
+  orgs_named_rank = CASE WHEN $13::jsonb IS NULL THEN ${namedRank('orgs')} ELSE EXCLUDED.last_event_rank END,
   last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
   last_event_at = EXCLUDED.last_event_at, last_event_rank = EXCLUDED.last_event_rank, updated_at = now()
 WHERE (EXCLUDED.last_event_at, EXCLUDED.last_event_rank) > (p.last_event_at, p.last_event_rank)
