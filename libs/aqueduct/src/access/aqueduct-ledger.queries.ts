@@ -134,9 +134,9 @@ const newerThanNamed = (what: 'grace' | 'orgs') =>
 /**
  * Fills in, from an event (`$1`, the key) older (envelope time `$6`, rank `$7`) than the last one
  * applied to its provisioning, what the newer ones left out and no event newer than this one (by
- * time, then rank) named:
- * the grace period (`$2`: named; `$3` its end, `$4` the event's end date), as a length from the
- * provisioning's end date as it stands, and the orgs (`$5`, null when not named). Applied in their
+ * time, then rank) named: the grace period (`$2`: named; `$3` its end, `$4` the event's end date),
+ * as a length from the provisioning's end date as it stands, and the orgs (`$5`, null when not
+ * named). Applied in their
  * order, the newer events would have kept them (an event that leaves them out keeps them): so an
  * early end that names no grace, arriving before its start's retry, still gets the start's grace
  * and users. Runs before UPSERT_PROVISIONING_SQL, whose read then sees it; an event that is newer,
