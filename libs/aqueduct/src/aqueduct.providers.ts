@@ -5,6 +5,7 @@ import { AccessCache } from './access/access-cache';
 import { AqueductAccessService } from './access/aqueduct-access.service';
 import { AqueductLedger } from './access/aqueduct-ledger.service';
 import { ExpiryJob } from './access/expiry.job';
+import { ReceiverUptime } from './access/receiver-uptime';
 import { ProvisioningListener } from './access/provisioning.listener';
 import { ProvisioningReconciler } from './access/provisioning.reconciler';
 import { EntitlementGuard } from './access/requires-entitlement.guard';
@@ -97,6 +98,7 @@ const ACCESS_PROVIDERS: Provider[] = [
   AqueductLedger,
   ProvisioningReconciler,
   ProvisioningListener,
+  ReceiverUptime,
   AccessCache,
   AqueductAccessService,
   EntitlementGuard,

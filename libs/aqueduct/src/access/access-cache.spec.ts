@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { resolveAqueductOptions } from '../options/aqueduct-options.validator';
 import type { AccessCacheOptions } from '../options/aqueduct-options.interface';
 import { AccessCache, spanAt, toSpans } from './access-cache';
+import { RenewalWindow } from './renewal-window';
 
 /** A read the test resolves or rejects when it chooses. */
 interface PendingRead {
@@ -55,6 +56,10 @@ function setUp(cache: AccessCacheOptions = {}, trigger = true) {
     dataSource as never,
     notifications as never,
     { accessCacheSize: () => undefined } as never,
+    {
+      known: () => new RenewalWindow(options.access.settleMs),
+      onChange: () => () => true,
+    } as never,
     options,
   );
   const lastRead = () => reads[reads.length - 1];

@@ -7,6 +7,7 @@ import { toSpans } from './access-cache.spans';
 import { peopleOf, renewalWindows, seatCount } from './access-timeline';
 import { CHECKED_ORGS } from './aqueduct-access.sql';
 import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
+import type { RenewalWindow } from './renewal-window';
 
 const TRIGGER_SQL = `SELECT 1 FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal`;
 
@@ -58,18 +59,18 @@ export async function hasAccessChangeTrigger(dataSource: DataSource): Promise<bo
 
 /**
  * One read of the customer's `aqueduct_access` rows, as the cache keeps them: each timeline with
- * its renewal window of `renewalWindowMs` (`access.settleMs`).
+ * its renewal windows (`window`).
  */
 export async function readCustomerAccess(
   dataSource: DataSource,
   customerId: string,
-  renewalWindowMs: number,
+  window: RenewalWindow,
 ): Promise<CustomerAccess> {
   const rows: AccessReadRow[] = await dataSource.query(READ_SQL, [customerId]);
   const access = new Map<string, ProductAccess>();
   for (const row of rows) {
     const timeline = toTimeline(row.timeline ?? []);
-    const windows = renewalWindows(timeline, renewalWindowMs);
+    const windows = renewalWindows(timeline, window);
     access.set(row.productId, {
       spans: kept(toSpans([...timeline, ...windows])),
       windows: windows.length === 0 ? NONE : kept(toSpans(windows)),

@@ -19,6 +19,7 @@ import type { AccessCacheState, AccessLookup, CustomerAccess } from './access-ca
 import { AccessReadReachability } from './access-cache.reachability';
 import { hasAccessChangeTrigger, readCustomerAccess } from './access-cache.sql';
 import { isLedgerCustomerId } from './customer-id.limits';
+import { ReceiverUptime } from './receiver-uptime';
 
 export type * from './access-cache.interfaces';
 export { spanAt, toSpans } from './access-cache.spans';
@@ -73,16 +74,15 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
   private notifications: AccessCacheState['notifications'] = 'off';
   private unlisten: (() => Promise<void>)[] = [];
   private readonly reachability: AccessReadReachability;
-  private readonly renewalWindowMs: number;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly postgresNotifications: PostgresNotifications,
     private readonly metrics: AqueductMetrics,
+    private readonly uptime: ReceiverUptime,
     @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
   ) {
     this.config = options.access.cache;
-    this.renewalWindowMs = options.access.settleMs;
     if (this.config) {
       this.entries = new LRUCache<string, Entry>({ max: this.config.maxEntries });
     }
@@ -96,6 +96,9 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     if (!this.entries) {
       return;
     }
+    // A gap recorded after an outage stretches renewal windows: entries hold them baked in.
+    const offGaps = this.uptime.onChange(() => this.clear());
+    this.unlisten.push(async () => void offGaps());
     if (!(await hasAccessChangeTrigger(this.dataSource))) {
       this.notifications = 'unsupported';
       this.logger.warn(
@@ -218,7 +221,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     const read: Read = { invalidated: false, promise: undefined as never };
     const session = this.session;
     const trusted = this.listening;
-    const query = readCustomerAccess(this.dataSource, customerId, this.renewalWindowMs);
+    const query = readCustomerAccess(this.dataSource, customerId, this.uptime.known());
     this.reachability.track(query, startedAt);
     const timeoutMs = this.config ? this.config.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS;
     read.promise = withTimeout(query, timeoutMs)

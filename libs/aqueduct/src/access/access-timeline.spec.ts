@@ -7,6 +7,7 @@ import {
   mergeOrgs,
   withRenewalWindow,
 } from './access-timeline';
+import { RenewalWindow } from './renewal-window';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -125,7 +126,7 @@ describe('withRenewalWindow', () => {
   const timelineOf = (list: ProvisioningDates[]) =>
     accessTimeline(list.map((p) => accessWindow(p, false)!));
   const bridged = (list: ProvisioningDates[], windowDays: number) =>
-    withRenewalWindow(timelineOf(list), windowDays * DAY).map((s) => [
+    withRenewalWindow(timelineOf(list), new RenewalWindow(windowDays * DAY)).map((s) => [
       (s.from.getTime() - T0) / DAY,
       (s.until.getTime() - T0) / DAY,
       s.status,
@@ -137,7 +138,7 @@ describe('withRenewalWindow', () => {
       [30, 31, 'grace'],
     ]);
     const state = accessAt(
-      withRenewalWindow(timelineOf([provisioning('p1', 0, 30)]), DAY),
+      withRenewalWindow(timelineOf([provisioning('p1', 0, 30)]), new RenewalWindow(DAY)),
       day(30),
     );
     expect(state).toMatchObject({ hasAccess: true, status: 'grace', paidUntil: day(30) });
@@ -169,7 +170,7 @@ describe('withRenewalWindow', () => {
       [60, 67, 'grace'],
     ]);
     const timeline = timelineOf([provisioning('p1', 0, 30)]);
-    expect(withRenewalWindow(timeline, 0)).toBe(timeline);
+    expect(withRenewalWindow(timeline, new RenewalWindow(0))).toBe(timeline);
   });
 });
 

@@ -7,6 +7,7 @@ import type {
   ProvisioningDates,
 } from './access-timeline.interfaces';
 import { mergeOrgs, seatCount } from './access-timeline.orgs';
+import type { RenewalWindow } from './renewal-window';
 
 export type * from './access-timeline.interfaces';
 export { mergeOrgs, peopleOf, seatCount } from './access-timeline.orgs';
@@ -128,16 +129,17 @@ export function statusTimeline(segments: readonly AccessSegment[]): AccessSegmen
 }
 
 /**
- * The renewal windows of a timeline: access lasts at least `windowMs` past the last paid end of
- * each covered span. Aqueduct fires the renewal's `provisioning.start` at the moment the paid
- * period ends, so it reaches the module a little after it, or (refused then) an hour later with
- * Aqueduct's first retry; without the window a renewing customer would be refused meanwhile. A
- * grace period that runs longer is its own window and ends exactly; a shorter one (or none) is
- * stretched. Each window runs from its span's end and closes where the next span starts.
+ * The renewal windows of a timeline: access lasts past the last paid end of each covered span
+ * until `window` closes (`settleMs`, longer when the receiver's gaps swallowed Aqueduct's attempts:
+ * see `RenewalWindow`). Aqueduct fires the renewal's `provisioning.start` at the moment the paid
+ * period ends, so it reaches the module a little after it, or (refused then) with a retry; without
+ * the window a renewing customer would be refused meanwhile. A grace period that runs longer is its
+ * own window and ends exactly; a shorter one (or none) is stretched. Each window runs from its
+ * span's end and closes where the next span starts.
  */
-export function renewalWindows(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
+export function renewalWindows(timeline: AccessSegment[], window: RenewalWindow): AccessSegment[] {
   const windows: AccessSegment[] = [];
-  if (windowMs <= 0) {
+  if (window.settleMs <= 0) {
     return windows;
   }
   let lastPaidEnd = Number.NEGATIVE_INFINITY;
@@ -150,7 +152,7 @@ export function renewalWindows(timeline: AccessSegment[], windowMs: number): Acc
     if (next && ms(next.from) <= ms(segment.until)) {
       continue; // the span goes on
     }
-    const until = Math.min(lastPaidEnd + windowMs, next ? ms(next.from) : Infinity);
+    const until = Math.min(window.closesAt(lastPaidEnd), next ? ms(next.from) : Infinity);
     if (until > ms(segment.until)) {
       windows.push({ from: segment.until, until: new Date(until), status: 'grace' });
     }
@@ -160,8 +162,11 @@ export function renewalWindows(timeline: AccessSegment[], windowMs: number): Acc
 }
 
 /** The timeline access checks follow: the timeline with its renewal windows, as grace. */
-export function withRenewalWindow(timeline: AccessSegment[], windowMs: number): AccessSegment[] {
-  const windows = renewalWindows(timeline, windowMs);
+export function withRenewalWindow(
+  timeline: AccessSegment[],
+  window: RenewalWindow,
+): AccessSegment[] {
+  const windows = renewalWindows(timeline, window);
   return windows.length === 0
     ? timeline
     : [...timeline, ...windows].sort((a, b) => ms(a.from) - ms(b.from));

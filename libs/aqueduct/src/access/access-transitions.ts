@@ -3,6 +3,7 @@ import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AccessEventType, type AccessEventTypeName } from '../events/access-event-types';
 import type { AccessEvaluation } from './access-timeline.interfaces';
 import { renewalWindows } from './access-timeline';
+import type { RenewalWindow } from './renewal-window';
 
 /** The last state published by an `access.*` event: what the adapter and the mails follow. */
 export interface AnnouncedAccess {
@@ -41,19 +42,20 @@ const ms = (date: Date | null) => date?.getTime() ?? Number.NEGATIVE_INFINITY;
  *   the grace period's end;
  * - `access.expired`: no provisioning grants access any more.
  *
- * The two losses (`access.grace`, `access.expired`) are announced only once they have held for
- * `settleMs` past the moment they happened and past the moment the ledger first saw them.
- * Aqueduct fires period 2's start and period 1's end at the same moment, in either order: the
- * wait lets a renewal that arrives second cancel the loss, so a renewing customer is neither
+ * The two losses (`access.grace`, `access.expired`) are announced only once the renewal window
+ * after the moment they happened has closed (`settleMs`, longer when the receiver was down at
+ * Aqueduct's retries: see `RenewalWindow`), and `settleMs` has passed since the ledger first saw
+ * them. Aqueduct fires period 2's start and period 1's end at the same moment, in either order:
+ * the wait lets a renewal that arrives second cancel the loss, so a renewing customer is neither
  * deprovisioned nor told that anything ended; an end applied after its loss (before the expiry
- * job saw it) waits from its arrival. A renewal later than `settleMs` does not stop a loss the
- * dates held. Access checks follow the dates, with a renewal window (`withRenewalWindow`).
+ * job saw it) waits from its arrival. A renewal later than the window does not stop a loss the
+ * dates held. Access checks follow the dates, with the same window (`withRenewalWindow`).
  */
 export function nextTransition(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
   now: Date,
-  settleMs: number,
+  window: RenewalWindow,
   /**
    * When the ledger first saw the loss now pending (null: none was). The wait runs from it too;
    * and it dates a loss the timeline cannot: a window that was withdrawn (a provisioning
@@ -70,14 +72,14 @@ export function nextTransition(
   const had = announced.status === 'active' || announced.status === 'grace';
   if (!evaluation.hasAccess) {
     return had
-      ? expiryDecision(announced, evaluation, settleMs, seen)
+      ? expiryDecision(announced, evaluation, window, seen)
       : { transition: null, settlesAt: null };
   }
   if (!had) {
     const current = currentAccess(evaluation);
     return decision(announced, AccessEventType.Started, evaluation.since ?? now, current);
   }
-  return continuingDecision(announced, evaluation, settleMs, seen);
+  return continuingDecision(announced, evaluation, window, seen);
 }
 
 /** A transition to announce now. */
@@ -104,13 +106,18 @@ function firstSeen(seen: Sighting, happened: Date): Date {
 }
 
 /**
- * When a loss may be announced: once it has held `settleMs` past the moment it happened and the
- * moment it was first seen. From the first alone, a loss learned late (an end applied after its
- * moment, before the expiry job saw it) would be announced on arrival, before a renewal arriving
- * a minute later could cancel it.
+ * When a loss may be announced: once the renewal window after the moment it happened has closed,
+ * and it has held `settleMs` past the moment it was first seen. From the first alone, a loss
+ * learned late (an end applied after its moment, before the expiry job saw it) would be announced
+ * on arrival, before a renewal arriving a minute later could cancel it.
  */
-function settled(happened: Date, seen: Sighting, settleMs: number): Date {
-  return new Date(Math.max(happened.getTime(), firstSeen(seen, happened).getTime()) + settleMs);
+function settled(happened: Date, seen: Sighting, window: RenewalWindow): Date {
+  return new Date(
+    Math.max(
+      window.closesAt(happened.getTime()),
+      firstSeen(seen, happened).getTime() + window.settleMs,
+    ),
+  );
 }
 
 /** Announced as active, now in grace with no renewal known: the grace notice is pending. */
@@ -154,27 +161,25 @@ function currentAccess(evaluation: AccessEvaluation): AnnouncedAccess {
 function expiryDue(
   lostAt: Date,
   evaluation: AccessEvaluation,
-  settleMs: number,
+  window: RenewalWindow,
   seen: Sighting,
 ): Date {
   if (!evaluation.lostAt || ms(firstSeen(seen, lostAt)) > ms(lostAt)) {
-    return settled(lostAt, seen, settleMs);
+    return settled(lostAt, seen, window);
   }
-  const window = renewalWindows(evaluation.timeline, settleMs).find(
-    (w) => ms(w.from) === ms(lostAt),
-  );
-  return window?.until ?? lostAt;
+  const held = renewalWindows(evaluation.timeline, window).find((w) => ms(w.from) === ms(lostAt));
+  return held?.until ?? lostAt;
 }
 
 /** Access was announced and nothing grants it any more: `access.expired`, once it has settled. */
 function expiryDecision(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
-  settleMs: number,
+  window: RenewalWindow,
   seen: Sighting,
 ): TransitionDecision {
   const lostAt = lossMoment(evaluation, seen);
-  const due = expiryDue(lostAt, evaluation, settleMs, seen);
+  const due = expiryDue(lostAt, evaluation, window, seen);
   return ms(seen.now) >= ms(due)
     ? decision(announced, AccessEventType.Expired, lostAt, {
         status: 'expired',
@@ -188,7 +193,7 @@ function expiryDecision(
 function continuingDecision(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
-  settleMs: number,
+  window: RenewalWindow,
   seen: Sighting,
 ): TransitionDecision {
   const now = seen.now;
@@ -196,7 +201,7 @@ function continuingDecision(
   let settlesAt: Date | null = null;
   if (losingPaidPeriod(announced, evaluation)) {
     const graceSince = evaluation.graceSince ?? now;
-    const due = settled(graceSince, seen, settleMs);
+    const due = settled(graceSince, seen, window);
     if (ms(now) >= ms(due)) {
       return decision(announced, AccessEventType.Grace, graceSince, current);
     }
@@ -246,7 +251,7 @@ export function transitionsDue(
   announced: AnnouncedAccess,
   evaluation: AccessEvaluation,
   now: Date,
-  settleMs: number,
+  window: RenewalWindow,
   lossObservedAt: Date | null = null,
   /** As for `nextTransition`: the evaluation follows an event applied, not a sweep. */
   news = false,
@@ -260,7 +265,7 @@ export function transitionsDue(
       state,
       evaluation,
       now,
-      settleMs,
+      window,
       lossObservedAt,
       news,
     );

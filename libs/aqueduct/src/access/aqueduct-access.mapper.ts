@@ -7,6 +7,7 @@ import {
   withRenewalWindow,
 } from './access-timeline';
 import type { Entitlement } from './aqueduct-access.interfaces';
+import type { RenewalWindow } from './renewal-window';
 
 /** A timeline segment as `aqueduct_access.timeline` stores it (seats: see `seatedTimeline`). */
 export interface StoredSegment {
@@ -36,12 +37,12 @@ export const toTimeline = (stored: AccessRecord['timeline']): AccessSegment[] =>
   );
 
 /**
- * An access row as the entitlement it gives at `at`, with the renewal window of
- * `renewalWindowMs` (`access.settleMs`, see `withRenewalWindow`): in it, the status is `grace`.
+ * An access row as the entitlement it gives at `at`, with its renewal windows (`window`, see
+ * `withRenewalWindow`): in one, the status is `grace`.
  */
-export function toEntitlement(row: AccessRecord, at: Date, renewalWindowMs: number): Entitlement {
+export function toEntitlement(row: AccessRecord, at: Date, window: RenewalWindow): Entitlement {
   const timeline = toTimeline(row.timeline);
-  const state = accessAt(withRenewalWindow(timeline, renewalWindowMs), at);
+  const state = accessAt(withRenewalWindow(timeline, window), at);
   return {
     id: row.id,
     customerId: row.customerId,

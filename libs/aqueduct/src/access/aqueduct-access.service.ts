@@ -20,6 +20,7 @@ import type {
 import { grantAt, productsAt, productsByFeature } from './aqueduct-access.grants';
 import { type AccessRecord, toEntitlement } from './aqueduct-access.mapper';
 import { isLedgerCustomerId } from './customer-id.limits';
+import { ReceiverUptime } from './receiver-uptime';
 import {
   CUSTOMER_PROVISIONINGS_SQL,
   ENTITLEMENTS_SQL,
@@ -55,6 +56,7 @@ export class AqueductAccessService {
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     private readonly cache: AccessCache,
     private readonly metrics: AqueductMetrics,
+    private readonly uptime: ReceiverUptime,
   ) {
     this.productsOfFeature = productsByFeature(options.features);
   }
@@ -146,7 +148,7 @@ export class AqueductAccessService {
       customerId,
       productId,
     ]);
-    return row ? toEntitlement(row, at, this.options.access.settleMs) : null;
+    return row ? toEntitlement(row, at, this.uptime.known()) : null;
   }
 
   /** The customer's access to each product: those giving access first, then by product. */
@@ -156,7 +158,7 @@ export class AqueductAccessService {
     }
     const rows: AccessRecord[] = await this.dataSource.query(ENTITLEMENTS_SQL, [customerId]);
     return rows
-      .map((row) => toEntitlement(row, at, this.options.access.settleMs))
+      .map((row) => toEntitlement(row, at, this.uptime.known()))
       .sort((a, b) => Number(b.hasAccess) - Number(a.hasAccess));
   }
 

@@ -41,6 +41,8 @@ import {
 import { LedgerSql } from './aqueduct-ledger.sql';
 import { accessUpdate } from './aqueduct-ledger.update';
 import { provisioningKey } from './provisioning.key';
+import { ReceiverUptime } from './receiver-uptime';
+import type { RenewalWindow } from './renewal-window';
 
 export type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 export { provisioningKey } from './provisioning.key';
@@ -68,6 +70,7 @@ export class AqueductLedger {
     private readonly signal: DispatchSignal,
     private readonly cache: AccessCache,
     private readonly dispatcher: AqueductDispatcher,
+    private readonly uptime: ReceiverUptime,
   ) {
     this.sql = new LedgerSql();
   }
@@ -209,6 +212,9 @@ export class AqueductLedger {
     work: (manager: EntityManager, scope: LedgerScope, opened: unknown[][]) => Promise<T>,
     finish?: DeliveryFinish,
   ): Promise<T> {
+    // Before the transaction: a stale record is read on a connection of its own, never while
+    // this one holds row locks.
+    const window = await this.uptime.confirmed(this.clock.now());
     const evaluated = new Set<string>();
     const handoff = new LedgerHandoff(this.dispatcher);
     let result: T;
@@ -217,7 +223,7 @@ export class AqueductLedger {
         this.dataSource,
         opening,
         async (manager, opened, close) => {
-          const written = await work(manager, { evaluated, handoff, close }, opened);
+          const written = await work(manager, { evaluated, handoff, close, window }, opened);
           if (written.transitions.length > 0 || written.pairs?.length === 0) {
             finish?.carry(close);
           }
@@ -259,7 +265,7 @@ export class AqueductLedger {
       return [];
     }
     const provisionings = loaded ?? (await this.sql.provisioningsOf(manager, rows, now));
-    const { requirePayment, settleMs } = this.options.access;
+    const { requirePayment } = this.options.access;
     const updates: Record<string, unknown>[] = [];
     const records: InternalEventRecord[] = [];
     const written: AccessTransition[] = [];
@@ -272,7 +278,14 @@ export class AqueductLedger {
         accessUntil: row.announced_until,
         orgs: row.announced_orgs,
       };
-      const due = transitionsDue(announced, evaluation, at, settleMs, row.loss_observed_at, news);
+      const due = transitionsDue(
+        announced,
+        evaluation,
+        at,
+        scope.window,
+        row.loss_observed_at,
+        news,
+      );
       const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
       due.transitions.forEach((transition, index) => {
         const seq = row.announce_seq + index + 1;
@@ -309,6 +322,8 @@ interface LedgerScope {
   /** Customers whose access rows it rewrote: dropped from this instance's access cache. */
   evaluated: Set<string>;
   handoff: LedgerHandoff;
+  /** The renewal windows losses are announced with, confirmed before the transaction began. */
+  window: RenewalWindow;
 }
 
 function latest(a: Date, b: Date | null): Date {

@@ -9,6 +9,7 @@ import type {
   RetentionOptions,
 } from './aqueduct-options.interface';
 import type { EmailTemplateName } from './email-options.interface';
+import { AQUEDUCT_ATTEMPTS_MS, RETRY_SLACK_MS } from '../events/aqueduct-retries';
 
 /**
  * Every default of the module's options, in one place (each is also in the option's JSDoc).
@@ -69,8 +70,7 @@ export const ACCESS_CACHE_DEFAULTS: Required<AccessCacheOptions> = {
  * leaves room for its scheduling. A renewal's start refused at its moment (a deploy, a database
  * blip) still arrives before its customer loses anything.
  */
-const FIRST_RETRY_MS = 3_600_000;
-const RETRY_SLACK_MS = 900_000;
+const FIRST_RETRY_MS = AQUEDUCT_ATTEMPTS_MS[1];
 
 export const ACCESS_DEFAULTS = {
   requirePayment: false,

@@ -9,6 +9,7 @@ import { QuarantineAqueductEvents1763800007000 } from './migrations/176380000700
 import { NotifyAqueductAccessChanges1763800008000 } from './migrations/1763800008000-notify-aqueduct-access-changes';
 import { IndexAqueductLedgerEventReferences1763800009000 } from './migrations/1763800009000-index-aqueduct-ledger-event-references';
 import { TrackAqueductProvisioningOmissions1763800010000 } from './migrations/1763800010000-track-aqueduct-provisioning-omissions';
+import { RecordAqueductReceiverGaps1763800011000 } from './migrations/1763800011000-record-aqueduct-receiver-gaps';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -30,6 +31,7 @@ export const aqueductMigrations = [
   NotifyAqueductAccessChanges1763800008000,
   IndexAqueductLedgerEventReferences1763800009000,
   TrackAqueductProvisioningOmissions1763800010000,
+  RecordAqueductReceiverGaps1763800011000,
 ];
 
 /**
@@ -38,9 +40,9 @@ export const aqueductMigrations = [
  * Moves with each migration that changes what the module's statements use.
  */
 export const AQUEDUCT_NEWEST_COLUMN = {
-  table: 'aqueduct_provisionings',
-  column: 'grace_named_at',
-  migration: TrackAqueductProvisioningOmissions1763800010000.name,
+  table: 'aqueduct_receiver_gaps',
+  column: 'until_at',
+  migration: RecordAqueductReceiverGaps1763800011000.name,
 };
 
 /** Tables the module needs; checked at start-up. */

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { withRenewalWindow } from '../../access/access-timeline';
 import { AqueductAccessService, type Entitlement } from '../../access/aqueduct-access.service';
-import { ACCESS_DEFAULTS } from '../../options/aqueduct-options.defaults';
+import { ReceiverUptime } from '../../access/receiver-uptime';
+import type { RenewalWindow } from '../../access/renewal-window';
 import { ExitCode, output } from '../cli-output';
 import { accessOptionsOf, addAccessOptions, type AtFlags } from './access.options';
 import { onDatabase } from './database.options';
@@ -17,14 +18,16 @@ export function registerAccessCheck(access: Command): void {
       .argument('<productId>'),
   ).action(async (customerId: string, productId: string, flags: AtFlags) => {
     const at = flags.at ?? new Date();
-    const entitlement = await onDatabase(
+    const { entitlement, window } = await onDatabase(
       flags,
-      (app) => app.get(AqueductAccessService).getEntitlement(customerId, productId, at),
+      async (app) => ({
+        entitlement: await app.get(AqueductAccessService).getEntitlement(customerId, productId, at),
+        window: app.get(ReceiverUptime).known(),
+      }),
       accessOptionsOf(flags),
     );
     const hasAccess = entitlement?.hasAccess ?? false;
-    const windowMs = accessOptionsOf(flags)?.settleMs ?? ACCESS_DEFAULTS.settleMs;
-    const until = entitlement ? untilOf(entitlement, at, windowMs) : null;
+    const until = entitlement ? untilOf(entitlement, at, window) : null;
     output(
       flags.json,
       {
@@ -44,13 +47,13 @@ export function registerAccessCheck(access: Command): void {
 
 /**
  * With access, when it ends (unless renewed); without, when it last ended (null if never), its
- * renewal window (`windowMs`) included, as checks held it.
+ * renewal window included, as checks held it.
  */
-function untilOf(entitlement: Entitlement, at: Date, windowMs: number): Date | null {
+function untilOf(entitlement: Entitlement, at: Date, window: RenewalWindow): Date | null {
   if (entitlement.hasAccess) {
     return entitlement.accessUntil;
   }
-  const held = withRenewalWindow(entitlement.timeline, windowMs);
+  const held = withRenewalWindow(entitlement.timeline, window);
   const ended = held.filter((s) => s.until.getTime() <= at.getTime());
   return ended.at(-1)?.until ?? null;
 }

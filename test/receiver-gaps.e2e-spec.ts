@@ -1,0 +1,195 @@
+/**
+ * A renewal's start that Aqueduct could not deliver because the receiver was down (every instance
+ * stopped, or Postgres unreachable) comes back only with Aqueduct's next retry: 1 hour after the
+ * paid period's end, then 7, 19 and 43 hours after it. The receiver records its own gaps, and the
+ * renewal window stretches over the attempts a gap swallowed, so a paying customer is neither
+ * refused, deprovisioned nor told that anything ended. Real Postgres, real HTTP, real SMTP.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
+import { DataSource } from 'typeorm';
+import { ReceiverUptime } from '../libs/aqueduct/src/access/receiver-uptime';
+import { createTestApp } from './support/app';
+import { runCli } from './support/cli';
+import { postAccepted } from './support/post';
+import {
+  RecordingAdapter,
+  adapterActions,
+  recordingAdapterModule,
+} from './support/recording-adapter';
+import { TestSmtpServer } from './support/smtp';
+import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import { TcpProxy } from './support/tcp-proxy';
+import { DAY, TestClock } from './support/test-clock';
+import { useTestDatabase } from './support/use-test-database';
+
+const SECRET = 'receiver-gaps-secret';
+const T0 = new Date('2026-01-01T00:00:00Z');
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** The first period's paid end: period 2's start and period 1's end fire then. */
+const END = new Date(T0.getTime() + 30 * DAY);
+const after = (ms: number) => new Date(END.getTime() + ms);
+
+describe('Renewal windows across an outage of the receiver', () => {
+  const db = useTestDatabase();
+  const clock = new TestClock(T0);
+  const smtp = new TestSmtpServer();
+  let proxy: TcpProxy;
+  let app: INestApplication | undefined;
+
+  beforeAll(async () => {
+    await smtp.start();
+    proxy = TcpProxy.inFrontOf(db.url);
+    await proxy.start();
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await smtp.stop();
+  });
+
+  const boot = async () => {
+    app = await createTestApp({
+      databaseUrl: proxy.routed(db.url),
+      clock,
+      aqueduct: {
+        secrets: [SECRET],
+        provisioningAdapter: RecordingAdapter,
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+      },
+      imports: [recordingAdapterModule()],
+    });
+    return app;
+  };
+  const send = async (type: string, object: unknown, moment: Date) => {
+    clock.set(moment);
+    await postAccepted(app!, envelope(type, object, moment), SECRET);
+    await deliveriesSettled(app!);
+  };
+  const sweepAt = async (moment: Date) => {
+    clock.set(moment);
+    await app!.get(ExpiryJob).sweep();
+    await deliveriesSettled(app!);
+  };
+  const mails = (customerId: string) =>
+    smtp.received
+      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
+      .map((mail) => mail.subject);
+  const state = async (customerId: string) => ({
+    hasAccess: await app!.get(AqueductAccessService).hasAccess(customerId, 'prod_pro', clock.now()),
+    adapter: adapterActions(customerId),
+    mails: mails(customerId),
+  });
+  const gaps = async () =>
+    (
+      await app!
+        .get(DataSource)
+        .query(`SELECT from_at, until_at FROM aqueduct_receiver_gaps ORDER BY from_at`)
+    ).map((g: { from_at: Date; until_at: Date }) => [g.from_at, g.until_at]);
+
+  it('every instance down from before the renewal to past the first retry: access holds until the second retry brings the start', async () => {
+    const renewing = 'owner_gap_renewing';
+    const leaving = 'owner_gap_leaving';
+    await boot();
+    // Trials: no grace after the paid period, so only the renewal window holds access.
+    for (const c of [renewing, leaving]) {
+      await send('provisioning.start', period(c, { start: T0, graceDays: null }), T0);
+    }
+    // The last beat before the outage, then every instance stops.
+    clock.set(after(-10 * MINUTE));
+    await app!.get(ReceiverUptime).refresh();
+    await app!.close();
+    app = undefined;
+
+    // Back 3 hours after the end: Aqueduct's attempt at the end and its first retry were refused.
+    clock.set(after(3 * HOUR));
+    await boot();
+    expect(await gaps()).toEqual([[after(-10 * MINUTE), after(3 * HOUR)]]);
+    await sweepAt(after(3 * HOUR));
+    const held = {
+      hasAccess: true,
+      adapter: ['provision'],
+      mails: ['Your access to prod_pro has started'],
+    };
+    expect(await state(renewing)).toEqual(held);
+    expect(await state(leaving)).toEqual(held);
+    await sweepAt(after(7 * HOUR - MINUTE));
+    expect(await state(renewing)).toEqual(held);
+
+    // The second retry brings period 2's start (and period 1's end): renewed, nothing ended.
+    const next = period(renewing, { start: END, graceDays: null });
+    await send('provisioning.start', next, after(7 * HOUR));
+    await send(
+      'provisioning.end',
+      period(renewing, { start: T0, graceDays: null }),
+      after(7 * HOUR),
+    );
+
+    // The customer who left loses access once that retry has passed, and only then.
+    await sweepAt(after(7 * HOUR + 14 * MINUTE));
+    expect((await state(leaving)).adapter).toEqual(['provision']);
+    await sweepAt(after(7 * HOUR + 16 * MINUTE));
+    expect(await state(leaving)).toEqual({
+      hasAccess: false,
+      adapter: ['provision', 'deprovision'],
+      mails: ['Your access to prod_pro has started', 'Your access to prod_pro has ended'],
+    });
+    await sweepAt(after(2 * DAY));
+    expect(await state(renewing)).toEqual(held);
+
+    // The CLI reads the same record: it says what the app says.
+    const check = async (moment: Date) => {
+      const cli = await runCli(
+        ['access', 'check', leaving, 'prod_pro', '--at', moment.toISOString(), '--json'],
+        { DATABASE_URL: db.url },
+      );
+      return JSON.parse(cli.stdout);
+    };
+    expect(await check(after(5 * HOUR))).toMatchObject({ hasAccess: true, status: 'grace' });
+    expect(await check(after(8 * HOUR))).toMatchObject({
+      hasAccess: false,
+      until: after(7 * HOUR + 15 * MINUTE).toISOString(),
+    });
+  });
+
+  it('an instance that stays up through a Postgres outage records it, and its cached checks stretch too', async () => {
+    const c = 'owner_gap_cached';
+    const start = new Date(T0.getTime() + 60 * DAY);
+    const end = new Date(start.getTime() + 30 * DAY);
+    const past = (ms: number) => new Date(end.getTime() + ms);
+    clock.set(start);
+    await boot();
+    await send('provisioning.start', period(c, { start, graceDays: null }), start);
+    const access = app!.get(AqueductAccessService);
+    clock.set(past(-5 * MINUTE));
+    await app!.get(ReceiverUptime).refresh();
+    expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false); // cached
+
+    // Postgres unreachable from before the end to past the first retry; the app stays up.
+    await proxy.stop();
+    clock.set(past(2 * HOUR));
+    await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
+    await proxy.start(proxy.port);
+    await app!.get(ReceiverUptime).refresh();
+    expect(await gaps()).toContainEqual([past(-5 * MINUTE), past(2 * HOUR)]);
+
+    expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(true);
+    await sweepAt(past(2 * HOUR));
+    expect(await state(c)).toMatchObject({ hasAccess: true, adapter: ['provision'] });
+  });
+
+  it('an instance whose clock moves while it stays up records no gap', async () => {
+    clock.set(new Date(T0.getTime() + 200 * DAY));
+    await boot();
+    const before = await gaps();
+    clock.advance(5 * HOUR);
+    await app!.get(ReceiverUptime).refresh();
+    expect(await gaps()).toEqual(before);
+  });
+});
