@@ -22,6 +22,7 @@ import { deliveriesSettled, domainOf, envelope, period } from './support/subscri
 import { TcpProxy } from './support/tcp-proxy';
 import { DAY, TestClock } from './support/test-clock';
 import { useTestDatabase } from './support/use-test-database';
+import { waitFor } from './support/wait';
 
 const SECRET = 'receiver-gaps-secret';
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -182,6 +183,47 @@ describe('Renewal windows across an outage of the receiver', () => {
     expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(true);
     await sweepAt(past(2 * HOUR));
     expect(await state(c)).toMatchObject({ hasAccess: true, adapter: ['provision'] });
+  });
+
+  it('while Postgres is out of reach for longer than a gap, checks from memory hold a window the outage would stretch', async () => {
+    const c = 'owner_gap_during';
+    const earlier = 'owner_gap_earlier'; // its window closed before the outage began
+    const start = new Date(T0.getTime() + 120 * DAY);
+    const end = new Date(start.getTime() + 30 * DAY);
+    const past = (ms: number) => new Date(end.getTime() + ms);
+    clock.set(start);
+    await boot();
+    await send('provisioning.start', period(c, { start, graceDays: null }), start);
+    const shorter = period(earlier, { start, graceDays: null, days: 30 });
+    shorter.endDate = past(-3 * HOUR).toISOString();
+    shorter.contractEndDate = shorter.endDate;
+    await send('provisioning.start', shorter, start);
+    const access = app!.get(AqueductAccessService);
+    clock.set(past(-5 * MINUTE));
+    await app!.get(ReceiverUptime).refresh();
+    expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false); // cached
+    expect(await access.hasAccess(earlier, 'prod_pro', past(2 * HOUR))).toBe(false);
+
+    await proxy.stop();
+    try {
+      clock.set(past(2 * HOUR));
+      await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
+      // Once the entry is no longer trusted (the notification connection is gone), the answer
+      // comes from memory, stale, and the first retry (an hour after the end) fell in the outage.
+      await waitFor(
+        async () => (await access.check(c, { product: 'prod_pro' })).source === 'stale',
+        10_000,
+        'answers from memory',
+      );
+      expect(await access.check(c, { product: 'prod_pro' })).toMatchObject({
+        allowed: true,
+        stale: true,
+        changesAt: past(7 * HOUR + 15 * MINUTE),
+      });
+      expect(await access.hasAccess(earlier, 'prod_pro')).toBe(false);
+    } finally {
+      await proxy.start(proxy.port);
+    }
   });
 
   it('an instance whose clock moves while it stays up records no gap', async () => {

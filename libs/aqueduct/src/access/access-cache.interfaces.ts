@@ -6,10 +6,16 @@ export interface ProductAccess {
    */
   spans: readonly number[];
   /**
-   * The renewal windows among them (`access.settleMs` past a paid end), as spans: there the
-   * access is only held for a renewal that may still arrive.
+   * The renewal windows among them (`access.settleMs` past a paid end, longer after a receiver
+   * outage), as spans: there the access is only held for a renewal that may still arrive.
    */
   windows: readonly number[];
+  /**
+   * Where each span with a paid period ends, as `[end, last paid end, next span's start, …]`
+   * (`spanEnds`): while Postgres is out of reach for longer than a gap, the windows are worked out
+   * again from them, the outage counted as a gap (`heldThroughOutage`).
+   */
+  ends: readonly number[];
   awaitingPayment: boolean;
   /**
    * The seats by stretch of time, as `[from, until, seats, …]`: the people the provisionings

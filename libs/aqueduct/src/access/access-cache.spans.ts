@@ -27,13 +27,26 @@ export function coversInstant(spans: readonly number[], t: number): boolean {
   return false;
 }
 
+/** An instant as a stored timeline, a Date or ms since the epoch give it. */
+type Instant = string | Date | number;
+
+const msOf = (instant: Instant) =>
+  typeof instant === 'number' ? instant : new Date(instant).getTime();
+
+/** Spans `[from, until, …]` as `{ from, until }` pairs, for `toSpans` to merge with others. */
+export function pairsOf(spans: readonly number[]): { from: number; until: number }[] {
+  const pairs: { from: number; until: number }[] = [];
+  for (let i = 0; i < spans.length; i += 2) {
+    pairs.push({ from: spans[i], until: spans[i + 1] });
+  }
+  return pairs;
+}
+
 /** A stored timeline as spans: segments that touch (paid, then grace) are merged. */
-export function toSpans(
-  timeline: readonly { from: string | Date; until: string | Date }[],
-): number[] {
+export function toSpans(timeline: readonly { from: Instant; until: Instant }[]): number[] {
   const spans: number[] = [];
   const ordered = timeline
-    .map((s) => [new Date(s.from).getTime(), new Date(s.until).getTime()] as const)
+    .map((s) => [msOf(s.from), msOf(s.until)] as const)
     .sort((a, b) => a[0] - b[0]);
   for (const [from, until] of ordered) {
     const last = spans.length - 1;

@@ -59,6 +59,7 @@ function setUp(cache: AccessCacheOptions = {}, trigger = true) {
     {
       known: () => new RenewalWindow(options.access.settleMs),
       onChange: () => () => true,
+      duringOutage: () => null,
     } as never,
     options,
   );
@@ -102,6 +103,8 @@ describe('AccessCache', () => {
       // A paid period with no grace after it: the renewal window (`settleMs`, 75 min) follows.
       spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       windows: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
+      // Where the span ends, its paid end, and no span after it: windows during an outage.
+      ends: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T00:00:00Z'), Infinity],
       awaitingPayment: false,
       seatSpans: [], // the stored timeline carries no seats (an older row's): `seats` counts
       seats: 1,

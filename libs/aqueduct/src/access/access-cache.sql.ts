@@ -3,8 +3,8 @@ import type { DataSource } from 'typeorm';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { ACCESS_CHANGE_TRIGGER } from '../storage/aqueduct-storage.constants';
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
-import { toSpans } from './access-cache.spans';
-import { peopleOf, renewalWindows, seatCount } from './access-timeline';
+import { pairsOf, toSpans } from './access-cache.spans';
+import { peopleOf, seatCount, spanEnds, windowSpans } from './access-timeline';
 import { CHECKED_ORGS } from './aqueduct-access.sql';
 import { type StoredSegment, toTimeline } from './aqueduct-access.mapper';
 import type { RenewalWindow } from './renewal-window';
@@ -70,10 +70,12 @@ export async function readCustomerAccess(
   const access = new Map<string, ProductAccess>();
   for (const row of rows) {
     const timeline = toTimeline(row.timeline ?? []);
-    const windows = renewalWindows(timeline, window);
+    const ends = window.settleMs > 0 ? spanEnds(timeline) : NONE;
+    const windows = windowSpans(ends, window);
     access.set(row.productId, {
-      spans: kept(toSpans([...timeline, ...windows])),
-      windows: windows.length === 0 ? NONE : kept(toSpans(windows)),
+      spans: kept(toSpans([...timeline, ...pairsOf(windows)])),
+      windows: windows.length === 0 ? NONE : kept(windows),
+      ends: ends.length === 0 ? NONE : kept(ends as number[]),
       awaitingPayment: row.awaitingPayment,
       seatSpans: seatSpansOf(row.timeline ?? []),
       seats: seatCount(row.orgs),

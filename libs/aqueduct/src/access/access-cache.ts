@@ -16,6 +16,7 @@ import { isPayloadFault } from '../storage/aqueduct-inbox.faults';
 import { PostgresNotifications } from '../storage/postgres-notifications';
 import { withTimeout } from '../utils/with-timeout';
 import type { AccessCacheState, AccessLookup, CustomerAccess } from './access-cache.interfaces';
+import { heldThroughOutage } from './access-cache.outage';
 import { AccessReadReachability } from './access-cache.reachability';
 import { hasAccessChangeTrigger, readCustomerAccess } from './access-cache.sql';
 import { isLedgerCustomerId } from './customer-id.limits';
@@ -148,11 +149,17 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
       if (isPayloadFault(error)) {
         return NO_ACCESS; // the id's fault (Postgres refused it), not an outage
       }
-      // Still held (a change told meanwhile would have dropped it): the best answer there is.
+      // Still held (a change told meanwhile would have dropped it): the best answer there is,
+      // with its renewal windows stretched over the outage once it is long enough to be a gap.
       const held = this.entries?.peek(customerId);
-      return held
-        ? { access: held.access, source: 'stale' }
-        : { access: null, source: 'unavailable', error: (error as Error).message };
+      if (!held) {
+        return { access: null, source: 'unavailable', error: (error as Error).message };
+      }
+      const outage = this.uptime.duringOutage();
+      return {
+        access: outage ? heldThroughOutage(held.access, outage) : held.access,
+        source: 'stale',
+      };
     }
   }
 

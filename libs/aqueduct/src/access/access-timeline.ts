@@ -129,19 +129,11 @@ export function statusTimeline(segments: readonly AccessSegment[]): AccessSegmen
 }
 
 /**
- * The renewal windows of a timeline: access lasts past the last paid end of each covered span
- * until `window` closes (`settleMs`, longer when the receiver's gaps swallowed Aqueduct's attempts:
- * see `RenewalWindow`). Aqueduct fires the renewal's `provisioning.start` at the moment the paid
- * period ends, so it reaches the module a little after it, or (refused then) with a retry; without
- * the window a renewing customer would be refused meanwhile. A grace period that runs longer is its
- * own window and ends exactly; a shorter one (or none) is stretched. Each window runs from its
- * span's end and closes where the next span starts.
+ * Where each covered span of a timeline ends, as `[end, last paid end, next span's start, …]` in ms
+ * (Infinity: no span follows); spans without a paid period are left out: no window follows them.
  */
-export function renewalWindows(timeline: AccessSegment[], window: RenewalWindow): AccessSegment[] {
-  const windows: AccessSegment[] = [];
-  if (window.settleMs <= 0) {
-    return windows;
-  }
+export function spanEnds(timeline: AccessSegment[]): number[] {
+  const ends: number[] = [];
   let lastPaidEnd = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < timeline.length; i++) {
     const segment = timeline[i];
@@ -152,11 +144,44 @@ export function renewalWindows(timeline: AccessSegment[], window: RenewalWindow)
     if (next && ms(next.from) <= ms(segment.until)) {
       continue; // the span goes on
     }
-    const until = Math.min(window.closesAt(lastPaidEnd), next ? ms(next.from) : Infinity);
-    if (until > ms(segment.until)) {
-      windows.push({ from: segment.until, until: new Date(until), status: 'grace' });
+    if (Number.isFinite(lastPaidEnd)) {
+      ends.push(ms(segment.until), lastPaidEnd, next ? ms(next.from) : Infinity);
     }
     lastPaidEnd = Number.NEGATIVE_INFINITY;
+  }
+  return ends;
+}
+
+/**
+ * The renewal windows after the span ends `ends` (as `spanEnds` lists them), as `[from, until, …]`:
+ * access lasts past the last paid end of each covered span until `window` closes (`settleMs`,
+ * longer when the receiver's gaps swallowed Aqueduct's attempts: see `RenewalWindow`). Aqueduct
+ * fires the renewal's `provisioning.start` at the moment the paid period ends, so it reaches the
+ * module a little after it, or (refused then) with a retry; without the window a renewing customer
+ * would be refused meanwhile. A grace period that runs longer is its own window and ends exactly; a
+ * shorter one (or none) is stretched. Each window runs from its span's end and closes where the
+ * next span starts.
+ */
+export function windowSpans(ends: readonly number[], window: RenewalWindow): number[] {
+  const spans: number[] = [];
+  if (window.settleMs <= 0) {
+    return spans;
+  }
+  for (let i = 0; i < ends.length; i += 3) {
+    const until = Math.min(window.closesAt(ends[i + 1]), ends[i + 2]);
+    if (until > ends[i]) {
+      spans.push(ends[i], until);
+    }
+  }
+  return spans;
+}
+
+/** The renewal windows of a timeline (see `windowSpans`), as grace segments. */
+export function renewalWindows(timeline: AccessSegment[], window: RenewalWindow): AccessSegment[] {
+  const spans = windowSpans(spanEnds(timeline), window);
+  const windows: AccessSegment[] = [];
+  for (let i = 0; i < spans.length; i += 2) {
+    windows.push({ from: new Date(spans[i]), until: new Date(spans[i + 1]), status: 'grace' });
   }
   return windows;
 }

@@ -1,5 +1,5 @@
 import type { CustomerAccess, ProductAccess } from './access-cache.interfaces';
-import { coversInstant, spanAt, toSpans } from './access-cache.spans';
+import { coversInstant, pairsOf, spanAt, toSpans } from './access-cache.spans';
 
 /** What a customer's access to some products gives at one instant. */
 export interface Grant {
@@ -99,7 +99,7 @@ export function grantAt(access: CustomerAccess, products: string[], t: number): 
       seats.add(found, t);
     }
   }
-  const union = spans.length === 1 ? spans[0] : toSpans(pairsOf(spans));
+  const union = spans.length === 1 ? spans[0] : toSpans(spans.flatMap(pairsOf));
   const { covered, changesAt } = spanAt(union, t);
   return { grantedBy, seats: seats.total, covered, changesAt };
 }
@@ -119,15 +119,4 @@ export function productsAt(
   }
   products.sort();
   return { products, seats: seats.total };
-}
-
-/** Spans of several products as `{ from, until }` pairs, to be merged into one union. */
-function pairsOf(spans: number[][]): { from: Date; until: Date }[] {
-  const pairs: { from: Date; until: Date }[] = [];
-  for (const list of spans) {
-    for (let i = 0; i < list.length; i += 2) {
-      pairs.push({ from: new Date(list[i]), until: new Date(list[i + 1]) });
-    }
-  }
-  return pairs;
 }

@@ -16,6 +16,7 @@ import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { AQUEDUCT_ATTEMPTS_MS, RETRY_SLACK_MS } from '../events/aqueduct-retries';
 import { beat, readUptime, type UptimeRecord } from './receiver-uptime.sql';
 import { NO_GAPS, RenewalWindow } from './renewal-window';
+import { withTimeout } from '../utils/with-timeout';
 
 /** How often an instance that receives writes its heartbeat. */
 export const HEARTBEAT_MS = 30_000;
@@ -51,6 +52,8 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   private receiving = false;
   /** When this instance last beat (or read) with success: by `performance.now()`. */
   private confirmedAt: number | null = null;
+  /** The same moment by the module's clock (ms). */
+  private confirmedAtClock: number | null = null;
   /** A beat failed since: the next one cannot vouch for the time between. */
   private broken = false;
   /** The newest beat any receiver wrote (ms), as last read. */
@@ -88,6 +91,20 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   /** The renewal windows as far as the recorded gaps go: what access checks follow. */
   known(): RenewalWindow {
     return this.window;
+  }
+
+  /**
+   * While this instance cannot reach Postgres (its last beat failed) and has not for longer than a
+   * gap takes: the renewal windows with the outage so far counted as a gap, for answers from
+   * memory. Null otherwise.
+   */
+  duringOutage(): RenewalWindow | null {
+    const since = this.confirmedAtClock;
+    const now = this.clock.now().getTime();
+    if (!this.broken || since === null || now - since <= GAP_AFTER_MS) {
+      return null;
+    }
+    return new RenewalWindow(this.settleMs, [...this.window.gaps, since, now]);
   }
 
   /**
@@ -133,15 +150,20 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     const keptSince = new Date(now.getTime() - GAPS_KEPT_MS);
     let record: UptimeRecord;
     try {
-      record = this.receiving
-        ? await beat(this.dataSource, now, vouched, GAP_AFTER_MS, keptSince)
-        : await readUptime(this.dataSource);
+      // Bounded: in a partition a query can hang for minutes, and the outage must show meanwhile.
+      record = await withTimeout(
+        this.receiving
+          ? beat(this.dataSource, now, vouched, GAP_AFTER_MS, keptSince)
+          : readUptime(this.dataSource),
+        HEARTBEAT_MS,
+      );
     } catch (error) {
       this.broken = true;
       throw error;
     }
     this.broken = false;
     this.confirmedAt = started;
+    this.confirmedAtClock = now.getTime();
     this.seenAt = record.seenAt;
     if (record.recorded) {
       const [from, until] = record.recorded.map((t) => new Date(t).toISOString());
