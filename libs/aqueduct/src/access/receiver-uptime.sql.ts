@@ -2,8 +2,10 @@ import type { DataSource } from 'typeorm';
 
 /** What a beat or a read of the receiver's record returns. */
 export interface UptimeRecord {
-  /** The newest beat before this one (by any instance), in ms; null before the first. */
+  /** The newest beat before this one (by any instance), by the module's clock, in ms; null before the first. */
   seenAt: number | null;
+  /** How long ago, by Postgres's clock, that beat was (ms). */
+  sinceMs: number | null;
   /** The gaps kept, as `[from, until, …]` in ms, oldest first. */
   gaps: number[];
   /** The gap this beat recorded, if it found one: `[from, until]`. */
@@ -12,6 +14,7 @@ export interface UptimeRecord {
 
 interface RecordRow {
   seen_at: Date | null;
+  since_ms: number | null;
   gaps: [string, string][] | null;
   recorded: [string, string] | null;
 }
@@ -25,33 +28,36 @@ const KEPT_GAPS = `SELECT json_agg(json_build_array(from_at, until_at) ORDER BY 
          WHERE $1::timestamptz IS NULL OR until_at >= $1
         UNION ALL SELECT from_at, until_at FROM gap) kept`;
 
+/** How long ago (ms, by Postgres's clock) a heartbeat row's beat was. */
+const SINCE_MS = `(extract(epoch FROM now() - beat_at) * 1000)::float8`;
+
 /**
- * One beat, in one statement: moves the heartbeat to `$2` and, when the newest beat before it is
- * older than `$4` ms and this instance cannot vouch for the time since (`$3` false: it was not up
- * and beating throughout), records the time between as a gap. Two instances beating at once are
- * serialised by the row lock: the second sees the first's beat, and records nothing. Gaps whose end
- * is older than `$1` are dropped.
+ * One beat, in one statement: moves the heartbeat to `$2` (the module's clock) and Postgres's
+ * `now()`; when the newest beat before it is older than `$4` ms by Postgres's clock (so a test
+ * clock moved by days records nothing), and this instance cannot vouch for the time since (`$3`
+ * false: it was not up and beating throughout), records the time between, by the module's clock,
+ * as a gap. Two instances beating at once are serialised by the row lock: the second sees the
+ * first's beat, and records nothing. Gaps whose end is older than `$1` are dropped.
  */
 const BEAT_SQL = `WITH previous AS (
-    SELECT seen_at FROM aqueduct_receiver_heartbeat WHERE id = 1 FOR UPDATE
+    SELECT seen_at, ${SINCE_MS} AS since_ms FROM aqueduct_receiver_heartbeat WHERE id = 1 FOR UPDATE
   ), beat AS (
-    INSERT INTO aqueduct_receiver_heartbeat (id, seen_at) VALUES (1, $2)
-    ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(aqueduct_receiver_heartbeat.seen_at, EXCLUDED.seen_at)
+    INSERT INTO aqueduct_receiver_heartbeat (id, seen_at, beat_at) VALUES (1, $2, now())
+    ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, beat_at = EXCLUDED.beat_at
   ), gap AS (
     INSERT INTO aqueduct_receiver_gaps (from_at, until_at)
-    SELECT seen_at, $2 FROM previous
-     WHERE NOT $3 AND seen_at < $2::timestamptz - $4 * interval '1 millisecond'
+    SELECT seen_at, $2 FROM previous WHERE NOT $3 AND since_ms > $4 AND seen_at < $2
     RETURNING from_at, until_at
   ), pruned AS (
     DELETE FROM aqueduct_receiver_gaps WHERE until_at < $1
   )
-  SELECT (SELECT seen_at FROM previous) AS seen_at, (${KEPT_GAPS}) AS gaps,
-         (SELECT json_build_array(from_at, until_at) FROM gap) AS recorded`;
+  SELECT (SELECT seen_at FROM previous) AS seen_at, (SELECT since_ms FROM previous) AS since_ms,
+         (${KEPT_GAPS}) AS gaps, (SELECT json_build_array(from_at, until_at) FROM gap) AS recorded`;
 
 /** The record as an instance that does not receive reads it: nothing written. */
 const READ_SQL = `WITH gap AS (SELECT NULL::timestamptz AS from_at, NULL::timestamptz AS until_at WHERE false)
-  SELECT (SELECT seen_at FROM aqueduct_receiver_heartbeat WHERE id = 1) AS seen_at,
-         (${KEPT_GAPS}) AS gaps, NULL::json AS recorded`;
+  SELECT h.seen_at, ${SINCE_MS} AS since_ms, (${KEPT_GAPS}) AS gaps, NULL::json AS recorded
+    FROM (SELECT 1) one LEFT JOIN aqueduct_receiver_heartbeat h ON h.id = 1`;
 
 /** A beat at `now`; `vouched`: this instance was up and beating since its previous beat. */
 export async function beat(
@@ -82,6 +88,7 @@ export async function readUptime(dataSource: DataSource): Promise<UptimeRecord> 
 function toRecord(row: RecordRow): UptimeRecord {
   return {
     seenAt: row.seen_at ? new Date(row.seen_at).getTime() : null,
+    sinceMs: row.since_ms,
     gaps: (row.gaps ?? []).flatMap(([from, until]) => [Date.parse(from), Date.parse(until)]),
     recorded: row.recorded ? [Date.parse(row.recorded[0]), Date.parse(row.recorded[1])] : null,
   };

@@ -35,11 +35,13 @@ const FRESH_MS = 2 * HEARTBEAT_MS;
  *
  * Every instance that serves HTTP beats every `HEARTBEAT_MS`: one statement moves the shared
  * heartbeat and, when no instance had beaten for `GAP_AFTER_MS`, records the time between as a gap
- * (all instances down, or Postgres refusing: Aqueduct's deliveries got errors then). An instance
- * that stayed up and beating throughout (by its own monotonic clock) vouches for the time since its
- * last beat, so the module's clock moving (a test clock, a corrected system clock) records nothing.
- * An instance that does not receive (the CLI, a worker process) only reads the record, and counts
- * the time since the newest beat as a gap while no receiver beats.
+ * (all instances down, or Postgres refusing: Aqueduct's deliveries got errors then). How long it
+ * was is measured by real clocks only: Postgres's between two beats, and an instance that stayed up
+ * and beating throughout (by its own monotonic clock) vouches for the time since its last beat. So
+ * the module's clock moving (a test clock, a corrected system clock) records nothing; it only
+ * places the gap on the timeline the windows are computed on. An instance that does not receive
+ * (the CLI, a worker process) only reads the record, and counts the time since the newest beat as a
+ * gap while no receiver beats.
  *
  * A loss is announced only with a view confirmed within `FRESH_MS` (`confirmed`): after an outage,
  * the beat that records it comes before any loss the outage should hold back.
@@ -56,8 +58,10 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   private confirmedAtClock: number | null = null;
   /** A beat failed since: the next one cannot vouch for the time between. */
   private broken = false;
-  /** The newest beat any receiver wrote (ms), as last read. */
+  /** The newest beat any receiver wrote (ms, the module's clock), as last read. */
   private seenAt: number | null = null;
+  /** How long before the last read (by Postgres's clock) that beat was. */
+  private sinceMs: number | null = null;
   private running: Promise<void> | null = null;
   private timer?: NodeJS.Timeout;
   private readonly changeListeners = new Set<() => void>();
@@ -121,7 +125,8 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
       await this.refresh();
     }
     const seenAt = this.seenAt;
-    if (this.receiving || seenAt === null || now.getTime() - seenAt <= GAP_AFTER_MS) {
+    const silentMs = (this.sinceMs ?? 0) + (performance.now() - (this.confirmedAt ?? 0));
+    if (this.receiving || seenAt === null || silentMs <= GAP_AFTER_MS || seenAt >= now.getTime()) {
       return this.window;
     }
     return new RenewalWindow(this.settleMs, [...this.window.gaps, seenAt, now.getTime()]);
@@ -165,6 +170,7 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     this.confirmedAt = started;
     this.confirmedAtClock = now.getTime();
     this.seenAt = record.seenAt;
+    this.sinceMs = record.sinceMs;
     if (record.recorded) {
       const [from, until] = record.recorded.map((t) => new Date(t).toISOString());
       this.logger.warn(

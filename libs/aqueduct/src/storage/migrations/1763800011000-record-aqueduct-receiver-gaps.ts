@@ -3,7 +3,8 @@ import { AQUEDUCT_MIGRATION_LOCK } from '../aqueduct-storage.constants';
 
 /**
  * The receiver's own record of when it was down. Every instance that serves the webhook writes a
- * heartbeat (one row); one that finds the previous beat too old records the time between as a gap.
+ * heartbeat (one row: by the module's clock, where gaps are placed, and by Postgres's, which tells
+ * how long it really was); one that finds the previous beat too old records the time between as a gap.
  * A renewal's start that Aqueduct sent into such a gap was refused, and comes back only with its
  * next retry (hours later): renewal windows stretch over the attempts a gap swallowed, so the
  * customer keeps access until it can arrive (see `RenewalWindow`).
@@ -16,7 +17,8 @@ export class RecordAqueductReceiverGaps1763800011000 implements MigrationInterfa
     await queryRunner.query(`
       CREATE TABLE IF NOT EXISTS aqueduct_receiver_heartbeat (
         id smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-        seen_at timestamptz NOT NULL
+        seen_at timestamptz NOT NULL,
+        beat_at timestamptz NOT NULL DEFAULT now()
       )`);
     await queryRunner.query(`
       CREATE TABLE IF NOT EXISTS aqueduct_receiver_gaps (
