@@ -51,7 +51,6 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   private readonly logger = new Logger('AqueductAccess');
   private readonly settleMs: number;
   private window: RenewalWindow;
-  private receiving = false;
   /** When this instance last beat (or read) with success: by `performance.now()`. */
   private confirmedAt: number | null = null;
   /** The same moment by the module's clock (ms). */
@@ -77,8 +76,6 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // An application context (the CLI, a worker) has no HTTP adapter: Aqueduct cannot reach it.
-    this.receiving = Boolean(this.adapterHost?.httpAdapter);
     await this.refresh().catch((error: Error) =>
       this.logger.warn(`Could not record the receiver's heartbeat (retried): ${error.message}`),
     );
@@ -90,6 +87,15 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
 
   beforeApplicationShutdown(): void {
     clearInterval(this.timer);
+  }
+
+  /**
+   * Whether Aqueduct can reach this instance: an application context (the CLI, a worker) has no
+   * HTTP adapter. Read when used: the adapter is set after providers are built, and a ledger write
+   * at start-up (a delivery picked up) may come before this provider's own bootstrap.
+   */
+  private get receiving(): boolean {
+    return Boolean(this.adapterHost?.httpAdapter);
   }
 
   /** The renewal windows as far as the recorded gaps go: what access checks follow. */
