@@ -369,6 +369,47 @@ describe('Sender-safe answers (HTTP, real Postgres, real SMTP)', () => {
       expect(otherHealth.refusedRecently).toEqual({ 'bad-signature': 2 });
     });
 
+    it('one request signed with our secret but refused for its timestamp opens the alert at once, naming the way out', async () => {
+      // As a sender would send a retry that kept its first attempt's timestamp, 2 hours old.
+      const old = new Date(Date.now() - 2 * 3_600_000);
+      await send(host.app, provisioningStartEvent(), {
+        scheme: 'standard-webhooks',
+        secret: STANDARD,
+        timestamp: old,
+      }).expect(401);
+      await waitFor(
+        async () => (await alertRows('verification'))[0]?.status === 'open',
+        10_000,
+        'the alert to open',
+      );
+      const mail = await waitFor(
+        () =>
+          smtp
+            .to(OPERATOR)
+            .filter((m) => m.subject.includes('verification'))
+            .find((m) => m.text.includes('toleranceSeconds')),
+        15_000,
+        'the alert mail',
+      );
+      expect(mail.text).toContain('signed with a configured secret');
+      expect(mail.text).not.toContain(STANDARD);
+      // A stale timestamp under a wrong secret is one refusal among others, as before.
+      const wrong = `whsec_${Buffer.from('a-wrong-secret-a-wrong-secret-a-wrong').toString('base64')}`;
+      await standard(provisioningStartEvent()).expect(200); // resolves it
+      await waitFor(
+        async () => (await alertRows('verification'))[0]?.status === 'resolved',
+        10_000,
+        'the alert to resolve',
+      );
+      await send(host.app, provisioningStartEvent(), {
+        scheme: 'standard-webhooks',
+        secret: wrong,
+        timestamp: old,
+      }).expect(401);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await alertRows('verification'))[0]?.status).toBe('resolved');
+    });
+
     it('counts a request signed with another scheme as other-scheme', async () => {
       const hmacApp = await createTestApp({
         databaseUrl: host.db.url,

@@ -67,7 +67,17 @@ export class VerificationMonitor {
     return kind === 'missing' && this.otherSchemes(headerNames).length > 0 ? 'other-scheme' : kind;
   }
 
-  failure(reason: UnauthorizedReason, detail: string, headerNames: string[], now = Date.now()) {
+  /**
+   * Counts a refusal. An `authentic` one (signed with a configured secret, refused only for its
+   * timestamp) opens the alert at once: every retry of it will be refused the same way.
+   */
+  failure(
+    reason: UnauthorizedReason,
+    detail: string,
+    headerNames: string[],
+    authentic = false,
+    now = Date.now(),
+  ) {
     this.metrics.webhookUnauthorized(reason);
     const hint =
       reason === 'other-scheme'
@@ -78,11 +88,11 @@ export class VerificationMonitor {
     this.failures = this.current(now);
     this.failures.push({ at: now, reason, headers: headerNames });
     if (
-      this.failures.length >= verificationFailures &&
+      (authentic || this.failures.length >= verificationFailures) &&
       !this.alerts.isOpen('verification') &&
       !this.raising
     ) {
-      const [summary, details] = this.describe();
+      const [summary, details] = authentic ? this.describeAuthentic(detail) : this.describe();
       const seenSince = new Date(this.failures[0].at);
       this.raising = this.alerts
         .raise('verification', summary, details, seenSince)
@@ -160,6 +170,18 @@ export class VerificationMonitor {
         windowMs: this.options.alerts.verificationWindowMs,
       },
     ];
+  }
+
+  /** The alert for a request signed with our secret and refused for its timestamp. */
+  private describeAuthentic(detail: string): [string, Record<string, unknown>] {
+    const summary =
+      `A webhook request signed with a configured secret was refused for its timestamp (${detail}). ` +
+      "Either this server's clock is off (check it), or the sender keeps a delivery's first " +
+      'timestamp on its retries, and every retry will be refused until Aqueduct disables the ' +
+      'endpoint: raise verification.toleranceSeconds to cover its retries (172800 covers its ' +
+      '43 hours; a replay is still a duplicate, deduplicated on its delivery id), or a replay ' +
+      'of a captured delivery is being attempted.';
+    return [summary, { byReason: this.recent(), authentic: true, configured: this.expected() }];
   }
 
   /** The configured scheme and the headers it reads. */

@@ -73,6 +73,7 @@ export class AqueductSignatureGuard implements CanActivate {
       this.monitor.failure('error', 'the verifier threw', names);
       return;
     }
-    this.monitor.failure(this.monitor.classify(error.kind, names), error.reason, names);
+    const reason = this.monitor.classify(error.kind, names);
+    this.monitor.failure(reason, error.reason, names, error.authentic);
   }
 }

@@ -188,6 +188,23 @@ describe('HmacVerifier', () => {
       expect(reasonOf(() => verify(options, signed(NOW + offset)))).toMatch(/tolerance/);
     });
 
+    it('says whether a stale timestamp was signed with a configured secret', () => {
+      const refusal = (headers: Record<string, string>) => {
+        try {
+          verify(options, headers);
+        } catch (error) {
+          return error as WebhookVerificationError;
+        }
+        throw new Error('accepted');
+      };
+      expect(refusal(signed(NOW - 3600))).toMatchObject({
+        kind: 'stale-timestamp',
+        authentic: true,
+      });
+      const forged = { ...signed(NOW - 3600), 'x-aqueduct-signature': 'ab'.repeat(32) };
+      expect(refusal(forged)).toMatchObject({ kind: 'stale-timestamp', authentic: false });
+    });
+
     it('applies a configured toleranceSeconds', () => {
       const strict = { ...options, toleranceSeconds: 10 };
       expect(verify(strict, signed(NOW + 10))).toBeDefined();

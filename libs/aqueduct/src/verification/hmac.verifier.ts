@@ -4,7 +4,7 @@ import {
   DEFAULT_TOLERANCE_SECONDS,
 } from '../options/aqueduct-options.defaults';
 import type { HmacVerification } from '../options/aqueduct-options.interface';
-import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
+import { anyMatch, checkSignedAt, readHeader } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
@@ -36,22 +36,31 @@ export class HmacVerifier implements WebhookVerifier {
     if (!value) {
       throw new WebhookVerificationError(`missing header: ${this.header}`, 'missing');
     }
+    const timestampHeader = this.options.timestampHeader;
     let signedAt: Date | undefined;
-    let content = rawBody;
-    if (this.options.timestampHeader) {
-      const timestamp = readHeader(headers, this.options.timestampHeader);
+    if (timestampHeader) {
+      const timestamp = readHeader(headers, timestampHeader);
       if (!timestamp) {
-        throw new WebhookVerificationError(
-          `missing header: ${this.options.timestampHeader}`,
-          'missing',
-        );
+        throw new WebhookVerificationError(`missing header: ${timestampHeader}`, 'missing');
       }
-      signedAt = checkTimestamp(
+      const content = Buffer.concat([Buffer.from(`${timestamp}.`), rawBody]);
+      signedAt = checkSignedAt(
         timestamp,
         this.options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS,
+        () => this.matches(value, content),
       );
-      content = Buffer.concat([Buffer.from(`${timestamp}.`), rawBody]);
+    } else if (!this.matches(value, rawBody)) {
+      throw new WebhookVerificationError('no signature matches any configured secret');
     }
+    // The signature covers the body (and timestamp), not the id: kept, but never a dedup key.
+    const deliveryId = this.options.deliveryIdHeader
+      ? readHeader(headers, this.options.deliveryIdHeader)
+      : undefined;
+    return { deliveryId, deliveryIdSigned: false, signedAt };
+  }
+
+  /** Whether the header's digests hold one of `content` under a configured secret. */
+  private matches(value: string, content: Buffer): boolean {
     const offered = value
       .split(/,\s*/)
       .map((part) => this.decode(part.trim()))
@@ -66,14 +75,7 @@ export class HmacVerifier implements WebhookVerifier {
     const expected = this.secrets.map((secret) =>
       createHmac(algorithm, secret).update(content).digest(),
     );
-    if (!anyMatch(offered, expected)) {
-      throw new WebhookVerificationError('no signature matches any configured secret');
-    }
-    // The signature covers the body (and timestamp), not the id: kept, but never a dedup key.
-    const deliveryId = this.options.deliveryIdHeader
-      ? readHeader(headers, this.options.deliveryIdHeader)
-      : undefined;
-    return { deliveryId, deliveryIdSigned: false, signedAt };
+    return anyMatch(offered, expected);
   }
 
   private get encoding(): 'hex' | 'base64' {

@@ -115,6 +115,20 @@ describe('StandardWebhooksVerifier', () => {
     expect(reason).toMatch(/301s away from now, more than the 300s tolerance/);
   });
 
+  it('tells a stale timestamp signed with our secret (authentic) from one that is not', () => {
+    const stale = (secret: string) => {
+      try {
+        verify(svixHeaders(secret, PAYLOAD, TS - 7200));
+      } catch (error) {
+        return error as WebhookVerificationError;
+      }
+      throw new Error('accepted');
+    };
+    expect(stale(SECRET)).toMatchObject({ kind: 'stale-timestamp', authentic: true });
+    expect(stale(SECRET).reason).toMatch(/7200s away .* its signature matches a configured secret/);
+    expect(stale(newSecret())).toMatchObject({ kind: 'stale-timestamp', authentic: false });
+  });
+
   it('applies a configured toleranceSeconds', () => {
     const verifier = new StandardWebhooksVerifier([SECRET], {
       scheme: 'standard-webhooks',

@@ -4,7 +4,7 @@ import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { DEFAULT_TOLERANCE_SECONDS } from '../options/aqueduct-options.defaults';
 import { invalidOption } from '../aqueduct.messages';
 import type { StandardWebhooksVerification } from '../options/aqueduct-options.interface';
-import { anyMatch, checkTimestamp, readHeader } from './verification.utils';
+import { anyMatch, checkSignedAt, readHeader } from './verification.utils';
 import { WebhookVerificationError } from './webhook-verification.error';
 import type {
   VerifiedWebhook,
@@ -56,21 +56,20 @@ export class StandardWebhooksVerifier implements WebhookVerifier {
         'missing',
       );
     }
-    const signedAt = checkTimestamp(timestamp, this.toleranceSeconds);
-    const offered = parseSignatures(signature);
-    if (offered.length === 0) {
-      throw new WebhookVerificationError(
-        `no ${SIGNATURE_VERSION} signature in webhook-signature`,
-        'malformed',
+    const signedAt = checkSignedAt(timestamp, this.toleranceSeconds, () => {
+      const offered = parseSignatures(signature);
+      if (offered.length === 0) {
+        throw new WebhookVerificationError(
+          `no ${SIGNATURE_VERSION} signature in webhook-signature`,
+          'malformed',
+        );
+      }
+      const signedContent = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), rawBody]);
+      const expected = this.keys.map((key) =>
+        Buffer.from(createHmac('sha256', key).update(signedContent).digest('base64')),
       );
-    }
-    const signedContent = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), rawBody]);
-    const expected = this.keys.map((key) =>
-      Buffer.from(createHmac('sha256', key).update(signedContent).digest('base64')),
-    );
-    if (!anyMatch(offered, expected)) {
-      throw new WebhookVerificationError('no signature matches any configured secret');
-    }
+      return anyMatch(offered, expected);
+    });
     // The id is part of the signed content: a safe dedup key.
     return { deliveryId: id, deliveryIdSigned: true, signedAt };
   }

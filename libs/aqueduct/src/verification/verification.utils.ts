@@ -44,6 +44,47 @@ export function anyMatch(candidates: readonly Buffer[], expected: readonly Buffe
 
 const UNIX_SECONDS = /^\d{1,12}$/;
 
+/**
+ * Verifies a signed request whose signature covers a timestamp: `signatureMatches` decides, then
+ * the timestamp must lie within `toleranceSeconds` of now. A stale timestamp on a signature that
+ * matches is refused as `authentic`: the sender signed it with our secret, so it is this server's
+ * clock, the sender re-sending an old timestamp on its retries, or a replay, and the operator must
+ * know at once (each such retry is refused until Aqueduct disables the endpoint).
+ */
+export function checkSignedAt(
+  timestamp: string,
+  toleranceSeconds: number,
+  signatureMatches: () => boolean,
+): Date {
+  let stale: WebhookVerificationError | undefined;
+  let signedAt: Date | undefined;
+  try {
+    signedAt = checkTimestamp(timestamp, toleranceSeconds);
+  } catch (error) {
+    if (!(error instanceof WebhookVerificationError) || error.kind !== 'stale-timestamp') {
+      throw error;
+    }
+    stale = error;
+  }
+  let matches: boolean;
+  try {
+    matches = signatureMatches();
+  } catch (error) {
+    throw stale ?? error; // what was refused first before: a stale timestamp
+  }
+  if (!matches) {
+    throw stale ?? new WebhookVerificationError('no signature matches any configured secret');
+  }
+  if (stale) {
+    throw new WebhookVerificationError(
+      `${stale.reason}, though its signature matches a configured secret`,
+      'stale-timestamp',
+      true,
+    );
+  }
+  return signedAt!;
+}
+
 /** Parses a Unix-seconds timestamp header and checks it lies within `toleranceSeconds` of `now`. */
 export function checkTimestamp(value: string, toleranceSeconds: number, now = Date.now()): Date {
   if (!UNIX_SECONDS.test(value)) {

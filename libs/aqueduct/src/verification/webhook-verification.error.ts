@@ -16,6 +16,11 @@ export class WebhookVerificationError extends Error {
   constructor(
     readonly reason: string,
     readonly kind: VerificationFailureKind = 'bad-signature',
+    /**
+     * The signature matched a configured secret: the request came from the sender (a
+     * `stale-timestamp` one was signed with our secret, only too long ago or ahead).
+     */
+    readonly authentic = false,
   ) {
     super(reason);
     this.name = 'WebhookVerificationError';
