@@ -24,6 +24,11 @@ export class TcpProxy {
     return new TcpProxy(target.hostname, Number(target.port || 5432));
   }
 
+  /** Started and not stopped since. */
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
   /** `databaseUrl` reaching its database through this proxy, once started. */
   routed(databaseUrl: string): string {
     const url = new URL(databaseUrl);

@@ -59,7 +59,7 @@ function setUp(cache: AccessCacheOptions = {}, trigger = true) {
     {
       known: () => new RenewalWindow(options.access.settleMs),
       onChange: () => () => true,
-      duringOutage: () => null,
+      outage: () => null,
     } as never,
     options,
   );

@@ -155,7 +155,7 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
       if (!held) {
         return { access: null, source: 'unavailable', error: (error as Error).message };
       }
-      const outage = this.uptime.duringOutage();
+      const outage = this.uptime.outage();
       return {
         access: outage ? heldThroughOutage(held.access, outage) : held.access,
         source: 'stale',

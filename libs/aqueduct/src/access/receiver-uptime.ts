@@ -34,33 +34,34 @@ const FRESH_MS = 2 * HEARTBEAT_MS;
  * The receiver's record of when it was down, and the renewal windows it gives (`RenewalWindow`).
  *
  * Every instance that serves HTTP beats every `HEARTBEAT_MS`: one statement moves the shared
- * heartbeat and, when no instance had beaten for `GAP_AFTER_MS`, records the time between as a gap
- * (all instances down, or Postgres refusing: Aqueduct's deliveries got errors then). How long it
- * was is measured by real clocks only: Postgres's between two beats, and an instance that stayed up
- * and beating throughout (by its own monotonic clock) vouches for the time since its last beat. So
- * the module's clock moving (a test clock, a corrected system clock) records nothing; it only
- * places the gap on the timeline the windows are computed on. An instance that does not receive
- * (the CLI, a worker process) only reads the record, and counts the time since the newest beat as a
- * gap while no receiver beats.
+ * heartbeat and, when no instance had beaten for `GAP_AFTER_MS` (all were down, or Postgres refused
+ * them: Aqueduct's deliveries got errors then), records the time between as a gap. How long is
+ * measured by Postgres's clock only, so the module's clock moving (a test clock, a corrected system
+ * clock) records nothing; the module's clock only places the gap on the timeline the windows are
+ * computed on. An instance that does not receive (the CLI, a worker process) only reads the record.
  *
- * A loss is announced only with a view confirmed within `FRESH_MS` (`confirmed`): after an outage,
- * the beat that records it comes before any loss the outage should hold back.
+ * An outage still going on is counted too, from the last beat to now (`known`): on a receiver whose
+ * beats have failed for longer than a gap, and on a reader that found no receiver beating. A loss is
+ * announced only with the record read within `FRESH_MS` (`confirmed`): after an outage, the beat
+ * that records it comes before any loss the outage should hold back.
  */
 @Injectable()
 export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductAccess');
   private readonly settleMs: number;
+  /** The renewal windows with the recorded gaps. */
   private window: RenewalWindow;
   /** When this instance last beat (or read) with success: by `performance.now()`. */
   private confirmedAt: number | null = null;
   /** The same moment by the module's clock (ms). */
   private confirmedAtClock: number | null = null;
-  /** A beat failed since: the next one cannot vouch for the time between. */
+  /** The last beat (or read) failed. */
   private broken = false;
-  /** The newest beat any receiver wrote (ms, the module's clock), as last read. */
-  private seenAt: number | null = null;
-  /** How long before the last read (by Postgres's clock) that beat was. */
-  private sinceMs: number | null = null;
+  /**
+   * As of the last read, the newest beat of any receiver (ms, the module's clock), when none had
+   * beaten for longer than a gap: the receivers were silent from then on. Null otherwise.
+   */
+  private silentSince: number | null = null;
   private running: Promise<void> | null = null;
   private timer?: NodeJS.Timeout;
   private readonly changeListeners = new Set<() => void>();
@@ -98,29 +99,28 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     return Boolean(this.adapterHost?.httpAdapter);
   }
 
-  /** The renewal windows as far as the recorded gaps go: what access checks follow. */
+  /**
+   * The renewal windows as far as this instance knows the receiver's gaps, an outage still going on
+   * included: what access checks follow.
+   */
   known(): RenewalWindow {
-    return this.window;
+    return this.outage() ?? this.window;
   }
 
   /**
-   * While this instance cannot reach Postgres (its last beat failed) and has not for longer than a
-   * gap takes: the renewal windows with the outage so far counted as a gap, for answers from
-   * memory. Null otherwise.
+   * While an outage goes on (see the class): the renewal windows with it counted as a gap, from
+   * the last beat until now. Null otherwise.
    */
-  duringOutage(): RenewalWindow | null {
-    const since = this.confirmedAtClock;
-    const now = this.clock.now().getTime();
-    if (!this.broken || since === null || now - since <= GAP_AFTER_MS) {
-      return null;
-    }
-    return new RenewalWindow(this.settleMs, [...this.window.gaps, since, now]);
+  outage(now = this.clock.now().getTime()): RenewalWindow | null {
+    const since = this.receiving ? this.failingSince(now) : this.silentSince;
+    return since === null || since >= now
+      ? null
+      : new RenewalWindow(this.settleMs, [...this.window.gaps, since, now]);
   }
 
   /**
    * The renewal windows to announce losses at `now` with: the record read within `FRESH_MS` (read
-   * first otherwise; a failure throws, and the caller retries), with, on an instance that does not
-   * receive, the time since the newest beat as a gap while no receiver beats.
+   * first otherwise; a failure throws, and the caller retries), an outage still going on included.
    */
   async confirmed(now: Date): Promise<RenewalWindow> {
     if (
@@ -130,12 +130,7 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     ) {
       await this.refresh();
     }
-    const seenAt = this.seenAt;
-    const silentMs = (this.sinceMs ?? 0) + (performance.now() - (this.confirmedAt ?? 0));
-    if (this.receiving || seenAt === null || silentMs <= GAP_AFTER_MS || seenAt >= now.getTime()) {
-      return this.window;
-    }
-    return new RenewalWindow(this.settleMs, [...this.window.gaps, seenAt, now.getTime()]);
+    return this.outage(now.getTime()) ?? this.window;
   }
 
   /** Calls `listener` whenever the recorded gaps change (the access cache drops its windows). */
@@ -153,21 +148,20 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     return this.running;
   }
 
+  /** This receiver's last beat, when its beats have failed since for longer than a gap. */
+  private failingSince(now: number): number | null {
+    const since = this.confirmedAtClock;
+    return this.broken && since !== null && now - since > GAP_AFTER_MS ? since : null;
+  }
+
   private async run(): Promise<void> {
     const now = this.clock.now();
     const started = performance.now();
-    const vouched =
-      this.confirmedAt !== null && !this.broken && started - this.confirmedAt <= GAP_AFTER_MS;
     const keptSince = new Date(now.getTime() - GAPS_KEPT_MS);
     let record: UptimeRecord;
     try {
       // Bounded: in a partition a query can hang for minutes, and the outage must show meanwhile.
-      record = await withTimeout(
-        this.receiving
-          ? beat(this.dataSource, now, vouched, GAP_AFTER_MS, keptSince)
-          : readUptime(this.dataSource),
-        HEARTBEAT_MS,
-      );
+      record = await withTimeout(this.beatAndRead(now, keptSince), HEARTBEAT_MS);
     } catch (error) {
       this.broken = true;
       throw error;
@@ -175,16 +169,23 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     this.broken = false;
     this.confirmedAt = started;
     this.confirmedAtClock = now.getTime();
-    this.seenAt = record.seenAt;
-    this.sinceMs = record.sinceMs;
-    if (record.recorded) {
-      const [from, until] = record.recorded.map((t) => new Date(t).toISOString());
-      this.logger.warn(
-        `No instance received from ${from} to ${until} (down, or Postgres unreachable): renewal windows ` +
-          `stretch over the Aqueduct retries that fell in it`,
-      );
-    }
+    const silent = record.sinceMs !== null && record.sinceMs > GAP_AFTER_MS;
+    this.silentSince = silent ? record.seenAt : null;
     this.setGaps(record.gaps);
+  }
+
+  private async beatAndRead(now: Date, keptSince: Date): Promise<UptimeRecord> {
+    if (this.receiving) {
+      const recorded = await beat(this.dataSource, now, GAP_AFTER_MS, keptSince);
+      if (recorded) {
+        const [from, until] = recorded.map((t) => new Date(t).toISOString());
+        this.logger.warn(
+          `No instance received from ${from} to ${until} (down, or Postgres unreachable): renewal ` +
+            `windows stretch over the Aqueduct retries that fell in it`,
+        );
+      }
+    }
+    return readUptime(this.dataSource);
   }
 
   private setGaps(gaps: number[]): void {
