@@ -10,7 +10,13 @@ import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
-import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import {
+  deliveriesSettled,
+  domainOf,
+  envelope,
+  mailSubjects,
+  period,
+} from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
 import {
   RecordingAdapter,
@@ -60,10 +66,7 @@ function lifeHost(extra: Record<string, unknown> = {}) {
   };
   const has = (c: string, moment: Date, productId = 'prod_pro') =>
     app().get(AqueductAccessService).hasAccess(c, productId, moment);
-  const mails = (c: string) =>
-    smtp.received
-      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(c)}`)))
-      .map((mail) => mail.subject);
+  const mails = (c: string) => mailSubjects(smtp, c);
   /** What the customer has of prod_pro at `moment`, what the adapter was told, the mails. */
   const outcome = async (c: string, moment: Date) => {
     const check = await app().get(AqueductAccessService).check(c, { product: 'prod_pro' }, moment);

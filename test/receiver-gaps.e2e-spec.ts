@@ -20,7 +20,7 @@ import {
   recordingAdapterModule,
 } from './support/recording-adapter';
 import { TestSmtpServer } from './support/smtp';
-import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import { deliveriesSettled, envelope, mailSubjects, period, sweepAt } from './support/subscription';
 import { TcpProxy } from './support/tcp-proxy';
 import { DAY, TestClock } from './support/test-clock';
 import { useTestDatabase } from './support/use-test-database';
@@ -84,15 +84,7 @@ describe('Renewal windows across an outage of the receiver', () => {
     await postAccepted(app!, envelope(type, object, moment), SECRET);
     await deliveriesSettled(app!);
   };
-  const sweepAt = async (moment: Date) => {
-    clock.set(moment);
-    await app!.get(ExpiryJob).sweep();
-    await deliveriesSettled(app!);
-  };
-  const mails = (customerId: string) =>
-    smtp.received
-      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
-      .map((mail) => mail.subject);
+  const mails = (customerId: string) => mailSubjects(smtp, customerId);
   const state = async (customerId: string) => ({
     hasAccess: await app!.get(AqueductAccessService).hasAccess(customerId, 'prod_pro', clock.now()),
     adapter: adapterActions(customerId),
@@ -113,6 +105,28 @@ describe('Renewal windows across an outage of the receiver', () => {
     } finally {
       await client.end();
     }
+  };
+  /**
+   * Boots, starts `customerId`'s trial (30 days from day `startDay`, no grace: only the renewal
+   * window holds access after it), and beats 5 minutes before its end, the last beat before the
+   * outage. Returns the moment `ms` after the end.
+   */
+  const trialBeatenBeforeEnd = async (customerId: string, startDay: number) => {
+    const start = new Date(T0.getTime() + startDay * DAY);
+    const end = new Date(start.getTime() + 30 * DAY);
+    clock.set(start);
+    await boot();
+    await send('provisioning.start', period(customerId, { start, graceDays: null }), start);
+    clock.set(new Date(end.getTime() - 5 * MINUTE));
+    await app!.get(ReceiverUptime).refresh();
+    return (ms: number) => new Date(end.getTime() + ms);
+  };
+  /** Cuts Postgres off the app until `moment`: its beat there fails, that long really passed. */
+  const cutPostgresUntil = async (moment: Date, lastBeat: Date) => {
+    await proxy.stop();
+    clock.set(moment);
+    await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
+    await ageHeartbeat(moment.getTime() - lastBeat.getTime());
   };
   const gaps = async () =>
     (
@@ -141,7 +155,7 @@ describe('Renewal windows across an outage of the receiver', () => {
     await boot();
     // From the last beat, for as long as it really lasted (the seconds this test took, too).
     expect(await gaps()).toEqual([[after(-10 * MINUTE), closeTo(after(3 * HOUR))]]);
-    await sweepAt(after(3 * HOUR));
+    await sweepAt(app!, clock, after(3 * HOUR));
     const held = {
       hasAccess: true,
       adapter: ['provision'],
@@ -149,7 +163,7 @@ describe('Renewal windows across an outage of the receiver', () => {
     };
     expect(await state(renewing)).toEqual(held);
     expect(await state(leaving)).toEqual(held);
-    await sweepAt(after(7 * HOUR - MINUTE));
+    await sweepAt(app!, clock, after(7 * HOUR - MINUTE));
     expect(await state(renewing)).toEqual(held);
 
     // The second retry brings period 2's start (and period 1's end): renewed, nothing ended.
@@ -162,15 +176,15 @@ describe('Renewal windows across an outage of the receiver', () => {
     );
 
     // The customer who left loses access once that retry has passed, and only then.
-    await sweepAt(after(7 * HOUR + 14 * MINUTE));
+    await sweepAt(app!, clock, after(7 * HOUR + 14 * MINUTE));
     expect((await state(leaving)).adapter).toEqual(['provision']);
-    await sweepAt(after(7 * HOUR + 16 * MINUTE));
+    await sweepAt(app!, clock, after(7 * HOUR + 16 * MINUTE));
     expect(await state(leaving)).toEqual({
       hasAccess: false,
       adapter: ['provision', 'deprovision'],
       mails: ['Your access to prod_pro has started', 'Your access to prod_pro has ended'],
     });
-    await sweepAt(after(2 * DAY));
+    await sweepAt(app!, clock, after(2 * DAY));
     expect(await state(renewing)).toEqual(held);
 
     // The CLI reads the same record: it says what the app says.
@@ -190,47 +204,32 @@ describe('Renewal windows across an outage of the receiver', () => {
 
   it('an instance that stays up through a Postgres outage records it, and its cached checks stretch too', async () => {
     const c = 'owner_gap_cached';
-    const start = new Date(T0.getTime() + 60 * DAY);
-    const end = new Date(start.getTime() + 30 * DAY);
-    const past = (ms: number) => new Date(end.getTime() + ms);
-    clock.set(start);
-    await boot();
-    await send('provisioning.start', period(c, { start, graceDays: null }), start);
+    const past = await trialBeatenBeforeEnd(c, 60);
     const access = app!.get(AqueductAccessService);
-    clock.set(past(-5 * MINUTE));
-    await app!.get(ReceiverUptime).refresh();
     expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false); // cached
 
     // Postgres unreachable from before the end to past the first retry; the app stays up.
-    await proxy.stop();
-    clock.set(past(2 * HOUR));
-    await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
-    await ageHeartbeat(2 * HOUR + 5 * MINUTE);
+    await cutPostgresUntil(past(2 * HOUR), past(-5 * MINUTE));
     await proxy.start(proxy.port);
     await app!.get(ReceiverUptime).refresh();
     expect(await gaps()).toContainEqual([past(-5 * MINUTE), closeTo(past(2 * HOUR))]);
 
     expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(true);
-    await sweepAt(past(2 * HOUR));
+    await sweepAt(app!, clock, past(2 * HOUR));
     expect(await state(c)).toMatchObject({ hasAccess: true, adapter: ['provision'] });
   });
 
   it('while Postgres is out of reach for longer than a gap, checks from memory hold a window the outage would stretch', async () => {
     const c = 'owner_gap_during';
     const earlier = 'owner_gap_earlier'; // its window closed before the outage began
-    const start = new Date(T0.getTime() + 120 * DAY);
-    const end = new Date(start.getTime() + 30 * DAY);
-    const past = (ms: number) => new Date(end.getTime() + ms);
-    clock.set(start);
-    await boot();
-    await send('provisioning.start', period(c, { start, graceDays: null }), start);
-    const shorter = period(earlier, { start, graceDays: null, days: 30 });
+    const past = await trialBeatenBeforeEnd(c, 120);
+    const start = past(-30 * DAY);
+    const shorter = period(earlier, { start, graceDays: null });
     shorter.endDate = past(-3 * HOUR).toISOString();
     shorter.contractEndDate = shorter.endDate;
     await send('provisioning.start', shorter, start);
-    const access = app!.get(AqueductAccessService);
     clock.set(past(-5 * MINUTE));
-    await app!.get(ReceiverUptime).refresh();
+    const access = app!.get(AqueductAccessService);
     expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false); // cached
     expect(await access.hasAccess(earlier, 'prod_pro', past(2 * HOUR))).toBe(false);
 
@@ -258,21 +257,11 @@ describe('Renewal windows across an outage of the receiver', () => {
 
   it('right after Postgres comes back, a check read from it still holds the window, before the next beat records the outage', async () => {
     const c = 'owner_gap_after';
-    const start = new Date(T0.getTime() + 250 * DAY);
-    const end = new Date(start.getTime() + 30 * DAY);
-    const past = (ms: number) => new Date(end.getTime() + ms);
-    clock.set(start);
-    await boot();
-    await send('provisioning.start', period(c, { start, graceDays: null }), start);
+    const past = await trialBeatenBeforeEnd(c, 250);
     const access = app!.get(AqueductAccessService);
-    clock.set(past(-5 * MINUTE));
-    await app!.get(ReceiverUptime).refresh();
     expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false); // cached
 
-    await proxy.stop();
-    clock.set(past(2 * HOUR));
-    await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
-    await ageHeartbeat(2 * HOUR + 5 * MINUTE);
+    await cutPostgresUntil(past(2 * HOUR), past(-5 * MINUTE));
     await waitFor(
       async () => (await access.check(c, { product: 'prod_pro' })).source === 'stale',
       10_000,
@@ -292,20 +281,9 @@ describe('Renewal windows across an outage of the receiver', () => {
 
   it('two instances beating at once after an outage: the one that waited learns the gap the other recorded, and its sweep holds the customer', async () => {
     const c = 'owner_gap_race';
-    const start = new Date(T0.getTime() + 300 * DAY);
-    const end = new Date(start.getTime() + 30 * DAY);
-    const past = (ms: number) => new Date(end.getTime() + ms);
-    clock.set(start);
-    await boot();
-    await send('provisioning.start', period(c, { start, graceDays: null }), start);
-    clock.set(past(-5 * MINUTE));
-    await app!.get(ReceiverUptime).refresh();
-
+    const past = await trialBeatenBeforeEnd(c, 300);
     // Postgres unreachable for every instance from before the end to past the first retry.
-    await proxy.stop();
-    clock.set(past(2 * HOUR));
-    await expect(app!.get(ReceiverUptime).refresh()).rejects.toThrow();
-    await ageHeartbeat(2 * HOUR + 5 * MINUTE);
+    await cutPostgresUntil(past(2 * HOUR), past(-5 * MINUTE));
     await proxy.start(proxy.port);
 
     // Postgres back: another instance beats (its transaction still open) while this one's sweep
@@ -359,6 +337,16 @@ describe('Renewal windows across an outage of the receiver', () => {
     // A test suite that boots a new app with its clock days ahead: seconds passed, not days.
     await app!.close();
     clock.advance(3 * DAY);
+    await boot();
+    expect(await gaps()).toEqual(before);
+
+    // A test clock days ahead of the real one on a shared database, then a real outage: the gap
+    // would end in the future, where it would hold windows far from now. Not recorded.
+    clock.set(new Date(Date.now() + 30 * DAY));
+    await app!.get(ReceiverUptime).refresh();
+    await app!.close();
+    app = undefined;
+    await ageHeartbeat(3 * HOUR);
     await boot();
     expect(await gaps()).toEqual(before);
   });

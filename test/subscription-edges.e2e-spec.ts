@@ -2,12 +2,18 @@
  * Where a subscription's events leave something out or say it loosely: what the paying customer
  * keeps, what the adapter and the mails are told. Real Postgres, real HTTP, real SMTP.
  */
-import type { INestApplication } from '@nestjs/common';
-import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
+import { AqueductAccessService } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
-import { deliveriesSettled, domainOf, envelope, period } from './support/subscription';
+import {
+  deliveriesSettled,
+  domainOf,
+  envelope,
+  mailSubjects,
+  period,
+  sweepAt,
+} from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
 import {
   RecordingAdapter,
@@ -23,12 +29,6 @@ const MINUTE = 60_000;
 const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 
 const actions = adapterActions;
-
-async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): Promise<void> {
-  clock.set(moment);
-  await app.get(ExpiryJob).sweep();
-  await deliveriesSettled(app);
-}
 
 describe('An end that leaves out the grace period the start announced', () => {
   let access: AqueductAccessService;
@@ -56,10 +56,7 @@ describe('An end that leaves out the grace period the start announced', () => {
     await postAccepted(host.app, envelope(type, object, moment), SECRET);
     await deliveriesSettled(host.app);
   };
-  const mails = (customerId: string) =>
-    smtp.received
-      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
-      .map((mail) => mail.subject);
+  const mails = (customerId: string) => mailSubjects(smtp, customerId);
 
   it('keeps the 7-day grace when provisioning.end omits gracePeriodEndDate (as it keeps omitted orgs)', async () => {
     const c = 'owner_grace_omitted';
@@ -222,10 +219,7 @@ describe('Periods given as dates alone (Jan 1 – Jan 31, then Feb 1 – Feb 28)
     await postAccepted(host.app, envelope(type, object, moment), SECRET);
     await deliveriesSettled(host.app);
   };
-  const mails = (customerId: string) =>
-    smtp.received
-      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
-      .map((mail) => mail.subject);
+  const mails = (customerId: string) => mailSubjects(smtp, customerId);
   const monthly = (c: string, start: string, end: string, invoiceId: string) => ({
     customerId: c,
     productId: 'prod_pro',

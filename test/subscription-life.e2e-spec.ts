@@ -1,4 +1,4 @@
-import { type INestApplication, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   AqueductAccessService,
   ExpiryJob,
@@ -13,6 +13,8 @@ import {
   domainOf,
   envelope,
   period,
+  mailSubjects,
+  sweepAt,
 } from './support/subscription';
 import { DAY, TestClock } from './support/test-clock';
 import {
@@ -33,12 +35,6 @@ const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + m
 const SETTLED = 76;
 
 /** Moves the clock, runs the expiry job as its cron would, and waits for what it caused. */
-async function sweepAt(app: INestApplication, clock: TestClock, moment: Date): Promise<void> {
-  clock.set(moment);
-  await app.get(ExpiryJob).sweep();
-  await deliveriesSettled(app);
-}
-
 const actions = adapterActions;
 
 describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, controlled clock)', () => {
@@ -83,10 +79,7 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
   const tick = (moment: Date) => sweepAt(host.app, clock, moment);
   const has = (customerId: string, moment: Date, productId = 'prod_pro') =>
     access.hasAccess(customerId, productId, moment);
-  const mails = (customerId: string) =>
-    smtp.received
-      .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
-      .map((mail) => mail.subject);
+  const mails = (customerId: string) => mailSubjects(smtp, customerId);
 
   const STARTED = 'Your access to prod_pro has started';
   const PERIOD_ENDED = 'Your paid period for prod_pro has ended';

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
+import { ExpiryJob } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
-import { DAY } from './test-clock';
+import type { TestSmtpServer } from './smtp';
+import { DAY, type TestClock } from './test-clock';
 import { waitFor } from './wait';
 
 /** One provisioning of a subscription, as Aqueduct describes it (one per invoice, so per period). */
@@ -89,3 +91,20 @@ export async function accessEvents(
   );
   return rows.map((row) => row.type);
 }
+
+/** Moves the clock to `moment`, runs the expiry job's sweep there, and waits for what it caused. */
+export async function sweepAt(
+  app: INestApplication,
+  clock: TestClock,
+  moment: Date,
+): Promise<void> {
+  clock.set(moment);
+  await app.get(ExpiryJob).sweep();
+  await deliveriesSettled(app);
+}
+
+/** The subjects of the mails the customer's users received, oldest first. */
+export const mailSubjects = (smtp: TestSmtpServer, customerId: string): string[] =>
+  smtp.received
+    .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
+    .map((mail) => mail.subject);

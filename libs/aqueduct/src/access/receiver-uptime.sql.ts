@@ -20,7 +20,10 @@ const SINCE_MS = `(extract(epoch FROM now() - beat_at) * 1000)::float8`;
  * a beat sent before a partition and run after it heals records the partition. It is placed on the
  * module's clock, where the windows are: from the beat before, for as long as it really lasted. Two
  * instances beating at once are serialised by the row lock: the second finds the first's beat, and
- * records nothing. Gaps whose end is older than `$3` are dropped. Returns the gap recorded, if any.
+ * records nothing. A gap that would end in the future by Postgres's clock is not recorded: the
+ * beat before came from a clock running ahead (a test clock on a shared database), and it would
+ * hold windows far from now. Gaps whose end is older than `$3` are dropped (by either clock: a
+ * clock running ahead must not drop the gaps of now). Returns the gap recorded, if any.
  */
 const BEAT_SQL = `WITH previous AS (
     SELECT seen_at, ${SINCE_MS} AS since_ms FROM aqueduct_receiver_heartbeat WHERE id = 1 FOR UPDATE
@@ -28,10 +31,11 @@ const BEAT_SQL = `WITH previous AS (
     INSERT INTO aqueduct_receiver_heartbeat (id, seen_at, beat_at) VALUES (1, $1, now())
     ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, beat_at = EXCLUDED.beat_at
   ), pruned AS (
-    DELETE FROM aqueduct_receiver_gaps WHERE until_at < $3
+    DELETE FROM aqueduct_receiver_gaps WHERE until_at < LEAST($3, now() - ($1 - $3))
   )
   INSERT INTO aqueduct_receiver_gaps (from_at, until_at)
-  SELECT seen_at, seen_at + since_ms * interval '1 millisecond' FROM previous WHERE since_ms > $2
+  SELECT seen_at, until_at FROM previous, LATERAL (SELECT seen_at + since_ms * interval '1 millisecond' AS until_at) g
+   WHERE since_ms > $2 AND until_at <= now() + $2 * interval '1 millisecond'
   RETURNING from_at, until_at`;
 
 /**

@@ -10,6 +10,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
@@ -27,6 +28,8 @@ export const HEARTBEAT_MS = 30_000;
 export const GAP_AFTER_MS = 3 * HEARTBEAT_MS;
 /** How long a gap is kept: past Aqueduct's last attempt after it, it stretches no window. */
 const GAPS_KEPT_MS = AQUEDUCT_ATTEMPTS_MS.at(-1)! + RETRY_SLACK_MS + 24 * 3_600_000;
+/** How long shutting down waits for the last beat. */
+const LAST_BEAT_TIMEOUT_MS = 1000;
 /** A view older than this is read again before a loss is announced with it. */
 const FRESH_MS = 2 * HEARTBEAT_MS;
 
@@ -70,6 +73,7 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
     @Inject(AQUEDUCT_OPTIONS) options: ResolvedAqueductOptions,
+    private readonly metrics: AqueductMetrics,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.settleMs = options.access.settleMs;
@@ -86,8 +90,16 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     this.timer.unref();
   }
 
-  beforeApplicationShutdown(): void {
+  /**
+   * Stops beating; a receiver beats a last time first (the HTTP server still answers here), so a
+   * restart is measured from when it stopped, not from a beat up to 30 s before.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const bootstrapped = this.timer !== undefined;
     clearInterval(this.timer);
+    if (bootstrapped && this.receiving && !this.broken) {
+      await withTimeout(this.refresh(), LAST_BEAT_TIMEOUT_MS).catch(() => undefined);
+    }
   }
 
   /**
@@ -178,6 +190,7 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     if (this.receiving) {
       const recorded = await beat(this.dataSource, now, GAP_AFTER_MS, keptSince);
       if (recorded) {
+        this.metrics.receiverGap();
         const [from, until] = recorded.map((t) => new Date(t).toISOString());
         this.logger.warn(
           `No instance received from ${from} to ${until} (down, or Postgres unreachable): renewal ` +

@@ -82,6 +82,12 @@ export const SERIES = {
     help: 'Entitlements the last sweep expired or started',
     labelNames: ['change'],
   },
+  receiverGaps: {
+    kind: 'Counter',
+    name: 'receiver_gaps_total',
+    help: 'Gaps recorded in the receiver (no instance beat for 90 s): renewal windows stretch over them',
+    labelNames: [],
+  },
   eventsPruned: {
     kind: 'Counter',
     name: 'events_pruned_total',

@@ -132,6 +132,11 @@ export class AqueductMetrics {
     this.series?.entitlements.set({ change: 'started' }, started);
   }
 
+  /** A gap of the receiver recorded by this instance. */
+  receiverGap(): void {
+    this.series?.receiverGaps.inc({});
+  }
+
   /** One retention run that held the lock: its duration, and the events it deleted. */
   pruned(seconds: number, events: number): void {
     this.series?.pruneSeconds.observe({}, seconds);

@@ -40,8 +40,8 @@ export const aqueductMigrations = [
  * Moves with each migration that changes what the module's statements use.
  */
 export const AQUEDUCT_NEWEST_COLUMN = {
-  table: 'aqueduct_receiver_gaps',
-  column: 'until_at',
+  table: 'aqueduct_receiver_heartbeat',
+  column: 'beat_at',
   migration: RecordAqueductReceiverGaps1763800011000.name,
 };
 
