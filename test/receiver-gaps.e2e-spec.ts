@@ -9,6 +9,7 @@ import type { INestApplication } from '@nestjs/common';
 import { AqueductAccessService, ExpiryJob } from 'nestjs-aqueduct';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { AccessCache } from '../libs/aqueduct/src/access/access-cache';
 import { GAP_AFTER_MS, ReceiverUptime } from '../libs/aqueduct/src/access/receiver-uptime';
 import { beat } from '../libs/aqueduct/src/access/receiver-uptime.sql';
 import { createTestApp } from './support/app';
@@ -64,20 +65,29 @@ describe('Renewal windows across an outage of the receiver', () => {
     await smtp.stop();
   });
 
+  const appOptions = () => ({
+    databaseUrl: proxy.routed(db.url),
+    clock,
+    aqueduct: {
+      secrets: [SECRET],
+      provisioningAdapter: RecordingAdapter,
+      expiry: { enabled: false },
+      dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
+      email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
+    },
+    imports: [recordingAdapterModule()],
+  });
   const boot = async () => {
-    app = await createTestApp({
-      databaseUrl: proxy.routed(db.url),
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-      },
-      imports: [recordingAdapterModule()],
-    });
+    app = await createTestApp(appOptions());
     return app;
+  };
+  /** Holds the heartbeat row's lock (a stuck session): only the beat waits, every other statement runs. */
+  const lockHeartbeat = async () => {
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT * FROM aqueduct_receiver_heartbeat WHERE id = 1 FOR UPDATE');
+    return holder;
   };
   const send = async (type: string, object: unknown, moment: Date) => {
     clock.set(moment);
@@ -292,8 +302,12 @@ describe('Renewal windows across an outage of the receiver', () => {
     await other.connect();
     try {
       await other.query('BEGIN');
-      const asDataSource = {
+      // Its beat, in the transaction left open (the library's runs in one of its own).
+      const inOpenTransaction = {
         query: async (sql: string, params: unknown[]) => (await other.query(sql, params)).rows,
+      };
+      const asDataSource = {
+        transaction: (work: (manager: unknown) => unknown) => work(inOpenTransaction),
       } as unknown as DataSource;
       expect(await beat(asDataSource, past(2 * HOUR), GAP_AFTER_MS, new Date(0))).not.toBeNull();
       const sweep = app!.get(ExpiryJob).sweep();
@@ -326,6 +340,70 @@ describe('Renewal windows across an outage of the receiver', () => {
     });
     expect(JSON.parse(cli.stdout)).toMatchObject({ hasAccess: true, status: 'grace' });
   });
+
+  it('an instance whose own Postgres was cut, while another beat throughout, drops the windows it read during the cut once it is over', async () => {
+    const c = 'owner_gap_own_cut';
+    const past = await trialBeatenBeforeEnd(c, 280);
+    const a = app!;
+    const access = a.get(AqueductAccessService);
+    expect(await access.hasAccess(c, 'prod_pro', past(2 * HOUR))).toBe(false);
+    // A loses Postgres; its beats fail, 2 hours by the module's clock.
+    await proxy.stop();
+    clock.set(past(2 * HOUR));
+    await expect(a.get(ReceiverUptime).refresh()).rejects.toThrow();
+    // B reaches Postgres throughout, beats and sweeps: the window closed 75 min after the end.
+    const b = await createTestApp({ ...appOptions(), databaseUrl: db.url });
+    try {
+      await sweepAt(b, clock, past(2 * HOUR));
+      expect(adapterActions(c)).toEqual(['provision', 'deprovision']);
+      // A reaches Postgres again; a check reads the row before A's next beat, with A's outage.
+      await proxy.start(proxy.port);
+      await waitFor(
+        async () => a.get(AccessCache).state().notifications === 'listening',
+        15_000,
+        'A listening again',
+      );
+      expect((await access.check(c, { product: 'prod_pro' })).source).toBe('database');
+      // A's next beat: no gap (B beat all along), and the outage is over: its windows go.
+      await a.get(ReceiverUptime).refresh();
+      expect(await gaps()).not.toContainEqual([past(-5 * MINUTE), expect.anything()]);
+      expect(await access.check(c, { product: 'prod_pro' })).toMatchObject({
+        allowed: false,
+        changesAt: null,
+      });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('while only the heartbeat cannot be written, webhooks are stored and a start is applied; no connection is kept by stuck beats', async () => {
+    clock.set(new Date(Date.now() - DAY));
+    app = await createTestApp({ ...appOptions(), databaseUrl: db.url, extra: { max: 3 } });
+    const holder = await lockHeartbeat();
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(app.get(ReceiverUptime).refresh()).rejects.toThrow(); // Postgres gives up
+      }
+      const c = 'owner_gap_heartbeat_stuck';
+      const start = new Date(Date.now() - HOUR);
+      clock.set(start);
+      await postAccepted(
+        app,
+        envelope('provisioning.start', period(c, { start, graceDays: null }), start),
+        SECRET,
+      );
+      await waitFor(() => adapterActions(c).includes('provision'), 20_000, 'the start applied');
+      const [{ n: waiting }] = await app
+        .get(DataSource)
+        .query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%aqueduct_receiver_heartbeat%' AND pid <> pg_backend_pid()`,
+        );
+      expect(waiting).toBeLessThanOrEqual(1);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }, 60_000);
 
   it('a clock that moves records no gap: neither while an instance stays up, nor across a quick restart', async () => {
     clock.set(new Date(T0.getTime() + 200 * DAY));

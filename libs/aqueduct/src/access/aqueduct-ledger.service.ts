@@ -49,6 +49,8 @@ export { provisioningKey } from './provisioning.key';
 
 /** An evaluation for an event just applied: what it finds pending is news (see `transitionsDue`). */
 const NEWS = true;
+/** A loss held because the receiver's record could not be read is looked at again this soon. */
+const UNCONFIRMED_RECHECK_MS = 60_000;
 
 /**
  * The access ledger's writes. Every change to a customer's access to a product happens under that
@@ -213,8 +215,12 @@ export class AqueductLedger {
     finish?: DeliveryFinish,
   ): Promise<T> {
     // Before the transaction: a stale record is read on a connection of its own, never while
-    // this one holds row locks.
-    const window = await this.uptime.confirmed(this.clock.now());
+    // this one holds row locks. When it cannot be read, the write still goes (a start must not
+    // wait on the heartbeat), holding every loss, and the rows are looked at again soon.
+    const now = this.clock.now();
+    const confirmed = await this.uptime.confirmed(now).catch(() => null);
+    const window = confirmed ?? this.uptime.holdingEveryLoss();
+    const recheckAt = confirmed ? null : new Date(now.getTime() + UNCONFIRMED_RECHECK_MS);
     const evaluated = new Set<string>();
     const handoff = new LedgerHandoff(this.dispatcher);
     let result: T;
@@ -223,7 +229,8 @@ export class AqueductLedger {
         this.dataSource,
         opening,
         async (manager, opened, close) => {
-          const written = await work(manager, { evaluated, handoff, close, window }, opened);
+          const scope = { evaluated, handoff, close, window, recheckAt };
+          const written = await work(manager, scope, opened);
           if (written.transitions.length > 0 || written.pairs?.length === 0) {
             finish?.carry(close);
           }
@@ -286,7 +293,10 @@ export class AqueductLedger {
         row.loss_observed_at,
         news,
       );
-      const nextCheckAt = earliest(evaluation.nextChangeAt, due.settlesAt);
+      // A loss held without a confirmed record is looked at again soon, not at the held deadline.
+      const settles =
+        due.settlesAt && scope.recheckAt ? earliest(due.settlesAt, scope.recheckAt) : due.settlesAt;
+      const nextCheckAt = earliest(evaluation.nextChangeAt, settles);
       due.transitions.forEach((transition, index) => {
         const seq = row.announce_seq + index + 1;
         const listeners = this.listeners.namesFor(transition.type);
@@ -324,6 +334,8 @@ interface LedgerScope {
   handoff: LedgerHandoff;
   /** The renewal windows losses are announced with, confirmed before the transaction began. */
   window: RenewalWindow;
+  /** Without a confirmed record: when to look again at a loss it held (else null). */
+  recheckAt: Date | null;
 }
 
 function latest(a: Date, b: Date | null): Date {

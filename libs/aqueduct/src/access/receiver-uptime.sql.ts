@@ -48,19 +48,28 @@ const READ_SQL = `SELECT h.seen_at, ${SINCE_MS} AS since_ms,
        FROM aqueduct_receiver_gaps) AS gaps
   FROM (SELECT 1) one LEFT JOIN aqueduct_receiver_heartbeat h ON h.id = 1`;
 
+/**
+ * Postgres gives up on a beat that waits this long (a lock held on the heartbeat, a migration):
+ * a stuck beat must not keep a pooled connection, one more every 30 s.
+ */
+const BEAT_STATEMENT_TIMEOUT = '5s';
+
 /** A beat at `now`; the gap it recorded (`[from, until]` in ms), if it found one. */
-export async function beat(
+export function beat(
   dataSource: DataSource,
   now: Date,
   gapAfterMs: number,
   keptSince: Date,
 ): Promise<[number, number] | null> {
-  const [gap]: { from_at: Date; until_at: Date }[] = await dataSource.query(BEAT_SQL, [
-    now,
-    gapAfterMs,
-    keptSince,
-  ]);
-  return gap ? [new Date(gap.from_at).getTime(), new Date(gap.until_at).getTime()] : null;
+  return dataSource.transaction(async (manager) => {
+    await manager.query(`SET LOCAL statement_timeout = '${BEAT_STATEMENT_TIMEOUT}'`);
+    const [gap]: { from_at: Date; until_at: Date }[] = await manager.query(BEAT_SQL, [
+      now,
+      gapAfterMs,
+      keptSince,
+    ]);
+    return gap ? [new Date(gap.from_at).getTime(), new Date(gap.until_at).getTime()] : null;
+  });
 }
 
 /** The record, read without beating. */

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -28,10 +27,24 @@ export const HEARTBEAT_MS = 30_000;
 export const GAP_AFTER_MS = 3 * HEARTBEAT_MS;
 /** How long a gap is kept: past Aqueduct's last attempt after it, it stretches no window. */
 const GAPS_KEPT_MS = AQUEDUCT_ATTEMPTS_MS.at(-1)! + RETRY_SLACK_MS + 24 * 3_600_000;
+/** Every moment a gap: what `holdingEveryLoss` counts. */
+const EVERYTHING_DOWN: readonly number[] = Object.freeze([
+  Number.NEGATIVE_INFINITY,
+  Number.POSITIVE_INFINITY,
+]);
 /** How long shutting down waits for the last beat. */
 const LAST_BEAT_TIMEOUT_MS = 1000;
 /** A view older than this is read again before a loss is announced with it. */
 const FRESH_MS = 2 * HEARTBEAT_MS;
+/** How long a beat (or read) may take before it counts as failed. */
+const BEAT_TIMEOUT_MS = 10_000;
+/** How long `confirmed` waits for the record it must read again. */
+const CONFIRM_TIMEOUT_MS = 5_000;
+/**
+ * A process that only reads and found the receivers silent reads again before announcing a loss,
+ * when its read is older than this: the silence it measured must be the silence now.
+ */
+const RECHECK_SILENCE_MS = 1_000;
 
 /**
  * The receiver's record of when it was down, and the renewal windows it gives (`RenewalWindow`).
@@ -60,12 +73,13 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
   private confirmedAtClock: number | null = null;
   /** The last beat (or read) failed. */
   private broken = false;
-  /**
-   * As of the last read, the newest beat of any receiver (ms, the module's clock), when none had
-   * beaten for longer than a gap: the receivers were silent from then on. Null otherwise.
-   */
-  private silentSince: number | null = null;
+  /** As of the last read, the newest beat of any receiver (ms, the module's clock). */
+  private seenAt: number | null = null;
+  /** How long before the last read, by Postgres's clock, that beat was (ms). */
+  private sinceMs: number | null = null;
   private running: Promise<void> | null = null;
+  /** The statements of the last beat, while Postgres has not answered them (never two at once). */
+  private inFlight: Promise<unknown> | null = null;
   private timer?: NodeJS.Timeout;
   private readonly changeListeners = new Set<() => void>();
 
@@ -124,7 +138,7 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
    * the last beat until now. Null otherwise.
    */
   outage(now = this.clock.now().getTime()): RenewalWindow | null {
-    const since = this.receiving ? this.failingSince(now) : this.silentSince;
+    const since = this.receiving ? this.failingSince(now) : this.silentSince();
     return since === null || since >= now
       ? null
       : new RenewalWindow(this.settleMs, [...this.window.gaps, since, now]);
@@ -135,17 +149,26 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
    * first otherwise; a failure throws, and the caller retries), an outage still going on included.
    */
   async confirmed(now: Date): Promise<RenewalWindow> {
-    if (
-      this.confirmedAt === null ||
-      this.broken ||
-      performance.now() - this.confirmedAt > FRESH_MS
-    ) {
-      await this.refresh();
+    const age = this.confirmedAt === null ? Infinity : performance.now() - this.confirmedAt;
+    const uncertain = !this.receiving && this.silentSince() !== null && age > RECHECK_SILENCE_MS;
+    if (this.broken || age > FRESH_MS || uncertain) {
+      await withTimeout(this.refresh(), CONFIRM_TIMEOUT_MS);
     }
     return this.outage(now.getTime()) ?? this.window;
   }
 
-  /** Calls `listener` whenever the recorded gaps change (the access cache drops its windows). */
+  /**
+   * The renewal windows to announce losses with when the record cannot be read: as if every
+   * Aqueduct attempt had fallen into a gap, so no loss is announced early (gains are never held).
+   */
+  holdingEveryLoss(): RenewalWindow {
+    return new RenewalWindow(this.settleMs, EVERYTHING_DOWN);
+  }
+
+  /**
+   * Calls `listener` whenever the windows change: the recorded gaps do, or an outage ends (the
+   * access cache drops the windows its entries hold).
+   */
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
@@ -160,6 +183,18 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     return this.running;
   }
 
+  /**
+   * On a process that only reads: the newest receiver beat, when none has beaten for longer than a
+   * gap by now (as measured at the last read, plus the time since). Null otherwise.
+   */
+  private silentSince(): number | null {
+    if (this.seenAt === null || this.sinceMs === null || this.confirmedAt === null) {
+      return null;
+    }
+    const silentMs = this.sinceMs + (performance.now() - this.confirmedAt);
+    return silentMs > GAP_AFTER_MS ? this.seenAt : null;
+  }
+
   /** This receiver's last beat, when its beats have failed since for longer than a gap. */
   private failingSince(now: number): number | null {
     const since = this.confirmedAtClock;
@@ -170,10 +205,20 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     const now = this.clock.now();
     const started = performance.now();
     const keptSince = new Date(now.getTime() - GAPS_KEPT_MS);
+    const hadOutage = this.outage(now.getTime()) !== null;
     let record: UptimeRecord;
     try {
+      if (this.inFlight) {
+        throw new Error('the last heartbeat has not returned yet');
+      }
+      const work = this.beatAndRead(now, keptSince);
+      this.inFlight = work;
+      void work.then(
+        () => this.landed(work),
+        () => this.landed(work),
+      );
       // Bounded: in a partition a query can hang for minutes, and the outage must show meanwhile.
-      record = await withTimeout(this.beatAndRead(now, keptSince), HEARTBEAT_MS);
+      record = await withTimeout(work, BEAT_TIMEOUT_MS);
     } catch (error) {
       this.broken = true;
       throw error;
@@ -181,9 +226,20 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     this.broken = false;
     this.confirmedAt = started;
     this.confirmedAtClock = now.getTime();
-    const silent = record.sinceMs !== null && record.sinceMs > GAP_AFTER_MS;
-    this.silentSince = silent ? record.seenAt : null;
-    this.setGaps(record.gaps);
+    this.seenAt = record.seenAt;
+    this.sinceMs = record.sinceMs;
+    // Entries read during an outage hold its windows: once it is over (recorded as a gap or not,
+    // when other instances beat throughout), they are read again.
+    const ended = hadOutage && this.outage(now.getTime()) === null;
+    if (this.setGaps(record.gaps) || ended) {
+      this.changed();
+    }
+  }
+
+  private landed(work: Promise<unknown>): void {
+    if (this.inFlight === work) {
+      this.inFlight = null;
+    }
   }
 
   private async beatAndRead(now: Date, keptSince: Date): Promise<UptimeRecord> {
@@ -201,12 +257,17 @@ export class ReceiverUptime implements OnApplicationBootstrap, BeforeApplication
     return readUptime(this.dataSource);
   }
 
-  private setGaps(gaps: number[]): void {
+  /** Keeps the recorded gaps; whether they changed. */
+  private setGaps(gaps: number[]): boolean {
     const current = this.window.gaps;
     if (gaps.length === current.length && gaps.every((t, i) => t === current[i])) {
-      return;
+      return false;
     }
     this.window = new RenewalWindow(this.settleMs, gaps.length === 0 ? NO_GAPS : gaps);
+    return true;
+  }
+
+  private changed(): void {
     for (const listener of this.changeListeners) {
       listener();
     }
