@@ -13,9 +13,13 @@ export interface ProductAccess {
   /**
    * Where each span with a paid period ends, as `[end, last paid end, next span's start, …]`
    * (`spanEnds`): while Postgres is out of reach for longer than a gap, the windows are worked out
-   * again from them, the outage counted as a gap (`heldThroughOutage`).
+   * again from them, the outage counted as a gap (`heldThroughOutage`). Most customers have one
+   * span and nothing after it: then only its paid end is kept (`paidEnd`), the rest being the
+   * spans' (an entry stays small), and this is left out.
    */
-  ends: readonly number[];
+  ends?: readonly number[];
+  /** The paid end of the one span, when it is all `ends` would say. */
+  paidEnd?: number;
   awaitingPayment: boolean;
   /**
    * The seats by stretch of time, as `[from, until, seats, …]`: the people the provisionings

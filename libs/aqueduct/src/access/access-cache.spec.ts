@@ -103,8 +103,8 @@ describe('AccessCache', () => {
       // A paid period with no grace after it: the renewal window (`settleMs`, 75 min) follows.
       spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
       windows: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
-      // Where the span ends, its paid end, and no span after it: windows during an outage.
-      ends: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T00:00:00Z'), Infinity],
+      // One span and nothing after it: its paid end is all an outage needs.
+      paidEnd: Date.parse('2026-02-01T00:00:00Z'),
       awaitingPayment: false,
       seatSpans: [], // the stored timeline carries no seats (an older row's): `seats` counts
       seats: 1,

@@ -75,7 +75,7 @@ export async function readCustomerAccess(
     access.set(row.productId, {
       spans: kept(toSpans([...timeline, ...pairsOf(windows)])),
       windows: windows.length === 0 ? NONE : kept(windows),
-      ends: ends.length === 0 ? NONE : kept(ends as number[]),
+      ...compactEnds(ends),
       awaitingPayment: row.awaitingPayment,
       seatSpans: seatSpansOf(row.timeline ?? []),
       seats: seatCount(row.orgs),
@@ -83,6 +83,16 @@ export async function readCustomerAccess(
     });
   }
   return access;
+}
+
+/** `ends` as an entry keeps them: one span with nothing after it is only its paid end. */
+function compactEnds(ends: readonly number[]): Pick<ProductAccess, 'ends' | 'paidEnd'> {
+  if (ends.length === 0) {
+    return {};
+  }
+  return ends.length === 3 && ends[2] === Infinity
+    ? { paidEnd: ends[1] }
+    : { ends: kept(ends as number[]) };
 }
 
 /**

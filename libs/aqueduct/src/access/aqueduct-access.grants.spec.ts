@@ -4,7 +4,6 @@ import { grantAt, productsAt } from './aqueduct-access.grants';
 const product = (seats: number, people?: number[]): ProductAccess => ({
   spans: [0, 1000],
   windows: [],
-  ends: [],
   awaitingPayment: false,
   seatSpans: [],
   seats,
