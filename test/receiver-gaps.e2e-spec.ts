@@ -206,6 +206,11 @@ describe('Renewal windows across an outage of the receiver', () => {
       return JSON.parse(cli.stdout);
     };
     expect(await check(after(5 * HOUR))).toMatchObject({ hasAccess: true, status: 'grace' });
+    // `access show` says why: the window after the end, stretched by the gap.
+    const shown = await runCli(['access', 'show', leaving, '--at', after(5 * HOUR).toISOString()], {
+      DATABASE_URL: db.url,
+    });
+    expect(shown.stdout).toMatch(/window \(gap\)\s+<- now/);
     expect(await check(after(8 * HOUR))).toMatchObject({
       hasAccess: false,
       until: after(7 * HOUR + 15 * MINUTE).toISOString(),

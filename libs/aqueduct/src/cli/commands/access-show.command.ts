@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Command } from 'commander';
 import { AqueductAccessService } from '../../access/aqueduct-access.service';
+import { ReceiverUptime } from '../../access/receiver-uptime';
 import type { ProvisioningOrgDto } from '../../events/provisioning.dto';
 import { CliError, ExitCode, output, printable } from '../cli-output';
 import { showText } from './access-show.format';
@@ -30,7 +31,7 @@ export function registerAccessShow(access: Command): void {
       .option('--product <id>', 'only this product'),
   ).action(async (customerId: string, flags: ShowFlags) => {
     const at = flags.at ?? new Date();
-    const { entitlements, provisionings } = await onDatabase(
+    const { entitlements, provisionings, window } = await onDatabase(
       flags,
       (app) => recordedAccess(app, customerId, flags.product, at),
       accessOptionsOf(flags),
@@ -52,7 +53,7 @@ export function registerAccessShow(access: Command): void {
         entitlements: entitlements.map((e) => ({ ...e, orgs: summariseOrgs(e.orgs) })),
         provisionings: provisionings.map((p) => ({ ...p, orgs: summariseOrgs(p.orgs) })),
       },
-      () => showText(customerId, at, entitlements, provisionings),
+      () => showText(customerId, at, entitlements, provisionings, window),
     );
   });
 }
@@ -69,5 +70,6 @@ async function recordedAccess(
   return {
     entitlements: product ? (one ? [one] : []) : await service.getEntitlements(customerId, at),
     provisionings: await service.getProvisionings(customerId, product),
+    window: app.get(ReceiverUptime).known(),
   };
 }

@@ -1,4 +1,6 @@
+import { renewalWindows } from '../../access/access-timeline';
 import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
+import type { RenewalWindow } from '../../access/renewal-window';
 import { printable, table } from '../cli-output';
 import { indent, iso, pairs, yesNo } from './text.format';
 
@@ -8,10 +10,11 @@ export function showText(
   at: Date,
   entitlements: Entitlement[],
   provisionings: Provisioning[],
+  window: RenewalWindow,
 ): string {
   return [
     `customer ${printable(customerId)} at ${iso(at)}`,
-    ...entitlements.flatMap((e) => entitlementLines(e, at)),
+    ...entitlements.flatMap((e) => entitlementLines(e, at, window)),
     '',
     'provisionings',
     indent(provisioningsTable(provisionings), 2),
@@ -19,7 +22,7 @@ export function showText(
 }
 
 /** One product: its status, the ledger's dates and flags, its orgs, and its timeline. */
-function entitlementLines(e: Entitlement, at: Date): string[] {
+function entitlementLines(e: Entitlement, at: Date, window: RenewalWindow): string[] {
   const orgs = e.orgs ?? [];
   const users = orgs.reduce((n, org) => n + (org.users?.length ?? 0), 0);
   const orgNames = orgs.map((org) => printable(org.name)).join(', ');
@@ -38,15 +41,24 @@ function entitlementLines(e: Entitlement, at: Date): string[] {
       ['users', String(users)],
     ]),
     '  timeline',
-    indent(timelineTable(e, at), 4),
+    indent(timelineTable(e, at, window), 4),
   ];
 }
 
-/** The entitlement's spans, the one holding `at` marked. */
-function timelineTable(e: Entitlement, at: Date): string {
+/**
+ * The entitlement's spans and the renewal windows after them (access held for a renewal that may
+ * still arrive; longer than `settleMs` when the receiver's gaps swallowed Aqueduct's retries), the
+ * one holding `at` marked.
+ */
+function timelineTable(e: Entitlement, at: Date, window: RenewalWindow): string {
+  const windows = renewalWindows(e.timeline, window).map((w) => ({
+    ...w,
+    status: w.until.getTime() - w.from.getTime() > window.settleMs ? 'window (gap)' : 'window',
+  }));
+  const rows = [...e.timeline, ...windows].sort((a, b) => a.from.getTime() - b.from.getTime());
   return table(
     ['from', 'until', 'status', ''],
-    e.timeline.map((s) => [
+    rows.map((s) => [
       iso(s.from),
       iso(s.until),
       s.status,
