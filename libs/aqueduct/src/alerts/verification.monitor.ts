@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductAlerts } from './aqueduct-alerts.service';
+import { formatDuration } from '../utils/format-duration';
 import { printable } from '../utils/printable';
 
 /** Why a request was refused, as counted and alerted on. */
@@ -14,13 +16,50 @@ export type UnauthorizedReason =
   | 'stale-timestamp'
   | 'bad-signature'
   | 'error'
-  /** Refused by the host's own global guard, throttler, interceptor or pipe. */
-  | 'host-refused';
+  /** Refused by the host's own middleware, global guard, throttler, interceptor or pipe. */
+  | 'host-refused'
+  /** Refused before it could be verified: over `maxBodyBytes` (413). */
+  | 'too-large'
+  /** Refused before it could be verified: a content coding that cannot be decoded (415). */
+  | 'unsupported'
+  /** Refused before it could be verified: a body that could not be read or decoded (400). */
+  | 'unreadable';
+
+/** What else is known of a refusal, beyond its reason. */
+export interface RefusalSignals {
+  /**
+   * Signed with a configured secret, refused only for its timestamp: every retry of it will be
+   * refused the same way, so the alert opens at once.
+   */
+  authentic?: boolean;
+  /** Refused whatever the sender does on its retries (413, 415): the alert opens at once. */
+  certain?: boolean;
+  /** The raw body, to know the same request when it comes again (a sender retrying it). */
+  body?: Buffer;
+}
+
+/**
+ * How long a refused request is remembered by its body: past Aqueduct's last retry, 43 hours after
+ * its first attempt.
+ */
+const REFUSED_MEMORY_MS = 48 * 3_600_000;
+/**
+ * Most refused bodies remembered per instance, the oldest forgotten first (32-byte digests: about
+ * 400 KB in all). A storm of refusals that pushes a delivery out opens the alert on its own.
+ */
+const REFUSED_MEMORY_SIZE = 4_096;
 
 /** One log line per reason per this long, per instance; the lines in between are counted. */
 const LOG_EVERY_MS = 60_000;
 
 const STANDARD_SIGNATURES: readonly string[] = STANDARD_WEBHOOKS_HEADERS.signature;
+
+/** Refusals the raw-body reader answers, before any verifier: counted by its own metric. */
+const BEFORE_VERIFICATION: ReadonlySet<UnauthorizedReason> = new Set([
+  'too-large',
+  'unsupported',
+  'unreadable',
+]);
 
 /** Header names that tell which scheme a request was signed with (never their values). */
 const SCHEME_MARKERS: { scheme: string; matches: (name: string) => boolean }[] = [
@@ -41,18 +80,32 @@ interface Failure {
   headers: string[];
 }
 
+/** Why the alert opens: a streak, a refusal that will repeat, or a request refused once more. */
+type Trigger =
+  | { kind: 'streak' }
+  | { kind: 'authentic'; detail: string }
+  | { kind: 'certain'; reason: UnauthorizedReason; detail: string }
+  | { kind: 'repeated'; reason: UnauthorizedReason; firstAt: number; now: number };
+
 /**
  * Notices a setup that cannot work in minutes, not after Aqueduct's 43 hours of retries: counts
- * every refusal by reason (metrics, rate-limited logs naming header names only), and when
- * `alerts.verificationFailures` requests fail within `alerts.verificationWindowMs` with no success
- * in between, opens the `verification` alert (health degraded, one mail to `email.alertTo` naming
- * the reason, what the requests carried and what is configured). The next verified request
- * resolves it.
+ * every refusal by reason (metrics, rate-limited logs naming header names only), and opens the
+ * `verification` alert (health degraded, one mail to `email.alertTo` naming the reason, what the
+ * requests carried and what is configured) when
+ * - `alerts.verificationFailures` requests fail within `alerts.verificationWindowMs` with no success
+ *   in between (a busy endpoint);
+ * - the same request is refused again (a quiet endpoint: Aqueduct's retries of one event come 1, 6,
+ *   12 and 24 hours apart, never five in ten minutes);
+ * - a refusal will meet every retry whatever the sender does (signed with our secret but stale; a
+ *   body over the limit).
+ * The next verified request resolves it.
  */
 @Injectable()
 export class VerificationMonitor {
   private readonly logger = new Logger('AqueductWebhook');
   private failures: Failure[] = [];
+  /** SHA-256 of each refused body (base64) and when it was first refused, oldest first. */
+  private readonly refusedBodies = new Map<string, number>();
   private readonly logged = new Map<UnauthorizedReason, { at: number; suppressed: number }>();
   private raising?: Promise<unknown>;
 
@@ -68,42 +121,38 @@ export class VerificationMonitor {
   }
 
   /**
-   * Counts a refusal. An `authentic` one (signed with a configured secret, refused only for its
-   * timestamp) opens the alert at once: every retry of it will be refused the same way.
+   * Counts a refusal, and opens the alert when it says the endpoint is on its way to being
+   * disabled. A refusal before verification (413, 415, 400) is counted by the caller's metric.
    */
   failure(
     reason: UnauthorizedReason,
     detail: string,
     headerNames: string[],
-    authentic = false,
+    signals: RefusalSignals = {},
     now = Date.now(),
   ) {
-    this.metrics.webhookUnauthorized(reason);
+    if (!BEFORE_VERIFICATION.has(reason)) {
+      this.metrics.webhookUnauthorized(reason);
+    }
     const hint =
       reason === 'other-scheme'
         ? ` (it looks signed with ${this.otherSchemes(headerNames).join(' or ')}, not ${this.options.verification.scheme}: set verification.scheme accordingly)`
         : '';
     this.log(reason, `${detail}${hint}`, headerNames, now);
-    const { verificationFailures } = this.options.alerts;
     this.failures = this.current(now);
     this.failures.push({ at: now, reason, headers: headerNames });
-    if (
-      (authentic || this.failures.length >= verificationFailures) &&
-      !this.alerts.isOpen('verification') &&
-      !this.raising
-    ) {
-      const [summary, details] = authentic ? this.describeAuthentic(detail) : this.describe();
-      const seenSince = new Date(this.failures[0].at);
-      this.raising = this.alerts
-        .raise('verification', summary, details, seenSince)
-        .then((opened) => {
-          // Resolved by another instance after these refusals began: they are of the last incident.
-          if (!opened && !this.alerts.isOpen('verification')) {
-            this.failures = this.current();
-          }
-        })
-        .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`))
-        .finally(() => (this.raising = undefined));
+    const firstAt = this.firstRefusedAt(signals.body, now);
+    const trigger: Trigger | undefined = signals.authentic
+      ? { kind: 'authentic', detail }
+      : signals.certain
+        ? { kind: 'certain', reason, detail }
+        : firstAt !== undefined
+          ? { kind: 'repeated', reason, firstAt, now }
+          : this.failures.length >= this.options.alerts.verificationFailures
+            ? { kind: 'streak' }
+            : undefined;
+    if (trigger && !this.alerts.isOpen('verification') && !this.raising) {
+      this.raise(trigger, new Date(Math.min(this.failures[0].at, firstAt ?? now)));
     }
   }
 
@@ -137,51 +186,125 @@ export class VerificationMonitor {
     return this.failures.filter((f) => f.at > since);
   }
 
-  private describe(): [string, Record<string, unknown>] {
-    const byReason = this.recent();
-    const main = (Object.entries(byReason).sort((a, b) => b[1] - a[1])[0]?.[0] ??
-      'bad-signature') as UnauthorizedReason;
-    const seen = [...new Set(this.failures.flatMap((f) => f.headers))].sort();
-    const configured = this.expected();
-    const others = this.otherSchemes(seen);
-    const hint =
-      main === 'other-scheme' || (main === 'missing' && others.length > 0)
-        ? `the requests look signed with ${others.join(' or ')}: set verification.scheme accordingly`
-        : main === 'bad-signature'
-          ? 'no configured secret matches: is AQUEDUCT_WEBHOOK_SECRET the secret registered with Aqueduct?'
-          : main === 'stale-timestamp'
-            ? "the signed timestamps are outside the tolerance: check this server's clock"
-            : main === 'missing'
-              ? `the requests carry none of ${configured.headers.join(', ')}`
-              : main === 'host-refused'
-                ? "the app's own global guard, throttler, interceptor or pipe refuses them before the module sees them: exempt the webhook route (isAqueductWebhookRoute)"
-                : 'the requests carry credentials this module cannot read';
-    const minutes = Math.round(this.options.alerts.verificationWindowMs / 60_000);
-    const summary =
-      `${this.failures.length} webhook requests failed verification within ${minutes} min, none ` +
-      `verified since the first of them (mostly ${main}); Aqueduct disables the endpoint after ` +
-      `its retries: ${hint}`;
-    return [
-      summary,
-      {
-        byReason,
-        headersSeen: seen,
-        configured,
-        windowMs: this.options.alerts.verificationWindowMs,
-      },
-    ];
+  private raise(trigger: Trigger, seenSince: Date): void {
+    const [summary, details] = this.describe(trigger);
+    this.raising = this.alerts
+      .raise('verification', summary, details, seenSince)
+      .then((opened) => {
+        // Resolved by another instance after these refusals began: they are of the last incident.
+        if (!opened && !this.alerts.isOpen('verification')) {
+          this.failures = this.current();
+        }
+      })
+      .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`))
+      .finally(() => (this.raising = undefined));
   }
 
-  /** The alert for a request signed with our secret and refused for its timestamp. */
-  private describeAuthentic(detail: string): [string, Record<string, unknown>] {
-    const summary =
-      `A webhook request signed with a configured secret was refused for its timestamp (${detail}). ` +
-      "Either this server's clock is off (check it), or the sender keeps a delivery's first " +
-      'timestamp on its retries, and every retry will be refused until Aqueduct disables the ' +
-      'endpoint: raise verification.toleranceSeconds to cover its retries (172800 covers its ' +
-      '43 hours; a replay is still a duplicate, deduplicated on its delivery id), or a replay ' +
-      'of a captured delivery is being attempted.';
-    return [summary, { byReason: this.recent(), authentic: true, configured: this.expected() }];
+  /**
+   * When the same body was first refused, if it was within the memory (a sender retrying it);
+   * otherwise remembers it now. An empty body is no one's delivery.
+   */
+  private firstRefusedAt(body: Buffer | undefined, now: number): number | undefined {
+    if (!body || body.length === 0) {
+      return undefined;
+    }
+    const key = createHash('sha256').update(body).digest('base64');
+    const first = this.refusedBodies.get(key);
+    if (first !== undefined && now - first <= REFUSED_MEMORY_MS) {
+      return first;
+    }
+    this.refusedBodies.delete(key);
+    this.refusedBodies.set(key, now);
+    if (this.refusedBodies.size > REFUSED_MEMORY_SIZE) {
+      this.refusedBodies.delete(this.refusedBodies.keys().next().value as string);
+    }
+    return undefined;
+  }
+
+  private describe(trigger: Trigger): [string, Record<string, unknown>] {
+    const byReason = this.recent();
+    const configured = this.expected();
+    switch (trigger.kind) {
+      case 'authentic':
+        return [
+          `A webhook request signed with a configured secret was refused for its timestamp (${trigger.detail}). ` +
+            "Either this server's clock is off (check it), or the sender keeps a delivery's first " +
+            'timestamp on its retries, and every retry will be refused until Aqueduct disables the ' +
+            'endpoint: raise verification.toleranceSeconds to cover its retries (172800 covers its ' +
+            '43 hours; a replay is still a duplicate, deduplicated on its delivery id), or a replay ' +
+            'of a captured delivery is being attempted.',
+          { byReason, authentic: true, configured },
+        ];
+      case 'certain':
+        return [
+          `A webhook request was refused before it could be verified (${trigger.reason}: ${trigger.detail}). ` +
+            'If Aqueduct sent it, every retry gets the same answer and Aqueduct then disables ' +
+            `the endpoint: ${this.hint(trigger.reason)}`,
+          { byReason, configured },
+        ];
+      case 'repeated': {
+        return [
+          `The same webhook request was refused again (${trigger.reason}), ` +
+            `${formatDuration(trigger.now - trigger.firstAt)} after it was first refused: its ` +
+            'sender is retrying it, and Aqueduct disables the endpoint ' +
+            `after its last retry (1, 6, 12 and 24 hours apart): ${this.hint(trigger.reason)}`,
+          {
+            byReason,
+            headersSeen: this.headersSeen(),
+            configured,
+            firstRefusedAt: new Date(trigger.firstAt),
+          },
+        ];
+      }
+      case 'streak': {
+        const main = (Object.entries(byReason).sort((a, b) => b[1] - a[1])[0]?.[0] ??
+          'bad-signature') as UnauthorizedReason;
+        const minutes = Math.round(this.options.alerts.verificationWindowMs / 60_000);
+        return [
+          `${this.failures.length} webhook requests failed verification within ${minutes} min, none ` +
+            `verified since the first of them (mostly ${main}); Aqueduct disables the endpoint after ` +
+            `its retries: ${this.hint(main)}`,
+          {
+            byReason,
+            headersSeen: this.headersSeen(),
+            configured,
+            windowMs: this.options.alerts.verificationWindowMs,
+          },
+        ];
+      }
+    }
+  }
+
+  /** Header names the current refusals carried (never their values). */
+  private headersSeen(): string[] {
+    return [...new Set(this.failures.flatMap((f) => f.headers))].sort();
+  }
+
+  /** What to change for refusals that are mostly `main`. */
+  private hint(main: UnauthorizedReason): string {
+    const others = this.otherSchemes(this.headersSeen());
+    switch (main) {
+      case 'other-scheme':
+        return `the requests look signed with ${others.join(' or ')}: set verification.scheme accordingly`;
+      case 'missing':
+        return others.length > 0
+          ? `the requests look signed with ${others.join(' or ')}: set verification.scheme accordingly`
+          : `the requests carry none of ${this.expected().headers.join(', ')}`;
+      case 'bad-signature':
+        return 'no configured secret matches: is AQUEDUCT_WEBHOOK_SECRET the secret registered with Aqueduct?';
+      case 'stale-timestamp':
+        return "the signed timestamps are outside the tolerance: check this server's clock";
+      case 'host-refused':
+        return "the app's own middleware, global guard, throttler, interceptor or pipe refuses them before the module sees them: exempt the webhook route (isAqueductWebhookRoute)";
+      case 'too-large':
+        return 'raise the maxBodyBytes option';
+      case 'unsupported':
+        return 'have the proxy in front of this app decode the body';
+      case 'unreadable':
+        return 'the bodies are cut short or not what their Content-Encoding says: look at the proxy in front of this app';
+      default:
+        return 'the requests carry credentials this module cannot read';
+    }
   }
 
   /** The configured scheme and the headers it reads. */
@@ -217,6 +340,9 @@ export class VerificationMonitor {
   }
 
   private log(reason: UnauthorizedReason, detail: string, headerNames: string[], now: number) {
+    if (BEFORE_VERIFICATION.has(reason)) {
+      return; // the reader logs its refusals, naming the fix
+    }
     const last = this.logged.get(reason);
     if (last && now - last.at < LOG_EVERY_MS) {
       last.suppressed++;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
+import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
@@ -12,7 +13,11 @@ import {
   type RequestWithRawBody,
 } from './raw-body.reader';
 import type { ServedRouteHandle } from './served-route.provider';
+import { isRefusalNoted, noteRefusal } from './webhook.own-answers';
 import { WEBHOOK_ROUTE } from './webhook-route.provider';
+
+/** Status codes from which an answer is a failed delivery to Aqueduct (it retries 3xx, 4xx, 5xx). */
+const FAILED_DELIVERY = 300;
 
 /** Names of the body parsers Express and Nest install. */
 const BODY_PARSERS = new Set(['jsonParser', 'urlencodedParser', 'rawParser', 'textParser']);
@@ -42,6 +47,10 @@ interface RouterLayer {
  * name (`consumer.apply(express.json())`, a wrapper choosing a parser per route), and a body read
  * before the reader could never be verified. And once more just before the parsers, for a request
  * whose path a host middleware rewrote in between (the second reads only what the first did not).
+ *
+ * Being first, it also sees every answer the webhook gets: one that is not 2xx, that neither the
+ * reader nor the route answered, came from the host's own middleware in front of the route (a
+ * rate limiter, an auth or HTTPS-redirect middleware) and counts as a refusal like any other.
  */
 @Injectable()
 export class RawBodyInstaller implements OnModuleInit {
@@ -51,6 +60,7 @@ export class RawBodyInstaller implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: AqueductMetrics,
+    private readonly monitor: VerificationMonitor,
     @Inject(AQUEDUCT_OPTIONS) private readonly options: ResolvedAqueductOptions,
     @Inject(WEBHOOK_ROUTE) private readonly route: ServedRouteHandle | null,
   ) {}
@@ -70,8 +80,8 @@ export class RawBodyInstaller implements OnModuleInit {
     if (routes.length === 0) {
       throw new Error(webhookRouteNotFound(this.options.path));
     }
-    const reader = createRawBodyReader(this.options.maxBodyBytes, (refusal) =>
-      this.refused(refusal),
+    const reader = createRawBodyReader(this.options.maxBodyBytes, (refusal, req) =>
+      this.refused(refusal, req),
     );
     const readWebhookBody = (req: RequestWithRawBody, res: Response, next: NextFunction) => {
       if (
@@ -80,6 +90,7 @@ export class RawBodyInstaller implements OnModuleInit {
         !req._body &&
         routes.some((route) => route.match(req.path))
       ) {
+        res.once('finish', () => this.answered(req, res));
         return reader(req, res, next);
       }
       next();
@@ -104,8 +115,13 @@ export class RawBodyInstaller implements OnModuleInit {
    * that names the fix, since Aqueduct gets the same answer on every retry and then disables
    * the endpoint. Nothing from the request but its size or media type is logged.
    */
-  private refused(refusal: BodyRefusal): void {
+  private refused(refusal: BodyRefusal, req: RequestWithRawBody): void {
+    noteRefusal(req);
     this.metrics.webhook('other', refusal.outcome, refusal.seconds);
+    // A size or a coding refuses every retry alike; an unreadable body may be one bad transfer.
+    this.monitor.failure(refusal.outcome, refusal.reason, Object.keys(req.headers), {
+      certain: refusal.status !== 400,
+    });
     const now = Date.now();
     const last = this.logged.get(refusal.fix);
     if (last && now - last.at < LOG_EVERY_MS) {
@@ -117,6 +133,21 @@ export class RawBodyInstaller implements OnModuleInit {
     this.logger.warn(
       `Refused a webhook request with ${refusal.status}: ${refusal.reason}${more}. If Aqueduct sent ` +
         `it, every retry gets the same answer and Aqueduct then disables the endpoint: ${refusal.fix}`,
+    );
+  }
+
+  /** A webhook answered: a failure that the module neither answered nor counted was the host's. */
+  private answered(req: RequestWithRawBody, res: Response): void {
+    if (res.statusCode < FAILED_DELIVERY || isRefusalNoted(req)) {
+      return;
+    }
+    this.monitor.failure(
+      'host-refused',
+      `answered ${res.statusCode} by the app itself before the module saw the request: a ` +
+        'middleware in front of the webhook route; exempt the route (isAqueductWebhookRoute, see ' +
+        'the README)',
+      Object.keys(req.headers),
+      { body: req[RAW_BODY] },
     );
   }
 }

@@ -31,8 +31,8 @@ const DECODERS: Readonly<Record<string, () => Transform>> = {
 
 /** A request the reader refused before it could be verified, for the log and the metrics. */
 export interface BodyRefusal {
-  status: 413 | 415;
-  outcome: 'too-large' | 'unsupported';
+  status: 400 | 413 | 415;
+  outcome: 'too-large' | 'unsupported' | 'unreadable';
   /** What was refused: a size or an encoding (never the body or a header's secret). */
   reason: string;
   /** What the operator changes if the sender was Aqueduct. */
@@ -48,25 +48,42 @@ export interface BodyRefusal {
  * disabled, and the signature, not the header, says whether it is genuine (bytes that are not
  * JSON are then quarantined, kept). A gzip, deflate or br body is decoded; only a coding that
  * cannot be decoded is refused (415). Marks the body as read so that the app's own body parsers
- * (which Nest installs globally) skip it. `refused` hears of every 413 and 415.
+ * (which Nest installs globally) skip it. `refused` hears of every refusal (400, 413, 415).
  */
-export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: BodyRefusal) => void) {
+export function createRawBodyReader(
+  maxBodyBytes: number,
+  refused: (refusal: BodyRefusal, req: RequestWithRawBody) => void,
+) {
   const seconds = (req: RequestWithRawBody) =>
     Number(process.hrtime.bigint() - (req[ARRIVED_AT] ?? process.hrtime.bigint())) / 1e9;
   const unsupported = (req: RequestWithRawBody, res: Response, reason: string, fix: string) => {
     reply(res, 415, 'Unsupported Media Type', reason);
-    refused({ status: 415, outcome: 'unsupported', reason, fix, seconds: seconds(req) });
+    refused({ status: 415, outcome: 'unsupported', reason, fix, seconds: seconds(req) }, req);
   };
   const tooBig = (req: RequestWithRawBody, res: Response, size: string) => {
     tooLarge(req, res, maxBodyBytes);
-    refused({
-      status: 413,
-      outcome: 'too-large',
-      reason: `a body of ${size} over maxBodyBytes (${maxBodyBytes})`,
-      fix: 'raise the maxBodyBytes option',
-      seconds: seconds(req),
-    });
+    refused(
+      {
+        status: 413,
+        outcome: 'too-large',
+        reason: `a body of ${size} over maxBodyBytes (${maxBodyBytes})`,
+        fix: 'raise the maxBodyBytes option',
+        seconds: seconds(req),
+      },
+      req,
+    );
   };
+  const unreadable = (req: RequestWithRawBody, reason: string) =>
+    refused(
+      {
+        status: 400,
+        outcome: 'unreadable',
+        reason,
+        fix: 'look at the proxy in front of this app (a body cut short, or re-encoded)',
+        seconds: seconds(req),
+      },
+      req,
+    );
   return function aqueductRawBody(
     req: RequestWithRawBody,
     res: Response,
@@ -111,11 +128,12 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
         if (decoding && !error.type && !req.socket?.destroyed) {
           // zlib's own error: the bytes are not what the coding says, the sender's fault. The rest
           // of the body is read out, or the connection would hang (a sender keeping it alive).
-          return refuseUnread(req, res, maxBodyBytes, {
+          refuseUnread(req, res, maxBodyBytes, {
             statusCode: 400,
             error: 'Bad Request',
             message: `request body could not be decoded as ${encoding}`,
           });
+          return unreadable(req, `a body that is not valid ${encoding}`);
         }
         // A request whose socket is gone has no one to answer; any other (a body already read by
         // something in front of the reader, a sender that stopped mid-body) gets an answer now
@@ -127,6 +145,7 @@ export function createRawBodyReader(maxBodyBytes: number, refused: (refusal: Bod
             'Bad Request',
             'request body could not be read',
           );
+          unreadable(req, 'a body that could not be read (cut short, or read before the module)');
         }
       },
     );

@@ -70,10 +70,13 @@ export class AqueductSignatureGuard implements CanActivate {
       this.logger.error(
         printable(`Webhook verifier failed: ${(error as Error)?.message ?? String(error)}`),
       );
-      this.monitor.failure('error', 'the verifier threw', names);
+      this.monitor.failure('error', 'the verifier threw', names, { body: request[RAW_BODY] });
       return;
     }
     const reason = this.monitor.classify(error.kind, names);
-    this.monitor.failure(reason, error.reason, names, error.authentic);
+    this.monitor.failure(reason, error.reason, names, {
+      authentic: error.authentic,
+      body: request[RAW_BODY],
+    });
   }
 }

@@ -3,7 +3,8 @@ import type { Request, Response } from 'express';
 import { RETRY_AFTER_SECONDS } from '../aqueduct.constants';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductExceptionFilter } from './aqueduct-exception.filter';
-import { isOwnAnswer } from './webhook.own-answers';
+import { RAW_BODY, type RequestWithRawBody } from './raw-body.reader';
+import { isOwnAnswer, noteRefusal } from './webhook.own-answers';
 
 /**
  * Scoped to the webhook controller, so a host's global filters cannot reshape what Aqueduct
@@ -19,6 +20,7 @@ export class WebhookExceptionFilter extends AqueductExceptionFilter {
   }
 
   protected answer(exception: unknown, request: Request, response: Response): void {
+    noteRefusal(request);
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const body = exception.getResponse();
@@ -42,7 +44,11 @@ export class WebhookExceptionFilter extends AqueductExceptionFilter {
     });
   }
 
-  private noticeHostRefusal(exception: unknown, statusCode: number, request: Request): void {
+  private noticeHostRefusal(
+    exception: unknown,
+    statusCode: number,
+    request: RequestWithRawBody,
+  ): void {
     if (isOwnAnswer(exception) || statusCode < 300) {
       return;
     }
@@ -53,6 +59,7 @@ export class WebhookExceptionFilter extends AqueductExceptionFilter {
         'global guard, throttler, interceptor or pipe; exempt the webhook route ' +
         '(isAqueductWebhookRoute, see the README)',
       Object.keys(request.headers),
+      { body: request[RAW_BODY] },
     );
   }
 }

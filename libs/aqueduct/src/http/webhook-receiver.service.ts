@@ -141,7 +141,21 @@ export class WebhookReceiver {
    * after their lease.
    */
   private storedLate(record: InboxRecord, parsed: ParsedEvent, result: InboxResult): void {
-    if (result.duplicate || result.status !== 'accepted') {
+    if (result.duplicate) {
+      return;
+    }
+    if (result.status === 'quarantined') {
+      // Its retry will be a duplicate, which says nothing: the alert is raised now or never.
+      reportQuarantined(
+        this.alerts,
+        this.logger,
+        result,
+        parsed.type,
+        this.errorsOf(result, parsed),
+      );
+      return;
+    }
+    if (result.status !== 'accepted') {
       return;
     }
     this.logger.warn(
@@ -158,12 +172,17 @@ export class WebhookReceiver {
    * answer `invalidEvents` asks for.
    */
   private quarantined(result: InboxResult, parsed: ParsedEvent): WebhookAck {
-    const errors = result.errors ?? (parsed.valid ? [] : parsed.errors);
+    const errors = this.errorsOf(result, parsed);
     reportQuarantined(this.alerts, this.logger, result, parsed.type, errors);
     if (this.options.invalidEvents === 'reject') {
       throw quarantinedRejection(result, errors);
     }
     return quarantinedAck(result, errors);
+  }
+
+  /** Why a stored event was quarantined: the store's reasons, else the parser's. */
+  private errorsOf(result: InboxResult, parsed: ParsedEvent): string[] {
+    return result.errors ?? (parsed.valid ? [] : parsed.errors);
   }
 
   /** Runs the listeners of a new event in this instance when its deliveries were leased to it. */

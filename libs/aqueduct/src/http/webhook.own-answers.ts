@@ -14,3 +14,16 @@ export function ownAnswer<T extends object>(exception: T): T {
 export function isOwnAnswer(exception: unknown): boolean {
   return typeof exception === 'object' && exception !== null && OWN.has(exception);
 }
+
+/** Webhook requests whose refusal the module answered or counted already. */
+const NOTED = new WeakSet<object>();
+
+/** Marks a webhook request whose refusal is answered or counted: nothing else counts it again. */
+export function noteRefusal(request: object): void {
+  NOTED.add(request);
+}
+
+/** Whether a refusal of this request was answered or counted by the module. */
+export function isRefusalNoted(request: object): boolean {
+  return NOTED.has(request);
+}

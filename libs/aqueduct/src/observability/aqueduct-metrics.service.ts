@@ -13,7 +13,8 @@ export type ReceiveOutcome =
   | 'unauthorized'
   | 'unavailable'
   | 'too-large'
-  | 'unsupported';
+  | 'unsupported'
+  | 'unreadable';
 
 /**
  * Types counted under their own name; any other is counted as `other`, so that a sender cannot

@@ -214,5 +214,10 @@ describe('HmacVerifier', () => {
     it.each(['soon', '-1', `${NOW}.5`])('rejects the timestamp %p', (ts) => {
       expect(reasonOf(() => verify(options, signed(ts)))).toMatch(/not a Unix time/);
     });
+
+    it('verifies a timestamp in milliseconds or ISO 8601, signed as sent', () => {
+      expect(verify(options, signed(String(NOW * 1000)))).toBeDefined();
+      expect(verify(options, signed(new Date(NOW * 1000).toISOString()))).toBeDefined();
+    });
   });
 });

@@ -62,13 +62,36 @@ describe('checkTimestamp', () => {
     expect(() => checkTimestamp(String(NOW_S + 1), 0, now)).toThrow(/0s tolerance/);
   });
 
-  it.each(['', 'abc', '-1', '1.5', '1e9', ' 1700000000', '0x1F', '1234567890123', '+1700000000'])(
-    'rejects %p as not a Unix time in seconds',
-    (value) => {
-      expect(() => checkTimestamp(value, 1e12, now)).toThrow(WebhookVerificationError);
-      expect(() => checkTimestamp(value, 1e12, now)).toThrow('not a Unix time in seconds');
-    },
-  );
+  it.each([
+    '',
+    'abc',
+    '-1',
+    '1.5',
+    '1e9',
+    ' 1700000000',
+    '0x1F',
+    '12345678901234',
+    '+1700000000',
+    '2026-12-02',
+    '2026-12-02T10:00:00',
+    'Wed, 02 Dec 2026 10:00:00 GMT',
+  ])('rejects %p as no timestamp it knows', (value) => {
+    expect(() => checkTimestamp(value, 1e12, now)).toThrow(WebhookVerificationError);
+    expect(() => checkTimestamp(value, 1e12, now)).toThrow(
+      'not a Unix time (seconds or milliseconds) nor an ISO 8601 time',
+    );
+  });
+
+  it('reads Unix milliseconds and ISO 8601 with a zone too (the sender signs them as sent)', () => {
+    expect(checkTimestamp(String(now), 300, now).getTime()).toBe(now);
+    const iso = new Date(now).toISOString();
+    expect(checkTimestamp(iso, 300, now).getTime()).toBe(now);
+    expect(checkTimestamp(iso.replace('Z', '+00:00'), 300, now).getTime()).toBe(now);
+    expect(() => checkTimestamp(String(now - 301_000), 300, now)).toThrow(/301s away/);
+    expect(() => checkTimestamp(new Date(now + 400_000).toISOString(), 300, now)).toThrow(
+      /400s away/,
+    );
+  });
 });
 
 describe('readHeader', () => {

@@ -42,7 +42,12 @@ export function anyMatch(candidates: readonly Buffer[], expected: readonly Buffe
   return matched;
 }
 
+/** A signed timestamp in Unix seconds (Standard Webhooks' form), ... */
 const UNIX_SECONDS = /^\d{1,12}$/;
+/** ... in Unix milliseconds ... */
+const UNIX_MILLISECONDS = /^\d{13}$/;
+/** ... or an ISO 8601 date-time with its zone: Aqueduct's format is not documented. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /**
  * Verifies a signed request whose signature covers a timestamp: `signatureMatches` decides, then
@@ -85,21 +90,30 @@ export function checkSignedAt(
   return signedAt!;
 }
 
-/** Parses a Unix-seconds timestamp header and checks it lies within `toleranceSeconds` of `now`. */
+/**
+ * Parses a signed timestamp header (Unix seconds, Unix milliseconds or ISO 8601: the signature
+ * covers it as sent, whatever its form) and checks it lies within `toleranceSeconds` of `now`.
+ */
 export function checkTimestamp(value: string, toleranceSeconds: number, now = Date.now()): Date {
-  if (!UNIX_SECONDS.test(value)) {
+  const at = UNIX_SECONDS.test(value)
+    ? Number(value) * 1000
+    : UNIX_MILLISECONDS.test(value)
+      ? Number(value)
+      : ISO_8601.test(value)
+        ? Date.parse(value)
+        : NaN;
+  if (!Number.isFinite(at)) {
     throw new WebhookVerificationError(
-      'timestamp header is not a Unix time in seconds',
+      'timestamp header is not a Unix time (seconds or milliseconds) nor an ISO 8601 time',
       'malformed',
     );
   }
-  const seconds = Number(value);
-  const skew = Math.abs(Math.floor(now / 1000) - seconds);
+  const skew = Math.abs(Math.floor(now / 1000) - Math.floor(at / 1000));
   if (skew > toleranceSeconds) {
     throw new WebhookVerificationError(
       `timestamp is ${skew}s away from now, more than the ${toleranceSeconds}s tolerance`,
       'stale-timestamp',
     );
   }
-  return new Date(seconds * 1000);
+  return new Date(at);
 }

@@ -16,17 +16,6 @@ export function timeOf(value: Date | string | null | undefined): SafeHtml | stri
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')} UTC</time>`;
 }
 
-/** `840 ms`, `12.3 s`, `4 min`, `3 h`: how long something took or waited. */
-export function formatDuration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms)) {
-    return '—';
-  }
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
-}
-
 export function between(start: Date | string | null, end: Date | string | null): number | null {
   return start && end ? new Date(end).getTime() - new Date(start).getTime() : null;
 }

@@ -2,7 +2,8 @@ import { type DeliveryAttempt, isAttemptRun } from '../../storage/delivery-attem
 import type { StoredDelivery, StoredEvent } from '../../storage/aqueduct-storage.types';
 import { CSRF_FIELD } from '../console.constants';
 import { html, type SafeHtml } from '../console-html';
-import { badge, between, formatDuration, timeOf } from './console-format';
+import { formatDuration } from '../../utils/format-duration';
+import { badge, between, timeOf } from './console-format';
 import type { PageContext } from './layout.page';
 
 export type EventDetail = StoredEvent & { deliveries: StoredDelivery[]; rawBody: string | null };

@@ -1,7 +1,7 @@
 import type { BacklogCounts } from '../../storage/aqueduct-storage.types';
 import { html, type SafeHtml, trusted } from '../console-html';
 import type { ConsoleLinks } from '../console-routes';
-import { formatDuration } from './console-format';
+import { formatDuration } from '../../utils/format-duration';
 import { CONSOLE_CSS } from './console.styles';
 
 /** What every page is rendered with. */
