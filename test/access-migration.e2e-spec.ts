@@ -6,9 +6,11 @@ import {
   type ProvisioningGrant,
   aqueductMigrations,
 } from 'nestjs-aqueduct';
+import { provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { postAccepted } from './support/post';
 import { deliveriesSettled } from './support/subscription';
 import { DAY } from './support/test-clock';
 
@@ -196,5 +198,62 @@ describe('Migration: the 0.1 ledger carried over to provisionings and access', (
       );
     expect(events).toEqual([{ type: 'access.expired', customer: 'owner_due' }]);
     expect((await app.get(ExpiryJob).sweep()).evaluated).toBe(0);
+  });
+});
+
+/**
+ * 0.7's payments, one per invoice id, carried over by KeyAqueductInvoicePaymentsByCustomer: they
+ * named no customer, so each still pays every provisioning of its invoice id.
+ */
+describe('Migration: payments recorded before they were kept per customer', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const old = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: aqueductMigrations.slice(0, -1),
+    });
+    await old.initialize();
+    await old.runMigrations();
+    await old.query(
+      `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at) VALUES ('inv_07', $1)`,
+      [new Date(Date.now() - DAY)],
+    );
+    await old.destroy();
+    app = await createTestApp({
+      databaseUrl: db.url,
+      aqueduct: {
+        secrets: ['migration-secret'],
+        access: { requirePayment: true },
+        expiry: { enabled: false },
+        dispatch: { pollIntervalMs: 50 },
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('keeps each as a payment naming no customer: every provisioning of its invoice is paid', async () => {
+    for (const customerId of ['owner_paid_07_a', 'owner_paid_07_b']) {
+      await postAccepted(
+        app,
+        provisioningStartEvent({ customerId, invoiceId: 'inv_07' }),
+        'migration-secret',
+      );
+    }
+    await deliveriesSettled(app);
+    const access = app.get(AqueductAccessService);
+    expect(await access.hasAccess('owner_paid_07_a', 'prod_pro')).toBe(true);
+    expect(await access.hasAccess('owner_paid_07_b', 'prod_pro')).toBe(true);
+    expect(
+      await app
+        .get(DataSource)
+        .query(`SELECT invoice_id, customer_id FROM aqueduct_invoice_payments`),
+    ).toEqual([{ invoice_id: 'inv_07', customer_id: '' }]);
   });
 });

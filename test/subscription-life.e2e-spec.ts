@@ -581,6 +581,36 @@ describe('Access after payment (access.requirePayment)', () => {
     });
   });
 
+  it('an invoice id two customers share: a payment naming its customer pays only that customer', async () => {
+    const [a, b] = ['owner_pay_share_a', 'owner_pay_share_b'];
+    await started(period(a, { start: at(0), invoiceId: 'INV-0001' }), at(0));
+    await started(period(b, { start: at(0), invoiceId: 'INV-0001' }), at(0));
+    clock.set(at(1));
+    await send('invoice.paid', { id: 'INV-0001', customerId: a, status: 'paid' }, at(1));
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(a, 'prod_pro', at(2))).toBe(true);
+    expect(await access.hasAccess(b, 'prod_pro', at(2))).toBe(false);
+    expect(actions(b)).toEqual([]);
+    const [unpaid] = await access.getProvisionings(b);
+    expect(unpaid.paidAt).toBeNull();
+    // B's own payment of its invoice.
+    clock.set(at(3));
+    await send('invoice.paid', { id: 'INV-0001', customerId: b, status: 'paid' }, at(3));
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(b, 'prod_pro', at(3))).toBe(true);
+    expect((await access.getProvisionings(b))[0].paidAt).toEqual(at(3));
+    expect((await access.getProvisionings(a))[0].paidAt).toEqual(at(1));
+  });
+
+  it('a payment that names no customer pays every provisioning of its invoice id, as before', async () => {
+    const [a, b] = ['owner_pay_anon_a', 'owner_pay_anon_b'];
+    await started(period(a, { start: at(0), invoiceId: 'INV-0002' }), at(0));
+    await started(period(b, { start: at(0), invoiceId: 'INV-0002' }), at(0));
+    await paid('INV-0002', at(1));
+    expect(await access.hasAccess(a, 'prod_pro', at(1))).toBe(true);
+    expect(await access.hasAccess(b, 'prod_pro', at(1))).toBe(true);
+  });
+
   it('a provisioning without an invoice has nothing to wait for', async () => {
     const c = 'owner_pay_none';
     await started(period(c, { start: at(0), invoiceId: null }), at(0));

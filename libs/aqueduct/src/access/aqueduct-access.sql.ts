@@ -1,3 +1,5 @@
+import { joinPayment } from './aqueduct-ledger.queries';
+
 /**
  * An access row's orgs as checks count them: as last evaluated, or, while a loss is not announced
  * yet (a renewal window: see `withRenewalWindow`), those the adapter still has provisioned.
@@ -26,6 +28,6 @@ export const ENTITLEMENTS_SQL = `SELECT ${ACCESS_COLUMNS} FROM aqueduct_access W
 
 /** The provisionings of a customer (`$1`), of one product (`$2`) unless it is null, with payments. */
 export const CUSTOMER_PROVISIONINGS_SQL = `SELECT ${PROVISIONING_COLUMNS} FROM aqueduct_provisionings p
-         LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+         ${joinPayment('p')}
         WHERE p.customer_id = $1 AND ($2::text IS NULL OR p.product_id = $2)
         ORDER BY p.product_id, p.start_date, p.key`;

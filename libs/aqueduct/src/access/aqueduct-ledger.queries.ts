@@ -14,12 +14,25 @@ export const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
 /** Locks a provisioning (`$1`, its key), when it exists, and tells whose it is. */
 export const LOCK_PROVISIONING_SQL = `SELECT customer_id, product_id FROM aqueduct_provisionings WHERE key = $1 FOR UPDATE`;
 
-/** The pairs of the provisionings of one invoice (`$1`). */
-export const PAIRS_OF_INVOICE_SQL = `SELECT DISTINCT customer_id, product_id FROM aqueduct_provisionings WHERE invoice_id = $1`;
+/**
+ * The pairs of the provisionings one payment pays: of the invoice `$1`, of the customer `$2` when
+ * the payment names one ('' when it names none: every customer's).
+ */
+export const PAIRS_OF_INVOICE_SQL = `SELECT DISTINCT customer_id, product_id FROM aqueduct_provisionings
+  WHERE invoice_id = $1 AND ($2 = '' OR customer_id = $2)`;
 
-/** Records an invoice's first payment; a later one returns no row. */
-export const RECORD_PAYMENT_SQL = `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id) VALUES ($1, $2, $3)
-       ON CONFLICT (invoice_id) DO NOTHING RETURNING 1`;
+/** Records an invoice's first payment (`$4`: its customer, or ''); a later one returns no row. */
+export const RECORD_PAYMENT_SQL = `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id, customer_id)
+  VALUES ($1, $2, $3, $4) ON CONFLICT (invoice_id, customer_id) DO NOTHING RETURNING 1`;
+
+/**
+ * Joins the first payment of the invoice of the provisioning aliased `p`, as `pay.paid_at`: one
+ * that names its customer, or one that names no customer. Invoice ids are not promised unique
+ * across customers, so one customer's payment never pays another's provisioning.
+ */
+export const joinPayment = (p: string) => `LEFT JOIN LATERAL (
+    SELECT min(i.paid_at) AS paid_at FROM aqueduct_invoice_payments i
+     WHERE i.invoice_id = ${p}.invoice_id AND i.customer_id IN ('', ${p}.customer_id)) pay ON true`;
 
 /** What the ledger reads of an access row (not the adapter's columns: they are the reconciler's). */
 const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, access_until, paid_until,
@@ -98,7 +111,7 @@ SELECT due.*, (
            'orgs', CASE WHEN $1 < p.access_until THEN p.orgs END,
            'paidAt', pay.paid_at)), '[]')
     FROM aqueduct_provisionings p
-    LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+    ${joinPayment('p')}
    WHERE p.customer_id = due.customer_id AND p.product_id = due.product_id
 ) AS provisionings
 FROM due`;
@@ -211,11 +224,11 @@ RETURNING p.key, p.customer_id, p.product_id, p.start_date, p.end_date, p.access
 )
 SELECT true AS applied, ${provisioningColumns('u', '$19')}
   FROM upserted u
-  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = u.invoice_id
+  ${joinPayment('u')}
 UNION ALL
 SELECT false AS applied, ${provisioningColumns('p', '$19')}
   FROM aqueduct_provisionings p
-  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+  ${joinPayment('p')}
  WHERE (p.customer_id, p.product_id) IN (${provisioningPairs('$3', '$4', '$1')})
    AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.key = p.key)`;
 
@@ -228,7 +241,7 @@ SELECT false AS applied, ${provisioningColumns('p', '$19')}
 export const PROVISIONINGS_SQL = `
 SELECT ${provisioningColumns('p', '$3')}
   FROM aqueduct_provisionings p
-  LEFT JOIN aqueduct_invoice_payments pay ON pay.invoice_id = p.invoice_id
+  ${joinPayment('p')}
  WHERE (p.customer_id, p.product_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
 
 /**

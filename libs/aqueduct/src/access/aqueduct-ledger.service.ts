@@ -151,6 +151,11 @@ export class AqueductLedger {
     if (!invoiceId) {
       return { pairs: [], applied: false, transitions: [] };
     }
+    // Invoice ids are not promised unique across customers: an invoice that names its customer
+    // pays that customer's provisionings only; one that names none pays every one of that id.
+    const customer = event.object.customerId;
+    const customerId =
+      typeof customer === 'string' && customer.length <= MAX_ID_LENGTH ? customer : '';
     const { requirePayment } = this.options.access;
     // The first payment counts, from the moment it is recorded.
     const paidAt = this.clock.now();
@@ -158,8 +163,8 @@ export class AqueductLedger {
     // the other; records the payment; and, when access waits for payments, reads whose it is.
     const opening = [
       this.sql.invoiceLock(invoiceId),
-      this.sql.recordPayment(invoiceId, paidAt, event.id),
-      ...(requirePayment ? [this.sql.pairsOfInvoice(invoiceId)] : []),
+      this.sql.recordPayment(invoiceId, customerId, paidAt, event.id),
+      ...(requirePayment ? [this.sql.pairsOfInvoice(invoiceId, customerId)] : []),
     ];
     return this.write(
       opening,

@@ -91,9 +91,12 @@ export class LedgerSql {
     return { text: LOCK_OR_CREATE_PROVISIONED_SQL, values: [own.customerId, own.productId, key] };
   }
 
-  /** Opening statement, after `invoiceLock`: the pairs of the invoice's provisionings. */
-  pairsOfInvoice(invoiceId: string): InlineStatement {
-    return { text: PAIRS_OF_INVOICE_SQL, values: [invoiceId] };
+  /**
+   * Opening statement, after `invoiceLock`: the pairs of the invoice's provisionings, only the
+   * customer's when the payment names one (`customerId`, else '').
+   */
+  pairsOfInvoice(invoiceId: string, customerId: string): InlineStatement {
+    return { text: PAIRS_OF_INVOICE_SQL, values: [invoiceId, customerId] };
   }
 
   /** Locks the pairs' access rows in one order (no deadlocks), creating the missing ones. */
@@ -183,11 +186,16 @@ export class LedgerSql {
   }
 
   /**
-   * Opening statement, after `invoiceLock`: records an invoice's first payment (a row when it was
-   * the first).
+   * Opening statement, after `invoiceLock`: records an invoice's first payment, for its customer
+   * (`customerId`, or '' when the payment names none: every customer's); a row when it was the first.
    */
-  recordPayment(invoiceId: string, paidAt: Date, eventId: string): InlineStatement {
-    return { text: RECORD_PAYMENT_SQL, values: [invoiceId, paidAt, eventId] };
+  recordPayment(
+    invoiceId: string,
+    customerId: string,
+    paidAt: Date,
+    eventId: string,
+  ): InlineStatement {
+    return { text: RECORD_PAYMENT_SQL, values: [invoiceId, paidAt, eventId, customerId] };
   }
 
   /** The provisionings of each row's (customer, product), by pair. */

@@ -10,6 +10,7 @@ import { NotifyAqueductAccessChanges1763800008000 } from './migrations/176380000
 import { IndexAqueductLedgerEventReferences1763800009000 } from './migrations/1763800009000-index-aqueduct-ledger-event-references';
 import { TrackAqueductProvisioningOmissions1763800010000 } from './migrations/1763800010000-track-aqueduct-provisioning-omissions';
 import { RecordAqueductReceiverGaps1763800011000 } from './migrations/1763800011000-record-aqueduct-receiver-gaps';
+import { KeyAqueductInvoicePaymentsByCustomer1763800012000 } from './migrations/1763800012000-key-aqueduct-invoice-payments-by-customer';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -32,6 +33,7 @@ export const aqueductMigrations = [
   IndexAqueductLedgerEventReferences1763800009000,
   TrackAqueductProvisioningOmissions1763800010000,
   RecordAqueductReceiverGaps1763800011000,
+  KeyAqueductInvoicePaymentsByCustomer1763800012000,
 ];
 
 /**
@@ -40,9 +42,9 @@ export const aqueductMigrations = [
  * Moves with each migration that changes what the module's statements use.
  */
 export const AQUEDUCT_NEWEST_COLUMN = {
-  table: 'aqueduct_receiver_heartbeat',
-  column: 'beat_at',
-  migration: RecordAqueductReceiverGaps1763800011000.name,
+  table: 'aqueduct_invoice_payments',
+  column: 'customer_id',
+  migration: KeyAqueductInvoicePaymentsByCustomer1763800012000.name,
 };
 
 /** Tables the module needs; checked at start-up. */
