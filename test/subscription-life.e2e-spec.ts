@@ -23,6 +23,7 @@ import {
   adapterCalls,
   recordingAdapterModule,
 } from './support/recording-adapter';
+import { LogCapture } from './support/log-capture';
 import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
@@ -500,9 +501,11 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
 describe('Access after payment (access.requirePayment)', () => {
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
+  const log = new LogCapture();
 
   const host = useTestApp({
     clock,
+    logger: log,
     aqueduct: {
       secrets: [SECRET],
       provisioningAdapter: RecordingAdapter,
@@ -600,6 +603,17 @@ describe('Access after payment (access.requirePayment)', () => {
     expect(await access.hasAccess(b, 'prod_pro', at(3))).toBe(true);
     expect((await access.getProvisionings(b))[0].paidAt).toEqual(at(3));
     expect((await access.getProvisionings(a))[0].paidAt).toEqual(at(1));
+  });
+
+  it('a payment naming a customer who has no provisioning of the invoice pays those it has, and says so', async () => {
+    // The Invoice object is not documented: its customerId may be another kind of id.
+    const c = 'owner_pay_other_id';
+    await started(period(c, { start: at(0), invoiceId: 'INV-0003' }), at(0));
+    clock.set(at(1));
+    await send('invoice.paid', { id: 'INV-0003', customerId: 'cus_9f2', status: 'paid' }, at(1));
+    await deliveriesSettled(host.app);
+    expect(await access.hasAccess(c, 'prod_pro', at(1))).toBe(true);
+    expect(log.matching(/invoice.paid for INV-0003 names customer cus_9f2/)).toHaveLength(1);
   });
 
   it('a payment that names no customer pays every provisioning of its invoice id, as before', async () => {

@@ -4,6 +4,9 @@ import { AqueductEventType } from '../events/aqueduct-event-types';
 export const SWEEP_LOCK = 7_310_420_002;
 /** First key of the two-key advisory locks serialising the writes about one invoice. */
 export const INVOICE_LOCK_CLASS = 73_104_201;
+
+/** The customer a payment names when its Invoice object names none: it pays every one (see `PAIRS_OF_INVOICE_SQL`). */
+export const NO_CUSTOMER = '';
 /** First key of the two-key advisory locks serialising adapter calls for one (customer, product). */
 export const ADAPTER_LOCK_CLASS = 73_104_202;
 /**

@@ -15,24 +15,33 @@ export const TRY_LOCK_SQL = `SELECT pg_try_advisory_xact_lock($1) AS won`;
 export const LOCK_PROVISIONING_SQL = `SELECT customer_id, product_id FROM aqueduct_provisionings WHERE key = $1 FOR UPDATE`;
 
 /**
- * The pairs of the provisionings one payment pays: of the invoice `$1`, of the customer `$2` when
- * the payment names one ('' when it names none: every customer's).
+ * Whether a payment of `invoice` naming `named` pays the provisionings of `customer`: it names that
+ * customer, or none
+ * (''), or one with no provisioning of its invoice. Invoice ids are not promised unique across
+ * customers, so a payment naming its customer pays no one else's provisioning; but the Invoice
+ * object is not documented, and a `customerId` that names no provisioning of the invoice (another
+ * kind of id) is not trusted to withhold one: that payment pays them all, as one naming none does.
  */
-export const PAIRS_OF_INVOICE_SQL = `SELECT DISTINCT customer_id, product_id FROM aqueduct_provisionings
-  WHERE invoice_id = $1 AND ($2 = '' OR customer_id = $2)`;
+const paysCustomerOf = (
+  invoice: string,
+  named: string,
+  customer: string,
+) => `(${named} IN ('', ${customer})
+  OR NOT EXISTS (SELECT 1 FROM aqueduct_provisionings n WHERE n.invoice_id = ${invoice} AND n.customer_id = ${named}))`;
 
-/** Records an invoice's first payment (`$4`: its customer, or ''); a later one returns no row. */
-export const RECORD_PAYMENT_SQL = `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id, customer_id)
+/** The pairs of the provisionings of the invoice `$1` that a payment naming `$2` ('' or a customer) pays. */
+export const PAIRS_OF_INVOICE_SQL = `SELECT DISTINCT customer_id, product_id FROM aqueduct_provisionings
+  WHERE invoice_id = $1 AND ${paysCustomerOf('$1', '$2::text', 'customer_id')}`;
+
+/** Records an invoice's first payment naming `$2` ('' or a customer); a later one returns no row. */
+export const RECORD_PAYMENT_SQL = `INSERT INTO aqueduct_invoice_payments (invoice_id, customer_id, paid_at, event_id)
   VALUES ($1, $2, $3, $4) ON CONFLICT (invoice_id, customer_id) DO NOTHING RETURNING 1`;
 
-/**
- * Joins the first payment of the invoice of the provisioning aliased `p`, as `pay.paid_at`: one
- * that names its customer, or one that names no customer. Invoice ids are not promised unique
- * across customers, so one customer's payment never pays another's provisioning.
- */
+/** Joins the first payment that pays the provisioning aliased `p` (`paysCustomerOf`), as `pay.paid_at`. */
 export const joinPayment = (p: string) => `LEFT JOIN LATERAL (
     SELECT min(i.paid_at) AS paid_at FROM aqueduct_invoice_payments i
-     WHERE i.invoice_id = ${p}.invoice_id AND i.customer_id IN ('', ${p}.customer_id)) pay ON true`;
+     WHERE i.invoice_id = ${p}.invoice_id
+       AND ${paysCustomerOf('i.invoice_id', 'i.customer_id', `${p}.customer_id`)}) pay ON true`;
 
 /** What the ledger reads of an access row (not the adapter's columns: they are the reconciler's). */
 const LEDGER_COLUMNS = `id, customer_id, product_id, status, has_access, since, access_until, paid_until,

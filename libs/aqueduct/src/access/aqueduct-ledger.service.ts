@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AqueductDispatcher } from '../dispatch/aqueduct-dispatcher.service';
@@ -24,7 +24,7 @@ import { AccessCache } from './access-cache';
 import { AQUEDUCT_CLOCK, type AqueductClock } from './aqueduct-clock';
 import { type ProvisioningDates, evaluateAccess } from './access-timeline';
 import { type AccessTransition, type AnnouncedAccess, transitionsDue } from './access-transitions';
-import { EVENT_RANK, SWEEP_LOCK } from './aqueduct-ledger.constants';
+import { EVENT_RANK, NO_CUSTOMER, SWEEP_LOCK } from './aqueduct-ledger.constants';
 import { LedgerHandoff } from './aqueduct-ledger.handoff';
 import type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 import { transitionRecord } from './aqueduct-ledger.record';
@@ -41,6 +41,7 @@ import {
 import { LedgerSql } from './aqueduct-ledger.sql';
 import { accessUpdate } from './aqueduct-ledger.update';
 import { provisioningKey } from './provisioning.key';
+import { printable } from '../utils/printable';
 import { ReceiverUptime } from './receiver-uptime';
 import type { RenewalWindow } from './renewal-window';
 
@@ -61,6 +62,7 @@ const UNCONFIRMED_RECHECK_MS = 60_000;
  */
 @Injectable()
 export class AqueductLedger {
+  private readonly logger = new Logger('AqueductAccess');
   private readonly sql: LedgerSql;
 
   constructor(
@@ -151,11 +153,13 @@ export class AqueductLedger {
     if (!invoiceId) {
       return { pairs: [], applied: false, transitions: [] };
     }
-    // Invoice ids are not promised unique across customers: an invoice that names its customer
-    // pays that customer's provisionings only; one that names none pays every one of that id.
+    // Invoice ids are not promised unique across customers: a payment naming its customer pays
+    // that customer's provisionings of the invoice (see PAIRS_OF_INVOICE_SQL).
     const customer = event.object.customerId;
     const customerId =
-      typeof customer === 'string' && customer.length <= MAX_ID_LENGTH ? customer : '';
+      typeof customer === 'string' && customer !== '' && customer.length <= MAX_ID_LENGTH
+        ? customer
+        : NO_CUSTOMER;
     const { requirePayment } = this.options.access;
     // The first payment counts, from the moment it is recorded.
     const paidAt = this.clock.now();
@@ -174,6 +178,20 @@ export class AqueductLedger {
           return { pairs: [], applied, transitions: [] };
         }
         const pairs = toPairs(invoicePairs as PairRow[]);
+        if (
+          customerId !== NO_CUSTOMER &&
+          pairs.length > 0 &&
+          !pairs.some((pair) => pair.customerId === customerId)
+        ) {
+          // Not personal data: Aqueduct's ids. Said so that a mismatch of ids is seen.
+          this.logger.warn(
+            printable(
+              `invoice.paid for ${invoiceId} names customer ${customerId}, who has no provisioning ` +
+                `of it; it pays those of ${[...new Set(pairs.map((pair) => pair.customerId))].join(', ')}, ` +
+                "as a payment naming no customer does (the Invoice's customerId is not the Provisioning's?)",
+            ),
+          );
+        }
         const rows = await this.sql.lockAccess(manager, pairs);
         const now = this.clock.now();
         return {

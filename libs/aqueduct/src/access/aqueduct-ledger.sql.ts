@@ -92,8 +92,8 @@ export class LedgerSql {
   }
 
   /**
-   * Opening statement, after `invoiceLock`: the pairs of the invoice's provisionings, only the
-   * customer's when the payment names one (`customerId`, else '').
+   * Opening statement, after `invoiceLock`: the pairs of the invoice's provisionings that a payment
+   * naming `customerId` (or `NO_CUSTOMER`) pays.
    */
   pairsOfInvoice(invoiceId: string, customerId: string): InlineStatement {
     return { text: PAIRS_OF_INVOICE_SQL, values: [invoiceId, customerId] };
@@ -186,8 +186,8 @@ export class LedgerSql {
   }
 
   /**
-   * Opening statement, after `invoiceLock`: records an invoice's first payment, for its customer
-   * (`customerId`, or '' when the payment names none: every customer's); a row when it was the first.
+   * Opening statement, after `invoiceLock`: records an invoice's first payment naming `customerId`
+   * (`NO_CUSTOMER` when it names none); a row when it was the first.
    */
   recordPayment(
     invoiceId: string,
@@ -195,7 +195,7 @@ export class LedgerSql {
     paidAt: Date,
     eventId: string,
   ): InlineStatement {
-    return { text: RECORD_PAYMENT_SQL, values: [invoiceId, paidAt, eventId, customerId] };
+    return { text: RECORD_PAYMENT_SQL, values: [invoiceId, customerId, paidAt, eventId] };
   }
 
   /** The provisionings of each row's (customer, product), by pair. */

@@ -5,8 +5,9 @@ import { AQUEDUCT_MIGRATION_LOCK } from '../aqueduct-storage.constants';
  * An invoice's payments are kept per customer: invoice ids are not promised unique across
  * customers, and with `access.requirePayment` one customer's `invoice.paid` opened another's
  * provisioning of the same invoice id. A payment that names its customer (the Invoice object's
- * `customerId`) pays that customer's provisionings only; one that names none keeps `''` and pays
- * every provisioning of that invoice id, as every payment recorded before did.
+ * `customerId`) pays that customer's provisionings only (see `PAIRS_OF_INVOICE_SQL`); one that names
+ * none keeps `''` and pays every provisioning of that invoice id, as every payment recorded before
+ * did. The key changes: 0.7 instances still running fail to record a payment (their delivery retries).
  */
 export class KeyAqueductInvoicePaymentsByCustomer1763800012000 implements MigrationInterface {
   name = 'KeyAqueductInvoicePaymentsByCustomer1763800012000';
@@ -25,7 +26,8 @@ export class KeyAqueductInvoicePaymentsByCustomer1763800012000 implements Migrat
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    // Back to one payment per invoice: its first.
+    await queryRunner.query(`SELECT pg_advisory_xact_lock($1)`, [AQUEDUCT_MIGRATION_LOCK]);
+    // Back to one payment per invoice, its first, paying every customer's provisioning of it.
     await queryRunner.query(`
       DELETE FROM aqueduct_invoice_payments a USING aqueduct_invoice_payments b
        WHERE a.invoice_id = b.invoice_id AND (a.paid_at, a.customer_id) > (b.paid_at, b.customer_id)`);
