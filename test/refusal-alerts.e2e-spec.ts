@@ -4,8 +4,12 @@
  * five refusals in ten minutes that open the alert on a busy one. Real HTTP, real Postgres.
  */
 import {
+  type CallHandler,
+  type ExecutionContext,
+  ForbiddenException,
   Injectable,
   type INestApplication,
+  type NestInterceptor,
   type MiddlewareConsumer,
   Module,
   type NestMiddleware,
@@ -18,6 +22,7 @@ import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/tes
 import { createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
+import type { Observable } from 'rxjs';
 import { register } from 'prom-client';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -49,6 +54,21 @@ const alertOpens = (app: INestApplication, kind: string) =>
 /** Lets a raise in flight reach the database before asserting that none happened. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
+const raisedCount = async (app: INestApplication): Promise<number> =>
+  (
+    await app
+      .get(DataSource)
+      .query(
+        `SELECT count(*)::int AS n FROM aqueduct_events WHERE type = 'alert.raised' AND payload->'object'->>'kind' = 'verification'`,
+      )
+  )[0].n;
+
+const alertResolves = (app: INestApplication) =>
+  waitFor(async () => (await openAlerts(app)).length === 0, 10_000, 'the alert to resolve');
+
+const invoicePaid = (id: string) =>
+  signed({ type: 'invoice.paid', createdAt: new Date().toISOString(), object: { id } });
+
 const health = async (app: INestApplication) =>
   (await app.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
 
@@ -75,7 +95,93 @@ describe('A refused request that comes again opens the alert (a quiet endpoint)'
     expect(await health(host.app)).toMatchObject({ state: 'degraded' });
 
     await post(host.app, signed(provisioningStartEvent())).expect(200); // fixed: it resolves
-    await waitFor(async () => (await openAlerts(host.app)).length === 0, 10_000, 'resolved');
+    await alertResolves(host.app);
+  });
+
+  it('a probe posting one fixed body that is no event, verified deliveries in between, pages no one', async () => {
+    const before = await raisedCount(host.app);
+    const probe = () =>
+      request(host.app.getHttpServer())
+        .post(PATH)
+        .set('content-type', 'application/json')
+        .send('{"probe":"uptime"}');
+    for (let i = 0; i < 3; i++) {
+      await probe().expect(401);
+      await post(host.app, signed()).expect(200);
+    }
+    await settle();
+    expect(await raisedCount(host.app)).toBe(before);
+  });
+
+  it('a body refused without credentials (a scanner) pages no one at once, whatever its size or coding', async () => {
+    const before = await raisedCount(host.app);
+    for (let i = 0; i < 3; i++) {
+      await request(host.app.getHttpServer())
+        .post(PATH)
+        .set({ 'content-type': 'application/json', 'content-encoding': 'zstd' })
+        .send(`{"scan":${i}}`)
+        .expect(415);
+      await post(host.app, signed()).expect(200);
+    }
+    await settle();
+    expect(await raisedCount(host.app)).toBe(before);
+  });
+});
+
+/** A host's global interceptor that refuses invoice events (a tenant check that knows none). */
+@Injectable()
+class RefuseInvoicesInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const raw: Buffer | undefined = context.switchToHttp().getRequest().rawBody;
+    if (raw?.toString().includes('invoice.paid')) {
+      throw new ForbiddenException('no tenant for this request');
+    }
+    return next.handle();
+  }
+}
+
+describe('A delivery refused after its signature verified (a host interceptor)', () => {
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], expiry: { enabled: false } },
+    configure: (app) => app.useGlobalInterceptors(new RefuseInvoicesInterceptor()),
+  });
+
+  it('is no success: the alert its retry opened stays open through the next retries', async () => {
+    const delivery = invoicePaid('inv_interceptor_1');
+    await post(host.app, delivery).expect(403);
+    await post(host.app, delivery).expect(403); // Aqueduct's first retry opens it
+    await alertOpens(host.app, 'verification');
+    await post(host.app, delivery).expect(403);
+    await settle();
+    await post(host.app, delivery).expect(403);
+    await settle();
+    expect((await openAlerts(host.app)).map((alert) => alert.kind)).toEqual(['verification']);
+  });
+});
+
+describe('A delivery refused by a host middleware, retried after another event verified', () => {
+  const host = useTestApp({
+    aqueduct: { secrets: [SECRET], expiry: { enabled: false } },
+    // A host middleware (a WAF rule, a body check) that refuses invoice events only.
+    configure: (app) =>
+      app.use((req: Request & { rawBody?: Buffer }, res: Response, next: NextFunction) => {
+        if (req.rawBody?.toString().includes('invoice.paid')) {
+          res.status(403).json({ message: 'blocked' });
+          return;
+        }
+        next();
+      }),
+  });
+
+  it('opens the alert again: the success elsewhere fixed nothing for it', async () => {
+    const delivery = invoicePaid('inv_middleware_1');
+    await post(host.app, delivery).expect(403);
+    await post(host.app, delivery).expect(403);
+    await alertOpens(host.app, 'verification');
+    await post(host.app, signed()).expect(200); // a provisioning.start verifies: resolves it
+    await alertResolves(host.app);
+    await post(host.app, delivery).expect(403); // the next retry, hours later
+    await alertOpens(host.app, 'verification');
   });
 });
 
@@ -87,7 +193,7 @@ describe('Refusals before verification', () => {
   });
   afterEach(async () => {
     await post(host.app, signed()).expect(200); // resolves what the test opened
-    await waitFor(async () => (await openAlerts(host.app)).length === 0, 10_000, 'resolved');
+    await alertResolves(host.app);
   });
 
   it('an authentic delivery over maxBodyBytes opens the alert at once, naming the option', async () => {

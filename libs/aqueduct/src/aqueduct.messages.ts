@@ -19,6 +19,16 @@ export const migrationsBehind = (migration: string) =>
   `AqueductModule: the database lacks the module's newest migration (${migration}). Run the ` +
   'shipped migrations after an upgrade (`migrations: [...aqueductMigrations], migrationsRun: true`, or the TypeORM CLI).';
 
+/**
+ * What the operator changes when a webhook refused before verification (by its body) came from
+ * Aqueduct: every retry would meet the same refusal.
+ */
+export const BODY_REFUSAL_FIX = {
+  'too-large': 'raise the maxBodyBytes option',
+  unsupported: 'have the proxy in front of this app decode the body, or tell us (an issue)',
+  unreadable: 'look at the proxy in front of this app (a body cut short, or re-encoded)',
+} as const;
+
 export const RAW_BODY_MISSING =
   'The raw request body was not captured for the webhook route; a body parser ran first. ' +
   'This is a bug or an unsupported setup: please report it with your bootstrap code.';

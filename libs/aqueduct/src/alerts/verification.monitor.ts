@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
+import { BODY_REFUSAL_FIX } from '../aqueduct.messages';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
+import { DEFAULT_HMAC_HEADER } from '../options/aqueduct-options.defaults';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductAlerts } from './aqueduct-alerts.service';
@@ -53,6 +55,16 @@ const REFUSED_MEMORY_SIZE = 4_096;
 const LOG_EVERY_MS = 60_000;
 
 const STANDARD_SIGNATURES: readonly string[] = STANDARD_WEBHOOKS_HEADERS.signature;
+
+/** Whether a refused body reads as an Aqueduct event: a JSON object with a `type`. */
+function looksLikeEvent(body: Buffer): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8').replace(/^\uFEFF/, ''));
+    return typeof (parsed as { type?: unknown } | null)?.type === 'string';
+  } catch {
+    return false;
+  }
+}
 
 /** Refusals the raw-body reader answers, before any verifier: counted by its own metric. */
 const BEFORE_VERIFICATION: ReadonlySet<UnauthorizedReason> = new Set([
@@ -144,7 +156,7 @@ export class VerificationMonitor {
     const firstAt = this.firstRefusedAt(signals.body, now);
     const trigger: Trigger | undefined = signals.authentic
       ? { kind: 'authentic', detail }
-      : signals.certain
+      : signals.certain && this.carriesCredentials(headerNames)
         ? { kind: 'certain', reason, detail }
         : firstAt !== undefined
           ? { kind: 'repeated', reason, firstAt, now }
@@ -152,19 +164,25 @@ export class VerificationMonitor {
             ? { kind: 'streak' }
             : undefined;
     if (trigger && !this.alerts.isOpen('verification') && !this.raising) {
-      this.raise(trigger, new Date(Math.min(this.failures[0].at, firstAt ?? now)));
+      // A streak may predate a success seen elsewhere (then it is the last incident's); the other
+      // triggers are about this very request, refused now.
+      this.raise(trigger, trigger.kind === 'streak' ? new Date(this.failures[0].at) : undefined);
     }
   }
 
+  /** A verified request was answered 2xx: the setup works; the alert, if open, is resolved. */
   success(): void {
     if (this.failures.length > 0) {
       this.failures = [];
     }
-    if (this.alerts.isOpen('verification')) {
-      void this.alerts
-        .resolve('verification')
-        .catch((error) => this.logger.error(`Could not resolve the alert: ${error.message}`));
-    }
+    // A raise still in flight opens it after this success: resolved once it has.
+    void (this.raising ?? Promise.resolve()).then(() => {
+      if (this.alerts.isOpen('verification')) {
+        return this.alerts
+          .resolve('verification')
+          .catch((error) => this.logger.error(`Could not resolve the alert: ${error.message}`));
+      }
+    });
   }
 
   /** Refusals in the current window, by reason (for health). */
@@ -186,7 +204,7 @@ export class VerificationMonitor {
     return this.failures.filter((f) => f.at > since);
   }
 
-  private raise(trigger: Trigger, seenSince: Date): void {
+  private raise(trigger: Trigger, seenSince: Date | undefined): void {
     const [summary, details] = this.describe(trigger);
     this.raising = this.alerts
       .raise('verification', summary, details, seenSince)
@@ -201,8 +219,9 @@ export class VerificationMonitor {
   }
 
   /**
-   * When the same body was first refused, if it was within the memory (a sender retrying it);
-   * otherwise remembers it now. An empty body is no one's delivery.
+   * When the same body was first refused, if it was within the memory and reads as an Aqueduct
+   * event (a sender retrying a delivery, not a probe posting one fixed body); otherwise remembers
+   * it now. An empty body is no one's delivery.
    */
   private firstRefusedAt(body: Buffer | undefined, now: number): number | undefined {
     if (!body || body.length === 0) {
@@ -211,7 +230,7 @@ export class VerificationMonitor {
     const key = createHash('sha256').update(body).digest('base64');
     const first = this.refusedBodies.get(key);
     if (first !== undefined && now - first <= REFUSED_MEMORY_MS) {
-      return first;
+      return looksLikeEvent(body) ? first : undefined;
     }
     this.refusedBodies.delete(key);
     this.refusedBodies.set(key, now);
@@ -297,13 +316,29 @@ export class VerificationMonitor {
       case 'host-refused':
         return "the app's own middleware, global guard, throttler, interceptor or pipe refuses them before the module sees them: exempt the webhook route (isAqueductWebhookRoute)";
       case 'too-large':
-        return 'raise the maxBodyBytes option';
       case 'unsupported':
-        return 'have the proxy in front of this app decode the body';
       case 'unreadable':
-        return 'the bodies are cut short or not what their Content-Encoding says: look at the proxy in front of this app';
+        return BODY_REFUSAL_FIX[main];
       default:
         return 'the requests carry credentials this module cannot read';
+    }
+  }
+
+  /**
+   * Whether a request carries the credential header of the configured scheme (any, with a
+   * verifier of the host's own): one without is not worth a page for a refusal of its body.
+   */
+  private carriesCredentials(headerNames: string[]): boolean {
+    const v = this.options.verification;
+    switch (v.scheme) {
+      case 'standard-webhooks':
+        return headerNames.some((name) => STANDARD_SIGNATURES.includes(name));
+      case 'hmac':
+        return headerNames.includes((v.header ?? DEFAULT_HMAC_HEADER).toLowerCase());
+      case 'shared-secret':
+        return headerNames.includes((v.header ?? 'authorization').toLowerCase());
+      default:
+        return true;
     }
   }
 
@@ -320,7 +355,7 @@ export class VerificationMonitor {
         return {
           scheme: v.scheme,
           headers: [
-            v.header ?? 'x-aqueduct-signature',
+            v.header ?? DEFAULT_HMAC_HEADER,
             ...(v.timestampHeader ? [v.timestampHeader] : []),
           ],
         };

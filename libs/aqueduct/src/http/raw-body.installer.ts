@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
-import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
+import { BODY_REFUSAL_FIX, EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -13,6 +13,7 @@ import {
   type RequestWithRawBody,
 } from './raw-body.reader';
 import type { ServedRouteHandle } from './served-route.provider';
+import { VERIFIED_WEBHOOK, type VerifiedRequest } from './signature.guard';
 import { isRefusalNoted, noteRefusal } from './webhook.own-answers';
 import { WEBHOOK_ROUTE } from './webhook-route.provider';
 
@@ -48,9 +49,10 @@ interface RouterLayer {
  * before the reader could never be verified. And once more just before the parsers, for a request
  * whose path a host middleware rewrote in between (the second reads only what the first did not).
  *
- * Being first, it also sees every answer the webhook gets: one that is not 2xx, that neither the
- * reader nor the route answered, came from the host's own middleware in front of the route (a
- * rate limiter, an auth or HTTPS-redirect middleware) and counts as a refusal like any other.
+ * Being first, it also sees every answer the webhook gets: a verified request answered 2xx is a
+ * success; one that is not 2xx, that neither the reader nor the route answered, came from the
+ * host's own middleware in front of the route (a rate limiter, an auth or HTTPS-redirect
+ * middleware) and counts as a refusal like any other.
  */
 @Injectable()
 export class RawBodyInstaller implements OnModuleInit {
@@ -111,7 +113,7 @@ export class RawBodyInstaller implements OnModuleInit {
   }
 
   /**
-   * A request refused before it could be verified (413, 415): counted, and logged as a warning
+   * A request refused before it could be verified (400, 413, 415): counted, and logged as a warning
    * that names the fix, since Aqueduct gets the same answer on every retry and then disables
    * the endpoint. Nothing from the request but its size or media type is logged.
    */
@@ -123,22 +125,33 @@ export class RawBodyInstaller implements OnModuleInit {
       certain: refusal.status !== 400,
     });
     const now = Date.now();
-    const last = this.logged.get(refusal.fix);
+    const fix = BODY_REFUSAL_FIX[refusal.outcome];
+    const last = this.logged.get(fix);
     if (last && now - last.at < LOG_EVERY_MS) {
       last.suppressed++;
       return;
     }
     const more = last?.suppressed ? ` (${last.suppressed} more since the last line)` : '';
-    this.logged.set(refusal.fix, { at: now, suppressed: 0 });
+    this.logged.set(fix, { at: now, suppressed: 0 });
     this.logger.warn(
       `Refused a webhook request with ${refusal.status}: ${refusal.reason}${more}. If Aqueduct sent ` +
-        `it, every retry gets the same answer and Aqueduct then disables the endpoint: ${refusal.fix}`,
+        `it, every retry gets the same answer and Aqueduct then disables the endpoint: ${fix}`,
     );
   }
 
-  /** A webhook answered: a failure that the module neither answered nor counted was the host's. */
-  private answered(req: RequestWithRawBody, res: Response): void {
-    if (res.statusCode < FAILED_DELIVERY || isRefusalNoted(req)) {
+  /**
+   * A webhook answered. A verified request answered 2xx is the success that resolves the alert
+   * (not the signature alone: the host's interceptors and pipes run after it, and may refuse); a
+   * failure that the module neither answered nor counted was the host's.
+   */
+  private answered(req: VerifiedRequest, res: Response): void {
+    if (res.statusCode < FAILED_DELIVERY) {
+      if (req[VERIFIED_WEBHOOK]) {
+        this.monitor.success();
+      }
+      return;
+    }
+    if (isRefusalNoted(req)) {
       return;
     }
     this.monitor.failure(

@@ -35,8 +35,6 @@ export interface BodyRefusal {
   outcome: 'too-large' | 'unsupported' | 'unreadable';
   /** What was refused: a size or an encoding (never the body or a header's secret). */
   reason: string;
-  /** What the operator changes if the sender was Aqueduct. */
-  fix: string;
   /** From the request's arrival to the answer. */
   seconds: number;
 }
@@ -56,9 +54,9 @@ export function createRawBodyReader(
 ) {
   const seconds = (req: RequestWithRawBody) =>
     Number(process.hrtime.bigint() - (req[ARRIVED_AT] ?? process.hrtime.bigint())) / 1e9;
-  const unsupported = (req: RequestWithRawBody, res: Response, reason: string, fix: string) => {
+  const unsupported = (req: RequestWithRawBody, res: Response, reason: string) => {
     reply(res, 415, 'Unsupported Media Type', reason);
-    refused({ status: 415, outcome: 'unsupported', reason, fix, seconds: seconds(req) }, req);
+    refused({ status: 415, outcome: 'unsupported', reason, seconds: seconds(req) }, req);
   };
   const tooBig = (req: RequestWithRawBody, res: Response, size: string) => {
     tooLarge(req, res, maxBodyBytes);
@@ -67,7 +65,6 @@ export function createRawBodyReader(
         status: 413,
         outcome: 'too-large',
         reason: `a body of ${size} over maxBodyBytes (${maxBodyBytes})`,
-        fix: 'raise the maxBodyBytes option',
         seconds: seconds(req),
       },
       req,
@@ -79,7 +76,6 @@ export function createRawBodyReader(
         status: 400,
         outcome: 'unreadable',
         reason,
-        fix: 'look at the proxy in front of this app (a body cut short, or re-encoded)',
         seconds: seconds(req),
       },
       req,
@@ -98,7 +94,6 @@ export function createRawBodyReader(
         req,
         res,
         `content-encoding "${encoding}" is not supported (gzip, deflate and br are)`,
-        'have the proxy in front of this app decode the body, or tell us (an issue)',
       );
     }
     const declared = Number(req.headers['content-length']);

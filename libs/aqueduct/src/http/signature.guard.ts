@@ -30,8 +30,9 @@ const UNAUTHORIZED_MESSAGE = 'webhook signature or secret missing or invalid';
 
 /**
  * Checks the request against the configured scheme on the raw bytes, before anything is parsed.
- * Refusals are counted by reason and logged (rate-limited, header names only, never values); a
- * streak of them opens the `verification` alert, and the next verified request resolves it.
+ * Refusals are counted by reason and logged (rate-limited, header names only, never values); they
+ * may open the `verification` alert (`VerificationMonitor`), which a verified request answered 2xx
+ * resolves.
  */
 @Injectable()
 export class AqueductSignatureGuard implements CanActivate {
@@ -51,8 +52,9 @@ export class AqueductSignatureGuard implements CanActivate {
       throw ownAnswer(new InternalServerErrorException('webhook body was not captured'));
     }
     try {
+      // The success that resolves the alert is the 2xx answer (the body reader sees it): the host's
+      // interceptors and pipes, which run after this guard, may still refuse the request.
       request[VERIFIED_WEBHOOK] = await this.verifier.verify({ rawBody, headers: request.headers });
-      this.monitor.success();
       return true;
     } catch (error) {
       this.onRejected(error, request);

@@ -55,9 +55,9 @@ export class WebhookExceptionFilter extends AqueductExceptionFilter {
     const what = exception instanceof HttpException ? exception.name : 'an error';
     this.monitor.failure(
       'host-refused',
-      `answered ${statusCode} (${what}) by the app itself before the module saw the request: a ` +
-        'global guard, throttler, interceptor or pipe; exempt the webhook route ' +
-        '(isAqueductWebhookRoute, see the README)',
+      `answered ${statusCode} (${what}) by the app itself, not the module: a global guard, ` +
+        'throttler, interceptor or pipe; exempt the webhook route (isAqueductWebhookRoute, see ' +
+        'the README)',
       Object.keys(request.headers),
       { body: request[RAW_BODY] },
     );

@@ -104,7 +104,7 @@ export const SERIES = {
   unauthorized: {
     kind: 'Counter',
     name: 'webhooks_unauthorized_total',
-    help: 'Webhook requests refused (401) by reason: missing, other-scheme, bad-signature, stale-timestamp, malformed, error',
+    help: 'Webhook requests refused by reason: missing, other-scheme, bad-signature, stale-timestamp, malformed, error (401), host-refused (the app itself)',
     labelNames: ['reason'],
   },
   alertsOpen: {

@@ -104,7 +104,7 @@ export class AqueductMetrics {
     }
   }
 
-  /** A webhook request refused with 401, by reason. */
+  /** A webhook request refused, by reason: 401 by the module, or anything but 2xx by the host (`host-refused`). */
   webhookUnauthorized(reason: string): void {
     this.series?.unauthorized.inc({ reason });
   }
