@@ -523,3 +523,81 @@ describe("The mail server's answers", () => {
     expect(records).toEqual([{ status: 'sent' }]);
   });
 });
+
+/** The host's user system, down for the customers in `down`: provision throws for them. */
+const provisioned: { customerId: string; at: number }[] = [];
+const down = new Set<string>();
+
+@Injectable()
+class FlakyAccounts {
+  provision(grant: { customerId: string }) {
+    if (down.has(grant.customerId)) {
+      throw new Error('the user service is unreachable');
+    }
+    provisioned.push({ customerId: grant.customerId, at: Date.now() });
+  }
+  update() {}
+  deprovision() {}
+}
+
+describe('The welcome mail waits for the provisioning adapter', () => {
+  const T0 = new Date('2026-03-01T12:00:00Z');
+  const { smtp, clock, host } = useMailingApp(T0, (transport) => ({
+    aqueduct: {
+      secrets: [SECRET],
+      provisioningAdapter: FlakyAccounts,
+      dispatch: {
+        maxAttempts: 20,
+        retryBaseDelayMs: 100,
+        retryMaxDelayMs: 200,
+        pollIntervalMs: 50,
+      },
+      expiry: { enabled: false },
+      email: { transport, from: 'Acme Billing <billing@acme.test>' },
+    },
+    imports: [{ module: class FlakyModule {}, providers: [FlakyAccounts] }],
+  }));
+
+  it('an adapter failing for a while: no user is welcomed into an account that does not exist yet', async () => {
+    down.add('owner_flaky');
+    const now = clock.now();
+    await postAccepted(
+      host.app,
+      provisioningStartEvent(
+        {
+          customerId: 'owner_flaky',
+          startDate: now.toISOString(),
+          endDate: new Date(now.getTime() + 30 * DAY).toISOString(),
+          provisioningOrgs: users(['Ada', 'ada@flaky.test'], ['Bob', 'bob@flaky.test']),
+        },
+        now,
+      ),
+      SECRET,
+    );
+    // The adapter's delivery and the mail's both run, and fail, a few times.
+    await waitFor(
+      async () =>
+        (
+          await host.app.get(DataSource).query(
+            `SELECT 1 FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
+                WHERE e.type = 'access.started' AND d.listener = 'aqueduct.email' AND d.attempts >= 3`,
+          )
+        ).length > 0,
+      20_000,
+      'the mail delivery to have tried a few times',
+    );
+    expect(smtp.received).toEqual([]);
+    down.delete('owner_flaky');
+    await deliveriesSettled(host.app, 20_000);
+    const [provision] = provisioned.filter((call) => call.customerId === 'owner_flaky');
+    expect(provision).toBeDefined();
+    const welcomed = smtp.received.filter((mail) =>
+      mail.to.some((to) => to.endsWith('@flaky.test')),
+    );
+    expect(welcomed.map((mail) => mail.to).sort()).toEqual([
+      ['ada@flaky.test'],
+      ['bob@flaky.test'],
+    ]);
+    expect(welcomed.every((mail) => mail.receivedAt >= provision.at)).toBe(true);
+  });
+});

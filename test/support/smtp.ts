@@ -9,6 +9,8 @@ export interface ReceivedMail {
   /** The `X-Aqueduct-Event` header: which event the mail is about. */
   eventId: string;
   messageId: string;
+  /** When the server had it whole (Date.now()). */
+  receivedAt: number;
 }
 
 /** A real SMTP server in the test process: it accepts, refuses for a while, or bounces addresses. */
@@ -48,6 +50,7 @@ export class TestSmtpServer {
             html: typeof mail.html === 'string' ? mail.html : '',
             eventId: String(mail.headers.get('x-aqueduct-event') ?? ''),
             messageId: mail.messageId ?? '',
+            receivedAt: Date.now(),
           });
           callback();
         }, callback);

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { accessAt } from '../access/access-timeline';
+import { ProvisioningReconciler } from '../access/provisioning.reconciler';
 import { type DeliveryFinish, finishOf } from '../dispatch/delivery.finish';
 import type { AqueductEvent, AqueductListenerContext } from '../events/aqueduct-event.interface';
 import { AqueductListenerRegistry } from '../listeners/aqueduct-listener.registry';
@@ -46,6 +47,9 @@ const ADDRESS_IN_TEXT = /[^\s<>"'():;,]+@[^\s<>"'():;,]+/g;
  */
 const FRESH_MS = 60_000;
 
+/** The mail that tells users their access has started: sent once the adapter has provisioned them. */
+const WELCOME: EmailTemplateName = 'access-started';
+
 /** Mails of one delivery in flight at once: nodemailer's pool holds 5 connections by default. */
 const PARALLEL_SENDS = 5;
 
@@ -60,9 +64,9 @@ interface OutgoingMail {
 }
 
 /**
- * Mails the org's users when their access starts (a user who joins while it lasts too), when its
- * paid period ends with nothing after it, when it is gone (and, if asked, when it is renewed), and
- * the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
+ * Mails the org's users when their access starts (a user who joins while it lasts too), once the
+ * provisioning adapter has provisioned them; when its paid period ends with nothing after it, when
+ * it is gone (and, if asked, when it is renewed); and the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
  * if it is still true when it goes out: no "period ended" once a renewal has arrived, no "access
  * ended" once access is back. Once only: each (delivery, recipient, template) is recorded
  * right after the server accepts it, and skipped on any retry or replay; the one window left is a
@@ -82,6 +86,7 @@ export class EmailListener implements OnModuleInit {
     @InjectDataSource() dataSource: DataSource,
     private readonly registry: AqueductListenerRegistry,
     private readonly access: AqueductAccessService,
+    private readonly reconciler: ProvisioningReconciler,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {
     this.dateFormat = emailDateFormat(options.email);
@@ -117,6 +122,15 @@ export class EmailListener implements OnModuleInit {
     }
     if (outgoing.length === 0) {
       return;
+    }
+    if (this.options.ledger !== false && outgoing.some((mail) => mail.template === WELCOME)) {
+      // Welcomed only into accounts that exist: the adapter first (a no-op when its own delivery
+      // got there first, a wait when it is running here). An adapter that fails fails this
+      // delivery too, retried with it, so the mail goes out once a provision has succeeded.
+      await this.reconciler.reconcile({
+        customerId: String(object.customerId),
+        productId: String(object.productId),
+      });
     }
     const keys = outgoing.map(({ template, recipient }) =>
       emailKey(context.idempotencyKey, recipient.address, template),
