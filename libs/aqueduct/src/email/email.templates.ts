@@ -43,7 +43,7 @@ const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: 
   }),
   'delivery-dead': (v) => ({
     subject: `[Aqueduct] ${v.listener} failed for good on a ${v.eventType} event`,
-    text: `The delivery ${v.deliveryId} (listener ${v.listener}, event ${v.eventId} of type ${v.eventType}) failed ${v.attempts} times and was dead-lettered.\n\nLast error: ${v.lastError}\n\nFix the cause, then redrive it: AqueductEventsService.redrive('${v.deliveryId}').\n`,
+    text: `The delivery ${v.deliveryId} (listener ${v.listener}, event ${v.eventId} of type ${v.eventType}) failed ${v.attempts} times and was dead-lettered.\n\nLast error: ${v.lastError}\n\nFix the cause, then redrive it: npx nestjs-aqueduct events redrive ${v.deliveryId} (or AqueductEventsService.redrive('${v.deliveryId}') from the app).\n`,
   }),
 };
 
@@ -54,19 +54,20 @@ export function renderEmail(
   override?: EmailTemplate,
 ): EmailContent {
   const base = DEFAULTS[name](variables);
-  const content: EmailContent = { ...base, html: toHtml(base.text) };
-  if (!override) {
-    return content;
-  }
-  if (typeof override === 'function') {
-    return { ...content, ...definedOnly(override(variables)) };
-  }
-  return {
-    subject:
-      override.subject !== undefined ? fill(override.subject, variables, false) : content.subject,
-    text: override.text !== undefined ? fill(override.text, variables, false) : content.text,
-    html: override.html !== undefined ? fill(override.html, variables, true) : content.html,
-  };
+  const given: Partial<EmailContent> =
+    override === undefined
+      ? {}
+      : typeof override === 'function'
+        ? definedOnly(override(variables))
+        : {
+            subject: override.subject && fill(override.subject, variables, false),
+            text: override.text && fill(override.text, variables, false),
+            html: override.html && fill(override.html, variables, true),
+          };
+  const text = given.text ?? base.text;
+  // A text of your own without HTML of its own is the HTML too: most mail clients show the HTML
+  // part, and a default one would hide your words (a link, a name).
+  return { subject: given.subject ?? base.subject, text, html: given.html ?? toHtml(text) };
 }
 
 function toHtml(text: string): string {

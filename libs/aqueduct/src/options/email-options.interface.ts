@@ -50,7 +50,9 @@ export interface EmailTemplateVariables {
 
 /**
  * Overrides one template: a function returning any of subject/text/html, or strings with
- * `{{variable}}` placeholders (values are HTML-escaped in `html`). Missing parts keep the default.
+ * `{{variable}}` placeholders (values are HTML-escaped in `html`). Missing parts keep the default,
+ * except the HTML of a `text` given without `html`: made from that text (escaped, paragraphs kept),
+ * so that mail clients, which show the HTML part, show your words.
  */
 export type EmailTemplate =
   ((variables: EmailTemplateVariables) => Partial<EmailContent>) | Partial<EmailContent>;
