@@ -75,7 +75,8 @@ TARBALL="$(basename "$TARBALL_PATH")"
 
 STAGE="create the Nest 11 app"
 say "$STAGE (npm install: @nestjs/* 11, @nestjs/schedule 6, jest 29, ts-jest 29)"
-cp "$HERE/host/package.json" "$HERE/host/tsconfig.json" "$HERE/host/tsconfig.build.json" "$APP/"
+cp "$HERE/host/package.json" "$HERE/host/tsconfig.json" "$HERE/host/tsconfig.build.json" \
+  "$HERE/host/tsconfig.node10.json" "$APP/"
 cp -r "$HERE/host/src" "$HERE/host/test" "$APP/"
 logged "$WORK/install-app.log" "$APP" npm install --no-audit --no-fund
 
@@ -131,6 +132,10 @@ say "installed $VERSIONS; no @nestjs/event-emitter, @nestjs/terminus, prom-clien
 STAGE="type-check the app and its test"
 say "$STAGE (tsc --noEmit, the app's tsconfig: module nodenext, CommonJS)"
 logged "$WORK/tsc.log" "$APP" ./node_modules/.bin/tsc --noEmit -p tsconfig.json
+# Many Nest apps still have `module: commonjs` and no moduleResolution (node10, which reads no
+# `exports`): nestjs-aqueduct/testing must resolve there too (typesVersions).
+say "$STAGE again with module commonjs, moduleResolution node (node10)"
+logged "$WORK/tsc-node10.log" "$APP" ./node_modules/.bin/tsc --noEmit -p tsconfig.node10.json
 
 STAGE="Postgres"
 use_postgres
