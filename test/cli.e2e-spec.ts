@@ -2,7 +2,10 @@ import { Injectable, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type AqueductEvent, OnAqueductEvent } from 'nestjs-aqueduct';
 import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { DEVELOPMENT_SECRET } from '../src/app.config';
@@ -80,6 +83,33 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         expect.stringContaining('hint: nothing answers POST at that path'),
       ]);
 
+      // Stored but not understood: exit 0 (Aqueduct's answer), and said.
+      const invalid = join(mkdtempSync(join(tmpdir(), 'aqueduct-cli-')), 'invalid.json');
+      writeFileSync(
+        invalid,
+        JSON.stringify({
+          type: 'provisioning.start',
+          createdAt: new Date().toISOString(),
+          object: { customerId: 'owner_cli_bad', productId: 'prod_pro', startDate: 'next tuesday' },
+        }),
+      );
+      const quarantined = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        url,
+        '--secret',
+        DEVELOPMENT_SECRET,
+        '--scheme',
+        'standard-webhooks',
+        '--data',
+        invalid,
+      ]);
+      expect([quarantined.code, quarantined.stderr]).toEqual([
+        0,
+        expect.stringContaining('warning: stored but quarantined'),
+      ]);
+
       // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
       const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
       const about = ['--invoice-id', 'inv_cli_end']; // alone: the customer is owner_inv_cli_end
@@ -105,6 +135,32 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       expect(typo.stderr).toContain('warning: "provisoning.start" is none of provisioning.start');
     } finally {
       await app.close();
+    }
+  });
+
+  it("send: a refusal that is not the module's says the app's own guard answered", async () => {
+    // The app's global guard, not exempting the webhook route: Nest's generic 401.
+    const server = createServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Unauthorized', statusCode: 401 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const result = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        `http://127.0.0.1:${port}/webhooks/aqueduct`,
+        '--secret',
+        DEVELOPMENT_SECRET,
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('hint: the app itself answered 401, not the module');
+      expect(result.stderr).toContain('isAqueductWebhookRoute');
+      expect(result.stderr).not.toContain('hint: the app refused the signature or secret');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

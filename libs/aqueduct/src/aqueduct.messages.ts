@@ -29,6 +29,9 @@ export const BODY_REFUSAL_FIX = {
   unreadable: 'look at the proxy in front of this app (a body cut short, or re-encoded)',
 } as const;
 
+/** The message of every 401 the webhook answers (the reason goes to the log only). */
+export const WEBHOOK_UNAUTHORIZED = 'webhook signature or secret missing or invalid';
+
 export const RAW_BODY_MISSING =
   'The raw request body was not captured for the webhook route; a body parser ran first. ' +
   'This is a bug or an unsupported setup: please report it with your bootstrap code.';

@@ -7,7 +7,7 @@ import {
   Logger,
   UnauthorizedException,
 } from '@nestjs/common';
-import { RAW_BODY_MISSING } from '../aqueduct.messages';
+import { RAW_BODY_MISSING, WEBHOOK_UNAUTHORIZED } from '../aqueduct.messages';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { WebhookVerificationError } from '../verification/webhook-verification.error';
@@ -24,9 +24,6 @@ import { printable } from '../utils/printable';
 export const VERIFIED_WEBHOOK = Symbol('aqueduct.verified');
 
 export type VerifiedRequest = RequestWithRawBody & { [VERIFIED_WEBHOOK]?: VerifiedWebhook };
-
-/** Sent back on every verification failure: the reason goes to the log only. */
-const UNAUTHORIZED_MESSAGE = 'webhook signature or secret missing or invalid';
 
 /**
  * Checks the request against the configured scheme on the raw bytes, before anything is parsed.
@@ -58,7 +55,7 @@ export class AqueductSignatureGuard implements CanActivate {
       return true;
     } catch (error) {
       this.onRejected(error, request);
-      throw ownAnswer(new UnauthorizedException(UNAUTHORIZED_MESSAGE));
+      throw ownAnswer(new UnauthorizedException(WEBHOOK_UNAUTHORIZED));
     }
   }
 

@@ -5,6 +5,18 @@ import { ExitCode, output } from '../cli-output';
 import { checkUrl, postSigned } from '../http-post';
 import { normaliseEventType } from '../../events/aqueduct-event-types';
 import { SAMPLE_TYPES, sampleBody } from '../sample-event';
+import { WEBHOOK_UNAUTHORIZED } from '../../aqueduct.messages';
+
+/**
+ * Answers the module never gives on its route (3xx, 403, 429), or gives only with its own message
+ * (401): another one came from the app's own guard, middleware or throttler.
+ */
+const HOST_REFUSALS: [number, number][] = [
+  [300, 399],
+  [401, 401],
+  [403, 403],
+  [429, 429],
+];
 import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
 
 interface SendFlags extends SigningFlags {
@@ -57,7 +69,18 @@ export function registerSend(program: Command): void {
       // The endpoint's answer, as JSON with every control character escaped.
       () => `${result.status} ${printableJson(result.body)}`,
     );
-    if (result.status === 401) {
+    const answer = (result.body ?? {}) as { message?: unknown; quarantined?: unknown };
+    if (
+      HOST_REFUSALS.some(([from, to]) => result.status >= from && result.status <= to) &&
+      answer.message !== WEBHOOK_UNAUTHORIZED
+    ) {
+      process.stderr.write(
+        `hint: the app itself answered ${result.status}, not the module (its refusals say ` +
+          `"${WEBHOOK_UNAUTHORIZED}"): a global guard, middleware, throttler or interceptor of the ` +
+          'app runs on the webhook route. Exempt it (isAqueductWebhookRoute, see the README): ' +
+          'Aqueduct would get the same answer and disable the endpoint.\n',
+      );
+    } else if (result.status === 401) {
       process.stderr.write(
         'hint: the app refused the signature or secret. If it verifies with another scheme, pass ' +
           '--scheme (or set AQUEDUCT_VERIFICATION); check --secret / AQUEDUCT_WEBHOOK_SECRET. The ' +
@@ -67,6 +90,12 @@ export function registerSend(program: Command): void {
       process.stderr.write(
         'hint: nothing answers POST at that path. The app logs the path it serves at start-up ' +
           '("Aqueduct webhooks on POST …", a global prefix included): pass that as --url.\n',
+      );
+    }
+    if (answer.quarantined === true) {
+      process.stderr.write(
+        'warning: stored but quarantined: the module could not understand the event (the errors ' +
+          'above name the fields); no listener runs until it is reprocessed or dismissed.\n',
       );
     }
     process.exitCode = result.status >= 200 && result.status < 300 ? ExitCode.Ok : ExitCode.Failed;
