@@ -143,6 +143,10 @@ describe('The webhook in real host apps', () => {
       expect(logs.matching(/Aqueduct webhooks on POST/)).toEqual([
         'AqueductModule: Aqueduct webhooks on POST /api/hooks/billing verified with the "shared-secret" scheme (1 secret(s))',
       ]);
+      // The built-in listeners too (they register after the host's are found).
+      expect(logs.matching(/Aqueduct listeners:/)).toEqual([
+        'AqueductListeners: Aqueduct listeners: aqueduct.provisioning',
+      ]);
     } finally {
       await app.close();
     }

@@ -126,7 +126,7 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     this.logger.log(
       `Dispatcher ${this.instanceId} started (concurrency ${concurrency}` +
         (concurrency < asked
-          ? ` of the ${asked} asked: listeners may each hold a pooled connection, and the ` +
+          ? `, capped from ${asked} (dispatch.concurrency): listeners may each hold a pooled connection, and the ` +
             `pool's ${concurrency + RESERVED_CONNECTIONS} must keep ${RESERVED_CONNECTIONS} for ` +
             `the webhook and the dispatcher; raise TypeORM's extra.max to run more)`
           : ')'),

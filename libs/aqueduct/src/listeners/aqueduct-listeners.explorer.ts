@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import type { AqueductListenerHandler } from '../events/aqueduct-event.interface';
@@ -17,7 +17,7 @@ import {
  * called directly, bound to their instance: no guards, interceptors or filters of the host apply.
  */
 @Injectable()
-export class AqueductListenersExplorer implements OnModuleInit {
+export class AqueductListenersExplorer implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('AqueductListeners');
 
   constructor(
@@ -35,6 +35,10 @@ export class AqueductListenersExplorer implements OnModuleInit {
     for (const wrapper of wrappers) {
       this.explore(wrapper, seen);
     }
+  }
+
+  /** Once every module is initialised: the built-in listeners register in their own `onModuleInit`. */
+  onApplicationBootstrap(): void {
     this.logger.log(`Aqueduct listeners: ${this.registry.names().join(', ') || '(none)'}`);
   }
 
