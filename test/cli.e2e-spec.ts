@@ -415,6 +415,33 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
     });
     afterAll(async () => app?.close());
 
+    it('show says a renewal back to back with the current period is ahead', async () => {
+      for (const [invoiceId, from, until] of [
+        ['inv_renewing_1', start, end],
+        ['inv_renewing_2', end, new Date(end.getTime() + 30 * DAY)],
+      ] as const) {
+        await postAccepted(
+          app,
+          provisioningStartEvent({
+            customerId: 'owner_renewing_cli',
+            invoiceId,
+            startDate: from.toISOString(),
+            endDate: until.toISOString(),
+          }),
+          'cli-access-secret',
+        );
+      }
+      await deliveriesSettled(app);
+      const result = await runCli([
+        'access',
+        'show',
+        'owner_renewing_cli',
+        '--database-url',
+        db.url,
+      ]);
+      expect(result.stdout).toMatch(/renewal ahead\s+yes/);
+    });
+
     it("show prints each product's status, dates, timeline and provisionings, without the users' emails", async () => {
       const result = await runCli(['access', 'show', 'owner_access_cli', '--database-url', db.url]);
       expect(result.code).toBe(0);
@@ -427,6 +454,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       // The sender's control characters shown escaped, visible, never sent to the terminal raw.
       expect(result.stdout).toMatch(/orgs\s+1 \(Acme\\u001b\[31m Inc\.\\u009b\)/);
       expect(result.stdout).toMatch(/users\s+2/);
+      expect(result.stdout).toMatch(/renewal ahead\s+no/);
       expect(result.stdout).toMatch(
         new RegExp(`${start.toISOString()}\\s+${end.toISOString()}\\s+active\\s+<- now`),
       );

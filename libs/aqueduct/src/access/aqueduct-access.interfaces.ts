@@ -24,7 +24,11 @@ export interface Entitlement {
   paidUntil: Date | null;
   /** The next moment `status` changes, from what is known now. */
   changesAt: Date | null;
-  /** A paid period starts after the moment: a renewal or a new subscription is already known. */
+  /**
+   * A paid period starts after the span holding the moment, or after the moment when none does: a
+   * new subscription after a gap is already known. A renewal back to back with the current period
+   * is part of the span (its end is `paidUntil`); `getProvisionings` lists it.
+   */
   renewalAhead: boolean;
   /** Some provisioning waits for its invoice to be paid (with `access.requirePayment`). */
   awaitingPayment: boolean;

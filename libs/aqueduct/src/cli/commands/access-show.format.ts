@@ -1,5 +1,6 @@
 import { renewalWindows } from '../../access/access-timeline';
 import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
+import { renewalKnown } from '../../access/renewal-ahead';
 import type { RenewalWindow } from '../../access/renewal-window';
 import { printable, table } from '../cli-output';
 import { indent, iso, pairs, yesNo } from './text.format';
@@ -14,7 +15,7 @@ export function showText(
 ): string {
   return [
     `customer ${printable(customerId)} at ${iso(at)}`,
-    ...entitlements.flatMap((e) => entitlementLines(e, at, window)),
+    ...entitlements.flatMap((e) => entitlementLines(e, provisionings, at, window)),
     '',
     'provisionings',
     indent(provisioningsTable(provisionings), 2),
@@ -22,7 +23,12 @@ export function showText(
 }
 
 /** One product: its status, the ledger's dates and flags, its orgs, and its timeline. */
-function entitlementLines(e: Entitlement, at: Date, window: RenewalWindow): string[] {
+function entitlementLines(
+  e: Entitlement,
+  provisionings: Provisioning[],
+  at: Date,
+  window: RenewalWindow,
+): string[] {
   const orgs = e.orgs ?? [];
   const users = orgs.reduce((n, org) => n + (org.users?.length ?? 0), 0);
   const orgNames = orgs.map((org) => printable(org.name)).join(', ');
@@ -34,7 +40,7 @@ function entitlementLines(e: Entitlement, at: Date, window: RenewalWindow): stri
       ['paid until', iso(e.paidUntil)],
       ['access until', iso(e.accessUntil)],
       ['next change', iso(e.changesAt)],
-      ['renewal ahead', yesNo(e.renewalAhead)],
+      ['renewal ahead', yesNo(renewalKnown(e, provisionings, at))],
       ['awaiting payment', yesNo(e.awaitingPayment)],
       ['provisioned', yesNo(e.provisioned)],
       ['orgs', `${orgs.length}${orgNames ? ` (${orgNames})` : ''}`],

@@ -1,4 +1,5 @@
 import type { Entitlement, Provisioning } from '../../access/aqueduct-access.service';
+import { renewalKnown } from '../../access/renewal-ahead';
 import type { EventPage, EventSummary } from '../../storage/aqueduct-storage.types';
 import { html, type SafeHtml } from '../console-html';
 import { accessTimelineSvg } from './access-timeline.svg';
@@ -29,7 +30,7 @@ export function customerPage(
       Access to a product is the union of its provisionings' windows, each from its start until its
       grace period ends: a renewal keeps it whole.
     </p>
-    ${entitlementTable(entitlements)}
+    ${entitlementTable(entitlements, provisionings, now)}
     ${entitlements.map((entitlement) =>
       productSection(
         entitlement,
@@ -53,7 +54,11 @@ const ENTITLEMENT_TONES: Record<string, Tone> = {
   expired: 'idle',
 };
 
-function entitlementTable(entitlements: Entitlement[]): SafeHtml {
+function entitlementTable(
+  entitlements: Entitlement[],
+  provisionings: Provisioning[],
+  now: Date,
+): SafeHtml {
   if (entitlements.length === 0) {
     return html`<div class="empty">No entitlements.</div>`;
   }
@@ -79,7 +84,7 @@ function entitlementTable(entitlements: Entitlement[]): SafeHtml {
             <td>
               ${badge(e.status, ENTITLEMENT_TONES[e.status])}
               ${e.awaitingPayment ? badge('awaiting payment', 'info') : null}
-              ${e.renewalAhead ? badge('renewal ahead', 'ok') : null}
+              ${renewalKnown(e, provisionings, now) ? badge('renewal ahead', 'ok') : null}
             </td>
             <td>${e.hasAccess ? badge('yes', 'ok') : badge('no', 'idle')}</td>
             <td class="nowrap">${timeOf(e.since)}</td>
