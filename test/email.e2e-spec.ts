@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AqueductEventsService, ExpiryJob, OnAqueductEvent } from 'nestjs-aqueduct';
+import {
+  AqueductEventsService,
+  AqueductHealthIndicator,
+  ExpiryJob,
+  OnAqueductEvent,
+} from 'nestjs-aqueduct';
 import { provisioningEndEvent, provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -358,9 +363,16 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
       20_000,
       'the operator alert',
     );
-    expect(alert.subject).toBe('[Aqueduct] always-broken failed for good on a invoice.paid event');
+    expect(alert.subject).toBe('[Aqueduct] always-broken failed for good (invoice.paid event)');
     expect(alert.text).toContain('the ERP is unreachable');
+    expect(alert.text).toContain(`npx nestjs-aqueduct events redrive ${id}:always-broken`);
     expect(alert.text).toContain(`redrive('${id}:always-broken')`);
+    // Health says so until it is redriven: work that did not happen.
+    const health = (await host.app.get(AqueductHealthIndicator).isHealthy('aqueduct')).aqueduct;
+    expect(health).toMatchObject({
+      state: 'degraded',
+      warnings: expect.arrayContaining([expect.stringMatching(/^deliveries: 1 dead/)]),
+    });
   });
 });
 

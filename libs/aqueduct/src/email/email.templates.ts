@@ -42,7 +42,7 @@ const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: 
     text: `${v.alertReason}\n\nWhat was seen:\n${v.alertDetails ?? '{}'}\n\nThe alert stays open (health degraded) until it is resolved; it is mailed once per incident.\n`,
   }),
   'delivery-dead': (v) => ({
-    subject: `[Aqueduct] ${v.listener} failed for good on a ${v.eventType} event`,
+    subject: `[Aqueduct] ${v.listener} failed for good (${v.eventType} event)`,
     text: `The delivery ${v.deliveryId} (listener ${v.listener}, event ${v.eventId} of type ${v.eventType}) failed ${v.attempts} times and was dead-lettered.\n\nLast error: ${v.lastError}\n\nFix the cause, then redrive it: npx nestjs-aqueduct events redrive ${v.deliveryId} (or AqueductEventsService.redrive('${v.deliveryId}') from the app).\n`,
   }),
 };

@@ -36,13 +36,14 @@ export function backlogProblems(
 }
 
 /**
- * What needs an operator: each open alert, and what this instance sees before an alert is open
- * (requests refused recently, events in quarantine).
+ * What needs an operator: each open alert, what this instance sees before an alert is open
+ * (requests refused recently, events in quarantine), and dead deliveries.
  */
 export function operatorWarnings(
   alerts: AqueductAlert[],
   refusedCount: number,
   quarantined: number | undefined,
+  dead = 0,
 ): string[] {
   const warnings = alerts.map((alert) => `${alert.kind}: ${alert.reason}`);
   if (refusedCount > 0 && !alerts.some((alert) => alert.kind === 'verification')) {
@@ -50,6 +51,13 @@ export function operatorWarnings(
   }
   if (quarantined && !alerts.some((alert) => alert.kind === 'quarantine')) {
     warnings.push(`quarantine: ${quarantined} event(s) waiting to be reprocessed or dismissed`);
+  }
+  if (dead > 0) {
+    // Each one is work that did not happen: an account not provisioned, a mail not sent.
+    warnings.push(
+      `deliveries: ${dead} dead (a listener failed for good: an account not provisioned, a mail ` +
+        'not sent); fix the cause, then redrive them (nestjs-aqueduct events redrive --all-dead)',
+    );
   }
   return warnings;
 }

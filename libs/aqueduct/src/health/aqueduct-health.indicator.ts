@@ -40,8 +40,9 @@ interface StoredState {
  * running, when the oldest due delivery waits longer than `health.maxPendingAgeMs`, or when more
  * than `health.maxDeadDeliveries` deliveries are dead. Degraded (still `up`, so a load balancer
  * keeps the instance) while an operator alert is open: requests failing verification, events in
- * quarantine, a misregistered endpoint; while this instance sees verification failing; and while
- * its access checks answer without Postgres or without change notifications (`accessChecks`).
+ * quarantine, a misregistered endpoint; while this instance sees verification failing; while a
+ * delivery is dead; and while its access checks answer without Postgres or without change
+ * notifications (`accessChecks`).
  */
 @Injectable()
 export class AqueductHealthIndicator {
@@ -64,7 +65,7 @@ export class AqueductHealthIndicator {
     const refusedCount = Object.values(refused).reduce((sum, n) => sum + (n ?? 0), 0);
     const cache = this.accessCache.state();
     const warnings = [
-      ...operatorWarnings(alerts, refusedCount, quarantined),
+      ...operatorWarnings(alerts, refusedCount, quarantined, counts?.dead),
       ...accessCheckWarnings(cache),
     ];
     const dispatching = this.options.dispatch.enabled;
