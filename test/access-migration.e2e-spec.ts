@@ -9,7 +9,7 @@ import {
 import { provisioningStartEvent } from 'nestjs-aqueduct/testing';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { createTestDatabase, migratedTo, type TestDatabase } from './support/database';
 import { postAccepted } from './support/post';
 import { deliveriesSettled } from './support/subscription';
 import { DAY } from './support/test-clock';
@@ -47,13 +47,7 @@ describe('Migration: the 0.1 ledger carried over to provisionings and access', (
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const old = new DataSource({
-      type: 'postgres',
-      url: db.url,
-      migrations: SHIPPED_IN_0_1,
-    });
-    await old.initialize();
-    await old.runMigrations();
+    const old = await migratedTo(db.url, SHIPPED_IN_0_1);
     const row = (
       key: string,
       customer: string,
@@ -211,13 +205,7 @@ describe('Migration: payments recorded before they were kept per customer', () =
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const old = new DataSource({
-      type: 'postgres',
-      url: db.url,
-      migrations: aqueductMigrations.slice(0, -1),
-    });
-    await old.initialize();
-    await old.runMigrations();
+    const old = await migratedTo(db.url, aqueductMigrations.slice(0, -1));
     await old.query(
       `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at) VALUES ('inv_07', $1)`,
       [new Date(Date.now() - DAY)],

@@ -30,15 +30,13 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
     process.env = env;
     try {
       const url = `http://127.0.0.1:${app.getHttpServer().address().port}/webhooks/aqueduct`;
+      const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
       const result = await runCli([
         'send',
         'provisioning_start',
         '--url',
         url,
-        '--secret',
-        DEVELOPMENT_SECRET,
-        '--scheme',
-        'standard-webhooks',
+        ...signing,
         '--customer-id',
         'owner_cli',
         '--json',
@@ -73,10 +71,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         'provisioning.start',
         '--url',
         url.replace('/webhooks/aqueduct', '/webhook/aqueduct'),
-        '--secret',
-        DEVELOPMENT_SECRET,
-        '--scheme',
-        'standard-webhooks',
+        ...signing,
       ]);
       expect([misrouted.code, misrouted.stderr]).toEqual([
         1,
@@ -98,10 +93,7 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         'provisioning.start',
         '--url',
         url,
-        '--secret',
-        DEVELOPMENT_SECRET,
-        '--scheme',
-        'standard-webhooks',
+        ...signing,
         '--data',
         invalid,
       ]);
@@ -111,7 +103,6 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       ]);
 
       // A start and its end with one invoice are one provisioning, ended now; a typo is sent, but said.
-      const signing = ['--secret', DEVELOPMENT_SECRET, '--scheme', 'standard-webhooks'];
       const about = ['--invoice-id', 'inv_cli_end']; // alone: the customer is owner_inv_cli_end
       for (const type of ['provisioning.start', 'provisioning.end', 'invoice.paid']) {
         const sent = await runCli(['send', type, '--url', url, ...signing, ...about]);

@@ -33,7 +33,7 @@ import { map } from 'rxjs';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTestApp } from './support/app';
-import { createTestDatabase } from './support/database';
+import { createTestDatabase, migratedTo } from './support/database';
 import { LogCapture } from './support/log-capture';
 import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
@@ -561,14 +561,7 @@ describe('Start-up checks fail fast with a message naming the problem', () => {
   it('an upgrade whose new migration was not run stops at start-up, naming it', async () => {
     const behind = await createTestDatabase();
     try {
-      const older = new DataSource({
-        type: 'postgres',
-        url: behind.url,
-        migrations: aqueductMigrations.slice(0, -1),
-      });
-      await older.initialize();
-      await older.runMigrations();
-      await older.destroy();
+      await (await migratedTo(behind.url, aqueductMigrations.slice(0, -1))).destroy();
       const { Test } = await import('@nestjs/testing');
       const { TypeOrmModule } = await import('@nestjs/typeorm');
       const moduleRef = await Test.createTestingModule({

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 
 /** A database of its own for one test file, on the server the run uses. */
 export interface TestDatabase {
@@ -46,4 +47,18 @@ export async function withClient<T>(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A DataSource on `url` with only `migrations` run: a database as an older release left it. The
+ * caller seeds it, then destroys it.
+ */
+export async function migratedTo(
+  url: string,
+  migrations: NonNullable<DataSourceOptions['migrations']>,
+): Promise<DataSource> {
+  const old = new DataSource({ type: 'postgres', url, migrations });
+  await old.initialize();
+  await old.runMigrations();
+  return old;
 }
