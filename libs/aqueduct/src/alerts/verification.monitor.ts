@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { STANDARD_WEBHOOKS_HEADERS } from '../aqueduct.constants';
 import { BODY_REFUSAL_FIX } from '../aqueduct.messages';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
@@ -7,6 +6,7 @@ import { DEFAULT_HMAC_HEADER } from '../options/aqueduct-options.defaults';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductAlerts } from './aqueduct-alerts.service';
+import { RefusedBodies } from './refused-bodies';
 import { formatDuration } from '../utils/format-duration';
 import { printable } from '../utils/printable';
 
@@ -40,31 +40,10 @@ export interface RefusalSignals {
   body?: Buffer;
 }
 
-/**
- * How long a refused request is remembered by its body: past Aqueduct's last retry, 43 hours after
- * its first attempt.
- */
-const REFUSED_MEMORY_MS = 48 * 3_600_000;
-/**
- * Most refused bodies remembered per instance, the oldest forgotten first (32-byte digests: about
- * 400 KB in all). A storm of refusals that pushes a delivery out opens the alert on its own.
- */
-const REFUSED_MEMORY_SIZE = 4_096;
-
 /** One log line per reason per this long, per instance; the lines in between are counted. */
 const LOG_EVERY_MS = 60_000;
 
 const STANDARD_SIGNATURES: readonly string[] = STANDARD_WEBHOOKS_HEADERS.signature;
-
-/** Whether a refused body reads as an Aqueduct event: a JSON object with a `type`. */
-function looksLikeEvent(body: Buffer): boolean {
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8').replace(/^\uFEFF/, ''));
-    return typeof (parsed as { type?: unknown } | null)?.type === 'string';
-  } catch {
-    return false;
-  }
-}
 
 /** Refusals the raw-body reader answers, before any verifier: counted by its own metric. */
 const BEFORE_VERIFICATION: ReadonlySet<UnauthorizedReason> = new Set([
@@ -116,8 +95,7 @@ type Trigger =
 export class VerificationMonitor {
   private readonly logger = new Logger('AqueductWebhook');
   private failures: Failure[] = [];
-  /** SHA-256 of each refused body (base64) and when it was first refused, oldest first. */
-  private readonly refusedBodies = new Map<string, number>();
+  private readonly refusedBodies = new RefusedBodies();
   private readonly logged = new Map<UnauthorizedReason, { at: number; suppressed: number }>();
   private raising?: Promise<unknown>;
 
@@ -153,7 +131,7 @@ export class VerificationMonitor {
     this.log(reason, `${detail}${hint}`, headerNames, now);
     this.failures = this.current(now);
     this.failures.push({ at: now, reason, headers: headerNames });
-    const firstAt = this.firstRefusedAt(signals.body, now);
+    const firstAt = this.refusedBodies.refusedBefore(signals.body, now);
     const trigger: Trigger | undefined = signals.authentic
       ? { kind: 'authentic', detail }
       : signals.certain && this.carriesCredentials(headerNames)
@@ -216,28 +194,6 @@ export class VerificationMonitor {
       })
       .catch((error) => this.logger.error(`Could not raise the alert: ${error.message}`))
       .finally(() => (this.raising = undefined));
-  }
-
-  /**
-   * When the same body was first refused, if it was within the memory and reads as an Aqueduct
-   * event (a sender retrying a delivery, not a probe posting one fixed body); otherwise remembers
-   * it now. An empty body is no one's delivery.
-   */
-  private firstRefusedAt(body: Buffer | undefined, now: number): number | undefined {
-    if (!body || body.length === 0) {
-      return undefined;
-    }
-    const key = createHash('sha256').update(body).digest('base64');
-    const first = this.refusedBodies.get(key);
-    if (first !== undefined && now - first <= REFUSED_MEMORY_MS) {
-      return looksLikeEvent(body) ? first : undefined;
-    }
-    this.refusedBodies.delete(key);
-    this.refusedBodies.set(key, now);
-    if (this.refusedBodies.size > REFUSED_MEMORY_SIZE) {
-      this.refusedBodies.delete(this.refusedBodies.keys().next().value as string);
-    }
-    return undefined;
   }
 
   private describe(trigger: Trigger): [string, Record<string, unknown>] {
