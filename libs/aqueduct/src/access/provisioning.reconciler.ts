@@ -12,6 +12,7 @@ import {
   type ProvisioningGrant,
 } from '../options/provisioning-adapter.interface';
 import type { DeliveryFinish } from '../dispatch/delivery.finish';
+import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { openingTransaction } from '../storage/opening-transaction';
 import { Semaphore } from '../utils/semaphore';
 import { poolSizeOf } from '../storage/pool-size';
@@ -62,7 +63,7 @@ export class ProvisioningReconciler {
    * call waits here for the earlier one, then finds the adapter in step with one read, instead of
    * queueing on the advisory lock with a pooled connection held.
    */
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly running = new Map<string, Promise<AdapterHolding | undefined>>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -78,8 +79,7 @@ export class ProvisioningReconciler {
    *   there is one (this is the caller's last step).
    */
   async reconcile(pair: Pair, outOfStep = false, finish?: DeliveryFinish): Promise<void> {
-    const key = pairKey(pair.customerId, pair.productId);
-    const running = this.running.get(key);
+    const running = this.running.get(pairKey(pair.customerId, pair.productId));
     if (running) {
       // Its failure is its caller's to report; this call then finds the work still to do.
       await running.catch(() => undefined);
@@ -96,10 +96,34 @@ export class ProvisioningReconciler {
         return;
       }
     }
+    await this.callLocked(pair, finish);
+  }
+
+  /**
+   * What the adapter holds for the pair once in step with what was announced (undefined: no access
+   * row), bringing it in step as `reconcile` does, for a caller that acts on it (the welcome mail:
+   * only to users provisioned). A call for the pair running here that fails fails this one too,
+   * rather than calling the adapter again at once.
+   */
+  async holding(pair: Pair): Promise<AdapterHolding | undefined> {
+    await this.running.get(pairKey(pair.customerId, pair.productId));
+    const [current]: AccessRow[] = await this.dataSource.query(ROW_SQL, [
+      pair.customerId,
+      pair.productId,
+    ]);
+    if (!current) {
+      return undefined;
+    }
+    return actionFor(current) ? this.callLocked(pair) : holdingOf(current);
+  }
+
+  /** The locked call, known to this process's other callers for the pair while it runs. */
+  private async callLocked(pair: Pair, finish?: DeliveryFinish) {
+    const key = pairKey(pair.customerId, pair.productId);
     const call = this.calls.run(() => this.reconcileLocked(pair, finish));
     this.running.set(key, call);
     try {
-      await call;
+      return await call;
     } finally {
       if (this.running.get(key) === call) {
         this.running.delete(key);
@@ -110,40 +134,66 @@ export class ProvisioningReconciler {
   /**
    * The adapter call, under the (customer, product) lock, when one is still needed: the lock and
    * the row's read go with the transaction's start, the record of the call (and `finish`) with its
-   * commit.
+   * commit. Returns what the adapter then holds.
    */
-  private async reconcileLocked(pair: Pair, finish?: DeliveryFinish): Promise<void> {
+  private async reconcileLocked(
+    pair: Pair,
+    finish?: DeliveryFinish,
+  ): Promise<AdapterHolding | undefined> {
     const opening = [
       { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
       { text: ROW_SQL, values: [pair.customerId, pair.productId] },
     ];
-    await openingTransaction(this.dataSource, opening, async (_manager, [, rows], close) => {
-      finish?.carry(close);
-      const row = rows[0] as AccessRow | undefined;
-      const action = row && actionFor(row);
-      if (!action) {
-        return;
-      }
-      const grant = grantOf(row, action);
-      if (action === 'provision') {
-        await this.adapter.provision(grant);
-      } else if (action === 'deprovision') {
-        await this.adapter.deprovision(grant);
-      } else {
-        await this.adapter.update(grant, row.provisioned_orgs ?? []);
-      }
-      // What the adapter now holds, written with the commit (one round trip).
-      close({
-        text: RECORD_PROVISIONED_SQL,
-        values: [
-          row.id,
-          action !== 'deprovision',
-          action === 'deprovision' ? null : JSON.stringify(grant.orgs),
-        ],
-      });
-    });
+    const held = await openingTransaction(
+      this.dataSource,
+      opening,
+      async (_manager, [, rows], close) => {
+        finish?.carry(close);
+        const row = rows[0] as AccessRow | undefined;
+        const action = row && actionFor(row);
+        if (!action) {
+          return row && holdingOf(row);
+        }
+        const grant = grantOf(row, action);
+        if (action === 'provision') {
+          await this.adapter.provision(grant);
+        } else if (action === 'deprovision') {
+          await this.adapter.deprovision(grant);
+        } else {
+          await this.adapter.update(grant, row.provisioned_orgs ?? []);
+        }
+        const holding = {
+          provisioned: action !== 'deprovision',
+          orgs: action === 'deprovision' ? [] : grant.orgs,
+        };
+        // What the adapter now holds, written with the commit (one round trip).
+        close({
+          text: RECORD_PROVISIONED_SQL,
+          values: [
+            row.id,
+            holding.provisioned,
+            holding.provisioned ? JSON.stringify(holding.orgs) : null,
+          ],
+        });
+        return holding;
+      },
+    );
     finish?.committed();
+    return held;
   }
+}
+
+/** What the host's adapter holds for a (customer, product): provisioned or not, with these orgs. */
+export interface AdapterHolding {
+  provisioned: boolean;
+  orgs: ProvisioningOrgDto[];
+}
+
+function holdingOf(row: AccessRow): AdapterHolding {
+  return {
+    provisioned: row.provisioned,
+    orgs: row.provisioned ? (row.provisioned_orgs ?? []) : [],
+  };
 }
 
 function actionFor(row: AccessRow): AdapterAction | null {

@@ -9,7 +9,11 @@ export function renewalKnown(entitlement: Entitlement, provisionings: Provisioni
   return (
     entitlement.renewalAhead ||
     provisionings.some(
-      (p) => p.productId === entitlement.productId && p.startDate.getTime() > at.getTime(),
+      (p) =>
+        p.productId === entitlement.productId &&
+        p.startDate.getTime() > at.getTime() &&
+        // Cancelled before it began: no period ahead.
+        p.accessUntil.getTime() > p.startDate.getTime(),
     )
   );
 }

@@ -65,8 +65,8 @@ interface OutgoingMail {
 
 /**
  * Mails the org's users when their access starts (a user who joins while it lasts too), once the
- * provisioning adapter has provisioned them; when its paid period ends with nothing after it, when
- * it is gone (and, if asked, when it is renewed); and the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
+ * provisioning adapter has provisioned them; when its paid period ends with nothing after it,
+ * when it is gone (and, if asked, when it is renewed); and the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
  * if it is still true when it goes out: no "period ended" once a renewal has arrived, no "access
  * ended" once access is back. Once only: each (delivery, recipient, template) is recorded
  * right after the server accepts it, and skipped on any retry or replay; the one window left is a
@@ -123,33 +123,26 @@ export class EmailListener implements OnModuleInit {
     if (outgoing.length === 0) {
       return;
     }
-    if (this.options.ledger !== false && outgoing.some((mail) => mail.template === WELCOME)) {
-      // Welcomed only into accounts that exist: the adapter first (a no-op when its own delivery
-      // got there first, a wait when it is running here). An adapter that fails fails this
-      // delivery too, retried with it, so the mail goes out once a provision has succeeded.
-      await this.reconciler.reconcile({
-        customerId: String(object.customerId),
-        productId: String(object.productId),
-      });
-    }
     const keys = outgoing.map(({ template, recipient }) =>
       emailKey(context.idempotencyKey, recipient.address, template),
     );
     // A first run has mailed no one yet: nothing recorded to read.
     const done = context.firstRun ? new Set<string>() : await this.records.handled(keys);
+    const due = outgoing
+      .map((mail, index) => ({ ...mail, key: keys[index] }))
+      .filter((mail) => !done.has(mail.key));
+    const { sending, waiting } = await this.welcomedOnlyIfHeld(due, object);
     const transient: Error[] = [];
     // An org's mails go out together, a few at a time, rather than one server exchange after
     // another. Every send settles before the delivery ends: a retry must not start while a mail
     // of this run is still unrecorded.
     const sends = new Semaphore(PARALLEL_SENDS);
-    const run = new MailRun(keys.filter((key) => !done.has(key)).length, finishOf(context));
+    // Welcomes held back for the adapter: this run does not finish the delivery.
+    const run = new MailRun(sending.length, waiting ? undefined : finishOf(context));
     const settled = await Promise.allSettled(
-      outgoing.map(async ({ template, recipient }, index) => {
-        if (done.has(keys[index])) {
-          return;
-        }
-        const position = `${index + 1}/${outgoing.length}`;
-        const mail: OutgoingMail = { key: keys[index], event, template, recipient, position };
+      sending.map(async ({ key, template, recipient }, index) => {
+        const position = `${index + 1}/${sending.length}`;
+        const mail: OutgoingMail = { key, event, template, recipient, position };
         const settle = run.mail();
         try {
           const error = await sends.run(() => this.send(mail, object, email, settle));
@@ -171,6 +164,47 @@ export class EmailListener implements OnModuleInit {
         `${transient.length} recipient(s) not mailed yet (will retry): ${transient[0].message.replace(ADDRESS_IN_TEXT, '<address>')}`,
       );
     }
+    if (waiting) {
+      throw new Error(
+        `welcome mail(s) wait for the provisioning adapter (will retry): ${waiting.message.replace(ADDRESS_IN_TEXT, '<address>')}`,
+      );
+    }
+  }
+
+  /**
+   * Welcomes only users the provisioning adapter holds now: it is brought in step first (a wait
+   * when its call is running here, one read when its own delivery got there first, the call when
+   * it did not), then a welcome goes only to a user it provisioned; one removed meanwhile, or whose
+   * access ended, gets none. While the adapter fails, the welcomes wait (`waiting`: the delivery
+   * is retried for them) and the other mails go out.
+   */
+  private async welcomedOnlyIfHeld<T extends { template: EmailTemplateName; recipient: Recipient }>(
+    due: T[],
+    object: Record<string, any>,
+  ): Promise<{ sending: T[]; waiting?: Error }> {
+    if (this.options.ledger === false || !due.some((mail) => mail.template === WELCOME)) {
+      return { sending: due };
+    }
+    let held: Set<string>;
+    try {
+      const holding = await this.reconciler.holding({
+        customerId: String(object.customerId),
+        productId: String(object.productId),
+      });
+      held = new Set(
+        holding?.provisioned
+          ? holding.orgs.flatMap((org) => org.users.map((user) => String(user.email).toLowerCase()))
+          : [],
+      );
+    } catch (error) {
+      const sending = due.filter((mail) => mail.template !== WELCOME);
+      return { sending, waiting: error instanceof Error ? error : new Error(String(error)) };
+    }
+    return {
+      sending: due.filter(
+        (mail) => mail.template !== WELCOME || held.has(mail.recipient.address.toLowerCase()),
+      ),
+    };
   }
 
   /**

@@ -64,7 +64,8 @@ export function renderEmail(
             text: override.text && fill(override.text, variables, false),
             html: override.html && fill(override.html, variables, true),
           };
-  const text = given.text ?? base.text;
+  // An empty text is no mail: the default's.
+  const text = given.text || base.text;
   // A text of your own without HTML of its own is the HTML too: most mail clients show the HTML
   // part, and a default one would hide your words (a link, a name).
   return { subject: given.subject ?? base.subject, text, html: given.html ?? toHtml(text) };

@@ -65,7 +65,8 @@ export class AqueductHealthIndicator {
     const refusedCount = Object.values(refused).reduce((sum, n) => sum + (n ?? 0), 0);
     const cache = this.accessCache.state();
     const warnings = [
-      ...operatorWarnings(alerts, refusedCount, quarantined, counts?.dead),
+      // Dead deliveries of a listener no instance runs any more cannot be redriven into work.
+      ...operatorWarnings(alerts, refusedCount, quarantined, counts?.deadOfListeners),
       ...accessCheckWarnings(cache),
     ];
     const dispatching = this.options.dispatch.enabled;

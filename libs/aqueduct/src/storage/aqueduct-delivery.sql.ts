@@ -178,6 +178,8 @@ SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
        count(*) FILTER (WHERE state = 'active')::int AS active,
        count(*) FILTER (WHERE state = 'done')::int AS done,
        count(*) FILTER (WHERE state = 'dead')::int AS dead,
+       count(*) FILTER (WHERE state = 'dead' AND ($1::text[] IS NULL OR listener = ANY($1::text[])))::int
+         AS "deadOfListeners",
        (SELECT min(run_at) FROM aqueduct_deliveries
          WHERE state = 'pending' AND run_at <= now()
            AND ($1::text[] IS NULL OR listener = ANY($1::text[]))) AS "oldestPendingSince"

@@ -241,7 +241,7 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     return created.length;
   }
 
-  /** `oldestPendingSince` among `listeners`' deliveries only, when given. */
+  /** `oldestPendingSince` and `deadOfListeners` among `listeners`' deliveries only, when given. */
   async counts(listeners?: string[]): Promise<DeliveryCounts> {
     const [row] = await this.dataSource.query(COUNTS_SQL, [listeners ?? null]);
     return row;

@@ -98,11 +98,13 @@ export interface DeliveryCounts {
   active: number;
   done: number;
   dead: number;
+  /** Dead deliveries of the listeners asked about (all, when none were named). */
+  deadOfListeners: number;
   /** When the oldest runnable delivery became due; null when none is waiting. */
   oldestPendingSince: Date | null;
 }
 
-export type BacklogCounts = Omit<DeliveryCounts, 'done'> & {
+export type BacklogCounts = Omit<DeliveryCounts, 'done' | 'deadOfListeners'> & {
   /** Events waiting to be reprocessed or dismissed. */
   quarantined: number;
 };

@@ -6,6 +6,7 @@ import { checkUrl, postSigned } from '../http-post';
 import { normaliseEventType } from '../../events/aqueduct-event-types';
 import { SAMPLE_TYPES, sampleBody } from '../sample-event';
 import { WEBHOOK_UNAUTHORIZED } from '../../aqueduct.messages';
+import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
 
 /**
  * Answers the module never gives on its route (3xx, 403, 429), or gives only with its own message
@@ -17,7 +18,6 @@ const HOST_REFUSALS: [number, number][] = [
   [403, 403],
   [429, 429],
 ];
-import { addSigningOptions, type SigningFlags, signingOptions } from '../signing-options';
 
 interface SendFlags extends SigningFlags {
   url: string;
