@@ -113,6 +113,15 @@ describe('The welcome mail waiting for the adapter', () => {
   const send = (type: string, object: unknown, createdAt: Date) =>
     postAccepted(host.app, envelope(type, object, createdAt), SECRET);
   const mailsTo = (address: string) => smtp.to(address).map((m) => m.subject);
+  const announced = (c: string, type: string) =>
+    waitFor(async () => (await accessEvents(host.app, c)).includes(type), 15_000, type);
+  /** The host's user service answers after a second (the mail had all that time to go out). */
+  const releaseAfterASecond = async (c: string) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    release();
+    await deliveriesSettled(host.app, 20_000);
+    gated.delete(c);
+  };
   const db = () => host.app.get(DataSource);
 
   it('an access that ends while the welcome waits for the adapter: the removed user is not welcomed afterwards', async () => {
@@ -145,16 +154,8 @@ describe('The welcome mail waiting for the adapter', () => {
     );
     clock.set(at(0, 90));
     await host.app.get(ExpiryJob).sweep();
-    await waitFor(
-      async () => (await accessEvents(host.app, c)).includes('access.expired'),
-      15_000,
-      'access.expired',
-    );
-    // The host's user service takes a while (a second): the mail had all that time to go out.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    release();
-    await deliveriesSettled(host.app, 20_000);
-    gated.delete(c);
+    await announced(c, 'access.expired');
+    await releaseAfterASecond(c);
     const actions = mine(c).map((call) => call.action);
     expect(actions).toEqual(['provision', 'deprovision']);
     const deprovisioned = mine(c).find((call) => call.action === 'deprovision')!.done!;
@@ -191,16 +192,8 @@ describe('The welcome mail waiting for the adapter', () => {
       { ...p, provisioningOrgs: { name: 'Acme', users: [{ name: 'Ada', email: ada }] } },
       at(0),
     );
-    await waitFor(
-      async () => (await accessEvents(host.app, c)).includes('access.changed'),
-      15_000,
-      'access.changed',
-    );
-    // The host's user service takes a while (a second): the mail had all that time to go out.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    release();
-    await deliveriesSettled(host.app, 20_000);
-    gated.delete(c);
+    await announced(c, 'access.changed');
+    await releaseAfterASecond(c);
     const last = mine(c).at(-1)!;
     expect(last.emails).toEqual([ada]); // the adapter ends with Ada only: Bob removed
     const removedAt = last.done!;
