@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 import { DEVELOPMENT_SECRET } from '../src/app.config';
 import { AppModule } from '../src/app.module';
 import { createTestApp } from './support/app';
+import { createTestDatabase } from './support/database';
 import { runCli } from './support/cli';
 import { postAccepted } from './support/post';
 import { deliveriesSettled } from './support/subscription';
@@ -620,6 +621,42 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       const bad = await check(['--settle-ms', 'an hour']);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('--settle-ms must be an integer number of ms >= 0');
+    });
+
+    it('check: a provisioning waiting for its payment says so', async () => {
+      const own = await createTestDatabase();
+      const paying = await createTestApp({
+        databaseUrl: own.url,
+        aqueduct: {
+          secrets: ['cli-access-secret'],
+          access: { requirePayment: true },
+          expiry: { enabled: false },
+          dispatch: { pollIntervalMs: 100 },
+        },
+      });
+      try {
+        await postAccepted(
+          paying,
+          provisioningStartEvent({ customerId: 'owner_unpaid_cli', invoiceId: 'inv_unpaid_cli' }),
+          'cli-access-secret',
+        );
+        await deliveriesSettled(paying);
+        const result = await runCli([
+          'access',
+          'check',
+          'owner_unpaid_cli',
+          'prod_pro',
+          '--database-url',
+          own.url,
+        ]);
+        expect([result.code, result.stdout.trim()]).toEqual([
+          1,
+          'no access (scheduled, awaiting payment)',
+        ]);
+      } finally {
+        await paying.close();
+        await own.drop();
+      }
     });
 
     it('exit codes: 2 for a bad --at, 1 for an unknown customer', async () => {

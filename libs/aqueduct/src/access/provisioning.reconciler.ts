@@ -101,11 +101,13 @@ export class ProvisioningReconciler {
 
   /**
    * What the adapter holds for the pair once in step with what was announced (undefined: no access
-   * row), bringing it in step as `reconcile` does, for a caller that acts on it (the welcome mail:
-   * only to users provisioned). A call for the pair running here that fails fails this one too,
-   * rather than calling the adapter again at once.
+   * row), for a caller that acts on it (the welcome mail: only to users provisioned). A call for the
+   * pair running here is waited for, and its failure fails this one. With the adapter behind and
+   * nothing running, `mayCall` makes the call (as `reconcile` would: the caller got there before
+   * the adapter's own delivery); without it, this fails and leaves the calls to that delivery, so
+   * that an adapter that is down is not called twice as often.
    */
-  async holding(pair: Pair): Promise<AdapterHolding | undefined> {
+  async holding(pair: Pair, mayCall: boolean): Promise<AdapterHolding | undefined> {
     await this.running.get(pairKey(pair.customerId, pair.productId));
     const [current]: AccessRow[] = await this.dataSource.query(ROW_SQL, [
       pair.customerId,
@@ -114,7 +116,13 @@ export class ProvisioningReconciler {
     if (!current) {
       return undefined;
     }
-    return actionFor(current) ? this.callLocked(pair) : holdingOf(current);
+    if (!actionFor(current)) {
+      return holdingOf(current);
+    }
+    if (!mayCall) {
+      throw new Error('the provisioning adapter has not brought these users in step yet');
+    }
+    return this.callLocked(pair);
   }
 
   /** The locked call, known to this process's other callers for the pair while it runs. */

@@ -131,7 +131,7 @@ export class EmailListener implements OnModuleInit {
     const due = outgoing
       .map((mail, index) => ({ ...mail, key: keys[index] }))
       .filter((mail) => !done.has(mail.key));
-    const { sending, waiting } = await this.welcomedOnlyIfHeld(due, object);
+    const { sending, waiting } = await this.welcomedOnlyIfHeld(due, object, context.attempt === 1);
     const transient: Error[] = [];
     // An org's mails go out together, a few at a time, rather than one server exchange after
     // another. Every send settles before the delivery ends: a retry must not start while a mail
@@ -166,31 +166,31 @@ export class EmailListener implements OnModuleInit {
     }
     if (waiting) {
       throw new Error(
-        `welcome mail(s) wait for the provisioning adapter (will retry): ${waiting.message.replace(ADDRESS_IN_TEXT, '<address>')}`,
+        `welcome mail(s) wait for the provisioning adapter: ${waiting.message.replace(ADDRESS_IN_TEXT, '<address>')}`,
       );
     }
   }
 
   /**
    * Welcomes only users the provisioning adapter holds now: it is brought in step first (a wait
-   * when its call is running here, one read when its own delivery got there first, the call when
-   * it did not), then a welcome goes only to a user it provisioned; one removed meanwhile, or whose
-   * access ended, gets none. While the adapter fails, the welcomes wait (`waiting`: the delivery
-   * is retried for them) and the other mails go out.
+   * when its call is running here, one read when its own delivery got there first, on the first
+   * attempt the call when it did not), then a welcome goes only to a user it provisioned; one
+   * removed meanwhile, or whose access ended, gets none. While the adapter is behind or fails, the
+   * welcomes wait (`waiting`: the delivery is retried for them; the adapter's own delivery retries
+   * the calls) and the other mails go out.
    */
   private async welcomedOnlyIfHeld<T extends { template: EmailTemplateName; recipient: Recipient }>(
     due: T[],
     object: Record<string, any>,
+    mayCall: boolean,
   ): Promise<{ sending: T[]; waiting?: Error }> {
     if (this.options.ledger === false || !due.some((mail) => mail.template === WELCOME)) {
       return { sending: due };
     }
     let held: Set<string>;
     try {
-      const holding = await this.reconciler.holding({
-        customerId: String(object.customerId),
-        productId: String(object.productId),
-      });
+      const pair = { customerId: String(object.customerId), productId: String(object.productId) };
+      const holding = await this.reconciler.holding(pair, mayCall);
       held = new Set(
         holding?.provisioned
           ? holding.orgs.flatMap((org) => org.users.map((user) => String(user.email).toLowerCase()))

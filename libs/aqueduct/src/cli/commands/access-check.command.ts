@@ -65,7 +65,11 @@ function checkText(entitlement: Entitlement | null | undefined, until: Date | nu
   }
   const when =
     entitlement.status === 'scheduled'
-      ? `, from ${iso(entitlement.changesAt)}`
+      ? entitlement.changesAt
+        ? `, from ${iso(entitlement.changesAt)}`
+        : entitlement.awaitingPayment
+          ? ', awaiting payment'
+          : ''
       : until
         ? `, until ${iso(until)}`
         : '';
