@@ -66,12 +66,13 @@ interface OutgoingMail {
 /**
  * Mails the org's users when their access starts (a user who joins while it lasts too), once the
  * provisioning adapter has provisioned them; when its paid period ends with nothing after it,
- * when it is gone (and, if asked, when it is renewed); and the operators when a delivery dies. Each mail follows an `access.*` transition, and is sent only
- * if it is still true when it goes out: no "period ended" once a renewal has arrived, no "access
- * ended" once access is back. Once only: each (delivery, recipient, template) is recorded
- * right after the server accepts it, and skipped on any retry or replay; the one window left is a
- * crash between the server's acceptance and that write. A recipient the server refuses for good
- * is recorded and skipped; a server that is down fails the delivery so it is retried later.
+ * when it is gone (and, if asked, when it is renewed); and the operators when a delivery dies.
+ * Each mail follows an `access.*` transition, and is sent only if it is still true when it goes
+ * out: no "period ended" once a renewal has arrived, no "access ended" once access is back. Once
+ * only: each (delivery, recipient, template) is recorded right after the server accepts it, and
+ * skipped on any retry or replay; the one window left is a crash between the server's acceptance
+ * and that write. A recipient the server refuses for good is recorded and skipped; a server that
+ * is down fails the delivery so it is retried later.
  */
 @Injectable()
 export class EmailListener implements OnModuleInit {
