@@ -17,7 +17,7 @@ import {
   mailSubjects,
   period,
 } from './support/subscription';
-import { DAY, TestClock } from './support/test-clock';
+import { DAY, TestClock, T0, at } from './support/test-clock';
 import {
   RecordingAdapter,
   adapterCalls,
@@ -26,9 +26,6 @@ import {
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'partial-events-secret';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const MINUTE = 60_000;
-const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 const SETTLED = 76;
 
 const STARTED = 'Your access to prod_pro has started';

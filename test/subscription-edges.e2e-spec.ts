@@ -14,7 +14,7 @@ import {
   period,
   sweepAt,
 } from './support/subscription';
-import { DAY, TestClock } from './support/test-clock';
+import { TestClock, T0, at } from './support/test-clock';
 import {
   RecordingAdapter,
   adapterActions,
@@ -24,9 +24,6 @@ import {
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'subscription-edges-secret';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const MINUTE = 60_000;
-const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 
 const actions = adapterActions;
 

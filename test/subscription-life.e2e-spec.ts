@@ -16,7 +16,7 @@ import {
   mailSubjects,
   sweepAt,
 } from './support/subscription';
-import { DAY, TestClock } from './support/test-clock';
+import { TestClock, MINUTE, T0, at } from './support/test-clock';
 import {
   RecordingAdapter,
   adapterActions,
@@ -28,10 +28,7 @@ import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'life-secret';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const MINUTE = 60_000;
 /** Days (and minutes) after T0. */
-const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 /** Past the default settle time (75 minutes) of a loss that happened on the hour. */
 const SETTLED = 76;
 

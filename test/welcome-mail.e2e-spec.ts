@@ -24,14 +24,11 @@ import {
   envelope,
   period,
 } from './support/subscription';
-import { DAY, TestClock } from './support/test-clock';
+import { TestClock, T0, at } from './support/test-clock';
 import { useTestApp } from './support/use-test-app';
 import { waitFor } from './support/wait';
 
 const SECRET = 'welcome-mail-secret';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const MINUTE = 60_000;
-const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * MINUTE);
 
 interface Call {
   action: 'provision' | 'deprovision' | 'update';
