@@ -21,7 +21,17 @@ describe('renderEmail', () => {
     }));
     expect(content.subject).toBe('Your access to Acme Pro has started');
     expect(content.html).toBe(
-      '<p>Hi Ada &lt;Admin&gt;,</p>\n<p>log in at https://app.acme.test/login</p>',
+      '<p>Hi Ada &lt;Admin&gt;,</p>\n<p>log in at <a href="https://app.acme.test/login">https://app.acme.test/login</a></p>',
+    );
+  });
+
+  it('makes its web addresses links, without the punctuation that ends the sentence', () => {
+    const content = renderEmail('access-started', variables, {
+      text: 'Log in at https://app.acme.test/login?org=a&b=1. Or see (https://acme.test/help).',
+    });
+    expect(content.html).toBe(
+      '<p>Log in at <a href="https://app.acme.test/login?org=a&amp;b=1">https://app.acme.test/login?org=a&amp;b=1</a>. ' +
+        'Or see (<a href="https://acme.test/help">https://acme.test/help</a>).</p>',
     );
   });
 

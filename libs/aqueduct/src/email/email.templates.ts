@@ -71,11 +71,20 @@ export function renderEmail(
   return { subject: given.subject ?? base.subject, text, html: given.html ?? toHtml(text) };
 }
 
+/** An http(s) address in escaped text, without the punctuation that may end its sentence. */
+const LINK = /https?:\/\/[^\s<>"']+?(?=[.,;:!?)]*(?:\s|$))/g;
+
+/** The HTML part of a text: escaped, its paragraphs kept, its web addresses made links. */
 function toHtml(text: string): string {
   return text
     .trim()
     .split(/\n{2,}/)
-    .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`)
+    .map(
+      (paragraph) =>
+        `<p>${escapeHtml(paragraph)
+          .replace(LINK, (url) => `<a href="${url}">${url}</a>`)
+          .replace(/\n/g, '<br>')}</p>`,
+    )
     .join('\n');
 }
 
