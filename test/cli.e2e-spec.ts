@@ -79,6 +79,32 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         expect.stringContaining('hint: nothing answers POST at that path'),
       ]);
 
+      // The same delivery id again, as Aqueduct retries: a duplicate, not a second event.
+      const first = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        url,
+        ...signing,
+        '--id',
+        'msg_cli_retry',
+        '--json',
+      ]);
+      const again = await runCli([
+        'send',
+        'provisioning.start',
+        '--url',
+        url,
+        ...signing,
+        '--id',
+        'msg_cli_retry',
+        '--json',
+      ]);
+      expect(JSON.parse(again.stdout).body).toMatchObject({
+        id: JSON.parse(first.stdout).body.id,
+        duplicate: true,
+      });
+
       // Stored but not understood: exit 0 (Aqueduct's answer), and said.
       const invalid = join(mkdtempSync(join(tmpdir(), 'aqueduct-cli-')), 'invalid.json');
       writeFileSync(

@@ -25,6 +25,7 @@ interface SendFlags extends SigningFlags {
   customerId?: string;
   productId?: string;
   invoiceId?: string;
+  id?: string;
   json?: boolean;
 }
 
@@ -46,6 +47,11 @@ export function registerSend(program: Command): void {
         '--invoice-id <id>',
         'invoiceId of the generated provisioning (the same in a start and its end: one provisioning; the customer is owner_<id> unless --customer-id), or the invoice an invoice.paid pays',
       )
+      .option(
+        '--id <deliveryId>',
+        'the delivery id to sign with (standard-webhooks webhook-id, or the delivery id header): ' +
+          'send again with the same one, as Aqueduct retries (default: a new one each time)',
+      )
       .option('--json', 'print the result as JSON'),
   ).action(async (type: string, flags: SendFlags) => {
     const url = checkUrl(flags.url);
@@ -61,7 +67,7 @@ export function registerSend(program: Command): void {
       { customerId: flags.customerId, productId: flags.productId, invoiceId: flags.invoiceId },
       flags.data,
     );
-    const signed = signAqueductRequest(body, signingOptions(flags));
+    const signed = signAqueductRequest(body, signingOptions(flags, flags.id));
     const result = await postSigned(url, signed);
     output(
       flags.json,
