@@ -80,26 +80,19 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
       ]);
 
       // The same delivery id again, as Aqueduct retries: a duplicate, not a second event.
-      const first = await runCli([
-        'send',
-        'provisioning.start',
-        '--url',
-        url,
-        ...signing,
-        '--id',
-        'msg_cli_retry',
-        '--json',
-      ]);
-      const again = await runCli([
-        'send',
-        'provisioning.start',
-        '--url',
-        url,
-        ...signing,
-        '--id',
-        'msg_cli_retry',
-        '--json',
-      ]);
+      const retry = () =>
+        runCli([
+          'send',
+          'provisioning.start',
+          '--url',
+          url,
+          ...signing,
+          '--id',
+          'msg_cli_retry',
+          '--json',
+        ]);
+      const first = await retry();
+      const again = await retry();
       expect(JSON.parse(again.stdout).body).toMatchObject({
         id: JSON.parse(first.stdout).body.id,
         duplicate: true,

@@ -45,11 +45,14 @@ const LOG_EVERY_MS = 60_000;
 
 const STANDARD_SIGNATURES: readonly string[] = STANDARD_WEBHOOKS_HEADERS.signature;
 
-/** Refusals the raw-body reader answers, before any verifier: counted by its own metric. */
-const BEFORE_VERIFICATION: ReadonlySet<UnauthorizedReason> = new Set([
-  'too-large',
-  'unsupported',
-  'unreadable',
+/**
+ * Refusals the raw-body reader answers, before any verifier, with their status: counted by the
+ * reader's own metric (`outcome`), logged with the fix.
+ */
+const BEFORE_VERIFICATION: ReadonlyMap<UnauthorizedReason, number> = new Map([
+  ['too-large', 413],
+  ['unsupported', 415],
+  ['unreadable', 400],
 ]);
 
 /** Header names that tell which scheme a request was signed with (never their values). */
@@ -285,17 +288,12 @@ export class VerificationMonitor {
    * verifier of the host's own): one without is not worth a page for a refusal of its body.
    */
   private carriesCredentials(headerNames: string[]): boolean {
-    const v = this.options.verification;
-    switch (v.scheme) {
-      case 'standard-webhooks':
-        return headerNames.some((name) => STANDARD_SIGNATURES.includes(name));
-      case 'hmac':
-        return headerNames.includes((v.header ?? DEFAULT_HMAC_HEADER).toLowerCase());
-      case 'shared-secret':
-        return headerNames.includes((v.header ?? 'authorization').toLowerCase());
-      default:
-        return true;
+    const { scheme, headers } = this.expected();
+    if (scheme === 'standard-webhooks') {
+      return headerNames.some((name) => STANDARD_SIGNATURES.includes(name));
     }
+    // hmac's and shared-secret's first header carries the signature or the secret; custom: none known.
+    return headers.length === 0 || headerNames.includes(headers[0].toLowerCase());
   }
 
   /** The configured scheme and the headers it reads. */
@@ -331,9 +329,6 @@ export class VerificationMonitor {
   }
 
   private log(reason: UnauthorizedReason, detail: string, headerNames: string[], now: number) {
-    if (BEFORE_VERIFICATION.has(reason)) {
-      return; // the reader logs its refusals, naming the fix
-    }
     const last = this.logged.get(reason);
     if (last && now - last.at < LOG_EVERY_MS) {
       last.suppressed++;
@@ -343,9 +338,15 @@ export class VerificationMonitor {
       ? ` (${last.suppressed} more like it since the last line)`
       : '';
     this.logged.set(reason, { at: now, suppressed: 0 });
+    const status = BEFORE_VERIFICATION.get(reason);
     this.logger.warn(
       printable(
-        `Rejected webhook (${reason === 'host-refused' ? 'by the app' : '401'}, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
+        status !== undefined
+          ? // Nothing from the request but its size or coding: no header names either.
+            `Refused a webhook request with ${status}: ${detail}${suppressed}. If Aqueduct sent it, ` +
+              'every retry gets the same answer and Aqueduct then disables the endpoint: ' +
+              BODY_REFUSAL_FIX[reason as keyof typeof BODY_REFUSAL_FIX]
+          : `Rejected webhook (${reason === 'host-refused' ? 'by the app' : '401'}, ${reason}): ${detail}. Headers present: ${headerNames.join(', ') || '(none)'}${suppressed}`,
       ),
     );
   }

@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
-import { BODY_REFUSAL_FIX, EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
+import { EXPRESS_REQUIRED, webhookRouteNotFound } from '../aqueduct.messages';
 import { VerificationMonitor } from '../alerts/verification.monitor';
 import { AqueductMetrics } from '../observability/aqueduct-metrics.service';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
@@ -25,12 +25,6 @@ const BODY_PARSERS = new Set(['jsonParser', 'urlencodedParser', 'rawParser', 'te
 
 /** Layers Express 4 puts first (Express 5 has none): they give `req` its Express methods. */
 const EXPRESS_INIT_LAYERS = new Set(['query', 'expressInit']);
-
-/**
- * One warning per kind of refusal (a size, a media type, an encoding: one per fix) per this long,
- * per instance; the ones in between are counted.
- */
-const LOG_EVERY_MS = 60_000;
 
 interface RouterLayer {
   name?: string;
@@ -56,9 +50,6 @@ interface RouterLayer {
  */
 @Injectable()
 export class RawBodyInstaller implements OnModuleInit {
-  private readonly logger = new Logger('AqueductWebhook');
-  private readonly logged = new Map<string, { at: number; suppressed: number }>();
-
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: AqueductMetrics,
@@ -113,9 +104,9 @@ export class RawBodyInstaller implements OnModuleInit {
   }
 
   /**
-   * A request refused before it could be verified (400, 413, 415): counted, and logged as a warning
-   * that names the fix, since Aqueduct gets the same answer on every retry and then disables
-   * the endpoint. Nothing from the request but its size or media type is logged.
+   * A request refused before it could be verified (400, 413, 415): counted by its outcome, and
+   * given to the monitor, which logs it naming the fix (Aqueduct gets the same answer on every
+   * retry, then disables the endpoint) and may open the alert.
    */
   private refused(refusal: BodyRefusal, req: RequestWithRawBody): void {
     noteRefusal(req);
@@ -124,19 +115,6 @@ export class RawBodyInstaller implements OnModuleInit {
     this.monitor.failure(refusal.outcome, refusal.reason, Object.keys(req.headers), {
       certain: refusal.status !== 400,
     });
-    const now = Date.now();
-    const fix = BODY_REFUSAL_FIX[refusal.outcome];
-    const last = this.logged.get(fix);
-    if (last && now - last.at < LOG_EVERY_MS) {
-      last.suppressed++;
-      return;
-    }
-    const more = last?.suppressed ? ` (${last.suppressed} more since the last line)` : '';
-    this.logged.set(fix, { at: now, suppressed: 0 });
-    this.logger.warn(
-      `Refused a webhook request with ${refusal.status}: ${refusal.reason}${more}. If Aqueduct sent ` +
-        `it, every retry gets the same answer and Aqueduct then disables the endpoint: ${fix}`,
-    );
   }
 
   /**
