@@ -24,6 +24,20 @@ describe('toDate', () => {
     expect(toDateIn('America/New_York', '2026-03-01')).toBe('2026-03-01T00:00:00.000Z');
   });
 
+  it('reads a looser date text without a zone as UTC, and keeps a zone it names', () => {
+    for (const zone of ['America/New_York', 'Asia/Tokyo']) {
+      expect(toDateIn(zone, '12/31/2026')).toBe('2026-12-31T00:00:00.000Z');
+      expect(toDateIn(zone, 'December 31, 2026 10:00')).toBe('2026-12-31T10:00:00.000Z');
+      expect(toDateIn(zone, '12/31/2026 11:59 PM')).toBe('2026-12-31T23:59:00.000Z');
+      expect(toDateIn(zone, 'Thu, 31 Dec 2026 10:00:00 GMT')).toBe('2026-12-31T10:00:00.000Z');
+      expect(toDateIn(zone, 'Thu Dec 31 2026 10:00:00 GMT+0100 (CET)')).toBe(
+        '2026-12-31T09:00:00.000Z',
+      );
+      expect(toDateIn(zone, 'Dec 31 2026 10:00 -0500')).toBe('2026-12-31T15:00:00.000Z');
+      expect(toDateIn(zone, '2026/12/31 10:00 EST')).toBe('2026-12-31T15:00:00.000Z');
+    }
+  });
+
   it('reads epoch seconds and milliseconds, and leaves what is not a date as it is', () => {
     expect((toDate(1_772_366_400) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
     expect((toDate(1_772_366_400_000) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');
@@ -36,6 +50,11 @@ describe('toEndDate', () => {
     expect((toEndDate('2026-01-31') as Date).toISOString()).toBe('2026-02-01T00:00:00.000Z');
     expect((toEndDate(' 2026-02-28 ') as Date).toISOString()).toBe('2026-03-01T00:00:00.000Z');
     expect((toEndDate('2026-01-31T00:00:00Z') as Date).toISOString()).toBe(
+      '2026-01-31T00:00:00.000Z',
+    );
+    expect((toEndDate('Jan 31, 2026') as Date).toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect((toEndDate('1/31/2026') as Date).toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect((toEndDate('Jan 31, 2026 00:00 GMT') as Date).toISOString()).toBe(
       '2026-01-31T00:00:00.000Z',
     );
     expect((toEndDate(1_772_366_400) as Date).toISOString()).toBe('2026-03-01T12:00:00.000Z');

@@ -10,9 +10,24 @@ const EPOCH_MILLISECONDS_FROM = 1e11;
  */
 const DATE_TIME_WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/i;
 
+/** ISO 8601 (`2026-03-01`, `2026-03-01T12:00Z`...), which JavaScript reads by the standard. */
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}/;
+
 /**
- * Parses an ISO 8601 string or an epoch number into a Date. Anything else is left as it is, so
- * that `@IsDate()` reports the field by name instead of the value silently becoming "Invalid Date".
+ * A zone in a date JavaScript reads by its older, looser rules (`Dec 31, 2026 10:00 GMT`,
+ * `12/31/2026 10:00 -0500`): a zone's name, or an offset (or `Z`) right after the time of day.
+ */
+const NAMED_ZONE = /\b(?:UTC?|GMT|[ECMP][SD]T)\b/i;
+const OFFSET_AFTER_TIME = /\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AP]M\s*)?(?:Z|[+-]\d{2}:?\d{2})\b/i;
+/** A time of day, in any form. */
+const TIME_OF_DAY = /\d:\d/;
+
+/**
+ * Parses an ISO 8601 string, another date text JavaScript reads (`12/31/2026`, `Dec 31, 2026
+ * 10:00 GMT`) or an epoch number into a Date. A text without a zone is read as UTC, as an ISO date
+ * alone is: JavaScript would read it in the server's zone, so the same event would grant access at
+ * different instants on hosts in different zones. Anything else is left as it is, so that
+ * `@IsDate()` reports the field by name instead of the value silently becoming "Invalid Date".
  */
 export function toDate(value: unknown): unknown {
   let parsed: Date | undefined;
@@ -20,27 +35,56 @@ export function toDate(value: unknown): unknown {
     parsed = new Date(value < EPOCH_MILLISECONDS_FROM ? value * 1000 : value);
   } else if (typeof value === 'string' && value.trim() !== '') {
     const text = value.trim();
-    parsed = new Date(DATE_TIME_WITHOUT_OFFSET.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+    if (ISO_DATE.test(text)) {
+      parsed = new Date(DATE_TIME_WITHOUT_OFFSET.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+    } else {
+      parsed = new Date(text);
+      parsed = hasZone(text) ? parsed : sameClockInUtc(parsed);
+    }
   }
   // Out of range (1e20 gives an Invalid Date; year -4713 is valid in JS but not in Postgres) must
   // fail validation, not reach the database.
   return parsed && inRange(parsed) ? parsed : value;
 }
 
-/** A date alone (`2026-01-31`): a day, no time of day. */
+/** An ISO date alone (`2026-01-31`): a day, no time of day. */
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
 
+function hasZone(text: string): boolean {
+  return NAMED_ZONE.test(text) || OFFSET_AFTER_TIME.test(text);
+}
+
+/** The instant whose UTC clock reads what `local`'s clock reads in the server's zone. */
+function sameClockInUtc(local: Date): Date {
+  return new Date(
+    Date.UTC(
+      local.getFullYear(),
+      local.getMonth(),
+      local.getDate(),
+      local.getHours(),
+      local.getMinutes(),
+      local.getSeconds(),
+      local.getMilliseconds(),
+    ),
+  );
+}
+
+/** A day with no time of day: `2026-01-31`, or a looser text such as `12/31/2026`. */
+function isDayAlone(text: string): boolean {
+  return DATE_ONLY.test(text) || (!ISO_DATE.test(text) && !TIME_OF_DAY.test(text));
+}
+
 /**
  * `toDate` for the end of a period (`endDate`, `gracePeriodEndDate`, `contractEndDate`): a date
- * alone names the period's last day, which the customer has, so it ends at the next midnight
+ * alone (`2026-01-31`, `Jan 31, 2026`) names the period's last day, which the customer has, so it ends at the next midnight
  * (UTC), as a start given as a date begins at its own. Read as its midnight, a monthly
  * subscription sent as "Jan 1 – Jan 31", then "Feb 1 – Feb 28", would lose access for all of
  * Jan 31 at every renewal; read this way, a customer who leaves keeps at most a day more.
  */
 export function toEndDate(value: unknown): unknown {
   const parsed = toDate(value);
-  if (!(parsed instanceof Date) || typeof value !== 'string' || !DATE_ONLY.test(value.trim())) {
+  if (!(parsed instanceof Date) || typeof value !== 'string' || !isDayAlone(value.trim())) {
     return parsed;
   }
   // "9999-12-31" means "never ends"; its next midnight is a year JSON and Postgres disagree on.
