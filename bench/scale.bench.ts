@@ -1,4 +1,4 @@
-import { AqueductEventReader } from 'nestjs-aqueduct';
+import { AqueductEventReader, AqueductHealthIndicator } from 'nestjs-aqueduct';
 import { NOOP_VARIANT, type LatencyRun, measureLatency } from './latency.bench';
 import { startInProcessApp } from './support/aqueduct-app';
 import type {
@@ -29,11 +29,12 @@ const CONSOLE_TARGET_MS = 50;
 const CONSOLE_PAGE_SIZE = 50;
 const CONSOLE_SAMPLES = 30;
 
-/** One measurement of a table: the latency run's figures and the console's first page. */
+/** One measurement of a table: the latency run's figures, the console's first page, a health probe. */
 interface TableState {
   run: LatencyRun;
   consoleP50Ms: number;
   consoleP99Ms: number;
+  healthP99Ms: number;
 }
 
 /** A database, the bench server on it, and its measurements. */
@@ -107,26 +108,41 @@ async function measureState({ context, server }: Table): Promise<TableState> {
   await withClient(context.databaseUrl, (client) =>
     client.query('ANALYZE aqueduct_events, aqueduct_deliveries'),
   );
-  const console = await consoleFirstPage(context);
+  const { console, health } = await operatorReads(context);
   return {
     run,
     consoleP50Ms: percentile(console, 0.5),
     consoleP99Ms: percentile(console, 0.99),
+    healthP99Ms: percentile(health, 0.99),
   };
 }
 
-/** What the console's events page reads: the newest page of events and the backlog counts. */
-async function consoleFirstPage(context: BenchContext): Promise<number[]> {
+/**
+ * Times of what the console's events page reads (the newest page of events and the backlog
+ * counts), and of the health check a load balancer probes every few seconds.
+ */
+async function operatorReads(
+  context: BenchContext,
+): Promise<{ console: number[]; health: number[] }> {
   const { app, close } = await startInProcessApp(context, 'close the console reader app');
-  try {
-    const reader = app.get(AqueductEventReader);
+  const timed = async (read: () => Promise<unknown>) => {
     const times: number[] = [];
     for (let sample = 0; sample < CONSOLE_SAMPLES; sample++) {
       const start = process.hrtime.bigint();
-      await Promise.all([reader.pageEvents({ limit: CONSOLE_PAGE_SIZE }), reader.backlog()]);
+      await read();
       times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
     return times;
+  };
+  try {
+    const reader = app.get(AqueductEventReader);
+    const health = app.get(AqueductHealthIndicator);
+    return {
+      console: await timed(() =>
+        Promise.all([reader.pageEvents({ limit: CONSOLE_PAGE_SIZE }), reader.backlog()]),
+      ),
+      health: await timed(() => health.isHealthy()),
+    };
   } finally {
     await close();
   }
@@ -155,6 +171,7 @@ function report(rows: number, seedSeconds: number, empty: Table, full: Table): B
   const p99 = (state: TableState) => state.run.p99Ms;
   const consoleP50 = (state: TableState) => state.consoleP50Ms;
   const consoleP99 = (state: TableState) => state.consoleP99Ms;
+  const healthP99 = (state: TableState) => state.healthP99Ms;
   const byRound: TextTable = {
     header: [
       'round',
@@ -165,6 +182,7 @@ function report(rows: number, seedSeconds: number, empty: Table, full: Table): B
       'server CPU µs/event',
       'Postgres CPU µs/event',
       'console p50 / p99 ms',
+      'health p99 ms',
     ],
     rows: rounds.flatMap(({ before, after }, index) =>
       [before, after].map((state, side) => [
@@ -178,6 +196,7 @@ function report(rows: number, seedSeconds: number, empty: Table, full: Table): B
         fixed(state.run.serverCpuMicros),
         fixed(state.run.postgresCpuMicros),
         `${fixed(state.consoleP50Ms, 1)} / ${fixed(state.consoleP99Ms, 1)}`,
+        fixed(state.healthP99Ms, 1),
       ]),
     ),
   };
@@ -199,6 +218,11 @@ function report(rows: number, seedSeconds: number, empty: Table, full: Table): B
       value: `${fixed(middle(full, consoleP50), 1)} / ${fixed(middle(full, consoleP99), 1)}`,
       target: `< ${CONSOLE_TARGET_MS} ms`,
       met: Math.max(...full.states.map(consoleP99)) < CONSOLE_TARGET_MS,
+    },
+    {
+      // No issue sets a target: the health check gives up after 3 s and reports the database down.
+      metric: `scale: health check p99 ms at ${rows} rows, median (empty: ${fixed(middle(empty, healthP99), 1)})`,
+      value: fixed(middle(full, healthP99), 1),
     },
   ];
   const last = (table: Table) => table.states[table.states.length - 1].run.report;

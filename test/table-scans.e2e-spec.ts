@@ -1,6 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { type CanActivate, Injectable } from '@nestjs/common';
-import { AqueductAccessService, ExpiryJob, type ProvisioningAdapter } from 'nestjs-aqueduct';
+import {
+  AqueductAccessService,
+  AqueductHealthIndicator,
+  ExpiryJob,
+  type ProvisioningAdapter,
+} from 'nestjs-aqueduct';
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
@@ -219,6 +224,16 @@ describe('An established host’s tables are never read whole: events, sweeps, c
         await request(app.getHttpServer()).get(`/aqueduct/console${page}`).expect(200);
       }
     }, 'aqueduct_events');
+    expect(whole).toEqual(NONE);
+  });
+
+  it('the health check a load balancer probes every few seconds', async () => {
+    const whole = await wholeReadsDuring(async (app) => {
+      const health = app.get(AqueductHealthIndicator);
+      for (let probe = 0; probe < 3; probe++) {
+        expect((await health.isHealthy()).aqueduct.status).toBe('up');
+      }
+    }, 'aqueduct_deliveries');
     expect(whole).toEqual(NONE);
   });
 });

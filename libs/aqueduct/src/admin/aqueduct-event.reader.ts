@@ -70,17 +70,21 @@ export class AqueductEventReader {
     return this.deliveries.list(filter, limit(filter.limit));
   }
 
-  /** With `listeners`, the oldest due delivery is looked for among theirs only. */
+  /**
+   * With `listeners`, the oldest due delivery is looked for among theirs only. Counting the done
+   * deliveries reads the whole table: for an operator's look; probes and pages read `backlog()`.
+   */
   counts(listeners?: string[]): Promise<DeliveryCounts> {
     return this.deliveries.counts(listeners);
   }
 
   /**
    * Pending, active and dead counts only: each is read from its partial index, so this stays
-   * cheap however many done deliveries the table holds (for pages shown on every request).
+   * cheap however many done deliveries the table holds (for pages shown on every request and
+   * health probes). With `listeners`, `deadOfListeners` and the oldest due delivery are theirs.
    */
-  backlog(): Promise<BacklogCounts> {
-    return this.deliveries.backlog();
+  backlog(listeners?: string[]): Promise<BacklogCounts> {
+    return this.deliveries.backlog(listeners);
   }
 
   /** Quarantined events waiting (read from their partial index). */

@@ -4,7 +4,7 @@ import type { AqueductAlert } from '../alerts/alert.interfaces';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 
 /** The deliveries by state, with the oldest due one, as the health check reads them. */
-export type HealthDeliveryCounts = Awaited<ReturnType<AqueductEventReader['counts']>>;
+export type HealthDeliveryCounts = Awaited<ReturnType<AqueductEventReader['backlog']>>;
 
 /** What the access checks report about themselves. */
 export type HealthAccessCacheState = ReturnType<AccessCache['state']>;

@@ -90,20 +90,22 @@ export class AqueductHealthIndicator {
     return { [key]: entry };
   }
 
-  /** Deliveries, open alerts and quarantined events, in one round that may not outlast the timeout. */
+  /**
+   * Deliveries, open alerts and quarantined events, in one round that may not outlast the timeout.
+   * Read from partial indexes only: a probe must cost the same with ten million done deliveries.
+   */
   private async readStored(): Promise<StoredState> {
     try {
-      const [counts, alerts, quarantined] = await withTimeout(
+      const [counts, alerts] = await withTimeout(
         Promise.all([
           // A delivery of a listener no instance runs any more (renamed or removed in a release)
           // waits forever: it must not hold health down for good.
-          this.events.counts(this.registry.names()),
+          this.events.backlog(this.registry.names()),
           this.alerts.list(),
-          this.events.quarantinedCount(),
         ]),
         DATABASE_TIMEOUT_MS,
       );
-      return { counts, alerts, quarantined };
+      return { counts, alerts, quarantined: counts.quarantined };
     } catch (error) {
       return { alerts: [], problem: `database unavailable: ${(error as Error).message}` };
     }

@@ -172,7 +172,10 @@ export const CREATE_FOR_EVENT_SQL = `
 INSERT INTO aqueduct_deliveries (event_id, listener) SELECT $1, unnest($2::text[])
 ON CONFLICT (event_id, listener) DO NOTHING RETURNING 1`;
 
-/** The deliveries by state, and the oldest due one, of the listeners `$1` (null: of all). */
+/**
+ * The deliveries by state, and the oldest due one, of the listeners `$1` (null: of all). Counting
+ * the done deliveries reads every row of the table: for an operator's look, never for a probe.
+ */
 export const COUNTS_SQL = `
 SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
        count(*) FILTER (WHERE state = 'active')::int AS active,
@@ -185,13 +188,23 @@ SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
            AND ($1::text[] IS NULL OR listener = ANY($1::text[]))) AS "oldestPendingSince"
   FROM aqueduct_deliveries`;
 
-/** Each count from its partial index: cheap however many done deliveries the table holds. */
+/**
+ * Each count from its partial index: cheap however many done deliveries the table holds, so pages
+ * and health probes can read it on every request. `deadOfListeners` and `oldestPendingSince` are
+ * those of the listeners `$1` (null: of all).
+ */
 export const BACKLOG_SQL = `
 SELECT (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'pending')::int AS pending,
        (SELECT count(*) FROM aqueduct_deliveries WHERE state IN ('pending', 'active') AND state = 'active')::int AS active,
-       (SELECT count(*) FROM aqueduct_deliveries WHERE state = 'dead')::int AS dead,
-       (SELECT min(run_at) FROM aqueduct_deliveries WHERE state = 'pending' AND run_at <= now()) AS "oldestPendingSince",
-       (SELECT count(*) FROM aqueduct_events WHERE status = 'quarantined')::int AS quarantined`;
+       dead.all::int AS dead,
+       dead.listed::int AS "deadOfListeners",
+       (SELECT min(run_at) FROM aqueduct_deliveries
+         WHERE state = 'pending' AND run_at <= now()
+           AND ($1::text[] IS NULL OR listener = ANY($1::text[]))) AS "oldestPendingSince",
+       (SELECT count(*) FROM aqueduct_events WHERE status = 'quarantined')::int AS quarantined
+  FROM (SELECT count(*) AS all,
+               count(*) FILTER (WHERE $1::text[] IS NULL OR listener = ANY($1::text[])) AS listed
+          FROM aqueduct_deliveries WHERE state = 'dead') AS dead`;
 
 /** The deliveries of every event, of one event, or of the events naming one customer. */
 export const DELIVERIES_IN_SCOPE_SQL = `

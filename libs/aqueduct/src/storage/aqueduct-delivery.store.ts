@@ -247,8 +247,9 @@ export class AqueductDeliveryStore implements DeliveryQueue {
     return row;
   }
 
-  async backlog(): Promise<BacklogCounts> {
-    const [row] = await this.dataSource.query(BACKLOG_SQL);
+  /** `oldestPendingSince` and `deadOfListeners` among `listeners`' deliveries only, when given. */
+  async backlog(listeners?: string[]): Promise<BacklogCounts> {
+    const [row] = await this.dataSource.query(BACKLOG_SQL, [listeners ?? null]);
     return row;
   }
 

@@ -104,7 +104,7 @@ export interface DeliveryCounts {
   oldestPendingSince: Date | null;
 }
 
-export type BacklogCounts = Omit<DeliveryCounts, 'done' | 'deadOfListeners'> & {
+export type BacklogCounts = Omit<DeliveryCounts, 'done'> & {
   /** Events waiting to be reprocessed or dismissed. */
   quarantined: number;
 };
