@@ -316,6 +316,17 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         '--json',
       ]);
       expect(JSON.parse(underscored.stdout).map((e: { id: string }) => e.id)).toContain(eventId);
+      // An on-call engineer looks a customer up by the id support gave them.
+      const byCustomer = await runCli([
+        ...['events', 'list', '--database-url', db.url, '--customer', 'owner_replay_cli'],
+      ]);
+      expect(byCustomer.stdout).toMatch(
+        new RegExp(`${eventId}.*provisioning\\.start\\s+owner_replay_cli`),
+      );
+      const other = await runCli([
+        ...['events', 'list', '--database-url', db.url, '--customer', 'owner_nobody', '--json'],
+      ]);
+      expect(JSON.parse(other.stdout)).toEqual([]);
       const show = await runCli(['events', 'show', eventId, '--database-url', db.url]);
       expect(show.code).toBe(0);
       expect(show.stdout).toContain('owner_replay_cli');

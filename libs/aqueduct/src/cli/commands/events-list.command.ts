@@ -7,6 +7,7 @@ import { iso } from './text.format';
 
 interface ListFlags extends DbFlags {
   type?: string;
+  customer?: string;
   status?: AqueductEventStatus;
   since?: Date;
   limit: number;
@@ -18,13 +19,17 @@ const STATUSES = ['accepted', 'quarantined', 'dismissed', 'rejected'];
 /** Events listed when `--limit` is not given. */
 const DEFAULT_LIMIT = 20;
 
-/** `events list`: the newest events first, filtered by type, status and arrival. */
+/** `events list`: the newest events first, filtered by type, customer, status and arrival. */
 export function registerEventsList(events: Command): void {
   addDatabaseOptions(
     events
       .command('list')
       .description('newest events first')
       .option('--type <type>', 'only this event type')
+      .option(
+        '--customer <id>',
+        'only events naming this customer (an invoice.paid: its own customerId)',
+      )
       .addOption(
         new Option('--status <status>', 'accepted, quarantined or dismissed').choices(STATUSES),
       )
@@ -34,14 +39,24 @@ export function registerEventsList(events: Command): void {
     // `rejected`, the status's name before quarantine (migration 1763800007000), still works.
     const status = (flags.status as string) === 'rejected' ? 'quarantined' : flags.status;
     const list = await onDatabase(flags, (app) =>
-      app
-        .get(AqueductEventReader)
-        .listEvents({ type: flags.type, status, since: flags.since, limit: flags.limit }),
+      app.get(AqueductEventReader).listEvents({
+        type: flags.type,
+        customerId: flags.customer,
+        status,
+        since: flags.since,
+        limit: flags.limit,
+      }),
     );
     output(flags.json, list, () =>
       table(
-        ['id', 'received', 'type', 'status'],
-        list.map((e) => [printable(e.id), iso(e.receivedAt), printable(e.type), e.status]),
+        ['id', 'received', 'type', 'customer', 'status'],
+        list.map((e) => [
+          printable(e.id),
+          iso(e.receivedAt),
+          printable(e.type),
+          printable(e.customerId ?? ''),
+          e.status,
+        ]),
       ),
     );
   });
