@@ -131,7 +131,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(ada.subject).toBe('Your access to Acme Pro has started');
     expect(ada.eventId).toBe(id);
     expect(ada.text).toContain('Hello Ada Lovelace');
-    expect(ada.text).toContain('started on March 1, 2026 at 1:00 PM'); // 12:00 UTC in Paris
+    expect(ada.text).toContain('started on March 1, 2026 at 1:00 PM GMT+1'); // 12:00 UTC in Paris, zone named
     expect(ada.text).toContain('runs until April 7, 2026'); // the grace period's end
     expect(smtp.to('alan@acme.test')).toHaveLength(1);
     expect(smtp.received.filter((m) => m.to.length !== 1)).toEqual([]); // one mail per recipient
@@ -349,7 +349,7 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
       tess: ['Your access to Acme Pro has started'],
     });
     // Tess's access started when she joined (the renewal, 12:00 UTC in Paris), not Sam's.
-    expect(smtp.to('tess@acme.test')[0].text).toContain('started on March 31, 2026 at 2:00 PM');
+    expect(smtp.to('tess@acme.test')[0].text).toContain('started on March 31, 2026 at 2:00 PM GMT+2');
   });
 
   it('alerts the operators when a delivery is dead-lettered', async () => {

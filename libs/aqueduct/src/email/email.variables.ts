@@ -2,11 +2,19 @@ import { EMAIL_DEFAULTS } from '../options/aqueduct-options.defaults';
 import type { EmailOptions, EmailTemplateVariables } from '../options/email-options.interface';
 import type { Recipient } from './email.recipients';
 
-/** How dates are written in every mail: in the configured zone and locale. */
+/**
+ * How dates are written in every mail: in the configured zone and locale, the zone named
+ * ("December 31, 2026 at 12:00 AM UTC"): a customer reading "access ends at 12:00 AM" in another
+ * zone must know which midnight.
+ */
 export function emailDateFormat(email: EmailOptions | undefined): Intl.DateTimeFormat {
   return new Intl.DateTimeFormat(email?.locale ?? EMAIL_DEFAULTS.locale, {
-    dateStyle: 'long',
-    timeStyle: 'short',
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
     timeZone: email?.timeZone ?? EMAIL_DEFAULTS.timeZone,
   });
 }
