@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import type { AccessWindow } from './access-timeline.interfaces';
 
@@ -7,12 +8,14 @@ const ms = (date: Date) => date.getTime();
  * The orgs and users of the windows that grant access now, merged: orgs by name, users by email
  * (case-insensitive; by name when there is none). The newest period comes first, so its names and
  * extra fields win and its order is kept; a renewal that repeats the previous period's orgs yields
- * exactly those orgs, so it changes nothing for the adapter.
+ * exactly those orgs, so it changes nothing for the adapter. The users of `after` (windows held
+ * past their end) come after all of theirs.
  */
-export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
-  const ordered = [...windows].sort(
-    (a, b) => ms(b.startDate) - ms(a.startDate) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-  );
+export function mergeOrgs(
+  windows: AccessWindow[],
+  after: AccessWindow[] = [],
+): ProvisioningOrgDto[] {
+  const ordered = [...newestFirst(windows), ...newestFirst(after)];
   const orgs = new Map<string, { org: ProvisioningOrgDto; users: Map<string, unknown> }>();
   for (const window of ordered) {
     for (const org of window.orgs ?? []) {
@@ -22,8 +25,7 @@ export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
         orgs.set(org.name, entry);
       }
       for (const user of org.users ?? []) {
-        const email = typeof user.email === 'string' ? user.email.trim().toLowerCase() : '';
-        const id = email ? `email:${email}` : `name:${String(user.name ?? '')}`;
+        const id = userId(user);
         if (!entry.users.has(id)) {
           entry.users.set(id, user);
         }
@@ -32,6 +34,45 @@ export function mergeOrgs(windows: AccessWindow[]): ProvisioningOrgDto[] {
   }
   return [...orgs.values()].map(
     ({ org, users }) => ({ ...org, users: [...users.values()] }) as ProvisioningOrgDto,
+  );
+}
+
+function newestFirst(windows: AccessWindow[]): AccessWindow[] {
+  return [...windows].sort(
+    (a, b) => ms(b.startDate) - ms(a.startDate) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+}
+
+/** A user's identity among an org's users: the email (case-insensitive), else the name. */
+function userId(user: { email?: unknown; name?: unknown }): string {
+  const email = typeof user?.email === 'string' ? user.email.trim().toLowerCase() : '';
+  return email ? `email:${email}` : `name:${String(user?.name ?? '')}`;
+}
+
+/**
+ * Whether two lists of orgs give the same people the same access, in whatever order: Aqueduct
+ * promises none, so a renewal listing the same users in another order changes nothing.
+ */
+export function sameOrgs(
+  a: readonly ProvisioningOrgDto[] | null | undefined,
+  b: readonly ProvisioningOrgDto[] | null | undefined,
+): boolean {
+  return isDeepStrictEqual(canonical(a), canonical(b));
+}
+
+const byKey = <T>(entries: [string, T][]) =>
+  entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, value]) => value);
+
+/** Orgs by name, users by identity, each sorted: the order they came in left out. */
+function canonical(orgs: readonly ProvisioningOrgDto[] | null | undefined): unknown[] {
+  return byKey(
+    (orgs ?? []).map((org) => [
+      String(org?.name),
+      {
+        ...org,
+        users: byKey((Array.isArray(org?.users) ? org.users : []).map((u) => [userId(u), u])),
+      },
+    ]),
   );
 }
 

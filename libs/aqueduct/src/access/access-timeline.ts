@@ -10,7 +10,7 @@ import { mergeOrgs, seatCount } from './access-timeline.orgs';
 import type { RenewalWindow } from './renewal-window';
 
 export type * from './access-timeline.interfaces';
-export { mergeOrgs, peopleOf, seatCount } from './access-timeline.orgs';
+export { mergeOrgs, peopleOf, sameOrgs, seatCount } from './access-timeline.orgs';
 
 const ms = (date: Date) => date.getTime();
 const later = (a: Date, b: Date) => (ms(a) >= ms(b) ? a : b);
@@ -242,11 +242,30 @@ export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
   };
 }
 
-/** What the provisionings of one (customer, product) give at `now`, payment required or not. */
+/**
+ * The windows that ended before `t` whose users are still held: their renewal window (after their
+ * own paid end, see `RenewalWindow`) is open. Aqueduct sends a renewal's start as the period
+ * ends; when another subscription of the product keeps access going, the users of the one
+ * renewing must not be removed meanwhile, only to be added back (and welcomed again) when its
+ * start arrives. A grace period longer than the window holds them itself.
+ */
+function heldWindows(windows: AccessWindow[], t: number, window?: RenewalWindow): AccessWindow[] {
+  if (!window) {
+    return [];
+  }
+  return windows.filter((w) => ms(w.until) <= t && t < window.closesAt(ms(w.paidUntil)));
+}
+
+/**
+ * What the provisionings of one (customer, product) give at `now`, payment required or not. With
+ * `window`, the users of a provisioning whose renewal may still arrive stay among `orgs` (see
+ * `heldWindows`) while another keeps access going, and the window's close is a change ahead.
+ */
 export function evaluateAccess(
   provisionings: ProvisioningDates[],
   requirePayment: boolean,
   now: Date,
+  window?: RenewalWindow,
 ): AccessEvaluation {
   const windows = provisionings
     .map((p) => accessWindow(p, requirePayment))
@@ -255,11 +274,13 @@ export function evaluateAccess(
   const segments = seatedTimeline(windows, t);
   const timeline = statusTimeline(segments);
   const granting = windows.filter((w) => ms(w.from) <= t && t < ms(w.until));
+  const held = heldWindows(windows, t, window);
   const unpaid = requirePayment ? provisionings.filter((p) => p.invoiceId && !p.paidAt) : [];
   // An unpaid provisioning's end is a change too: from then on nothing is awaiting its payment.
   const upcoming = [
     ...windows.flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)]),
     ...unpaid.map((p) => ms(p.accessUntil)),
+    ...held.map((w) => window!.closesAt(ms(w.paidUntil))),
   ].filter((point) => point > t);
   const awaitingPayment = unpaid.some((p) => ms(p.accessUntil) > t);
   const state = accessAt(timeline, now);
@@ -268,7 +289,8 @@ export function evaluateAccess(
     status: withPayment(state.status, awaitingPayment),
     timeline,
     segments,
-    orgs: mergeOrgs(granting),
+    // The held come after the granting: a renewal's own names win once it has arrived.
+    orgs: held.length > 0 && granting.length > 0 ? mergeOrgs(granting, held) : mergeOrgs(granting),
     granting: granting.map((w) => w.key).sort(),
     awaitingPayment,
     nextChangeAt: upcoming.length > 0 ? new Date(Math.min(...upcoming)) : null,

@@ -1,8 +1,7 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { ProvisioningOrgDto } from '../events/provisioning.dto';
 import { AccessEventType, type AccessEventTypeName } from '../events/access-event-types';
 import type { AccessEvaluation } from './access-timeline.interfaces';
-import { renewalWindows } from './access-timeline';
+import { renewalWindows, sameOrgs } from './access-timeline';
 import type { RenewalWindow } from './renewal-window';
 
 /** The last state published by an `access.*` event: what the adapter and the mails follow. */
@@ -214,7 +213,7 @@ function continuingDecision(
   }
   if (
     ms(current.accessUntil) < ms(announced.accessUntil) ||
-    !isDeepStrictEqual(current.orgs, announced.orgs)
+    !sameOrgs(current.orgs, announced.orgs)
   ) {
     return { ...decision(announced, AccessEventType.Changed, now, current), settlesAt };
   }

@@ -102,8 +102,8 @@ export const LOCK_OR_CREATE_PROVISIONED_SQL = lockOrCreateAccess(
 
 /**
  * The due rows, oldest first, through the partial index (rows being written elsewhere are skipped),
- * each with its provisionings as one JSON array (orgs as `provisioningColumns` reads them): one
- * round trip for the expiry job's batch.
+ * each with its provisionings as one JSON array (orgs as `provisioningColumns` reads them, from
+ * `$3` on): one round trip for the expiry job's batch.
  */
 export const LOCK_DUE_SQL = `
 WITH due AS (
@@ -117,7 +117,7 @@ SELECT due.*, (
   SELECT coalesce(json_agg(json_build_object(
            'key', p.key, 'startDate', p.start_date, 'endDate', p.end_date,
            'accessUntil', p.access_until, 'invoiceId', p.invoice_id,
-           'orgs', CASE WHEN $1 < p.access_until THEN p.orgs END,
+           'orgs', CASE WHEN $3::timestamptz < p.access_until THEN p.orgs END,
            'paidAt', pay.paid_at)), '[]')
     FROM aqueduct_provisionings p
     ${joinPayment('p')}

@@ -43,7 +43,7 @@ import { accessUpdate } from './aqueduct-ledger.update';
 import { provisioningKey } from './provisioning.key';
 import { printable } from '../utils/printable';
 import { ReceiverUptime } from './receiver-uptime';
-import type { RenewalWindow } from './renewal-window';
+import { type RenewalWindow, longestWindowMs } from './renewal-window';
 
 export type { LedgerChange, SweepBatch } from './aqueduct-ledger.interfaces';
 export { provisioningKey } from './provisioning.key';
@@ -76,7 +76,7 @@ export class AqueductLedger {
     private readonly dispatcher: AqueductDispatcher,
     private readonly uptime: ReceiverUptime,
   ) {
-    this.sql = new LedgerSql();
+    this.sql = new LedgerSql(longestWindowMs(options.access.settleMs));
   }
 
   /**
@@ -302,7 +302,7 @@ export class AqueductLedger {
     for (const row of rows) {
       const at = latest(now, row.evaluated_at);
       const mine = provisionings.get(pairKey(row.customer_id, row.product_id)) ?? [];
-      const evaluation = evaluateAccess(mine, requirePayment, at);
+      const evaluation = evaluateAccess(mine, requirePayment, at, scope.window);
       const announced: AnnouncedAccess = {
         status: row.announced_status,
         accessUntil: row.announced_until,

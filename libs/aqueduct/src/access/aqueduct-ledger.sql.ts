@@ -45,6 +45,18 @@ export { type AccessRow, type Pair, pairKey, samePair } from './aqueduct-ledger.
  * `openingTransaction`, in its first round trip).
  */
 export class LedgerSql {
+  /**
+   * @param heldMs How far before the moment a provisioning's users are read for (and a window
+   * may still grant from) they are read too: a provisioning that ended then may be in its renewal
+   * window, which keeps its users (`evaluateAccess`).
+   */
+  constructor(private readonly heldMs = 0) {}
+
+  /** The moment from which provisionings' users are read, for an evaluation from `from` on. */
+  private usersFrom(from: Date): Date {
+    return new Date(from.getTime() - this.heldMs);
+  }
+
   /** Opening statement: takes the lock of one invoice until the transaction ends. */
   invoiceLock(invoiceId: string): InlineStatement {
     return { text: LOCK_KEY_SQL, values: [INVOICE_LOCK_CLASS, invoiceId] };
@@ -123,7 +135,7 @@ export class LedgerSql {
     now: Date,
     limit: number,
   ): Promise<{ rows: AccessRow[]; provisionings: Map<string, ProvisioningDates[]> }> {
-    const rows: DueRow[] = await manager.query(LOCK_DUE_SQL, [now, limit]);
+    const rows: DueRow[] = await manager.query(LOCK_DUE_SQL, [now, limit, this.usersFrom(now)]);
     return { rows, provisionings: dueProvisionings(rows) };
   }
 
@@ -176,7 +188,7 @@ export class LedgerSql {
         event.type,
         createdAt,
         rank,
-        from,
+        this.usersFrom(from),
         namesGrace,
         // Left out keeps the stored invoice: it must not stop waiting for its payment.
         names(event, 'invoiceId'),
@@ -206,7 +218,7 @@ export class LedgerSql {
   ): Promise<Map<string, ProvisioningDates[]>> {
     const found: ProvisioningRow[] = await manager.query(PROVISIONINGS_SQL, [
       ...columns(toPairs(rows)),
-      now,
+      this.usersFrom(now),
     ]);
     return provisioningsByPair(found);
   }

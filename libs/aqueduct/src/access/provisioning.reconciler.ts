@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AccessEventType } from '../events/access-event-types';
 import { ADAPTER_LOCK_CLASS, type AccessRow, type Pair } from './aqueduct-ledger.sql';
 import { pairKey } from './aqueduct-ledger.rows';
+import { sameOrgs } from './access-timeline.orgs';
 import {
   PROVISIONING_ADAPTER,
   type ProvisioningAdapter,
@@ -212,7 +212,7 @@ function actionFor(row: AccessRow): AdapterAction | null {
   if (!announced && row.provisioned) {
     return 'deprovision';
   }
-  if (announced && !isDeepStrictEqual(row.provisioned_orgs ?? [], row.announced_orgs)) {
+  if (announced && !sameOrgs(row.provisioned_orgs ?? [], row.announced_orgs)) {
     return 'update';
   }
   return null;

@@ -4,6 +4,14 @@ import { AQUEDUCT_ATTEMPTS_MS, RETRY_SLACK_MS } from '../events/aqueduct-retries
 export const NO_GAPS: readonly number[] = Object.freeze([]);
 
 /**
+ * The longest a renewal window can last after a paid end, whatever gaps are recorded: `settleMs`,
+ * or until just after Aqueduct's last attempt. Data read for windows still open reaches back this far.
+ */
+export function longestWindowMs(settleMs: number): number {
+  return settleMs <= 0 ? 0 : Math.max(settleMs, AQUEDUCT_ATTEMPTS_MS.at(-1)! + RETRY_SLACK_MS);
+}
+
+/**
  * How long access is held past a paid period's end for a renewal whose `provisioning.start` may
  * still be on its way. Aqueduct sends that start at the moment the paid period ends and, when it
  * is refused, again 1, 7, 19 and 43 hours later. `settleMs` covers the refusals nobody saw (a
