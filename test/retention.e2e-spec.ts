@@ -79,6 +79,10 @@ describe('Retention: prune', () => {
       done: await seed(app, { age: 40, deliveries: ['done', 'done'] }),
       noListener: await seed(app, { age: 40 }),
       dismissed: await seed(app, { age: 40, status: 'dismissed' }),
+      // The ledger's references that can no longer matter: a provisioning that ended before the
+      // cutoff, and the payment of its invoice.
+      endedLongAgo: await seed(app, { age: 90, deliveries: ['done'] }),
+      paidLongAgo: await seed(app, { age: 90, deliveries: ['done'] }),
     };
     const kept = {
       recent: await seed(app, { age: 10, deliveries: ['done'] }),
@@ -88,6 +92,7 @@ describe('Retention: prune', () => {
       quarantined: await seed(app, { age: 40, status: 'quarantined' }),
       provisioned: await seed(app, { age: 40, deliveries: ['done'] }),
       paid: await seed(app, { age: 40, deliveries: ['done'] }),
+      paidRunning: await seed(app, { age: 40, deliveries: ['done'] }),
     };
     const db = app.get(DataSource);
     await db.query(
@@ -97,8 +102,23 @@ describe('Retention: prune', () => {
       [kept.provisioned],
     );
     await db.query(
-      `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id) VALUES ('inv_1', now(), $1)`,
-      [kept.paid],
+      `INSERT INTO aqueduct_provisionings (key, customer_id, product_id, invoice_id, start_date, end_date,
+         access_until, last_event_id, last_event_type, last_event_at)
+       VALUES ('id:prov_old', 'owner_1', 'prod_1', 'inv_old', now() - interval '120 days',
+               now() - interval '90 days', now() - interval '83 days', $1, 'provisioning.end',
+               now() - interval '90 days'),
+              ('id:prov_running', 'owner_2', 'prod_1', 'inv_running', now() - interval '40 days',
+               now() + interval '325 days', now() + interval '332 days', $2, 'provisioning.start',
+               now() - interval '10 days')`,
+      [gone.endedLongAgo, kept.recent],
+    );
+    // A payment waiting for its provisioning; one whose provisioning ended long ago; one whose
+    // provisioning (a year paid in advance) still gives access.
+    await db.query(
+      `INSERT INTO aqueduct_invoice_payments (invoice_id, paid_at, event_id)
+       VALUES ('inv_1', now(), $1), ('inv_old', now() - interval '90 days', $2),
+              ('inv_running', now() - interval '40 days', $3)`,
+      [kept.paid, gone.paidLongAgo, kept.paidRunning],
     );
     await db.query(
       `INSERT INTO aqueduct_emails (key, event_id, template, recipient, status)
@@ -108,11 +128,11 @@ describe('Retention: prune', () => {
     const all = [...Object.values(gone), ...Object.values(kept)];
 
     const dryRun = await commands().prune({ ...THIRTY_DAYS, dryRun: true });
-    expect(dryRun).toMatchObject({ ran: true, dryRun: true, events: 3, deliveries: 2, batches: 0 });
+    expect(dryRun).toMatchObject({ ran: true, dryRun: true, events: 5, deliveries: 4, batches: 0 });
     expect(await existing(app, all)).toEqual([...all].sort());
 
     const result = await commands().prune(THIRTY_DAYS);
-    expect(result).toMatchObject({ ran: true, dryRun: false, events: 3, deliveries: 2 });
+    expect(result).toMatchObject({ ran: true, dryRun: false, events: 5, deliveries: 4 });
     expect(Math.abs(result.cutoff.getTime() - (Date.now() - 30 * DAY_MS))).toBeLessThan(60_000);
     expect(await existing(app, all)).toEqual(Object.values(kept).sort());
     expect(await deliveriesOf(app, gone.done)).toBe(0);
@@ -137,7 +157,7 @@ describe('Retention: prune', () => {
     expect(await existing(host.app, [quarantined])).toEqual([]);
   });
 
-  it('deletes in batches until a batch is not full', async () => {
+  it('walks the old events once, in batches, past those still needed', async () => {
     for (let i = 0; i < 25; i++) {
       await seed(host.app, { age: 30.5 + i, deliveries: ['done'] });
     }
@@ -148,6 +168,20 @@ describe('Retention: prune', () => {
       events: 15,
       batches: 4, // 5, 5, 5, then an empty one that ends it
     });
+    // Nine events still needed, the oldest of all, then four that may go: each batch goes on
+    // after the last one it looked at, so the run reads the needed ones once, not once a batch.
+    const needed: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      needed.push(await seed(host.app, { age: 60 + i, deliveries: ['pending'] }));
+    }
+    for (let i = 0; i < 4; i++) {
+      await seed(host.app, { age: 40 + i, deliveries: ['done'] });
+    }
+    expect(await commands().prune({ ...THIRTY_DAYS, batchSize: 4 })).toMatchObject({
+      events: 4,
+      batches: 4, // 4 needed; 4 needed; 1 needed and 3 going; 1 going
+    });
+    expect(await existing(host.app, needed)).toEqual([...needed].sort());
   });
 
   it('does nothing while another instance holds the retention lock', async () => {

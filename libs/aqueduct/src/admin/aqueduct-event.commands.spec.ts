@@ -16,7 +16,14 @@ function pruneWith(onBatch: (count: number) => void) {
     pruneBatch: async (): Promise<PruneBatch> => {
       batches++;
       onBatch(batches);
-      return { won: true, selected: 2, events: 2, deliveries: 2 };
+      return {
+        won: true,
+        scanned: 2,
+        next: { at: 'infinity', id: '00000000-0000-0000-0000-000000000000' },
+        selected: 2,
+        events: 2,
+        deliveries: 2,
+      };
     },
   } as unknown as AqueductRetentionStore;
   const commands = new AqueductEventCommands(

@@ -9,7 +9,7 @@ import { MAX_PAUSE_RATIO, RETENTION_DEFAULTS } from '../options/aqueduct-options
 import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
 import { AqueductEventStore } from '../storage/aqueduct-event.store';
 import { isPayloadFault } from '../storage/aqueduct-inbox.service';
-import { AqueductRetentionStore } from '../storage/aqueduct-retention.store';
+import { AqueductRetentionStore, type PruneCursor } from '../storage/aqueduct-retention.store';
 import type { AqueductEventStatus } from '../storage/aqueduct-storage.types';
 import { AqueductEventStillInvalidError, AqueductNotFoundError } from './aqueduct-admin.errors';
 import type { PruneRequest, PruneResult } from './aqueduct-prune.interfaces';
@@ -183,9 +183,10 @@ export class AqueductEventCommands {
     }
     const startedAt = Date.now();
     const result = { ran: false, dryRun: false, cutoff, events: 0, deliveries: 0, batches: 0 };
+    let cursor: PruneCursor | undefined;
     while (!request.signal?.aborted) {
       const batchStart = Date.now();
-      const batch = await this.retention.pruneBatch(cutoff, scope, batchSize);
+      const batch = await this.retention.pruneBatch(cutoff, scope, batchSize, cursor);
       if (!batch.won) {
         break; // another instance is pruning (it takes over from here)
       }
@@ -193,9 +194,10 @@ export class AqueductEventCommands {
       result.batches++;
       result.events += batch.events;
       result.deliveries += batch.deliveries;
-      if (batch.selected < batchSize || batch.events === 0) {
-        break; // the last batch, or one whose every event became needed again: the next run
+      if (batch.scanned < batchSize) {
+        break; // every old event was looked at; one still needed (or locked) waits for the next run
       }
+      cursor = batch.next;
       // Background work yields to the live traffic; an abort (shutdown) ends the pause at once.
       await sleep((Date.now() - batchStart) * pauseRatio, undefined, {
         signal: request.signal,

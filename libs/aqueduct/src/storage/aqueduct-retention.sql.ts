@@ -40,23 +40,34 @@ const KEEPING_DELIVERY = (includeDead: boolean) => `EXISTS (SELECT 1 FROM aquedu
   OFFSET 0)`;
 
 /**
- * The ledger (owned by `access`) does not refer to the event. Two NOT EXISTS, which Postgres plans
- * as anti joins; `NOT (… OR …)` became hashed subplans with a cost estimate high enough for JIT.
+ * The ledger (owned by `access`) no longer needs the event (`cutoff`: the retention's, as a
+ * parameter). It keeps what it decides with in its own rows; an event it refers to is kept while
+ * that reference can still matter: a provisioning's last applied event while the provisioning may
+ * still give access (`access_until` after the cutoff), and a payment's event while its invoice has
+ * no provisioning yet (the payment waits for it) or one that may still give access. Kept forever,
+ * they would pile up at the old end of the events, one or two per period of every customer ever
+ * billed, and every run would read them all. Two NOT EXISTS, which Postgres plans as anti joins;
+ * `NOT (… OR …)` became hashed subplans with a cost estimate high enough for JIT.
  */
-const UNREFERENCED_BY_LEDGER = `NOT EXISTS (SELECT 1 FROM aqueduct_provisionings p WHERE p.last_event_id = e.id)
-   AND NOT EXISTS (SELECT 1 FROM aqueduct_invoice_payments i WHERE i.event_id = e.id)`;
+const unreferencedByLedger = (cutoff: string) => `NOT EXISTS (
+     SELECT 1 FROM aqueduct_provisionings p WHERE p.last_event_id = e.id AND p.access_until >= ${cutoff})
+   AND NOT EXISTS (
+     SELECT 1 FROM aqueduct_invoice_payments i
+      WHERE i.event_id = e.id
+        AND (NOT EXISTS (SELECT 1 FROM aqueduct_provisionings p WHERE p.invoice_id = i.invoice_id)
+             OR EXISTS (SELECT 1 FROM aqueduct_provisionings p
+                         WHERE p.invoice_id = i.invoice_id AND p.access_until >= ${cutoff})))`;
 
 /**
- * Events received before `$1` that nothing needs any more: every delivery `done` (or `dead`, when
- * included). Dismissed events may go; quarantined ones only when asked. Each test is an index
- * probe per candidate (the ledger's references have their own indexes), so a batch walks the
- * `(received_at, id)` index oldest first and stops at its limit.
+ * Of the events received before `$1`, those nothing needs any more: every delivery `done` (or
+ * `dead`, when included). Dismissed events may go; quarantined ones only when asked. Each test is
+ * an index probe per candidate (the ledger's references have their own indexes).
  */
-export function prunable(scope: RetentionScope): string {
+function prunable(scope: RetentionScope): string {
   return `e.received_at < $1
    ${scope.includeQuarantined ? '' : `AND e.status <> 'quarantined'`}
    AND NOT ${KEEPING_DELIVERY(scope.includeDead)}
-   AND ${UNREFERENCED_BY_LEDGER}`;
+   AND ${unreferencedByLedger('$1')}`;
 }
 
 /** What a dry run reports: the events that would go, and their deliveries. */
@@ -68,22 +79,38 @@ SELECT count(*) AS events,
  WHERE ${prunable(scope)}`;
 }
 
+/** Where a run starts: before every event (no event is received at `-infinity`). */
+export const PRUNE_FROM_START = { at: '-infinity', id: '00000000-0000-0000-0000-000000000000' };
+
 /**
- * One batch: the oldest `$2` prunable events (the `(received_at, id)` index, in order), locked.
- * SKIP LOCKED passes over an event another transaction holds (one being reprocessed, say). Their
- * ids come back as one array literal, which the next statements take back as it is: the app never
- * parses or serializes thousands of ids (that work, on the serving instance's event loop, delayed
- * its requests).
+ * One batch: the next `$2` events received before `$1` after the cursor (`$3`, `$4`: the last
+ * event of the previous batch's window, oldest first by the `(received_at, id)` index), and of
+ * them the prunable ones, locked. A run walks the old events once, batch after batch, however
+ * many are kept: starting every batch from the oldest re-read every kept event each time. The
+ * window is materialized, so the planner cannot turn its tests into joins over the ledger's
+ * tables. SKIP LOCKED passes over an event another transaction holds (one being reprocessed,
+ * say). The cursor comes back as text (microseconds, which a JavaScript Date would cut), and the
+ * ids as one array literal, which the next statements take back as it is: the app never parses or
+ * serializes thousands of ids (that work, on the serving instance's event loop, delayed its requests).
  */
 export function selectPrunableSql(scope: RetentionScope): string {
   return `
-SELECT count(*)::int AS selected, coalesce(array_agg(id), '{}')::text AS ids FROM (
-  SELECT e.id FROM aqueduct_events e
-   WHERE ${prunable(scope)}
+WITH win AS MATERIALIZED (
+  SELECT e.id, e.received_at FROM aqueduct_events e
+   WHERE e.received_at < $1 AND (e.received_at, e.id) > ($3::timestamptz, $4::uuid)
    ORDER BY e.received_at, e.id
    LIMIT $2
+), batch AS (
+  SELECT e.id FROM aqueduct_events e
+   WHERE e.id IN (SELECT id FROM win) AND ${prunable(scope)}
      FOR UPDATE OF e SKIP LOCKED
-) batch`;
+), last AS (
+  SELECT received_at, id FROM win ORDER BY received_at DESC, id DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM win)::int AS scanned,
+       (SELECT received_at::text FROM last) AS "lastAt", (SELECT id::text FROM last) AS "lastId",
+       (SELECT count(*) FROM batch)::int AS selected,
+       (SELECT coalesce(array_agg(id), '{}')::text FROM batch) AS ids`;
 }
 
 /**
@@ -103,7 +130,7 @@ SELECT count(*)::int AS locked,
 
 /**
  * Deletes the batch's events (`$1`) but those a delivery keeps (`$2`, from the lock above) and those
- * the ledger refers to; their deliveries go with them (ON DELETE CASCADE). The rest of what made
+ * the ledger still needs (`$3`: the cutoff); their deliveries go with them (ON DELETE CASCADE). The rest of what made
  * them prunable cannot have changed: the events are locked since they were chosen. The ids to
  * delete are one array computed in the statement: given the batch's array and a `<> ALL` filter,
  * Postgres estimated a sequential scan of the table cheaper than 5,000 primary-key probes (80 ms
@@ -113,7 +140,7 @@ export const DELETE_BATCH_SQL = `
 WITH gone AS (
   DELETE FROM aqueduct_events e
    WHERE e.id = ANY(ARRAY(SELECT unnest($1::uuid[]) EXCEPT ALL SELECT unnest($2::uuid[])))
-     AND ${UNREFERENCED_BY_LEDGER}
+     AND ${unreferencedByLedger('$3::timestamptz')}
   RETURNING 1
 )
 SELECT count(*)::int AS events FROM gone`;
