@@ -349,7 +349,9 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
       tess: ['Your access to Acme Pro has started'],
     });
     // Tess's access started when she joined (the renewal, 12:00 UTC in Paris), not Sam's.
-    expect(smtp.to('tess@acme.test')[0].text).toContain('started on March 31, 2026 at 2:00 PM GMT+2');
+    expect(smtp.to('tess@acme.test')[0].text).toContain(
+      'started on March 31, 2026 at 2:00 PM GMT+2',
+    );
   });
 
   it('alerts the operators when a delivery is dead-lettered', async () => {

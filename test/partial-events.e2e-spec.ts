@@ -1,3 +1,4 @@
+import type { AqueductModuleOptions } from 'nestjs-aqueduct';
 /**
  * Events that name less than their provisioning has (no orgs, no grace), applied before the
  * older event that named it (refused at its moment, then retried by Aqueduct): the users still get
@@ -16,13 +17,10 @@ import {
   envelope,
   mailSubjects,
   period,
+  subscriptionApp,
 } from './support/subscription';
 import { DAY, TestClock, T0, at } from './support/test-clock';
-import {
-  RecordingAdapter,
-  adapterCalls,
-  recordingAdapterModule,
-} from './support/recording-adapter';
+import { adapterCalls } from './support/recording-adapter';
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'partial-events-secret';
@@ -30,24 +28,12 @@ const SETTLED = 76;
 
 const STARTED = 'Your access to prod_pro has started';
 
-function lifeHost(extra: Record<string, unknown> = {}) {
+function lifeHost(extra: Partial<AqueductModuleOptions> = {}) {
   const clock = new TestClock(T0);
   const smtp = new TestSmtpServer();
-  const host = useTestApp(
-    () => ({
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-        ...extra,
-      },
-      imports: [recordingAdapterModule()],
-    }),
-    { servers: [smtp] },
-  );
+  const host = useTestApp(() => subscriptionApp({ secret: SECRET, clock, smtp, aqueduct: extra }), {
+    servers: [smtp],
+  });
   const app = () => host.app as INestApplication;
   const settled = () => deliveriesSettled(app());
   /** Sends an event at the clock's moment `moment` (created at `createdAt`), and waits. */

@@ -15,13 +15,16 @@ import { beat } from '../libs/aqueduct/src/access/receiver-uptime.sql';
 import { createTestApp } from './support/app';
 import { runCli } from './support/cli';
 import { postAccepted } from './support/post';
-import {
-  RecordingAdapter,
-  adapterActions,
-  recordingAdapterModule,
-} from './support/recording-adapter';
+import { adapterActions } from './support/recording-adapter';
 import { TestSmtpServer } from './support/smtp';
-import { deliveriesSettled, envelope, mailSubjects, period, sweepAt } from './support/subscription';
+import {
+  deliveriesSettled,
+  envelope,
+  mailSubjects,
+  period,
+  sweepAt,
+  subscriptionApp,
+} from './support/subscription';
 import { TcpProxy } from './support/tcp-proxy';
 import { DAY, TestClock } from './support/test-clock';
 import { useTestDatabase } from './support/use-test-database';
@@ -67,15 +70,7 @@ describe('Renewal windows across an outage of the receiver', () => {
 
   const appOptions = () => ({
     databaseUrl: proxy.routed(db.url),
-    clock,
-    aqueduct: {
-      secrets: [SECRET],
-      provisioningAdapter: RecordingAdapter,
-      expiry: { enabled: false },
-      dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-      email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-    },
-    imports: [recordingAdapterModule()],
+    ...subscriptionApp({ secret: SECRET, clock, smtp }),
   });
   const boot = async () => {
     app = await createTestApp(appOptions());

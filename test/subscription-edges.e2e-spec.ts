@@ -13,14 +13,10 @@ import {
   mailSubjects,
   period,
   sweepAt,
+  subscriptionApp,
 } from './support/subscription';
 import { TestClock, T0, at } from './support/test-clock';
-import {
-  RecordingAdapter,
-  adapterActions,
-  adapterCalls,
-  recordingAdapterModule,
-} from './support/recording-adapter';
+import { adapterActions, adapterCalls } from './support/recording-adapter';
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'subscription-edges-secret';
@@ -31,20 +27,9 @@ describe('An end that leaves out the grace period the start announced', () => {
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
   const smtp = new TestSmtpServer();
-  const host = useTestApp(
-    () => ({
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-      },
-      imports: [recordingAdapterModule()],
-    }),
-    { servers: [smtp] },
-  );
+  const host = useTestApp(() => subscriptionApp({ secret: SECRET, clock, smtp }), {
+    servers: [smtp],
+  });
   beforeAll(() => {
     access = host.app.get(AqueductAccessService);
   });
@@ -194,20 +179,9 @@ describe('Periods given as dates alone (Jan 1 – Jan 31, then Feb 1 – Feb 28)
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
   const smtp = new TestSmtpServer();
-  const host = useTestApp(
-    () => ({
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-      },
-      imports: [recordingAdapterModule()],
-    }),
-    { servers: [smtp] },
-  );
+  const host = useTestApp(() => subscriptionApp({ secret: SECRET, clock, smtp }), {
+    servers: [smtp],
+  });
   beforeAll(() => {
     access = host.app.get(AqueductAccessService);
   });

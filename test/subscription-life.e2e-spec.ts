@@ -15,6 +15,7 @@ import {
   period,
   mailSubjects,
   sweepAt,
+  subscriptionApp,
 } from './support/subscription';
 import { TestClock, MINUTE, T0, at } from './support/test-clock';
 import {
@@ -41,20 +42,10 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
   const smtp = new TestSmtpServer();
 
   // Two instances on the one database; a function: the SMTP server has its port only once started.
-  const host = useTestApp(
-    () => ({
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-      },
-      imports: [recordingAdapterModule()],
-    }),
-    { instances: 2, servers: [smtp] },
-  );
+  const host = useTestApp(() => subscriptionApp({ secret: SECRET, clock, smtp }), {
+    instances: 2,
+    servers: [smtp],
+  });
   beforeAll(() => {
     access = host.app.get(AqueductAccessService);
   });

@@ -6,13 +6,16 @@
 import { AqueductAccessService } from 'nestjs-aqueduct';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
-import { deliveriesSettled, domainOf, envelope, period, sweepAt } from './support/subscription';
-import { TestClock, T0, at } from './support/test-clock';
 import {
-  RecordingAdapter,
-  adapterCalls,
-  recordingAdapterModule,
-} from './support/recording-adapter';
+  deliveriesSettled,
+  domainOf,
+  envelope,
+  period,
+  sweepAt,
+  subscriptionApp,
+} from './support/subscription';
+import { TestClock, T0, at } from './support/test-clock';
+import { adapterCalls } from './support/recording-adapter';
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'subscription-users-secret';
@@ -23,20 +26,9 @@ describe('Users while another subscription keeps the product', () => {
   let access: AqueductAccessService;
   const clock = new TestClock(T0);
   const smtp = new TestSmtpServer();
-  const host = useTestApp(
-    () => ({
-      clock,
-      aqueduct: {
-        secrets: [SECRET],
-        provisioningAdapter: RecordingAdapter,
-        expiry: { enabled: false },
-        dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 },
-        email: { transport: smtp.transport, from: 'Billing <billing@acme.test>' },
-      },
-      imports: [recordingAdapterModule()],
-    }),
-    { servers: [smtp] },
-  );
+  const host = useTestApp(() => subscriptionApp({ secret: SECRET, clock, smtp }), {
+    servers: [smtp],
+  });
   beforeAll(() => {
     access = host.app.get(AqueductAccessService);
   });
@@ -53,6 +45,28 @@ describe('Users while another subscription keeps the product', () => {
       .map((call) => `${call.action}:${[...call.emails].sort().join(',')}`);
   const mailsTo = (email: string) =>
     smtp.received.filter((mail) => mail.to.includes(email)).map((mail) => mail.subject);
+  /**
+   * A customer with two subscriptions of prod_pro from day 0, both started: sub_a (team A, monthly,
+   * no grace period; `a2` its next period) and sub_b (team B, 60 days).
+   */
+  const twoSubscriptions = async (
+    c: string,
+    teamA: [string, string][],
+    teamB: [string, string][],
+  ) => {
+    const a1 = period(c, { start: at(0), graceDays: null, subscriptionId: 'sub_a', users: teamA });
+    const a2 = period(c, { start: at(30), graceDays: null, subscriptionId: 'sub_a', users: teamA });
+    const b1 = period(c, {
+      start: at(0),
+      days: 60,
+      subscriptionId: 'sub_b',
+      invoiceId: `inv_${c}_b1`,
+      users: teamB,
+    });
+    await send('provisioning.start', a1, at(0));
+    await send('provisioning.start', b1, at(0));
+    return { a1, a2 };
+  };
 
   // A customer holds two subscriptions of the same product (two teams, two billing cycles).
   // Team A's subscription renews without a grace period: Aqueduct fires period 1's end and period
@@ -66,18 +80,7 @@ describe('Users while another subscription keeps the product', () => {
       ['Ada', `ada@${d}`],
       ['Bob', `bob@${d}`],
     ];
-    const teamB: [string, string][] = [['Cy', `cy@${d}`]];
-    const a1 = period(c, { start: at(0), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const a2 = period(c, { start: at(30), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const b1 = period(c, {
-      start: at(0),
-      days: 60,
-      subscriptionId: 'sub_b',
-      invoiceId: 'inv_b1',
-      users: teamB,
-    });
-    await send('provisioning.start', a1, at(0));
-    await send('provisioning.start', b1, at(0));
+    const { a1, a2 } = await twoSubscriptions(c, teamA, [['Cy', `cy@${d}`]]);
     clock.set(at(30));
     await send('provisioning.end', a1, at(30));
     clock.set(at(30, 1));
@@ -98,18 +101,7 @@ describe('Users while another subscription keeps the product', () => {
     const c = 'owner_two_subs_cron';
     const d = domainOf(c);
     const teamA: [string, string][] = [['Ada', `ada@${d}`]];
-    const teamB: [string, string][] = [['Cy', `cy@${d}`]];
-    const a1 = period(c, { start: at(0), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const a2 = period(c, { start: at(30), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const b1 = period(c, {
-      start: at(0),
-      days: 60,
-      subscriptionId: 'sub_b',
-      invoiceId: 'inv_cron_b1',
-      users: teamB,
-    });
-    await send('provisioning.start', a1, at(0));
-    await send('provisioning.start', b1, at(0));
+    const { a1, a2 } = await twoSubscriptions(c, teamA, [['Cy', `cy@${d}`]]);
     await tick(at(30)); // the cron, on the minute
     clock.set(new Date(at(30).getTime() + 5_000));
     await send('provisioning.start', a2, at(30));
@@ -120,21 +112,7 @@ describe('Users while another subscription keeps the product', () => {
   it('a subscription that does not renew: its users leave once its renewal window has closed, once', async () => {
     const c = 'owner_two_subs_leaving';
     const d = domainOf(c);
-    const a1 = period(c, {
-      start: at(0),
-      graceDays: null,
-      subscriptionId: 'sub_a',
-      users: [['Ada', `ada@${d}`]],
-    });
-    const b1 = period(c, {
-      start: at(0),
-      days: 60,
-      subscriptionId: 'sub_b',
-      invoiceId: 'inv_leaving_b1',
-      users: [['Cy', `cy@${d}`]],
-    });
-    await send('provisioning.start', a1, at(0));
-    await send('provisioning.start', b1, at(0));
+    const { a1 } = await twoSubscriptions(c, [['Ada', `ada@${d}`]], [['Cy', `cy@${d}`]]);
     clock.set(at(30));
     await send('provisioning.end', a1, at(30));
     await tick(at(30, 30));

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { ExpiryJob } from 'nestjs-aqueduct';
+import { type AqueductModuleOptions, ExpiryJob } from 'nestjs-aqueduct';
 import { DataSource } from 'typeorm';
+import type { TestAppOptions } from './app';
+import { RecordingAdapter, recordingAdapterModule } from './recording-adapter';
 import type { TestSmtpServer } from './smtp';
 import { DAY, type TestClock } from './test-clock';
 import { waitFor } from './wait';
@@ -108,3 +110,33 @@ export const mailSubjects = (smtp: TestSmtpServer, customerId: string): string[]
   smtp.received
     .filter((mail) => mail.to.some((to) => to.endsWith(`@${domainOf(customerId)}`)))
     .map((mail) => mail.subject);
+
+/** Who the subscription tests' mails come from. */
+export const BILLING_FROM = 'Billing <billing@acme.test>';
+/** Dispatch for tests: polled often, a failed delivery retried within a tenth of a second. */
+export const QUICK_DISPATCH = { pollIntervalMs: 50, retryBaseDelayMs: 50, retryMaxDelayMs: 100 };
+
+/**
+ * The app a subscription test boots: the recording adapter, no expiry cron (the test sweeps with
+ * `sweepAt`), quick retries, and mail to `smtp` when given. `aqueduct` adds or replaces options.
+ */
+export function subscriptionApp(options: {
+  secret: string;
+  clock: TestClock;
+  smtp?: TestSmtpServer;
+  aqueduct?: Partial<AqueductModuleOptions>;
+}): Omit<TestAppOptions, 'databaseUrl'> {
+  const { secret, clock, smtp, aqueduct } = options;
+  return {
+    clock,
+    aqueduct: {
+      secrets: [secret],
+      provisioningAdapter: RecordingAdapter,
+      expiry: { enabled: false },
+      dispatch: QUICK_DISPATCH,
+      ...(smtp ? { email: { transport: smtp.transport, from: BILLING_FROM } } : {}),
+      ...aqueduct,
+    },
+    imports: [recordingAdapterModule()],
+  };
+}
