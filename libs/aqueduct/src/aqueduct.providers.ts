@@ -18,6 +18,7 @@ import { AqueductApiClient } from './api/aqueduct-api.client';
 import { EndpointCheck } from './api/endpoint.check';
 import { AqueductDispatcher } from './dispatch/aqueduct-dispatcher.service';
 import { AqueductHealthIndicator } from './health/aqueduct-health.indicator';
+import { ListenerCatchUp } from './listeners/listener-catch-up';
 import { AqueductMetrics } from './observability/aqueduct-metrics.service';
 import { DeadDeliveryAlert } from './dispatch/dead-delivery.alert';
 import { EmailTransportCloser, emailTransportProvider } from './email/email-transport.provider';
@@ -74,6 +75,7 @@ const INGEST_PROVIDERS: Provider[] = [
 const DISPATCH_PROVIDERS: Provider[] = [
   AqueductListenerRegistry,
   AqueductListenersExplorer,
+  ListenerCatchUp,
   DispatchSignal,
   DeliveriesNotificationListener,
   AqueductDeliveryStore,

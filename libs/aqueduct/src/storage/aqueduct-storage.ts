@@ -11,6 +11,7 @@ import { IndexAqueductLedgerEventReferences1763800009000 } from './migrations/17
 import { TrackAqueductProvisioningOmissions1763800010000 } from './migrations/1763800010000-track-aqueduct-provisioning-omissions';
 import { RecordAqueductReceiverGaps1763800011000 } from './migrations/1763800011000-record-aqueduct-receiver-gaps';
 import { KeyAqueductInvoicePaymentsByCustomer1763800012000 } from './migrations/1763800012000-key-aqueduct-invoice-payments-by-customer';
+import { RegisterAqueductListeners1763800013000 } from './migrations/1763800013000-register-aqueduct-listeners';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -34,6 +35,7 @@ export const aqueductMigrations = [
   TrackAqueductProvisioningOmissions1763800010000,
   RecordAqueductReceiverGaps1763800011000,
   KeyAqueductInvoicePaymentsByCustomer1763800012000,
+  RegisterAqueductListeners1763800013000,
 ];
 
 /**
@@ -42,9 +44,9 @@ export const aqueductMigrations = [
  * Moves with each migration that changes what the module's statements use.
  */
 export const AQUEDUCT_NEWEST_COLUMN = {
-  table: 'aqueduct_invoice_payments',
-  column: 'customer_id',
-  migration: KeyAqueductInvoicePaymentsByCustomer1763800012000.name,
+  table: 'aqueduct_listeners',
+  column: 'caught_up_to',
+  migration: RegisterAqueductListeners1763800013000.name,
 };
 
 /** Tables the module needs; checked at start-up. */
