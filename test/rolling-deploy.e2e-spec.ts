@@ -12,6 +12,7 @@ import {
   postAqueductEvent,
   provisioningStartEvent,
 } from 'nestjs-aqueduct/testing';
+import { DataSource } from 'typeorm';
 import { ListenerCatchUp } from '../libs/aqueduct/src/listeners/listener-catch-up';
 import { createTestApp } from './support/app';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -85,9 +86,21 @@ describe('A rolling deploy that adds a listener', () => {
     expect(await listenersOf(before)).not.toContain('welcome');
     expect(await listenersOf(paid)).not.toContain('welcome');
     expect(await listenersOf(invalid.body.id)).toEqual([]);
-    // The next look finds nothing more, on either release.
+    // The next look finds nothing more, on either release (the previous one's listeners were
+    // there first: never new).
     expect(await next.get(ListenerCatchUp).catchUp()).toEqual({});
     expect(await previous.get(ListenerCatchUp).catchUp()).toEqual({});
+    const register = await previous
+      .get(DataSource)
+      .query(
+        `SELECT name, first_seen_at = '-infinity' AS "alwaysThere" FROM aqueduct_listeners ORDER BY name`,
+      );
+    expect(register).toEqual(
+      expect.arrayContaining([
+        { name: 'audit', alwaysThere: true },
+        { name: 'welcome', alwaysThere: false },
+      ]),
+    );
     await waitFor(() => welcome.runs.includes(onNext), 10_000, 'the new release’s own delivery');
     expect(welcome.runs.filter((id) => id === during || id === onNext)).toHaveLength(2);
   });

@@ -5,10 +5,16 @@
 
 /**
  * Registers the listeners `$1` (a name already there keeps when it first appeared), and says of
- * each whether it appeared less than `$2` ms ago: one a rolling deploy may still be adding.
+ * each whether it appeared less than `$2` ms ago: one a rolling deploy may still be adding. Into
+ * an empty register, they are registered as there since always: that is a first install, or the
+ * first start of the release that brought the register, and either way the listeners are not new
+ * to the instances already running (without this, every listener would look new for a day, and
+ * its look every minute would read every event received meanwhile).
  */
 export const REGISTER_LISTENERS_SQL = `
-INSERT INTO aqueduct_listeners AS l (name) SELECT unnest($1::text[])
+INSERT INTO aqueduct_listeners AS l (name, first_seen_at)
+SELECT name, CASE WHEN EXISTS (SELECT 1 FROM aqueduct_listeners) THEN now() ELSE '-infinity' END
+  FROM unnest($1::text[]) AS name
 ON CONFLICT (name) DO UPDATE SET name = l.name
 RETURNING l.name, l.first_seen_at > now() - $2::int * interval '1 millisecond' AS young`;
 
