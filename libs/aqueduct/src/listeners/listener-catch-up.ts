@@ -22,7 +22,7 @@ export const CATCH_UP_FOR_MS = 24 * 3_600_000;
 /** How often an instance looks for events received without its new listeners. */
 export const CATCH_UP_INTERVAL_MS = 60_000;
 /** Each look goes back this far past the last: an intake that was still committing then. */
-const INTAKE_OVERLAP_MS = 120_000;
+const INTAKE_OVERLAP_MS = 60_000;
 
 /**
  * An event's deliveries are created, with the event, for the listeners of the instance that
