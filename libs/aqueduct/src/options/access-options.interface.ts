@@ -26,7 +26,7 @@ export interface AccessOptions {
    *   this long past a paid period's end (status `grace`: the renewal window); a longer grace
    *   period ends exactly. The CLI's `access` commands need it too (`--settle-ms`).
    *
-   * A genuine end takes effect that much later. `0` announces and cuts at once.
+   * A genuine end takes effect that much later. `0` announces and cuts at once; at most a year.
    * @default 4500000 (75 minutes: Aqueduct's first retry, an hour, and a quarter of an hour)
    */
   settleMs?: number;

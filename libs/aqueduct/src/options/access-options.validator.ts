@@ -1,5 +1,10 @@
 import { invalidOption } from '../aqueduct.messages';
-import { ACCESS_CACHE_DEFAULTS, ACCESS_DEFAULTS, MAX_TIMER_MS } from './aqueduct-options.defaults';
+import {
+  ACCESS_CACHE_DEFAULTS,
+  ACCESS_DEFAULTS,
+  MAX_SETTLE_MS,
+  MAX_TIMER_MS,
+} from './aqueduct-options.defaults';
 import type {
   AccessCacheOptions,
   AccessFallback,
@@ -22,8 +27,14 @@ export function resolveAccess(access: AccessOptions): ResolvedAccessOptions {
     throw new Error(invalidOption('access.requirePayment', 'must be true or false'));
   }
   const settleMs = access.settleMs ?? ACCESS_DEFAULTS.settleMs;
-  if (typeof settleMs !== 'number' || !Number.isInteger(settleMs) || settleMs < 0) {
-    throw new Error(invalidOption('access.settleMs', 'must be an integer number of ms >= 0'));
+  const validSettle = typeof settleMs === 'number' && Number.isInteger(settleMs);
+  if (!validSettle || settleMs < 0 || settleMs > MAX_SETTLE_MS) {
+    throw new Error(
+      invalidOption(
+        'access.settleMs',
+        `must be an integer number of ms from 0 to ${MAX_SETTLE_MS} (a year)`,
+      ),
+    );
   }
   return {
     ...access,

@@ -89,6 +89,12 @@ export const ALERT_DEFAULTS: Required<AlertOptions> = {
 export const ENDPOINT_CHECK_INTERVAL_MS = 3 * 3_600_000;
 /** Shortest interval: a typo (hours for ms) must not poll Aqueduct's API in a loop. */
 export const ENDPOINT_CHECK_MIN_INTERVAL_MS = 1_000;
+/**
+ * Longest `access.settleMs`: a year of holding every loss back. Far past any outage, and dates
+ * computed from it (what the ledger reads back to) stay inside what Postgres and JavaScript take.
+ */
+export const MAX_SETTLE_MS = 365 * 24 * 3_600_000;
+
 /** Longest delay `setInterval` takes; above it Node fires at once, every millisecond. */
 export const MAX_TIMER_MS = 2_147_483_647;
 

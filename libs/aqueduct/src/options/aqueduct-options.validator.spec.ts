@@ -139,9 +139,11 @@ describe('resolveAqueductOptions', () => {
       cache: ACCESS_DEFAULTS.cache,
       fallback: 'deny',
     });
-    expect(() => resolve({ secrets: ['s'], access: { settleMs: -1 } })).toThrow(
-      'option "access.settleMs" must be an integer number of ms >= 0',
-    );
+    for (const settleMs of [-1, 365 * 86_400_000 + 1, Number.MAX_SAFE_INTEGER]) {
+      expect(() => resolve({ secrets: ['s'], access: { settleMs } })).toThrow(
+        'option "access.settleMs" must be an integer number of ms from 0 to 31536000000 (a year)',
+      );
+    }
     expect(() => resolve({ secrets: ['s'], access: { requirePayment: 'yes' as never } })).toThrow(
       'option "access.requirePayment" must be true or false',
     );
