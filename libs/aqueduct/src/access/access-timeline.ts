@@ -63,22 +63,34 @@ export function accessTimeline(windows: AccessWindow[]): AccessSegment[] {
  * evaluation (a start known ahead of its date, a renewal with more users). Earlier segments carry
  * none: the ledger reads the users of the provisionings that may still grant access only.
  */
-export function seatedTimeline(windows: AccessWindow[], seatsFrom: number): AccessSegment[] {
+export function seatedTimeline(
+  windows: AccessWindow[],
+  seatsFrom: number,
+  window?: RenewalWindow,
+): AccessSegment[] {
   // Status by running counts at the boundaries (O(n log n)); seats only where they are kept,
   // from the few windows still open after `seatsFrom`, so a long history costs its dates alone.
   const deltas = new Map<number, { paid: number; open: number }>();
-  const add = (at: Date, paid: number, open: number) => {
-    const delta = deltas.get(ms(at)) ?? { paid: 0, open: 0 };
+  const add = (at: number, paid: number, open: number) => {
+    const delta = deltas.get(at) ?? { paid: 0, open: 0 };
     delta.paid += paid;
     delta.open += open;
-    deltas.set(ms(at), delta);
+    deltas.set(at, delta);
   };
-  for (const window of windows) {
-    add(window.from, 1, 1);
-    add(window.paidUntil, -1, 0);
-    add(window.until, 0, -1);
+  // A window's people keep their seats through its renewal window too (`heldUntil`), as they
+  // keep their place among the orgs the adapter is given: where they stop counting is a cut.
+  const seatsUntil = new Map<AccessWindow, number>();
+  for (const w of windows) {
+    add(ms(w.from), 1, 1);
+    add(ms(w.paidUntil), -1, 0);
+    add(ms(w.until), 0, -1);
+    const held = heldUntil(w, window);
+    seatsUntil.set(w, held);
+    if (held > ms(w.until)) {
+      add(held, 0, 0);
+    }
   }
-  const ahead = windows.filter((w) => ms(w.until) > seatsFrom);
+  const ahead = windows.filter((w) => seatsUntil.get(w)! > seatsFrom);
   const points = [...deltas.keys()].sort((a, b) => a - b);
   const segments: AccessSegment[] = [];
   let [paid, open] = [0, 0];
@@ -95,7 +107,7 @@ export function seatedTimeline(windows: AccessWindow[], seatsFrom: number): Acce
       until > seatsFrom
         ? seatCount(
             ahead
-              .filter((w) => ms(w.from) <= from && from < ms(w.until))
+              .filter((w) => ms(w.from) <= from && from < seatsUntil.get(w)!)
               .flatMap((w) => w.orgs ?? []),
           )
         : undefined;
@@ -250,10 +262,12 @@ export function accessAt(timeline: AccessSegment[], at: Date): AccessAt {
  * start arrives. A grace period longer than the window holds them itself.
  */
 function heldWindows(windows: AccessWindow[], t: number, window?: RenewalWindow): AccessWindow[] {
-  if (!window) {
-    return [];
-  }
-  return windows.filter((w) => ms(w.until) <= t && t < window.closesAt(ms(w.paidUntil)));
+  return window ? windows.filter((w) => ms(w.until) <= t && t < heldUntil(w, window)) : [];
+}
+
+/** Until when a window's users keep their place: its end, or its renewal window's close. */
+function heldUntil(w: AccessWindow, window?: RenewalWindow): number {
+  return window ? Math.max(ms(w.until), window.closesAt(ms(w.paidUntil))) : ms(w.until);
 }
 
 /**
@@ -271,7 +285,7 @@ export function evaluateAccess(
     .map((p) => accessWindow(p, requirePayment))
     .filter((w): w is AccessWindow => w !== null);
   const t = ms(now);
-  const segments = seatedTimeline(windows, t);
+  const segments = seatedTimeline(windows, t, window);
   const timeline = statusTimeline(segments);
   const granting = windows.filter((w) => ms(w.from) <= t && t < ms(w.until));
   const held = heldWindows(windows, t, window);
@@ -280,7 +294,7 @@ export function evaluateAccess(
   const upcoming = [
     ...windows.flatMap((w) => [ms(w.from), ms(w.paidUntil), ms(w.until)]),
     ...unpaid.map((p) => ms(p.accessUntil)),
-    ...held.map((w) => window!.closesAt(ms(w.paidUntil))),
+    ...held.map((w) => heldUntil(w, window)),
   ].filter((point) => point > t);
   const awaitingPayment = unpaid.some((p) => ms(p.accessUntil) > t);
   const state = accessAt(timeline, now);
