@@ -130,7 +130,7 @@ describe('AccessCache', () => {
     expect(cached.access?.has('prod_pro')).toBe(true);
   });
 
-  it('a notification drops the entry; an empty payload (TRUNCATE) drops them all', async () => {
+  it('a notification outdates the entry: read again, and answered stale when that read fails; an empty payload (TRUNCATE) outdates them all', async () => {
     const t = setUp();
     await t.accessCache.onApplicationBootstrap();
     for (const id of ['owner_1', 'owner_2']) {
@@ -139,9 +139,19 @@ describe('AccessCache', () => {
       await lookup;
     }
     t.notify('owner_1');
-    expect(t.accessCache.state().entries).toBe(1);
+    expect((await t.accessCache.lookup('owner_2')).source).toBe('cache');
+    const failing = t.accessCache.lookup('owner_1');
+    expect(t.dataReads()).toBe(3);
+    t.lastRead().reject(new Error('pool exhausted'));
+    // What it held was true until the change: a paying customer is not refused for a failed read.
+    expect((await failing).source).toBe('stale');
+    expect(t.accessCache.state().entries).toBe(2);
+    now += 2000; // past retryMs
     t.notify('');
-    expect(t.accessCache.state().entries).toBe(0);
+    const again = t.accessCache.lookup('owner_2');
+    expect(t.dataReads()).toBe(4);
+    t.lastRead().resolve([]);
+    expect((await again).source).toBe('database');
   });
 
   it('while the notification connection is down, entries live disconnectedTtlMs', async () => {

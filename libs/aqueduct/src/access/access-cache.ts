@@ -42,6 +42,11 @@ interface Entry {
   /** Filled during one unbroken listening session: any later change would have been told. */
   trusted: boolean;
   session: number;
+  /**
+   * A change was told (or the renewal windows moved) since: never fresh, read again on the next
+   * lookup; kept only to answer from (`stale`) when that read fails.
+   */
+  outdated?: boolean;
 }
 
 interface Read {
@@ -149,8 +154,10 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
       if (isPayloadFault(error)) {
         return NO_ACCESS; // the id's fault (Postgres refused it), not an outage
       }
-      // Still held (a change told meanwhile would have dropped it): the best answer there is,
-      // with its renewal windows stretched over the outage once it is long enough to be a gap.
+      // Still held: the best answer there is, with its renewal windows stretched over the outage
+      // once it is long enough to be a gap. One a change outdated is kept for this too: a paying
+      // customer who just renewed must not be refused because the read of the renewal failed
+      // (what it held was true until that change, and ends by its own dates).
       const held = this.entries?.peek(customerId);
       if (!held) {
         return { access: null, source: 'unavailable', error: (error as Error).message };
@@ -163,27 +170,36 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /** Drops these customers' entries, and keeps reads running now from filling them. */
+  /**
+   * Outdates these customers' entries (read again on their next lookup; answered from only when
+   * that read fails), and keeps reads running now from filling them.
+   */
   invalidate(customerIds: Iterable<string>): void {
     for (const customerId of customerIds) {
-      this.entries?.delete(customerId);
+      const entry = this.entries?.peek(customerId);
+      if (entry) {
+        entry.outdated = true;
+      }
       const read = this.reads.get(customerId);
       if (read) {
         read.invalidated = true;
         this.reads.delete(customerId);
       }
     }
-    this.metrics.accessCacheSize(this.entries?.size ?? 0);
   }
 
-  /** Drops every entry (a TRUNCATE, a lost connection's aftermath is handled by sessions). */
+  /**
+   * Outdates every entry, as `invalidate` does (a TRUNCATE; renewal windows moved by a receiver
+   * gap recorded or an outage ended). A lost connection's aftermath is handled by sessions.
+   */
   clear(): void {
-    this.entries?.clear();
+    for (const entry of this.entries?.values() ?? []) {
+      entry.outdated = true;
+    }
     for (const read of this.reads.values()) {
       read.invalidated = true;
     }
     this.reads.clear();
-    this.metrics.accessCacheSize(0);
   }
 
   state(): AccessCacheState {
@@ -210,6 +226,9 @@ export class AccessCache implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private fresh(entry: Entry, now: number): boolean {
+    if (entry.outdated) {
+      return false;
+    }
     if (entry.trusted && entry.session === this.session) {
       return true;
     }
