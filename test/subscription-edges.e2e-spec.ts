@@ -17,6 +17,7 @@ import {
 } from './support/subscription';
 import { TestClock, T0, at } from './support/test-clock';
 import { adapterActions, adapterCalls } from './support/recording-adapter';
+import { LogCapture } from './support/log-capture';
 import { useTestApp } from './support/use-test-app';
 
 const SECRET = 'subscription-edges-secret';
@@ -221,5 +222,22 @@ describe('Periods given as dates alone (Jan 1 – Jan 31, then Feb 1 – Feb 28)
       actions: ['provision'],
       mails: ['Your access to prod_pro has started'],
     });
+  });
+});
+
+describe('An event older than the last one applied to its provisioning', () => {
+  const clock = new TestClock(T0);
+  const log = new LogCapture();
+  const host = useTestApp(() => ({ ...subscriptionApp({ secret: SECRET, clock }), logger: log }));
+
+  it('changes nothing, and says so in the log (the newest event wins)', async () => {
+    const c = 'owner_older_end';
+    const p = period(c, { start: at(0) });
+    await postAccepted(host.app, envelope('provisioning.start', p, at(0, 10)), SECRET);
+    // An end created before the start that was applied: stale (a test's data, a sender's mix-up).
+    const end = await postAccepted(host.app, envelope('provisioning.end', p, at(0, 5)), SECRET);
+    await deliveriesSettled(host.app);
+    expect(actions(c)).toEqual(['provision']);
+    expect(log.matching(new RegExp(`provisioning\\.end ${end} changed nothing`))).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { type DeliveryFinish, finishOf } from '../dispatch/delivery.finish';
 import { AqueductEventType, PROVISIONING_EVENT_TYPES } from '../events/aqueduct-event-types';
@@ -28,6 +28,8 @@ export const PROVISIONING_LISTENER = 'aqueduct.provisioning';
  */
 @Injectable()
 export class ProvisioningListener implements OnModuleInit {
+  private readonly logger = new Logger('AqueductAccess');
+
   constructor(
     private readonly ledger: AqueductLedger,
     private readonly reconciler: ProvisioningReconciler,
@@ -62,9 +64,19 @@ export class ProvisioningListener implements OnModuleInit {
       await this.reconcileAll(pairOf(event.object), behind, finish);
       return;
     }
-    const change = PROVISIONING_EVENT_TYPES.includes(event.type)
+    const provisioning = PROVISIONING_EVENT_TYPES.includes(event.type);
+    const change = provisioning
       ? await this.ledger.applyProvisioning(event as AqueductEvent<ProvisioningDto>, finish)
       : await this.ledger.applyPayment(event as AqueductEvent<InvoiceDto>, finish);
+    if (provisioning && !change.applied && context.attempt === 1) {
+      // Accepted and done, yet nothing changed: without a word, an operator looking for why a
+      // customer's access did not move would find only a delivery marked done.
+      this.logger.log(
+        `${event.type} ${event.id} changed nothing: its provisioning's last applied event is as new ` +
+          `or newer (createdAt ${event.createdAt?.toISOString() ?? 'absent'}; the newest event wins, ` +
+          'and a replayed one changes nothing)',
+      );
+    }
     // A write that announced transitions leaves the adapter to their own deliveries, which start
     // as it commits: reconciling here too would be the same work, or one more read.
     if (change.transitions.length > 0) {
