@@ -22,6 +22,7 @@ import {
   period,
   subscriptionApp,
   sweepAt,
+  twoSubscriptions,
 } from './support/subscription';
 import { TestClock, T0, at } from './support/test-clock';
 import { useTestApp } from './support/use-test-app';
@@ -58,15 +59,7 @@ describe('Seats while another subscription keeps the product (renewal window of 
       ['Ada', `ada@${d}`],
       ['Bob', `bob@${d}`],
     ];
-    const a1 = period(c, { start: at(0), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const a2 = period(c, { start: at(30), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const b1 = period(c, {
-      start: at(0),
-      days: 60,
-      subscriptionId: 'sub_b',
-      invoiceId: `inv_${c}_b1`,
-      users: [['Cy', `cy@${d}`]],
-    });
+    const { a1, a2, b1 } = twoSubscriptions(c, teamA, [['Cy', `cy@${d}`]]);
     await send('provisioning.start', a1, at(0));
     await send('provisioning.start', b1, at(0));
     clock.set(at(30));

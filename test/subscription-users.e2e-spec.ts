@@ -13,6 +13,7 @@ import {
   period,
   sweepAt,
   subscriptionApp,
+  twoSubscriptions,
 } from './support/subscription';
 import { TestClock, T0, at } from './support/test-clock';
 import { adapterCalls } from './support/recording-adapter';
@@ -45,24 +46,9 @@ describe('Users while another subscription keeps the product', () => {
       .map((call) => `${call.action}:${[...call.emails].sort().join(',')}`);
   const mailsTo = (email: string) =>
     smtp.received.filter((mail) => mail.to.includes(email)).map((mail) => mail.subject);
-  /**
-   * A customer with two subscriptions of prod_pro from day 0, both started: sub_a (team A, monthly,
-   * no grace period; `a2` its next period) and sub_b (team B, 60 days).
-   */
-  const twoSubscriptions = async (
-    c: string,
-    teamA: [string, string][],
-    teamB: [string, string][],
-  ) => {
-    const a1 = period(c, { start: at(0), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const a2 = period(c, { start: at(30), graceDays: null, subscriptionId: 'sub_a', users: teamA });
-    const b1 = period(c, {
-      start: at(0),
-      days: 60,
-      subscriptionId: 'sub_b',
-      invoiceId: `inv_${c}_b1`,
-      users: teamB,
-    });
+  /** `twoSubscriptions`, both started. */
+  const twoStarted = async (c: string, teamA: [string, string][], teamB: [string, string][]) => {
+    const { a1, a2, b1 } = twoSubscriptions(c, teamA, teamB);
     await send('provisioning.start', a1, at(0));
     await send('provisioning.start', b1, at(0));
     return { a1, a2 };
@@ -80,7 +66,7 @@ describe('Users while another subscription keeps the product', () => {
       ['Ada', `ada@${d}`],
       ['Bob', `bob@${d}`],
     ];
-    const { a1, a2 } = await twoSubscriptions(c, teamA, [['Cy', `cy@${d}`]]);
+    const { a1, a2 } = await twoStarted(c, teamA, [['Cy', `cy@${d}`]]);
     clock.set(at(30));
     await send('provisioning.end', a1, at(30));
     clock.set(at(30, 1));
@@ -101,7 +87,7 @@ describe('Users while another subscription keeps the product', () => {
     const c = 'owner_two_subs_cron';
     const d = domainOf(c);
     const teamA: [string, string][] = [['Ada', `ada@${d}`]];
-    const { a1, a2 } = await twoSubscriptions(c, teamA, [['Cy', `cy@${d}`]]);
+    const { a1, a2 } = await twoStarted(c, teamA, [['Cy', `cy@${d}`]]);
     await tick(at(30)); // the cron, on the minute
     clock.set(new Date(at(30).getTime() + 5_000));
     await send('provisioning.start', a2, at(30));
@@ -112,7 +98,7 @@ describe('Users while another subscription keeps the product', () => {
   it('a subscription that does not renew: its users leave once its renewal window has closed, once', async () => {
     const c = 'owner_two_subs_leaving';
     const d = domainOf(c);
-    const { a1 } = await twoSubscriptions(c, [['Ada', `ada@${d}`]], [['Cy', `cy@${d}`]]);
+    const { a1 } = await twoStarted(c, [['Ada', `ada@${d}`]], [['Cy', `cy@${d}`]]);
     clock.set(at(30));
     await send('provisioning.end', a1, at(30));
     await tick(at(30, 30));

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { TestAppOptions } from './app';
 import { RecordingAdapter, recordingAdapterModule } from './recording-adapter';
 import type { TestSmtpServer } from './smtp';
-import { DAY, type TestClock } from './test-clock';
+import { DAY, T0, type TestClock } from './test-clock';
 import { waitFor } from './wait';
 
 /** One provisioning of a subscription, as Aqueduct describes it (one per invoice, so per period). */
@@ -139,4 +139,25 @@ export function subscriptionApp(options: {
     },
     imports: [recordingAdapterModule()],
   };
+}
+
+/**
+ * A customer's two subscriptions of prod_pro from day 0: sub_a (team A, monthly, no grace period;
+ * `a2` its next period) and sub_b (team B, 60 days, an invoice of its own).
+ */
+export function twoSubscriptions(
+  customerId: string,
+  teamA: [string, string][],
+  teamB: [string, string][],
+): { a1: Record<string, unknown>; a2: Record<string, unknown>; b1: Record<string, unknown> } {
+  const a = (start: Date) =>
+    period(customerId, { start, graceDays: null, subscriptionId: 'sub_a', users: teamA });
+  const b1 = period(customerId, {
+    start: T0,
+    days: 60,
+    subscriptionId: 'sub_b',
+    invoiceId: `inv_${customerId}_b1`,
+    users: teamB,
+  });
+  return { a1: a(T0), a2: a(new Date(T0.getTime() + 30 * DAY)), b1 };
 }
