@@ -53,7 +53,7 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
     if (!this.options.dispatch.enabled || this.registry.names().length === 0) {
       return;
     }
-    // Start-up does not wait on it: a database that does not answer now is tried again in a minute.
+    // Start-up does not fail on it: a database that does not answer now is tried again in a minute.
     const registered = await this.register().then(
       () => true,
       (error: Error) => {
