@@ -382,6 +382,14 @@ describe('Provisioning ledger, access checks and expiry (controlled clock)', () 
     await request(host.app.getHttpServer()).get('/customers/owner_g/reports').expect(403);
   });
 
+  it('check() with a query that is neither { product } nor { feature } throws, naming both', async () => {
+    for (const query of ['prod_pro', { productId: 'prod_pro' }, null]) {
+      await expect(access.check('owner_a', query as never)).rejects.toThrow(
+        /query must be \{ product: string \} or \{ feature: string \}/,
+      );
+    }
+  });
+
   it('getEntitlements lists a customer with a status per entitlement', async () => {
     clock.set(at(31));
     const list = await access.getEntitlements('owner_a', at(10));

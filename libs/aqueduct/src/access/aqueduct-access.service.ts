@@ -79,6 +79,7 @@ export class AqueductAccessService {
     query: AccessQuery,
     at: Date = this.clock.now(),
   ): Promise<AccessCheck> {
+    assertAccessQuery(query);
     const products = 'feature' in query ? this.productsGranting(query.feature) : [query.product];
     const asked = 'feature' in query ? { feature: query.feature } : { product: query.product };
     const found = this.cache.lookup(customerId);
@@ -197,4 +198,24 @@ export class AqueductAccessService {
     }
     return this.dataSource.query(CUSTOMER_PROVISIONINGS_SQL, [customerId, productId ?? null]);
   }
+}
+
+/**
+ * A query that is neither `{ product }` nor `{ feature }` (from plain JavaScript: a product id as
+ * the query, `{ productId }`) would be denied for every customer, paying or not: a coding error
+ * must say so, not look like a customer without access.
+ */
+function assertAccessQuery(query: unknown): asserts query is AccessQuery {
+  // On every check of a paid route: two property reads, no allocation.
+  const given = query as Record<string, unknown> | null;
+  if (
+    given !== null &&
+    typeof given === 'object' &&
+    (typeof given.product === 'string' || typeof given.feature === 'string')
+  ) {
+    return;
+  }
+  throw new TypeError(
+    `AqueductAccessService.check(customerId, query): query must be { product: string } or { feature: string }, got ${JSON.stringify(query)}`,
+  );
 }
