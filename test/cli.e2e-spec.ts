@@ -1,7 +1,11 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type AqueductEvent, OnAqueductEvent } from 'nestjs-aqueduct';
-import { provisioningStartEvent, signAqueductRequest } from 'nestjs-aqueduct/testing';
+import {
+  provisioningEndEvent,
+  provisioningStartEvent,
+  signAqueductRequest,
+} from 'nestjs-aqueduct/testing';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -462,6 +466,33 @@ describe('The nestjs-aqueduct CLI, driven as a user would', () => {
         db.url,
       ]);
       expect(result.stdout).toMatch(/renewal ahead\s+yes/);
+    });
+
+    it('show says a deprovision is waiting while a loss learned late settles', async () => {
+      // A cancellation dated three hours back arrives now: checks refuse at once, the adapter is
+      // told only once the loss has settled (settleMs from its arrival: a renewal may follow it).
+      const customerId = 'owner_settling_cli';
+      const period = {
+        customerId,
+        invoiceId: 'inv_settling_cli',
+        startDate: start.toISOString(),
+        endDate: end.toISOString(),
+        gracePeriodEndDate: null as unknown as string, // no grace period: Aqueduct sends null
+      };
+      await postAccepted(app, provisioningStartEvent(period), 'cli-access-secret');
+      await deliveriesSettled(app);
+      const ended = new Date(Date.now() - 3 * 3_600_000).toISOString();
+      await postAccepted(
+        app,
+        provisioningEndEvent({ ...period, endDate: ended }),
+        'cli-access-secret',
+      );
+      await deliveriesSettled(app);
+      const result = await runCli(['access', 'show', customerId, '--database-url', db.url]);
+      expect(result.stdout).toMatch(/access no/);
+      expect(result.stdout).toMatch(
+        /provisioned\s+yes \(the loss settles: deprovision due at \d{4}-\d\d-\d\dT[\d:.]+Z, or cancelled by a renewal before\)/,
+      );
     });
 
     it("show prints each product's status, dates, timeline and provisionings, without the users' emails", async () => {

@@ -41,6 +41,12 @@ export interface Entitlement {
   timeline: AccessSegment[];
   /** Whether the host's adapter was last told to provision (true) or deprovision (false). */
   provisioned: boolean;
+  /**
+   * When the ledger looks at this access again (the expiry job): the next date that changes it,
+   * or when a loss still settling is announced (and the adapter told); null when nothing is due.
+   * `provisioned` with no access means such a loss is waiting for it.
+   */
+  nextCheckAt: Date | null;
   updatedAt: Date;
 }
 

@@ -27,6 +27,7 @@ export interface AccessRecord {
   /** As last evaluated, or, while a loss is not announced yet, those still provisioned. */
   orgs: ProvisioningOrgDto[];
   provisioned: boolean;
+  nextCheckAt: Date | null;
   updatedAt: Date;
 }
 
@@ -58,6 +59,11 @@ export function toEntitlement(row: AccessRecord, at: Date, window: RenewalWindow
     orgs: row.orgs,
     timeline,
     provisioned: row.provisioned,
+    // Postgres's `infinity` (nothing due) reads as a Date that is not one.
+    nextCheckAt:
+      row.nextCheckAt && Number.isFinite(new Date(row.nextCheckAt).getTime())
+        ? new Date(row.nextCheckAt)
+        : null,
     updatedAt: row.updatedAt,
   };
 }

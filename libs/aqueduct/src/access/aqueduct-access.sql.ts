@@ -10,7 +10,7 @@ export const CHECKED_ORGS = `CASE WHEN NOT has_access AND announced_status IN ('
 /** An access row's columns, named as `AccessRecord` names them. */
 const ACCESS_COLUMNS = `id, customer_id AS "customerId", product_id AS "productId", timeline,
   awaiting_payment AS "awaitingPayment", ${CHECKED_ORGS} AS orgs, provisioned,
-  updated_at AS "updatedAt"`;
+  next_check_at AS "nextCheckAt", updated_at AS "updatedAt"`;
 
 /** A provisioning's columns and its payment, named as `Provisioning` says: rows are returned as read. */
 const PROVISIONING_COLUMNS = `p.key, p.provisioning_id AS "provisioningId", p.customer_id AS "customerId",

@@ -42,13 +42,25 @@ function entitlementLines(
       ['next change', iso(e.changesAt)],
       ['renewal ahead', yesNo(renewalKnown(e, provisionings, at))],
       ['awaiting payment', yesNo(e.awaitingPayment)],
-      ['provisioned', yesNo(e.provisioned)],
+      ['provisioned', provisionedText(e)],
       ['orgs', `${orgs.length}${orgNames ? ` (${orgNames})` : ''}`],
       ['users', String(users)],
     ]),
     '  timeline',
     indent(timelineTable(e, at, window), 4),
   ];
+}
+
+/**
+ * Whether the adapter has it; with no access left, that a loss is settling and when the ledger
+ * announces it (the deprovision and the mails follow), so a `no` in checks and a `yes` here agree.
+ */
+function provisionedText(e: Entitlement): string {
+  if (!e.provisioned || e.hasAccess) {
+    return yesNo(e.provisioned);
+  }
+  const due = e.nextCheckAt ? `at ${iso(e.nextCheckAt)}` : 'at the next expiry run';
+  return `yes (the loss settles: deprovision due ${due}, or cancelled by a renewal before)`;
 }
 
 /**
