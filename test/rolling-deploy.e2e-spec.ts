@@ -38,6 +38,13 @@ class Welcome {
   }
 }
 
+/** A release of `audit` that also takes invoice.paid. */
+@Injectable()
+class WiderAudit {
+  @OnAqueductEvent(['provisioning.start', 'invoice.paid'], { name: 'audit' })
+  audit() {}
+}
+
 describe('A rolling deploy that adds a listener', () => {
   let db: TestDatabase;
   let previous: INestApplication;
@@ -103,5 +110,59 @@ describe('A rolling deploy that adds a listener', () => {
     );
     await waitFor(() => welcome.runs.includes(onNext), 10_000, 'the new release’s own delivery');
     expect(welcome.runs.filter((id) => id === during || id === onNext)).toHaveLength(2);
+  });
+
+  it('a listener that takes a new event type gets that type the previous release took', async () => {
+    const wider = await boot([WiderAudit]);
+    try {
+      const paid = await postAccepted(previous, invoicePaidEvent(), SECRET);
+      expect(await listenersOf(paid)).not.toContain('audit');
+      expect(await wider.get(ListenerCatchUp).catchUp()).toEqual({ audit: 1 });
+      expect(await listenersOf(paid)).toContain('audit');
+    } finally {
+      await wider.close();
+    }
+  });
+
+  it('a listener a release took away and a later one gives back counts as new again', async () => {
+    const db = previous.get(DataSource);
+    // `welcome` ran last long ago (the release without it has been running for a day).
+    await db.query(
+      `UPDATE aqueduct_listeners SET first_seen_at = now() - interval '10 days',
+              caught_up_to = now() - interval '1 day', last_seen_at = now() - interval '1 day'
+        WHERE name = 'welcome'`,
+    );
+    await next.close();
+    next = await boot([Audit, Welcome]);
+    const during = await post(previous, 'owner_readded');
+    expect(await next.get(ListenerCatchUp).catchUp()).toEqual({ welcome: 1 });
+    expect(await listenersOf(during)).toContain('welcome');
+  });
+
+  it('the mark never passes a write still open: its event, committed late, is caught up', async () => {
+    const runner = previous.get(DataSource).createQueryRunner();
+    await runner.connect();
+    let id: string;
+    try {
+      await runner.startTransaction();
+      // An intake of the previous release whose transaction stays open across a look.
+      [{ id }] = await runner.query(
+        `INSERT INTO aqueduct_events (dedup_key, type, created_at, payload, status)
+         VALUES ('late-commit', 'provisioning.start', now(), '{"type":"provisioning.start","object":{}}', 'accepted')
+         RETURNING id`,
+      );
+      expect(await next.get(ListenerCatchUp).catchUp()).toEqual({}); // not visible yet
+      await runner.commitTransaction();
+    } finally {
+      await runner.release();
+    }
+    const [{ behind }] = await previous.get(DataSource).query(
+      `SELECT l.caught_up_to <= e.received_at AS behind
+         FROM aqueduct_listeners l, aqueduct_events e
+        WHERE l.name = 'welcome' AND l.event_type = 'provisioning.start' AND e.id = $1`,
+      [id!],
+    );
+    expect(behind).toBe(true);
+    expect(await next.get(ListenerCatchUp).catchUp()).toEqual({ welcome: 1 });
   });
 });

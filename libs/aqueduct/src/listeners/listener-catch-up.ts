@@ -10,7 +10,7 @@ import { DataSource } from 'typeorm';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
-import { CATCH_UP_SQL, REGISTER_LISTENERS_SQL } from '../storage/aqueduct-listeners.sql';
+import { ANY_TYPE, CATCH_UP_SQL, REGISTER_LISTENERS_SQL } from '../storage/aqueduct-listeners.sql';
 import { AqueductListenerRegistry } from './aqueduct-listener.registry';
 import { ANY_AQUEDUCT_EVENT } from './on-aqueduct-event.decorator';
 
@@ -19,28 +19,40 @@ import { ANY_AQUEDUCT_EVENT } from './on-aqueduct-event.decorator';
  * than any rolling deploy, so the last instance of the previous release has stopped by then.
  */
 export const CATCH_UP_FOR_MS = 24 * 3_600_000;
-/** How often an instance looks for events received without its new listeners. */
+/** How often an instance registers its listeners and looks for events received without them. */
 export const CATCH_UP_INTERVAL_MS = 60_000;
-/** Each look goes back this far past the last: an intake that was still committing then. */
+/** Each look goes back this far past its mark: slack for clocks (the mark waits for open writes). */
 const INTAKE_OVERLAP_MS = 60_000;
+/**
+ * A pair no instance ran for this long counts as appearing anew when one runs it again: a listener
+ * (or an event type of one) a release took away and a later one gives back.
+ */
+const REAPPEARS_AFTER_MS = 3_600_000;
+
+/** A listener and one event type it takes (`*`: every type), as the register keeps them. */
+interface Pair {
+  name: string;
+  eventType: string;
+}
 
 /**
  * An event's deliveries are created, with the event, for the listeners of the instance that
- * received it. During a rolling deploy that adds a listener (a handler of your own, or the email
- * listener once `email` is configured), the instances still on the previous release take events
- * and create no delivery for it: its work (a welcome mail, a user provisioned) would never happen.
- * So every dispatching instance registers its listeners at start-up (`aqueduct_listeners`: when
- * each first appeared), and for a day after one first appeared, gives it, every minute, the events
- * received since that have none for it. Events received before it first appeared are not given to
- * it: replay those (`events replay`) when it should.
+ * received it. During a rolling deploy that adds a listener (a handler of your own, the email
+ * listener once `email` is configured) or an event type to one, the instances still on the
+ * previous release take events and create no delivery for it: its work (a welcome mail, a user
+ * provisioned) would never happen. So every dispatching instance registers its listeners, per
+ * event type, at start-up and every minute (`aqueduct_listeners`: when each pair first appeared),
+ * and for a day after a pair first appeared, gives its listener, every minute, the events of that
+ * type received since that have no delivery for it. Events received before it first appeared are
+ * not given to it: replay those (`events replay`) when it should.
  */
 @Injectable()
 export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductDispatcher');
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
-  /** This instance's listeners that appeared less than `CATCH_UP_FOR_MS` ago, when last looked. */
-  private young: string[] = [];
+  /** This instance's pairs that appeared less than `CATCH_UP_FOR_MS` ago, when last looked. */
+  private young: Pair[] = [];
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -54,19 +66,12 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
       return;
     }
     // Start-up does not fail on it: a database that does not answer now is tried again in a minute.
-    const registered = await this.register().then(
-      () => true,
-      (error: Error) => {
-        this.logger.warn(
-          `Registering the listeners failed (retried in a minute): ${error.message}`,
-        );
-        return false;
-      },
+    await this.register().catch((error: Error) =>
+      this.logger.warn(`Registering the listeners failed (retried in a minute): ${error.message}`),
     );
-    if (!registered || this.young.length > 0) {
-      this.timer = setInterval(() => this.background(), CATCH_UP_INTERVAL_MS);
-      this.timer.unref();
-    }
+    // Every minute, also when nothing is young: the register must see which pairs still run.
+    this.timer = setInterval(() => this.background(), CATCH_UP_INTERVAL_MS);
+    this.timer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -75,42 +80,52 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * Gives each of this instance's young listeners the events received without it since its last
-   * look; returns how many deliveries it created, by listener.
+   * Registers this instance's listeners, and gives each young pair's listener the events of its
+   * type received without it since its last look; returns how many deliveries it created, by
+   * listener.
    */
   async catchUp(): Promise<Record<string, number>> {
     await this.register();
     const created: Record<string, number> = {};
-    for (const name of this.young) {
-      const types = this.registry.get(name)?.types ?? new Set<string>();
+    for (const { name, eventType } of this.young) {
       const [{ created: n }]: { created: number }[] = await this.dataSource.query(CATCH_UP_SQL, [
         name,
-        types.has(ANY_AQUEDUCT_EVENT) ? null : [...types],
+        eventType === ANY_TYPE ? null : eventType,
         INTAKE_OVERLAP_MS,
       ]);
       if (n > 0) {
-        created[name] = n;
+        created[name] = (created[name] ?? 0) + n;
         this.logger.log(
-          `Listener ${name} is new: gave it ${n} event(s) that instances without it received`,
+          `Listener ${name} is new for ${eventType}: gave it ${n} event(s) that instances without it received`,
         );
       }
     }
     if (Object.keys(created).length > 0) {
       await this.deliveries.announce();
     }
-    if (this.young.length === 0) {
-      clearInterval(this.timer);
-    }
     return created;
   }
 
-  /** Registers this instance's listeners, and notes which appeared less than a day ago. */
+  /** Registers this instance's pairs, and notes which appeared less than a day ago. */
   private async register(): Promise<void> {
-    const rows: { name: string; young: boolean }[] = await this.dataSource.query(
+    const pairs = this.registry.names().flatMap((name): [string, string][] => {
+      const types = this.registry.get(name)?.types ?? new Set<string>();
+      return types.has(ANY_AQUEDUCT_EVENT)
+        ? [[name, ANY_TYPE]]
+        : [...types].map((type): [string, string] => [name, type]);
+    });
+    const rows: (Pair & { young: boolean })[] = await this.dataSource.query(
       REGISTER_LISTENERS_SQL,
-      [this.registry.names(), CATCH_UP_FOR_MS],
+      [
+        pairs.map(([name]) => name),
+        pairs.map(([, type]) => type),
+        CATCH_UP_FOR_MS,
+        REAPPEARS_AFTER_MS,
+      ],
     );
-    this.young = rows.filter((row) => row.young).map((row) => row.name);
+    this.young = rows
+      .filter((row) => row.young)
+      .map(({ name, eventType }) => ({ name, eventType }));
   }
 
   private background(): void {
