@@ -8,6 +8,12 @@
 export const ANY_TYPE = '*';
 
 /**
+ * How long the mark waits for a write still open: the module's writes last milliseconds; a host's
+ * transaction open for hours (a report, a migration) must not make every look read hours again.
+ */
+const OPEN_WRITE_WAIT = '10 minutes';
+
+/**
  * Registers the pairs (`$1` names, `$2` event types, in step) and says of each whether it appeared
  * less than `$3` ms ago: one a rolling deploy may still be adding. A pair no instance ran for `$4`
  * ms appears again now (a listener, or a type, a release took away and a later one gives back).
@@ -35,8 +41,9 @@ RETURNING l.name, l.event_type AS "eventType",
  * Gives the listener `$1` the accepted events of the type `$2` (null: every type) received since
  * its pair was caught up to (less `$3` ms of slack), and not before it first appeared, that have
  * no delivery for it: those instances without it took. Then moves the mark to now, or to the start
- * of the oldest transaction still writing, whichever is earlier: an event's arrival is its
- * transaction's start, and one still open may commit an event that arrived before now. The pair's
+ * of the oldest transaction still writing (in this database, up to `OPEN_WRITE_WAIT` back),
+ * whichever is earlier: an event's arrival is its transaction's start, and one still open may
+ * commit an event that arrived before now. The pair's
  * row is locked first, so two instances catching it up take turns; `ON CONFLICT` covers an
  * instance that received the event with the listener. Returns how many it created.
  */
@@ -53,9 +60,11 @@ WITH mark AS (
   ON CONFLICT (event_id, listener) DO NOTHING
   RETURNING 1
 ), moved AS (
-  UPDATE aqueduct_listeners SET caught_up_to = greatest(caught_up_to, least(now(), coalesce(
-    (SELECT min(xact_start) FROM pg_stat_activity
-      WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()), now())))
+  UPDATE aqueduct_listeners SET caught_up_to = greatest(caught_up_to, least(now(), greatest(
+    now() - interval '${OPEN_WRITE_WAIT}',
+    coalesce((SELECT min(xact_start) FROM pg_stat_activity
+               WHERE datname = current_database() AND backend_xid IS NOT NULL
+                 AND pid <> pg_backend_pid()), now()))))
    WHERE name = $1 AND event_type = coalesce($2, '${ANY_TYPE}') AND EXISTS (SELECT 1 FROM mark)
 )
 SELECT count(*)::int AS created FROM created`;
