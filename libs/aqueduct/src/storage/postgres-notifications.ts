@@ -46,6 +46,12 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
   private retryTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
+  /**
+   * The app is shutting down: no subscriber may open the connection again (one whose start-up was
+   * still under way when a failed start-up shut the app down would hold a pooled connection, and
+   * the pool's end would wait for it).
+   */
+  private shutDown = false;
   private lostLogged = false;
   /** Whether the last echo came back (see ECHO_CHANNEL): notifications reach this connection. */
   private delivering = true;
@@ -93,6 +99,7 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.shutDown = true;
     this.channels.clear();
     await this.close();
   }
@@ -135,7 +142,7 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
     const pool = (
       this.dataSource.driver as unknown as { master?: { connect(): Promise<PoolClient> } }
     ).master;
-    if (!pool || this.stopped || this.client || this.channels.size === 0) {
+    if (!pool || this.stopped || this.shutDown || this.client || this.channels.size === 0) {
       return;
     }
     let client: PoolClient | undefined;
@@ -147,7 +154,7 @@ export class PostgresNotifications implements BeforeApplicationShutdown {
       for (const channel of [...listened, ECHO_CHANNEL]) {
         await client.query(`LISTEN ${channel}`);
       }
-      if (this.stopped) {
+      if (this.stopped || this.shutDown) {
         this.detach(client);
         client.release();
         return;
