@@ -39,7 +39,7 @@ describe('LedgerHandoff', () => {
 
   it('runs what was stored after the commit, and gives back the room of keys stored before', () => {
     const dispatcher = new FakeDispatcher(10);
-    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher);
+    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher, () => true);
     expect(handoff.lease(records)).toEqual({ owner: 'here', leaseMs: 1000 });
     handoff.stored(records, [stored('a', 'e1')]); // 'b' was stored by an earlier write
     expect(handoff.storedPending).toBe(false); // nothing to claim: no wake-up
@@ -59,7 +59,7 @@ describe('LedgerHandoff', () => {
 
   it('gives all the room back when the transaction does not commit', () => {
     const dispatcher = new FakeDispatcher(10);
-    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher);
+    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher, () => true);
     handoff.lease(records);
     handoff.stored(records, [stored('a', 'e1'), stored('b', 'e2')]);
     handoff.abandoned();
@@ -69,11 +69,19 @@ describe('LedgerHandoff', () => {
 
   it('leases nothing, and holds no room, when the dispatcher is full', () => {
     const dispatcher = new FakeDispatcher(2);
-    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher);
+    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher, () => true);
     expect(handoff.lease(records)).toBeUndefined();
     expect(handoff.storedPending).toBe(true); // the dispatchers are woken to claim them
     handoff.committed();
     expect(dispatcher.ran).toEqual([]);
+    expect(dispatcher.reserved).toBe(0);
+  });
+
+  it('leases nothing when only other instances run a listener of the type', () => {
+    const dispatcher = new FakeDispatcher(10);
+    const handoff = new LedgerHandoff(dispatcher as unknown as AqueductDispatcher, () => false);
+    expect(handoff.lease(records)).toBeUndefined();
+    expect(handoff.storedPending).toBe(true);
     expect(dispatcher.reserved).toBe(0);
   });
 });

@@ -16,12 +16,17 @@ export class LedgerHandoff {
   /** Whether some deliveries were stored pending (the dispatchers must be woken to claim them). */
   storedPending = false;
 
-  constructor(private readonly dispatcher: AqueductDispatcher) {}
+  constructor(
+    private readonly dispatcher: AqueductDispatcher,
+    /** Whether this instance runs every listener of a type (not only other instances). */
+    private readonly allHere: (type: string) => boolean,
+  ) {}
 
   /** The lease to store these records' deliveries with, or none: they are pending for anyone. */
   lease(records: InternalEventRecord[]): { owner: string; leaseMs: number } | undefined {
     const count = records.reduce((sum, record) => sum + record.listeners.length, 0);
-    const lease = this.dispatcher.reserve(count);
+    const here = records.every((record) => this.allHere(record.type));
+    const lease = here ? this.dispatcher.reserve(count) : undefined;
     if (lease) {
       this.reserved += count;
     } else if (count > 0) {

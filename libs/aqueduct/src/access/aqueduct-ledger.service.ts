@@ -245,7 +245,7 @@ export class AqueductLedger {
     const window = confirmed ?? this.uptime.holdingEveryLoss();
     const recheckAt = confirmed ? null : new Date(now.getTime() + UNCONFIRMED_RECHECK_MS);
     const evaluated = new Set<string>();
-    const handoff = new LedgerHandoff(this.dispatcher);
+    const handoff = new LedgerHandoff(this.dispatcher, (type) => this.listeners.allHere(type));
     let result: T;
     try {
       result = await openingTransaction(

@@ -124,7 +124,11 @@ export class WebhookReceiver {
    * fast path); the room is given back if the write fails.
    */
   private async storeReserving(record: InboxRecord, parsed: ParsedEvent): Promise<InboxResult> {
-    const local = parsed.valid ? this.dispatcher.reserve(record.listeners.length) : undefined;
+    // Leased here only when this instance runs all of them: one that only others run stays pending.
+    const local =
+      parsed.valid && this.listeners.allHere(parsed.type)
+        ? this.dispatcher.reserve(record.listeners.length)
+        : undefined;
     record.lease = local;
     try {
       return await this.store(record, (late) => this.storedLate(record, parsed, late));

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -10,8 +12,15 @@ import { DataSource } from 'typeorm';
 import { AQUEDUCT_OPTIONS } from '../options/aqueduct-options.provider';
 import type { ResolvedAqueductOptions } from '../options/aqueduct-options.resolved';
 import { AqueductDeliveryStore } from '../storage/aqueduct-delivery.store';
-import { ANY_TYPE, CATCH_UP_SQL, REGISTER_LISTENERS_SQL } from '../storage/aqueduct-listeners.sql';
-import { AqueductListenerRegistry } from './aqueduct-listener.registry';
+import {
+  ANY_TYPE,
+  CATCH_UP_SQL,
+  FORGET_INSTANCE_SQL,
+  LIVE_LISTENERS_SQL,
+  RECORD_INSTANCE_SQL,
+  REGISTER_LISTENERS_SQL,
+} from '../storage/aqueduct-listeners.sql';
+import { AqueductListenerRegistry, type ListenerPair } from './aqueduct-listener.registry';
 import { ANY_AQUEDUCT_EVENT } from './on-aqueduct-event.decorator';
 
 /**
@@ -28,12 +37,14 @@ const INTAKE_OVERLAP_MS = 60_000;
  * (or an event type of one) a release took away and a later one gives back.
  */
 const REAPPEARS_AFTER_MS = 3_600_000;
-
-/** A listener and one event type it takes (`*`: every type), as the register keeps them. */
-interface Pair {
-  name: string;
-  eventType: string;
-}
+/**
+ * An instance seen this recently still runs its listeners: three of its looks, so one that failed
+ * (a database blip) does not make them look gone. One that stops says so at once.
+ */
+const RUNS_ELSEWHERE_MS = 3 * CATCH_UP_INTERVAL_MS;
+/** An instance not seen for this long stopped without a word (a crash): its row is deleted. */
+const FORGET_INSTANCE_AFTER_MS = 24 * 3_600_000;
+const READING_OTHERS = 'Reading the listeners of other instances';
 
 /**
  * An event's deliveries are created, with the event, for the listeners of the instance that
@@ -45,14 +56,23 @@ interface Pair {
  * and for a day after a pair first appeared, gives its listener, every minute, the events of that
  * type received since that have no delivery for it. Events received before it first appeared are
  * not given to it: replay those (`events replay`) when it should.
+ *
+ * Where instances run different listeners for good (a receive-only tier without the email
+ * listener, a worker tier with handlers of its own), that day would not be enough: so every
+ * instance, dispatching or not, also reads every minute which pairs the other dispatching
+ * instances run (`aqueduct_instances`: each records its pairs every minute and deletes its row when
+ * it stops), and creates their deliveries too, pending, for an instance that runs them.
  */
 @Injectable()
 export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AqueductDispatcher');
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private stopping = false;
+  /** This instance's row in `aqueduct_instances`: host and process, for an operator reading it. */
+  private readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   /** This instance's pairs that appeared less than `CATCH_UP_FOR_MS` ago, when last looked. */
-  private young: Pair[] = [];
+  private young: ListenerPair[] = [];
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -62,21 +82,29 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.options.dispatch.enabled || this.registry.names().length === 0) {
-      return;
+    // Kept in `running`: a start-up that fails elsewhere shuts down while this look is under way.
+    this.running = this.firstLook().finally(() => (this.running = undefined));
+    await this.running;
+    if (!this.stopping) {
+      // Every minute, also when nothing is young: the register must see which pairs still run.
+      this.timer = setInterval(() => this.background(), CATCH_UP_INTERVAL_MS);
+      this.timer.unref();
     }
-    // Start-up does not fail on it: a database that does not answer now is tried again in a minute.
-    await this.register().catch((error: Error) =>
-      this.logger.warn(`Registering the listeners failed (retried in a minute): ${error.message}`),
-    );
-    // Every minute, also when nothing is young: the register must see which pairs still run.
-    this.timer = setInterval(() => this.background(), CATCH_UP_INTERVAL_MS);
-    this.timer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.running;
+    if (this.registers()) {
+      // Its listeners then get no more deliveries from instances without them (unless others run
+      // them): a release that removes a listener leaves none waiting for it.
+      await this.dataSource
+        .query(FORGET_INSTANCE_SQL, [this.instanceId])
+        .catch((error: Error) =>
+          this.logger.warn(`Removing this instance from the register failed: ${error.message}`),
+        );
+    }
   }
 
   /**
@@ -106,7 +134,42 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
     return created;
   }
 
-  /** Registers this instance's pairs, and notes which appeared less than a day ago. */
+  /**
+   * Reads which pairs other instances ran lately, so that events received here get their
+   * deliveries too; says so when that set changes. Returns the pairs this instance lacks.
+   */
+  async learn(): Promise<ListenerPair[]> {
+    const live: ListenerPair[] = await this.dataSource.query(LIVE_LISTENERS_SQL, [
+      this.instanceId,
+      RUNS_ELSEWHERE_MS,
+    ]);
+    const missing = this.registry.runElsewhere(live);
+    if (missing?.length) {
+      const pairs = missing.map(({ name, eventType }) => `${name} (${eventType})`).join(', ');
+      this.logger.log(
+        `Other instances run listeners this one does not: ${pairs}; the events received here get their deliveries too, for them to run`,
+      );
+    }
+    return missing ?? [];
+  }
+
+  /** Start-up does not fail on it: a database that does not answer now is tried again in a minute. */
+  private async firstLook(): Promise<void> {
+    if (this.registers()) {
+      await this.register().catch(this.failed('Registering the listeners'));
+    }
+    await this.learn().catch(this.failed(READING_OTHERS));
+  }
+
+  /** Whether this instance runs listeners, and so keeps them registered and caught up. */
+  private registers(): boolean {
+    return this.options.dispatch.enabled && this.registry.names().length > 0;
+  }
+
+  /**
+   * Registers this instance's pairs, and notes which appeared less than a day ago; records this
+   * instance as running them.
+   */
   private async register(): Promise<void> {
     const pairs = this.registry.names().flatMap((name): [string, string][] => {
       const types = this.registry.get(name)?.types ?? new Set<string>();
@@ -114,15 +177,18 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
         ? [[name, ANY_TYPE]]
         : [...types].map((type): [string, string] => [name, type]);
     });
-    const rows: (Pair & { young: boolean })[] = await this.dataSource.query(
+    const names = pairs.map(([name]) => name);
+    const types = pairs.map(([, type]) => type);
+    const rows: (ListenerPair & { young: boolean })[] = await this.dataSource.query(
       REGISTER_LISTENERS_SQL,
-      [
-        pairs.map(([name]) => name),
-        pairs.map(([, type]) => type),
-        CATCH_UP_FOR_MS,
-        REAPPEARS_AFTER_MS,
-      ],
+      [names, types, CATCH_UP_FOR_MS, REAPPEARS_AFTER_MS],
     );
+    await this.dataSource.query(RECORD_INSTANCE_SQL, [
+      this.instanceId,
+      names,
+      types,
+      FORGET_INSTANCE_AFTER_MS,
+    ]);
     this.young = rows
       .filter((row) => row.young)
       .map(({ name, eventType }) => ({ name, eventType }));
@@ -132,12 +198,15 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
     if (this.running) {
       return;
     }
-    this.running = this.catchUp()
-      .catch((error: Error) =>
-        this.logger.warn(
-          `Catching up new listeners failed (retried in a minute): ${error.message}`,
-        ),
-      )
+    const catchUp = this.registers() ? this.catchUp() : Promise.resolve();
+    this.running = catchUp
+      .catch(this.failed('Catching up new listeners'))
+      .then(() => this.learn())
+      .catch(this.failed(READING_OTHERS))
       .finally(() => (this.running = undefined));
+  }
+
+  private failed(what: string): (error: Error) => void {
+    return (error) => this.logger.warn(`${what} failed (retried in a minute): ${error.message}`);
   }
 }

@@ -68,3 +68,24 @@ WITH mark AS (
    WHERE name = $1 AND event_type = coalesce($2, '${ANY_TYPE}') AND EXISTS (SELECT 1 FROM mark)
 )
 SELECT count(*)::int AS created FROM created`;
+
+/**
+ * Records the instance `$1` as running the pairs `$2`/`$3` now, and forgets instances not seen for
+ * `$4` ms (they stopped without a word: a crash).
+ */
+export const RECORD_INSTANCE_SQL = `
+WITH gone AS (
+  DELETE FROM aqueduct_instances WHERE seen_at < now() - $4::int * interval '1 millisecond'
+)
+INSERT INTO aqueduct_instances (id, names, event_types) VALUES ($1, $2::text[], $3::text[])
+ON CONFLICT (id) DO UPDATE SET names = EXCLUDED.names, event_types = EXCLUDED.event_types,
+                               seen_at = now()`;
+
+/** An instance that stops runs nothing any longer. */
+export const FORGET_INSTANCE_SQL = `DELETE FROM aqueduct_instances WHERE id = $1`;
+
+/** The pairs the instances other than `$1` seen in the last `$2` ms run. */
+export const LIVE_LISTENERS_SQL = `
+SELECT DISTINCT p.name, p.event_type AS "eventType"
+  FROM aqueduct_instances i, unnest(i.names, i.event_types) AS p(name, event_type)
+ WHERE i.seen_at > now() - $2::int * interval '1 millisecond' AND i.id <> $1`;

@@ -12,6 +12,7 @@ import { TrackAqueductProvisioningOmissions1763800010000 } from './migrations/17
 import { RecordAqueductReceiverGaps1763800011000 } from './migrations/1763800011000-record-aqueduct-receiver-gaps';
 import { KeyAqueductInvoicePaymentsByCustomer1763800012000 } from './migrations/1763800012000-key-aqueduct-invoice-payments-by-customer';
 import { RegisterAqueductListeners1763800013000 } from './migrations/1763800013000-register-aqueduct-listeners';
+import { RecordAqueductInstances1763800014000 } from './migrations/1763800014000-record-aqueduct-instances';
 
 /**
  * The module's tables are created by its migrations and read and written with SQL by their one
@@ -36,6 +37,7 @@ export const aqueductMigrations = [
   RecordAqueductReceiverGaps1763800011000,
   KeyAqueductInvoicePaymentsByCustomer1763800012000,
   RegisterAqueductListeners1763800013000,
+  RecordAqueductInstances1763800014000,
 ];
 
 /**
@@ -44,9 +46,9 @@ export const aqueductMigrations = [
  * Moves with each migration that changes what the module's statements use.
  */
 export const AQUEDUCT_NEWEST_COLUMN = {
-  table: 'aqueduct_listeners',
-  column: 'caught_up_to',
-  migration: RegisterAqueductListeners1763800013000.name,
+  table: 'aqueduct_instances',
+  column: 'event_types',
+  migration: RecordAqueductInstances1763800014000.name,
 };
 
 /** Tables the module needs; checked at start-up. */
