@@ -31,7 +31,7 @@ import { useTestDatabase } from './support/use-test-database';
 import { waitFor } from './support/wait';
 
 const SECRET = 'receiver-gaps-secret';
-const T0 = new Date('2026-01-01T00:00:00Z');
+const T0 = new Date('2026-01-01T09:30:00Z');
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** The first period's paid end: period 2's start and period 1's end fire then. */

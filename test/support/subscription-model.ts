@@ -278,13 +278,19 @@ export class AccessModel {
     return stretches.some(
       (s, i) =>
         s.until <= at &&
-        at < Math.min(s.lastPaid + windowMs, stretches[i + 1]?.from ?? Number.POSITIVE_INFINITY),
+        at <
+          Math.min(
+            windowClose(s.lastPaid, windowMs),
+            stretches[i + 1]?.from ?? Number.POSITIVE_INFINITY,
+          ),
     );
   }
 
   /** Moments worth probing for checks: those of `probes`, and where a renewal window would end. */
   checkProbes(productId: string, now: number, windowMs: number): number[] {
-    const ends = this.paidWindows(productId).map(([, paidUntil]) => paidUntil + windowMs);
+    const ends = this.paidWindows(productId).map(([, paidUntil]) =>
+      windowClose(paidUntil, windowMs),
+    );
     return [...new Set([...this.probes(productId, now), ...ends.flatMap((t) => [t - 1, t])])];
   }
 
@@ -316,4 +322,12 @@ function keepNewest(
   ) {
     map.set(key, { event, rank });
   }
+}
+
+/**
+ * Where the renewal window after a paid end closes: `windowMs` after it, and 12 hours more after a
+ * paid end at midnight (UTC), a day Aqueduct sees end in its own time zone.
+ */
+function windowClose(paidEnd: number, windowMs: number): number {
+  return paidEnd + windowMs + (windowMs > 0 && paidEnd % 86_400_000 === 0 ? 12 * 3_600_000 : 0);
 }

@@ -22,7 +22,7 @@ export const DAY = 24 * 60 * 60 * 1000;
 export const MINUTE = 60_000;
 
 /** Where the subscription tests' clocks start: 2026-01-01, UTC. */
-export const T0 = new Date('2026-01-01T00:00:00Z');
+export const T0 = new Date('2026-01-01T09:30:00Z');
 
 /** `days` and `minutes` after `T0`. */
 export const at = (days: number, minutes = 0) =>

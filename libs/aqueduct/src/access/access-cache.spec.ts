@@ -94,17 +94,17 @@ describe('AccessCache', () => {
     const t = setUp();
     await t.accessCache.onApplicationBootstrap();
     const first = t.accessCache.lookup('owner_1');
-    t.lastRead().resolve([row('prod_pro', '2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z')]);
+    t.lastRead().resolve([row('prod_pro', '2026-01-01T00:00:00Z', '2026-02-01T09:30:00Z')]);
     expect((await first).source).toBe('database');
     now += 3_600_000; // no TTL while listening
     const second = await t.accessCache.lookup('owner_1');
     expect(second.source).toBe('cache');
     expect(second.access?.get('prod_pro')).toEqual({
       // A paid period with no grace after it: the renewal window (`settleMs`, 75 min) follows.
-      spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
-      windows: [Date.parse('2026-02-01T00:00:00Z'), Date.parse('2026-02-01T01:15:00Z')],
+      spans: [Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-02-01T10:45:00Z')],
+      windows: [Date.parse('2026-02-01T09:30:00Z'), Date.parse('2026-02-01T10:45:00Z')],
       // One span and nothing after it: its paid end is all an outage needs.
-      paidEnd: Date.parse('2026-02-01T00:00:00Z'),
+      paidEnd: Date.parse('2026-02-01T09:30:00Z'),
       awaitingPayment: false,
       seatSpans: [], // the stored timeline carries no seats (an older row's): `seats` counts
       seats: 1,

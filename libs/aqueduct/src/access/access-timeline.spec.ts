@@ -10,7 +10,7 @@ import {
 import { RenewalWindow } from './renewal-window';
 
 const DAY = 86_400_000;
-const T0 = Date.parse('2026-01-01T00:00:00Z');
+const T0 = Date.parse('2026-01-01T09:30:00Z');
 const day = (n: number) => new Date(T0 + n * DAY);
 
 const provisioning = (

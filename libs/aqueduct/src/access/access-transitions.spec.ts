@@ -5,7 +5,7 @@ import { RenewalWindow } from './renewal-window';
 const DAY = 86_400_000;
 const MINUTE = 60_000;
 const SETTLE = new RenewalWindow(5 * MINUTE);
-const T0 = Date.parse('2026-01-01T00:00:00Z');
+const T0 = Date.parse('2026-01-01T09:30:00Z');
 const day = (n: number, minutes = 0) => new Date(T0 + n * DAY + minutes * MINUTE);
 const ORGS = [{ name: 'Acme', users: [{ name: 'Ada', email: 'ada@acme.test' }] }];
 

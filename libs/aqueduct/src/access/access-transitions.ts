@@ -108,15 +108,14 @@ function firstSeen(seen: Sighting, happened: Date): Date {
  * When a loss may be announced: once the renewal window after the moment it happened has closed,
  * and it has held `settleMs` past the moment it was first seen. From the first alone, a loss
  * learned late (an end applied after its moment, before the expiry job saw it) would be announced
- * on arrival, before a renewal arriving a minute later could cancel it.
+ * on arrival, before a renewal arriving a minute later could cancel it. `paidEnd`: the loss is a
+ * paid period's end (a renewal's start is due then), not a grace period's.
  */
-function settled(happened: Date, seen: Sighting, window: RenewalWindow): Date {
-  return new Date(
-    Math.max(
-      window.closesAt(happened.getTime()),
-      firstSeen(seen, happened).getTime() + window.settleMs,
-    ),
-  );
+function settled(happened: Date, seen: Sighting, window: RenewalWindow, paidEnd: boolean): Date {
+  const closes = paidEnd
+    ? window.closesAt(happened.getTime())
+    : window.closesAfter(happened.getTime());
+  return new Date(Math.max(closes, firstSeen(seen, happened).getTime() + window.settleMs));
 }
 
 /** Announced as active, now in grace with no renewal known: the grace notice is pending. */
@@ -164,7 +163,10 @@ function expiryDue(
   seen: Sighting,
 ): Date {
   if (!evaluation.lostAt || ms(firstSeen(seen, lostAt)) > ms(lostAt)) {
-    return settled(lostAt, seen, window);
+    const paidEnd = evaluation.timeline.some(
+      (segment) => segment.status === 'active' && ms(segment.until) === ms(lostAt),
+    );
+    return settled(lostAt, seen, window, paidEnd);
   }
   const held = renewalWindows(evaluation.timeline, window).find((w) => ms(w.from) === ms(lostAt));
   return held?.until ?? lostAt;
@@ -200,7 +202,7 @@ function continuingDecision(
   let settlesAt: Date | null = null;
   if (losingPaidPeriod(announced, evaluation)) {
     const graceSince = evaluation.graceSince ?? now;
-    const due = settled(graceSince, seen, window);
+    const due = settled(graceSince, seen, window, true);
     if (ms(now) >= ms(due)) {
       return decision(announced, AccessEventType.Grace, graceSince, current);
     }

@@ -26,6 +26,9 @@ export interface AccessOptions {
    *   this long past a paid period's end (status `grace`: the renewal window); a longer grace
    *   period ends exactly. The CLI's `access` commands need it too (`--settle-ms`).
    *
+   * After a paid end at midnight (UTC), a day rather than an instant, both wait 12 hours more:
+   * Aqueduct fires the renewal when that day begins in its own time zone.
+   *
    * A genuine end takes effect that much later. `0` announces and cuts at once; at most a year.
    * @default 4500000 (75 minutes: Aqueduct's first retry, an hour, and a quarter of an hour)
    */
