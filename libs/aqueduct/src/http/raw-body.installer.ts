@@ -80,11 +80,18 @@ export class RawBodyInstaller implements OnModuleInit {
       if (
         req.method === 'POST' &&
         req[RAW_BODY] === undefined &&
-        !req._body &&
         routes.some((route) => route.match(req.path))
       ) {
-        res.once('finish', () => this.answered(req, res));
-        return reader(req, res, next);
+        if (!req._body) {
+          res.once('finish', () => this.answered(req, res));
+          return reader(req, res, next);
+        }
+        if (Buffer.isBuffer(req.rawBody)) {
+          // Read before Nest by a host that keeps the bytes (Cloud Functions, Firebase: their own
+          // parsers set `rawBody`): those are the bytes signed, decoded as the reader would.
+          req[RAW_BODY] = req.rawBody;
+          res.once('finish', () => this.answered(req, res));
+        }
       }
       next();
     };
@@ -111,9 +118,9 @@ export class RawBodyInstaller implements OnModuleInit {
   private refused(refusal: BodyRefusal, req: RequestWithRawBody): void {
     noteRefusal(req);
     this.metrics.webhook('other', refusal.outcome, refusal.seconds);
-    // A size or a coding refuses every retry alike; an unreadable body may be one bad transfer.
+    // A size or a coding refuses every retry alike; a body cut short may be one bad transfer.
     this.monitor.failure(refusal.outcome, refusal.reason, Object.keys(req.headers), {
-      certain: refusal.status !== 400,
+      certain: refusal.repeats,
     });
   }
 

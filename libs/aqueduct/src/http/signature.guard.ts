@@ -46,6 +46,13 @@ export class AqueductSignatureGuard implements CanActivate {
     const rawBody = request[RAW_BODY];
     if (!rawBody) {
       this.logger.error(RAW_BODY_MISSING);
+      // Every retry meets the same setup: the alert opens, the endpoint is not disabled unheard.
+      this.monitor.failure(
+        'unreadable',
+        'a body read before the module by a parser that kept no bytes (req.rawBody)',
+        Object.keys(request.headers),
+        { certain: true },
+      );
       throw ownAnswer(new InternalServerErrorException('webhook body was not captured'));
     }
     try {

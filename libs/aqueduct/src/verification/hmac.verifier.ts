@@ -62,7 +62,7 @@ export class HmacVerifier implements WebhookVerifier {
   /** Whether the header's digests hold one of `content` under a configured secret. */
   private matches(value: string, content: Buffer): boolean {
     const offered = value
-      .split(/,\s*/)
+      .split(/[,\s]+/) // comma or space separated (several during a key rotation)
       .map((part) => this.decode(part.trim()))
       .filter((digest): digest is Buffer => digest !== undefined);
     if (offered.length === 0) {
