@@ -52,6 +52,16 @@ interface Pending {
 /** A row of `STORE_SQL` or `FIND_SQL`. */
 type ResultRow = InboxResult & { dedup_key: string };
 
+/** Webhook writes failing, none committed since: what health reports. */
+export interface FailingStores {
+  since: Date;
+  lastAt: Date;
+  /** Requests whose write failed since. */
+  failed: number;
+  /** The last error's message (Postgres's: no body, no header). */
+  error: string;
+}
+
 /**
  * The durable inbox. Requests that arrive together are written together: one statement and one
  * commit for the lot, which is what lets ingest keep up under bursts. A request is answered only
@@ -60,6 +70,7 @@ type ResultRow = InboxResult & { dedup_key: string };
 @Injectable()
 export class AqueductInbox {
   private queue: Pending[] = [];
+  private failing?: FailingStores;
   private flushScheduled = false;
   private readonly storeStatement: PreparedStatement;
   private readonly prepared: boolean;
@@ -106,6 +117,7 @@ export class AqueductInbox {
           pending.resolve(copy === 0 ? result : { ...result, duplicate: true }),
         );
       });
+      this.failing = undefined;
       // Deliveries stored pending wake this instance's dispatcher to claim them; leased ones are
       // handed to it directly (a claim would find nothing, one wasted statement per batch).
       const pending = (result: InboxResult, index: number) =>
@@ -132,7 +144,22 @@ export class AqueductInbox {
       const asRaw = asRawRecord(record, error);
       return this.writeBatch(groups[0].map((pending) => ({ ...pending, record: asRaw })));
     }
+    const now = new Date();
+    this.failing = {
+      since: this.failing?.since ?? now,
+      lastAt: now,
+      failed: (this.failing?.failed ?? 0) + batch.length,
+      error: (error as Error)?.message ?? String(error),
+    };
     batch.forEach((pending) => pending.reject(error));
+  }
+
+  /**
+   * Whether webhook writes are failing, none committed since (answered 503: a database that reads
+   * but refuses writes, a full disk, a revoked grant), which health reads cannot see.
+   */
+  failingStores(): Readonly<FailingStores> | undefined {
+    return this.failing;
   }
 
   /**
