@@ -325,6 +325,28 @@ describe('resolveAqueductOptions', () => {
     );
   });
 
+  it('refuses a name a group does not have, naming the one meant (options read from JSON)', () => {
+    expect(() => resolve({ secrets: ['s'], access: { settleMS: 0 } } as never)).toThrow(
+      'option "access.settleMS" is not an option of "access" (did you mean "access.settleMs"?)',
+    );
+    expect(() => resolve({ secrets: ['s'], expiry: { enable: false } } as never)).toThrow(
+      'option "expiry.enable" is not an option of "expiry" (did you mean "expiry.enabled"?)',
+    );
+    expect(() =>
+      resolve({ secrets: ['s'], access: { cache: { maxEntrys: 10 } } } as never),
+    ).toThrow('did you mean "access.cache.maxEntries"?');
+    expect(() =>
+      resolve({
+        secrets: ['s'],
+        email: { transport: {}, from: 'a@b.test', alertTO: 'ops@b.test' },
+      } as never),
+    ).toThrow('did you mean "email.alertTo"?');
+    // Not a group: false, or the host's own maps.
+    expect(() =>
+      resolve({ secrets: ['s'], access: { cache: false }, features: { pro: ['sso'] } }),
+    ).not.toThrow();
+  });
+
   it.each([null, 'options'])('rejects options that are not an object (%p)', (options) => {
     expect(() => resolveAqueductOptions(options as never)).toThrow('option "options"');
   });

@@ -10,6 +10,7 @@ import type { AqueductModuleOptions } from './aqueduct-options.interface';
 import type { ResolvedAqueductOptions } from './aqueduct-options.resolved';
 import { resolveConsole } from './console-options.validator';
 import { checkEmail } from './email-options.validator';
+import { checkOptionNames } from './option-names';
 import {
   booleanOption,
   checkPublicUrl,
@@ -28,34 +29,6 @@ import {
   resolveRetention,
 } from './runtime-options.validator';
 import { resolveVerification } from './verification-options.validator';
-
-/** Every option `AqueductModuleOptions` has (the type keeps this list complete). */
-const OPTIONS: Record<keyof AqueductModuleOptions, true> = {
-  secrets: true,
-  verification: true,
-  path: true,
-  maxBodyBytes: true,
-  storeTimeoutMs: true,
-  preparedStatements: true,
-  invalidEvents: true,
-  alerts: true,
-  dispatch: true,
-  ledger: true,
-  provisioningAdapter: true,
-  expiry: true,
-  retention: true,
-  access: true,
-  features: true,
-  health: true,
-  metrics: true,
-  apiKey: true,
-  apiBaseUrl: true,
-  publicUrl: true,
-  endpointCheck: true,
-  email: true,
-  console: true,
-};
-const OPTION_NAMES = Object.keys(OPTIONS);
 
 /**
  * Checks the options once at start-up and fills in defaults, so a misconfiguration stops the app
@@ -108,40 +81,4 @@ export function resolveAqueductOptions(options: AqueductModuleOptions): Resolved
     health: resolveHealth(options.health),
     metrics: resolveMetrics(options.metrics),
   };
-}
-
-/**
- * An option the module does not have is a typo that TypeScript misses in `forRootAsync`'s factory
- * (`acess: { requirePayment: true }` would grant access before payment): it stops the app, with the
- * option it most likely meant.
- */
-function checkOptionNames(options: object): void {
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.includes(name)) {
-      const meant = OPTION_NAMES.find((known) => editDistance(known, name) <= 2);
-      throw new Error(
-        invalidOption(
-          name,
-          `is not an option of AqueductModule${meant ? ` (did you mean "${meant}"?)` : ''}`,
-        ),
-      );
-    }
-  }
-}
-
-/** Levenshtein distance between two short strings. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length];
 }
