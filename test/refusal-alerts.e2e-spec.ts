@@ -380,3 +380,30 @@ describe('hmac with a timestamp header that is not Unix seconds', () => {
       .expect(200);
   });
 });
+
+describe('hmac with a timestamp header, a sender that leaves it out', () => {
+  const host = useTestApp({
+    aqueduct: {
+      secrets: [SECRET],
+      verification: { scheme: 'hmac', timestampHeader: 'x-aqueduct-timestamp' },
+      expiry: { enabled: false },
+    },
+  });
+
+  it('the alert names the header the requests lack, not the one they carry', async () => {
+    const body = JSON.stringify(provisioningStartEvent());
+    const signature = createHmac('sha256', SECRET).update(body).digest('hex');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // Aqueduct's retry of the same request.
+      await request(host.app.getHttpServer())
+        .post(PATH)
+        .set({ 'content-type': 'application/json', 'x-aqueduct-signature': signature })
+        .send(body)
+        .expect(401);
+    }
+    const alert = await alertOpens(host.app, 'verification');
+    expect(alert.reason).toContain(
+      'the requests lack x-aqueduct-timestamp (they carry x-aqueduct-signature)',
+    );
+  });
+});

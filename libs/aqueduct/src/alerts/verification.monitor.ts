@@ -258,6 +258,20 @@ export class VerificationMonitor {
     return [...new Set(this.failures.flatMap((f) => f.headers))].sort();
   }
 
+  /** Which of the headers the scheme needs the refused requests lacked (not those they had). */
+  private missingHeaders(): string {
+    const seen = new Set(this.headersSeen());
+    const expected = this.expected().headers;
+    const lacking = expected.filter((name) => !seen.has(name));
+    const carried = expected.filter((name) => seen.has(name));
+    if (carried.length === 0) {
+      return `the requests carry none of ${expected.join(', ')}`;
+    }
+    return lacking.length === 0
+      ? `the requests carry ${expected.join(', ')}, but not all with a value`
+      : `the requests lack ${lacking.join(', ')} (they carry ${carried.join(', ')})`;
+  }
+
   /** What to change for refusals that are mostly `main`. */
   private hint(main: UnauthorizedReason): string {
     const others = this.otherSchemes(this.headersSeen());
@@ -267,7 +281,7 @@ export class VerificationMonitor {
       case 'missing':
         return others.length > 0
           ? `the requests look signed with ${others.join(' or ')}: set verification.scheme accordingly`
-          : `the requests carry none of ${this.expected().headers.join(', ')}`;
+          : this.missingHeaders();
       case 'bad-signature':
         return 'no configured secret matches: is AQUEDUCT_WEBHOOK_SECRET the secret registered with Aqueduct?';
       case 'stale-timestamp':
