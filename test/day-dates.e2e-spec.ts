@@ -47,21 +47,18 @@ describe('Periods given as days, the renewal fired when the day begins in Aquedu
       await sweepAt(host.app, clock, new Date(moment));
     }
   };
+  /** January, paid: its start and its end, each sent at 08:00 UTC (midnight in California). */
+  const january = async (customerId: string) => {
+    const period = month(customerId, '2026-01-01', '2026-01-31', 'inv_jan');
+    await send('provisioning.start', period, '2026-01-01T08:00:00Z');
+    await send('provisioning.end', period, '2026-01-31T08:00:00Z');
+  };
   const has = (customerId: string, moment: string) =>
     access().hasAccess(customerId, 'prod_pro', new Date(moment));
 
   it('a renewal whose start comes at 08:00 UTC on its day keeps the customer provisioned', async () => {
     const c = 'owner_days_renewing';
-    await send(
-      'provisioning.start',
-      month(c, '2026-01-01', '2026-01-31', 'inv_jan'),
-      '2026-01-01T08:00:00Z',
-    );
-    await send(
-      'provisioning.end',
-      month(c, '2026-01-01', '2026-01-31', 'inv_jan'),
-      '2026-01-31T08:00:00Z',
-    );
+    await january(c);
     // The expiry job runs through the night (UTC); checks go on granting.
     await sweeps('2026-02-01T00:30:00Z', '2026-02-01T01:16:00Z', '2026-02-01T04:00:00Z');
     expect(await has(c, '2026-02-01T04:00:00Z')).toBe(true);
@@ -77,16 +74,7 @@ describe('Periods given as days, the renewal fired when the day begins in Aquedu
 
   it('a customer who does not renew leaves 12 hours and the settle time after the day, once', async () => {
     const c = 'owner_days_leaving';
-    await send(
-      'provisioning.start',
-      month(c, '2026-01-01', '2026-01-31', 'inv_jan'),
-      '2026-01-01T08:00:00Z',
-    );
-    await send(
-      'provisioning.end',
-      month(c, '2026-01-01', '2026-01-31', 'inv_jan'),
-      '2026-01-31T08:00:00Z',
-    );
+    await january(c);
     await sweeps('2026-02-01T12:00:00Z', '2026-02-01T13:14:00Z');
     expect(adapterActions(c)).toEqual(['provision']);
     expect(await has(c, '2026-02-01T13:14:59Z')).toBe(true);
