@@ -65,6 +65,17 @@ describe('Bodies as senders’ HTTP stacks encode them', () => {
     }
   });
 
+  it('deflate that is neither form: 400 at once, not a connection left hanging', async () => {
+    const { headers } = signed('prod_not_deflate');
+    const answer = await post(
+      host.app.getHttpServer(),
+      { ...headers, 'content-encoding': 'deflate' },
+      Buffer.from('not deflate at all, neither wrapped nor bare'),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toBe('request body could not be decoded as deflate');
+  });
+
   it('UTF-16 without a byte order mark, as its Content-Type says: read in it, not quarantined', async () => {
     for (const charset of ['utf-16le', 'utf-16']) {
       const text = JSON.stringify(provisioningStartEvent({ productId: `prod_${charset}` }));
