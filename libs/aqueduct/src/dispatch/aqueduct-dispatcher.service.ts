@@ -123,12 +123,14 @@ export class AqueductDispatcher implements OnApplicationBootstrap, BeforeApplica
     this.loop = this.run();
     const { concurrency } = this.dispatch;
     const asked = this.options.dispatch.concurrency;
+    // Said as it is, not as a fault: with both defaults (pool 10, concurrency 10) every app sees it.
+    const pool = concurrency + RESERVED_CONNECTIONS;
     this.logger.log(
       `Dispatcher ${this.instanceId} started (concurrency ${concurrency}` +
         (concurrency < asked
-          ? `, capped from ${asked} (dispatch.concurrency): listeners may each hold a pooled connection, and the ` +
-            `pool's ${concurrency + RESERVED_CONNECTIONS} must keep ${RESERVED_CONNECTIONS} for ` +
-            `the webhook and the dispatcher; raise TypeORM's extra.max to run more)`
+          ? `: TypeORM's pool of ${pool} connections keeps ${RESERVED_CONNECTIONS} for the webhook and the ` +
+            `dispatcher, as listeners may each hold one; to run ${asked} at once (dispatch.concurrency), ` +
+            `set its extra.max to ${asked + RESERVED_CONNECTIONS})`
           : ')'),
     );
   }
