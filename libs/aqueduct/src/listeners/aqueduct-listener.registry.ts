@@ -105,9 +105,7 @@ export class AqueductListenerRegistry {
   private forType(type: string): TypeListeners {
     let listeners = this.byType.get(type);
     if (!listeners) {
-      const here = [...this.listeners.values()]
-        .filter((l) => l.types.has(ANY_AQUEDUCT_EVENT) || l.types.has(type))
-        .map((l) => l.name);
+      const here = this.names().filter((name) => this.runs(name, type));
       const others = [
         ...new Set([
           ...(this.elsewhere.get(ANY_AQUEDUCT_EVENT) ?? []),

@@ -17,7 +17,6 @@ import {
   CATCH_UP_SQL,
   FORGET_INSTANCE_SQL,
   LIVE_LISTENERS_SQL,
-  RECORD_INSTANCE_SQL,
   REGISTER_LISTENERS_SQL,
 } from '../storage/aqueduct-listeners.sql';
 import { AqueductListenerRegistry, type ListenerPair } from './aqueduct-listener.registry';
@@ -181,14 +180,15 @@ export class ListenerCatchUp implements OnApplicationBootstrap, BeforeApplicatio
     const types = pairs.map(([, type]) => type);
     const rows: (ListenerPair & { young: boolean })[] = await this.dataSource.query(
       REGISTER_LISTENERS_SQL,
-      [names, types, CATCH_UP_FOR_MS, REAPPEARS_AFTER_MS],
+      [
+        names,
+        types,
+        CATCH_UP_FOR_MS,
+        REAPPEARS_AFTER_MS,
+        this.instanceId,
+        FORGET_INSTANCE_AFTER_MS,
+      ],
     );
-    await this.dataSource.query(RECORD_INSTANCE_SQL, [
-      this.instanceId,
-      names,
-      types,
-      FORGET_INSTANCE_AFTER_MS,
-    ]);
     this.young = rows
       .filter((row) => row.young)
       .map(({ name, eventType }) => ({ name, eventType }));

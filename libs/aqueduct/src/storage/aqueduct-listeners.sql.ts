@@ -21,8 +21,17 @@ const OPEN_WRITE_WAIT = '10 minutes';
  * start of the release that brought the register; either way they are not new to the instances
  * already running (without this, every listener would look new for a day, and each look would
  * read every event received meanwhile). Sorted, so that two instances lock the rows in one order.
+ * In the same statement, records the instance `$5` as running these pairs now, and forgets
+ * instances not seen for `$6` ms (they stopped without a word: a crash).
  */
 export const REGISTER_LISTENERS_SQL = `
+WITH instance AS (
+  INSERT INTO aqueduct_instances (id, names, event_types) VALUES ($5, $1::text[], $2::text[])
+  ON CONFLICT (id) DO UPDATE SET names = EXCLUDED.names, event_types = EXCLUDED.event_types,
+                                 seen_at = now()
+), gone AS (
+  DELETE FROM aqueduct_instances WHERE seen_at < now() - $6::int * interval '1 millisecond'
+)
 INSERT INTO aqueduct_listeners AS l (name, event_type, first_seen_at)
 SELECT p.name, p.event_type,
        CASE WHEN EXISTS (SELECT 1 FROM aqueduct_listeners) THEN now() ELSE '-infinity' END
@@ -68,18 +77,6 @@ WITH mark AS (
    WHERE name = $1 AND event_type = coalesce($2, '${ANY_TYPE}') AND EXISTS (SELECT 1 FROM mark)
 )
 SELECT count(*)::int AS created FROM created`;
-
-/**
- * Records the instance `$1` as running the pairs `$2`/`$3` now, and forgets instances not seen for
- * `$4` ms (they stopped without a word: a crash).
- */
-export const RECORD_INSTANCE_SQL = `
-WITH gone AS (
-  DELETE FROM aqueduct_instances WHERE seen_at < now() - $4::int * interval '1 millisecond'
-)
-INSERT INTO aqueduct_instances (id, names, event_types) VALUES ($1, $2::text[], $3::text[])
-ON CONFLICT (id) DO UPDATE SET names = EXCLUDED.names, event_types = EXCLUDED.event_types,
-                               seen_at = now()`;
 
 /** An instance that stops runs nothing any longer. */
 export const FORGET_INSTANCE_SQL = `DELETE FROM aqueduct_instances WHERE id = $1`;
