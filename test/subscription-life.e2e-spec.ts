@@ -263,10 +263,40 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     expect(actions(c, 'prod_pro')).toEqual(['provision']);
     expect(await has(c, at(16), 'prod_basic')).toBe(false);
     expect(await has(c, at(16), 'prod_pro')).toBe(true);
-    expect(mails(c)).toEqual([
+    // A switch, not a loss: the new product's welcome says what they have; nothing "ended".
+    expect(mails(c)).toEqual(['Your access to prod_basic has started', STARTED]);
+  });
+
+  it('an upgrade that keeps a grace period: nobody who moved is told to renew; a seat left behind is told it ended', async () => {
+    const c = 'owner_upgrade_grace';
+    const ada: [string, string] = ['Ada', `ada@${domainOf(c)}`];
+    const bob: [string, string] = ['Bob', `bob@${domainOf(c)}`];
+    const basic = period(c, { start: at(0), productId: 'prod_basic', users: [ada, bob] });
+    await start(basic);
+    clock.set(at(15));
+    // Basic ends early with a week's grace; pro starts for Ada alone.
+    await end({
+      ...basic,
+      endDate: at(15).toISOString(),
+      gracePeriodEndDate: at(22).toISOString(),
+    });
+    await start(period(c, { start: at(15), productId: 'prod_pro', users: [ada] }));
+    await tick(at(15, SETTLED));
+    await tick(at(22, SETTLED));
+    expect(actions(c, 'prod_basic')).toEqual(['provision', 'deprovision']);
+    const to = (address: string) =>
+      smtp.received.filter((mail) => mail.to.includes(address)).map((mail) => mail.subject);
+    expect(to(ada[1])).toEqual(['Your access to prod_basic has started', STARTED]);
+    expect(to(bob[1])).toEqual([
       'Your access to prod_basic has started',
-      STARTED,
+      'Your paid period for prod_basic has ended',
       'Your access to prod_basic has ended',
+    ]);
+    expect(await accessEvents(host.app, c, 'prod_basic')).toEqual([
+      'access.started',
+      'access.changed', // the early end
+      'access.grace',
+      'access.expired',
     ]);
   });
 

@@ -21,6 +21,7 @@ import { MailRun, type SettleMail } from './email.run';
 import { type Recipient, audienceOf, isMailable, operatorRecipients } from './email.recipients';
 import { isOperatorTemplate, mailedEventTypes, wantedMails } from './email.routing';
 import { renderEmail } from './email.templates';
+import { switchedUsers } from './email.switch';
 import { emailDateFormat, templateVariables } from './email.variables';
 
 /** Name of the built-in email listener, as stored with its deliveries. */
@@ -68,7 +69,8 @@ interface OutgoingMail {
  * provisioning adapter has provisioned them; when its paid period ends with nothing after it,
  * when it is gone (and, if asked, when it is renewed); and the operators when a delivery dies.
  * Each mail follows an `access.*` transition, and is sent only if it is still true when it goes
- * out: no "period ended" once a renewal has arrived, no "access ended" once access is back. Once
+ * out: no "period ended" once a renewal has arrived, no "access ended" once access is back, neither
+ * to a user who switched to another of the customer's products (an upgrade). Once
  * only: each (delivery, recipient, template) is recorded right after the server accepts it, and
  * skipped on any retry or replay; the one window left is a crash between the server's acceptance
  * and that write. A recipient the server refuses for good is recorded and skipped; a server that
@@ -116,10 +118,12 @@ export class EmailListener implements OnModuleInit {
     const outgoing: { template: EmailTemplateName; recipient: Recipient }[] = [];
     // A delivery stored before an upgrade may be for a type that is no longer mailed: none.
     for (const { template, to } of wantedMails(event.type, email)) {
-      const recipients = to === 'operators' ? operatorRecipients(email) : audienceOf(object, to);
-      if (recipients.length > 0 && (await this.stillTrue(template, object, event, context))) {
-        outgoing.push(...recipients.map((recipient) => ({ template, recipient })));
-      }
+      const audience = to === 'operators' ? operatorRecipients(email) : audienceOf(object, to);
+      const recipients =
+        audience.length > 0
+          ? await this.stillTrueFor(audience, template, object, event, context)
+          : [];
+      outgoing.push(...recipients.map((recipient) => ({ template, recipient })));
     }
     if (outgoing.length === 0) {
       return;
@@ -209,47 +213,51 @@ export class EmailListener implements OnModuleInit {
   }
 
   /**
-   * Whether the transition still describes the customer when its mail goes out (a delivery may
-   * run late: a retry, an outage, a redrive, a replay): "access started" or "renewed" only while
-   * access lasts, "period ended" only while in grace with nothing after it and its end ahead,
-   * "access ended" only while access is gone. Judged on the dates, without the renewal window:
-   * the window ends the moment the end is announced, so an instance whose clock is a moment behind
-   * the one that announced it would find the access still held, and drop a true mail. A start or a
-   * renewal mailed on its first run right after it was announced is true by construction: no read.
+   * Those of `recipients` the transition still describes when its mail goes out (a delivery may
+   * run late: a retry, an outage, a redrive, a replay): all of them or none, but for a loss those
+   * who switched to another of the customer's products (`switchedUsers`). "Access started" or
+   * "renewed" only while access lasts, "period ended" only while in grace with nothing after it and
+   * its end ahead, "access ended" only while access is gone. Judged on the dates, without the
+   * renewal window: the window ends the moment the end is announced, so an instance whose clock is
+   * a moment behind the one that announced it would find the access still held, and drop a true
+   * mail. A start or a renewal mailed on its first run right after it was announced is true by
+   * construction: no read.
    */
-  private async stillTrue(
+  private async stillTrueFor(
+    recipients: Recipient[],
     template: EmailTemplateName,
     object: Record<string, any>,
     event: AqueductEvent,
     context: AqueductListenerContext,
-  ): Promise<boolean> {
+  ): Promise<Recipient[]> {
     if (isOperatorTemplate(template)) {
-      return true;
+      return recipients;
     }
     const granting = template === 'access-started' || template === 'access-renewed';
     if (granting && context.firstRun && Date.now() - event.receivedAt.getTime() < FRESH_MS) {
-      return true;
+      return recipients;
     }
     const now = this.clock.now();
-    const entitlement = await this.access.getEntitlement(
-      String(object.customerId),
-      String(object.productId),
-      now,
-    );
+    const productId = String(object.productId);
+    const entitlements = await this.access.getEntitlements(String(object.customerId), now);
+    const entitlement = entitlements.find((candidate) => candidate.productId === productId);
     const access = entitlement && accessAt(entitlement.timeline, now);
     if (granting) {
-      return access?.hasAccess === true;
+      return access?.hasAccess === true ? recipients : [];
     }
-    if (template === 'access-ended') {
-      return !access?.hasAccess;
+    const lossTrue =
+      template === 'access-ended'
+        ? !access?.hasAccess
+        : // In grace, with no paid period left in the span (a subscription after a gap does not renew).
+          access?.status === 'grace' &&
+          (access.paidUntil === null || access.paidUntil.getTime() <= now.getTime()) &&
+          access.accessUntil !== null &&
+          access.accessUntil.getTime() > now.getTime();
+    if (!lossTrue) {
+      return [];
     }
-    // In grace, with no paid period left in the span (a subscription after a gap does not renew).
-    return (
-      access?.status === 'grace' &&
-      (access.paidUntil === null || access.paidUntil.getTime() <= now.getTime()) &&
-      access.accessUntil !== null &&
-      access.accessUntil.getTime() > now.getTime()
-    );
+    const switched = switchedUsers(entitlements, productId, new Date(object.at), now);
+    return recipients.filter((recipient) => !switched.has(recipient.address.toLowerCase()));
   }
 
   /**
