@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  AqueductAlerts,
   AqueductEventsService,
   AqueductHealthIndicator,
   ExpiryJob,
@@ -132,7 +133,9 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
     expect(ada.eventId).toBe(id);
     expect(ada.text).toContain('Hello Ada Lovelace');
     expect(ada.text).toContain('started on March 1, 2026 at 1:00 PM GMT+1'); // 12:00 UTC in Paris, zone named
-    expect(ada.text).toContain('runs until April 7, 2026'); // the grace period's end
+    // The paid period's end, not the grace period's (April 7): a date the customer paid for.
+    expect(ada.text).toContain('The current paid period runs until March 31, 2026');
+    expect(ada.text).not.toContain('April 7');
     expect(smtp.to('alan@acme.test')).toHaveLength(1);
     expect(smtp.received.filter((m) => m.to.length !== 1)).toEqual([]); // one mail per recipient
 
@@ -375,6 +378,53 @@ describe('Email notifications (real SMTP server, real nodemailer)', () => {
       state: 'degraded',
       warnings: expect.arrayContaining([expect.stringMatching(/^deliveries: 1 dead/)]),
     });
+  });
+});
+
+describe('An alert resolved before its mail goes out', () => {
+  const { smtp, host } = useMailingApp(new Date('2026-03-01T12:00:00Z'), (transport) => ({
+    aqueduct: {
+      secrets: [SECRET],
+      dispatch: { pollIntervalMs: 50, retryBaseDelayMs: 100, retryMaxDelayMs: 100 },
+      expiry: { enabled: false },
+      email: { transport, from: 'Acme Billing <billing@acme.test>', alertTo: OPERATOR },
+    },
+  }));
+
+  it('says it was resolved, not that it "stays open"', async () => {
+    const dataSource = host.app.get(DataSource);
+    const alerts = host.app.get(AqueductAlerts);
+    smtp.down = true; // the first attempt fails: the mail has not gone out
+    expect(await alerts.raise('silence', 'Nothing arrived for a while', {})).toBe(true);
+    // Between two attempts, the delivery is held (the dispatcher skips a locked row) while the
+    // alert is resolved: the next attempt is the first to reach the server.
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    try {
+      await holder.startTransaction();
+      await waitFor(
+        async () =>
+          (
+            await holder.query(
+              `SELECT 1 FROM aqueduct_deliveries d JOIN aqueduct_events e ON e.id = d.event_id
+                WHERE e.type = 'alert.raised' AND d.listener = 'aqueduct.email'
+                  AND d.state = 'pending' AND d.attempts > 0
+                  FOR UPDATE OF d`,
+            )
+          ).length > 0,
+        10_000,
+        'a failed first attempt',
+      );
+      await alerts.resolve('silence');
+      smtp.down = false;
+      await holder.commitTransaction();
+    } finally {
+      await holder.release();
+    }
+    const mail = await waitFor(() => smtp.to(OPERATOR)[0], 20_000, 'the alert mail');
+    expect(mail.subject).toBe('[Aqueduct] Action needed: silence');
+    expect(mail.text).toMatch(/It was resolved on .+, before this mail went out/);
+    expect(mail.text).not.toContain('stays open');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   type ProvisioningAdapter,
   type ProvisioningGrant,
 } from 'nestjs-aqueduct';
+import { DataSource } from 'typeorm';
 import { postAccepted } from './support/post';
 import { TestSmtpServer } from './support/smtp';
 import {
@@ -298,6 +299,35 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
       'access.grace',
       'access.expired',
     ]);
+  });
+
+  it('a renewal that comes after access was announced ended: started again now, not on the old span’s first day', async () => {
+    const c = 'owner_lapse_renewal';
+    const p1 = period(c, { start: at(0) });
+    await start(p1);
+    clock.set(at(30));
+    await end(p1, at(30));
+    await tick(at(30, SETTLED));
+    await tick(at(37, SETTLED));
+    expect(mails(c)).toEqual([STARTED, PERIOD_ENDED, ENDED]);
+    // Days later the renewal arrives at last (an invoice paid late): its period began at day 30.
+    clock.set(at(40));
+    await start(period(c, { start: at(30) }), at(40));
+    await settled();
+    expect(actions(c)).toEqual(['provision', 'deprovision', 'provision']);
+    const started: { at: string; startDate: string }[] = await host.app.get(DataSource).query(
+      `SELECT payload->'object'->>'at' AS at, payload->'object'->>'startDate' AS "startDate"
+         FROM aqueduct_events WHERE type = 'access.started' AND payload->'object'->>'customerId' = $1
+        ORDER BY received_at`,
+      [c],
+    );
+    expect(started.map((row) => row.at)).toEqual([at(0).toISOString(), at(40).toISOString()]);
+    expect(started[1].startDate).toBe(at(0).toISOString()); // the span, joined over the lapse
+    const welcomeBack = smtp.received.filter(
+      (mail) => mail.subject === STARTED && mail.to[0].endsWith(domainOf(c)),
+    );
+    expect(welcomeBack).toHaveLength(2);
+    expect(welcomeBack[1].text).toContain('started on February 10, 2026 at 9:30 AM UTC'); // day 40
   });
 
   it('a gap, then a new subscription: deprovisioned in the gap, provisioned again', async () => {

@@ -75,10 +75,21 @@ export function nextTransition(
       : { transition: null, settlesAt: null };
   }
   if (!had) {
-    const current = currentAccess(evaluation);
-    return decision(announced, AccessEventType.Started, evaluation.since ?? now, current);
+    const at = startedAt(announced, evaluation, now);
+    return decision(announced, AccessEventType.Started, at, currentAccess(evaluation));
   }
   return continuingDecision(announced, evaluation, window, seen);
+}
+
+/**
+ * When access began: the start of its span; now, when that span began before an end already
+ * announced (a renewal that came after the customer was told access ended joins the old span, but
+ * access came back now, not on the day the first period began).
+ */
+function startedAt(announced: AnnouncedAccess, evaluation: AccessEvaluation, now: Date): Date {
+  const since = evaluation.since ?? now;
+  const ended = announced.status === 'expired' ? announced.accessUntil : null;
+  return ended && ms(since) < ms(ended) ? now : since;
 }
 
 /** A transition to announce now. */

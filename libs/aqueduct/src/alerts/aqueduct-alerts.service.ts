@@ -69,6 +69,26 @@ export class AqueductAlerts implements OnApplicationBootstrap, BeforeApplication
     return this.resolvedAt.get(kind);
   }
 
+  /**
+   * When the incident raised at `raisedAt` ended: its resolution, or the next incident's raising
+   * (which only a resolution can precede); null while it is open (or unknown).
+   */
+  async endedAt(kind: AlertKind, raisedAt: Date): Promise<Date | null> {
+    const [row]: { status: string; raised_at: Date; resolved_at: Date | null }[] =
+      await this.dataSource.query(
+        `SELECT status, raised_at, resolved_at FROM aqueduct_alerts WHERE kind = $1`,
+        [kind],
+      );
+    if (!row || row.raised_at.getTime() < raisedAt.getTime()) {
+      return null;
+    }
+    return row.status === 'resolved'
+      ? row.resolved_at
+      : row.raised_at.getTime() > raisedAt.getTime()
+        ? row.raised_at
+        : null;
+  }
+
   /** Every open alert, read now. */
   list(): Promise<AqueductAlert[]> {
     return this.dataSource.query(

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Transporter } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { AqueductAccessService } from '../access/aqueduct-access.service';
+import { AqueductAlerts } from '../alerts/aqueduct-alerts.service';
 import { AQUEDUCT_CLOCK, type AqueductClock } from '../access/aqueduct-clock';
 import { accessAt } from '../access/access-timeline';
 import { ProvisioningReconciler } from '../access/provisioning.reconciler';
@@ -22,7 +23,7 @@ import { type Recipient, audienceOf, isMailable, operatorRecipients } from './em
 import { isOperatorTemplate, mailedEventTypes, wantedMails } from './email.routing';
 import { renderEmail } from './email.templates';
 import { switchedUsers } from './email.switch';
-import { emailDateFormat, templateVariables } from './email.variables';
+import { type MailMoment, emailDateFormat, templateVariables } from './email.variables';
 
 /** Name of the built-in email listener, as stored with its deliveries. */
 export const EMAIL_LISTENER = 'aqueduct.email';
@@ -50,6 +51,9 @@ const FRESH_MS = 60_000;
 
 /** The mail that tells users their access has started: sent once the adapter has provisioned them. */
 const WELCOME: EmailTemplateName = 'access-started';
+
+/** The mail that tells the operators an alert opened. */
+const ALERT: EmailTemplateName = 'operator-alert';
 
 /** Mails of one delivery in flight at once: nodemailer's pool holds 5 connections by default. */
 const PARALLEL_SENDS = 5;
@@ -90,6 +94,7 @@ export class EmailListener implements OnModuleInit {
     private readonly registry: AqueductListenerRegistry,
     private readonly access: AqueductAccessService,
     private readonly reconciler: ProvisioningReconciler,
+    private readonly alerts: AqueductAlerts,
     @Inject(AQUEDUCT_CLOCK) private readonly clock: AqueductClock,
   ) {
     this.dateFormat = emailDateFormat(options.email);
@@ -137,6 +142,7 @@ export class EmailListener implements OnModuleInit {
       .map((mail, index) => ({ ...mail, key: keys[index] }))
       .filter((mail) => !done.has(mail.key));
     const { sending, waiting } = await this.welcomedOnlyIfHeld(due, object, context.attempt === 1);
+    const moment = await this.momentOf(sending, object);
     const transient: Error[] = [];
     // An org's mails go out together, a few at a time, rather than one server exchange after
     // another. Every send settles before the delivery ends: a retry must not start while a mail
@@ -150,7 +156,7 @@ export class EmailListener implements OnModuleInit {
         const mail: OutgoingMail = { key, event, template, recipient, position };
         const settle = run.mail();
         try {
-          const error = await sends.run(() => this.send(mail, object, email, settle));
+          const error = await sends.run(() => this.send(mail, object, email, moment, settle));
           if (error) {
             transient.push(error);
           }
@@ -261,6 +267,25 @@ export class EmailListener implements OnModuleInit {
   }
 
   /**
+   * What the mails know as they go out: the clock, and for an alert whether its incident has
+   * ended meanwhile (one raised and resolved within a second is not "open until resolved").
+   */
+  private async momentOf(
+    sending: { template: EmailTemplateName }[],
+    object: Record<string, any>,
+  ): Promise<MailMoment> {
+    const now = this.clock.now();
+    if (!sending.some((mail) => mail.template === ALERT)) {
+      return { now };
+    }
+    const raisedAt = new Date(object.raisedAt);
+    const alertEndedAt = Number.isNaN(raisedAt.getTime())
+      ? null
+      : await this.alerts.endedAt(object.kind, raisedAt);
+    return { now, alertEndedAt };
+  }
+
+  /**
    * Mails one recipient and records it. Returns the error when it may pass (the delivery is then
    * retried); a recipient refused for good is recorded as rejected instead.
    */
@@ -268,6 +293,7 @@ export class EmailListener implements OnModuleInit {
     mail: OutgoingMail,
     object: Record<string, any>,
     email: EmailOptions,
+    moment: MailMoment,
     settle: SettleMail,
   ): Promise<Error | undefined> {
     const { event, template, recipient } = mail;
@@ -280,7 +306,7 @@ export class EmailListener implements OnModuleInit {
       );
       return undefined;
     }
-    const variables = templateVariables(object, recipient, email, this.dateFormat);
+    const variables = templateVariables(object, recipient, email, this.dateFormat, moment);
     const content = renderEmail(template, variables, email.templates?.[template]);
     try {
       const info = await this.transport!.sendMail({

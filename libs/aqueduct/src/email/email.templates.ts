@@ -21,9 +21,13 @@ type Vars = EmailTemplateVariables;
 const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: string }> = {
   'access-started': (v) => ({
     subject: `Your access to ${v.productName} has started`,
-    // The transition's moment (a user who joins, joins now) and the end of access as known now
-    // (a start that arrives during its grace period has its paid period behind it).
-    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.at}. It runs until ${v.accessUntil}.\n`,
+    // The transition's moment (a user who joins, joins now) and the paid period's end; the end of
+    // access only when the paid period is behind it (a start that arrives during its grace period).
+    text: `Hello ${v.userName},\n\nYour access to ${v.productName} for ${v.orgName} started on ${v.at}. ${
+      v.paidUntil
+        ? `The current paid period runs until ${v.paidUntil}.`
+        : `It runs until ${v.accessUntil}.`
+    }\n`,
   }),
   'access-renewed': (v) => ({
     subject: `Your access to ${v.productName} was renewed`,
@@ -39,7 +43,11 @@ const DEFAULTS: Record<EmailTemplateName, (v: Vars) => { subject: string; text: 
   }),
   'operator-alert': (v) => ({
     subject: `[Aqueduct] Action needed: ${v.alertKind}`,
-    text: `${v.alertReason}\n\nWhat was seen:\n${v.alertDetails ?? '{}'}\n\nThe alert stays open (health degraded) until it is resolved; it is mailed once per incident.\n`,
+    text: `${v.alertReason}\n\nWhat was seen:\n${v.alertDetails ?? '{}'}\n\n${
+      v.alertResolvedAt
+        ? `It was resolved on ${v.alertResolvedAt}, before this mail went out: what raised it has stopped. If it returns, it is mailed again.`
+        : 'The alert stays open (health degraded) until it is resolved; it is mailed once per incident.'
+    }\n`,
   }),
   'delivery-dead': (v) => ({
     subject: `[Aqueduct] ${v.listener} failed for good (${v.eventType} event)`,

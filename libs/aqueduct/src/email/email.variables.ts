@@ -19,21 +19,38 @@ export function emailDateFormat(email: EmailOptions | undefined): Intl.DateTimeF
   });
 }
 
+/** What the mail knows besides the event's object, as it goes out. */
+export interface MailMoment {
+  /** The module's clock when the mail goes out. */
+  now: Date;
+  /** For an alert: when its incident ended, if it has (null: still open). */
+  alertEndedAt?: Date | null;
+}
+
+/** A date as sent (a `Date`, or an ISO string), or undefined when it cannot be read. */
+function dateOf(value: unknown): Date | undefined {
+  const parsed =
+    value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  return parsed && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
+}
+
 /**
  * What a template may use, from the event's object (an access transition, a dead delivery or an
- * alert) and its recipient. Dates are formatted with `format`; one that cannot be read is empty.
+ * alert), its recipient and the moment it goes out. Dates are formatted with `format`; one that
+ * cannot be read is empty.
  */
 export function templateVariables(
   object: Record<string, any>,
   recipient: Recipient,
   email: EmailOptions,
   format: Intl.DateTimeFormat,
+  moment: MailMoment,
 ): EmailTemplateVariables {
   const date = (value: unknown) => {
-    const parsed =
-      value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
-    return parsed && !Number.isNaN(parsed.getTime()) ? format.format(parsed) : '';
+    const parsed = dateOf(value);
+    return parsed ? format.format(parsed) : '';
   };
+  const paidEnd = dateOf(object.endDate);
   const productId = String(object.productId ?? '');
   const accessUntil = object.accessUntil ?? object.gracePeriodEndDate ?? object.endDate;
   return {
@@ -45,6 +62,7 @@ export function templateVariables(
     startDate: date(object.startDate),
     at: date(object.at ?? object.startDate),
     endDate: date(object.endDate),
+    paidUntil: paidEnd && paidEnd.getTime() > moment.now.getTime() ? date(paidEnd) : '',
     gracePeriodEndDate: date(object.gracePeriodEndDate ?? object.accessUntil),
     accessUntil: date(accessUntil),
     deliveryId: object.deliveryId,
@@ -56,5 +74,6 @@ export function templateVariables(
     alertKind: object.kind,
     alertReason: object.reason,
     alertDetails: object.details ? JSON.stringify(object.details, null, 2) : undefined,
+    alertResolvedAt: moment.alertEndedAt ? date(moment.alertEndedAt) : undefined,
   };
 }

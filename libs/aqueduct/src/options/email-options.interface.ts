@@ -32,6 +32,13 @@ export interface EmailTemplateVariables {
   at: string;
   /** End of the paid period. */
   endDate: string;
+  /**
+   * End of the paid period while it is still ahead when the mail goes out; empty once it has
+   * passed (a start learned during its grace period, a loss). The default welcome quotes it rather
+   * than `accessUntil`, which includes the grace period: a customer is not told a date they did
+   * not pay for.
+   */
+  paidUntil?: string;
   gracePeriodEndDate: string;
   accessUntil: string;
   /** For `delivery-dead`. */
@@ -46,6 +53,8 @@ export interface EmailTemplateVariables {
   alertReason?: string;
   /** What was seen, as indented JSON (never a secret or a header value). */
   alertDetails?: string;
+  /** For `operator-alert`: when the incident ended, if it had by the time the mail went out. */
+  alertResolvedAt?: string;
 }
 
 /**
