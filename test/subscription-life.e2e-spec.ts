@@ -23,6 +23,7 @@ import {
   RecordingAdapter,
   adapterActions,
   adapterCalls,
+  personAccounts,
   recordingAdapterModule,
 } from './support/recording-adapter';
 import { LogCapture } from './support/log-capture';
@@ -287,6 +288,12 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     expect(actions(c, 'prod_basic')).toEqual(['provision', 'deprovision']);
     const to = (address: string) =>
       smtp.received.filter((mail) => mail.to.includes(address)).map((mail) => mail.subject);
+    // Basic's deprovision knows Pro holds Ada: one account per person keeps her, disables Bob.
+    const deprovision = adapterCalls.find(
+      (call) => call.customerId === c && call.action === 'deprovision',
+    );
+    expect(deprovision?.otherProducts).toEqual({ prod_pro: [ada[1]] });
+    expect(personAccounts(c)).toEqual({ [ada[1]]: true, [bob[1]]: false });
     expect(to(ada[1])).toEqual(['Your access to prod_basic has started', STARTED]);
     expect(to(bob[1])).toEqual([
       'Your access to prod_basic has started',
@@ -328,6 +335,21 @@ describe('A subscription’s whole life (HTTP, real Postgres, real SMTP, control
     );
     expect(welcomeBack).toHaveLength(2);
     expect(welcomeBack[1].text).toContain('started on February 10, 2026 at 9:30 AM UTC'); // day 40
+  });
+
+  it('two products of one person that end at once: the last deprovision finds the other gone, so nobody keeps an account', async () => {
+    const c = 'owner_two_end';
+    for (const productId of ['prod_basic', 'prod_pro']) {
+      await start(period(c, { start: at(0), productId, graceDays: null }));
+    }
+    clock.set(at(30));
+    for (const productId of ['prod_basic', 'prod_pro']) {
+      await end(period(c, { start: at(0), productId, graceDays: null }), at(30));
+    }
+    await tick(at(30, SETTLED));
+    expect(actions(c, 'prod_basic')).toEqual(['provision', 'deprovision']);
+    expect(actions(c, 'prod_pro')).toEqual(['provision', 'deprovision']);
+    expect(personAccounts(c)).toEqual({ [`ada@${domainOf(c)}`]: false });
   });
 
   it('a gap, then a new subscription: deprovisioned in the gap, provisioned again', async () => {

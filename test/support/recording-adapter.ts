@@ -12,6 +12,8 @@ export interface AdapterCall {
   emails: string[];
   reason: string;
   idempotencyKey: string;
+  /** The users the adapter held for the customer's other products, by product. */
+  otherProducts: Record<string, string[]>;
 }
 
 export const adapterCalls: AdapterCall[] = [];
@@ -26,6 +28,7 @@ export class RecordingAdapter implements ProvisioningAdapter {
       emails: grant.orgs.flatMap((org) => org.users.map((user) => String(user.email))),
       reason: grant.reason,
       idempotencyKey: grant.idempotencyKey,
+      otherProducts: Object.fromEntries(grant.otherProducts.map((p) => [p.productId, p.emails])),
     });
   }
   provision(grant: ProvisioningGrant) {
@@ -50,3 +53,22 @@ export const adapterActions = (customerId: string, productId = 'prod_pro') =>
   adapterCalls
     .filter((c) => c.customerId === customerId && c.productId === productId)
     .map((c) => c.action);
+
+/**
+ * The accounts of a user system with one account per person, after the customer's calls in order:
+ * provisioned users enabled; deprovisioned ones disabled unless another product still holds them.
+ */
+export function personAccounts(customerId: string): Record<string, boolean> {
+  const enabled: Record<string, boolean> = {};
+  for (const call of adapterCalls.filter((c) => c.customerId === customerId)) {
+    const kept = new Set(Object.values(call.otherProducts).flat());
+    for (const email of call.emails.map((e) => e.toLowerCase())) {
+      if (call.action !== 'deprovision') {
+        enabled[email] = true;
+      } else if (!kept.has(email)) {
+        enabled[email] = false;
+      }
+    }
+  }
+  return enabled;
+}

@@ -26,15 +26,18 @@ function world(adapter: Partial<ProvisioningAdapter>) {
     counts.reads++;
     return [{ ...row }];
   };
-  // What openingTransaction asks of a connection: the start with the lock and the read in one
-  // query, the record of the adapter call with the commit in another (values written in).
+  // What openingTransaction asks of a connection: the start with the locks (customer, pair), the
+  // read and the customer's other products in one query, the record of the adapter call with the
+  // commit in another (values written in).
   const client = {
     escapeLiteral: (value: string) => `'${value}'`,
     query: async (text: string) => {
       if (text.startsWith('START TRANSACTION')) {
         counts.transactions++;
-        expect(text).toMatch(/^START TRANSACTION;\nSELECT pg_advisory_xact_lock.*;\nSELECT \*/s);
-        return [{ rows: [] }, { rows: [{}] }, { rows: await read() }];
+        expect(text).toMatch(
+          /^START TRANSACTION;\nSELECT pg_advisory_xact_lock.*;\nSELECT pg_advisory_xact_lock.*;\nSELECT \*.*;\nSELECT product_id/s,
+        );
+        return [{ rows: [] }, { rows: [{}] }, { rows: [{}] }, { rows: await read() }, { rows: [] }];
       }
       const [, provisioned, orgs] = /provisioned = '(\w+)', provisioned_orgs = '(.*)'::jsonb/s.exec(
         text,

@@ -9,6 +9,7 @@ import { sameOrgs } from './access-timeline.orgs';
 import {
   PROVISIONING_ADAPTER,
   type ProvisioningAdapter,
+  type ProductHolding,
   type ProvisioningGrant,
 } from '../options/provisioning-adapter.interface';
 import type { DeliveryFinish } from '../dispatch/delivery.finish';
@@ -31,6 +32,19 @@ UPDATE aqueduct_access
 /** Takes the adapter's lock of one pair (`$2`, `$3`, in the class `$1`) until the transaction ends. */
 const LOCK_PAIR_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))`;
 
+/**
+ * Takes the adapter's lock of one customer (`$2`, in the class `$1`): every call for the customer
+ * waits for the others, so what it reads of their other products (`OTHER_PRODUCTS_SQL`) stays true
+ * until it has run. Without it, two products deprovisioned at once would each find the other still
+ * held, and neither would disable the users they share. Taken before the pair's lock, which
+ * instances of 0.10 take alone, so calls of both releases exclude each other during a deploy.
+ */
+const LOCK_CUSTOMER_SQL = `SELECT pg_advisory_xact_lock($1, hashtext($2))`;
+
+/** What the adapter holds for the customer's (`$1`) products other than `$2`. */
+const OTHER_PRODUCTS_SQL = `SELECT product_id, provisioned_orgs FROM aqueduct_access
+  WHERE customer_id = $1 AND product_id <> $2 AND provisioned ORDER BY product_id`;
+
 /** The reason given when the row does not name its last transition (rows carried over). */
 const DEFAULT_REASON: Record<AdapterAction, string> = {
   provision: AccessEventType.Started,
@@ -43,7 +57,7 @@ const DEFAULT_REASON: Record<AdapterAction, string> = {
  * product: provisioned while access is announced, deprovisioned once its end is, updated when the
  * announced users differ from those provisioned. It compares states rather than replaying events,
  * so any delivery may call it, in any order, any number of times: a call that finds the adapter
- * in step does nothing. An advisory lock per (customer, product) keeps calls from overlapping
+ * in step does nothing. An advisory lock per customer (and per pair) keeps calls from overlapping
  * without blocking the ledger, which keeps writing while a slow adapter runs; what it writes
  * meanwhile announces a transition whose own delivery reconciles again.
  */
@@ -149,20 +163,22 @@ export class ProvisioningReconciler {
     finish?: DeliveryFinish,
   ): Promise<AdapterHolding | undefined> {
     const opening = [
+      { text: LOCK_CUSTOMER_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId] },
       { text: LOCK_PAIR_SQL, values: [ADAPTER_LOCK_CLASS, pair.customerId, pair.productId] },
       { text: ROW_SQL, values: [pair.customerId, pair.productId] },
+      { text: OTHER_PRODUCTS_SQL, values: [pair.customerId, pair.productId] },
     ];
     const held = await openingTransaction(
       this.dataSource,
       opening,
-      async (_manager, [, rows], close) => {
+      async (_manager, [, , rows, others], close) => {
         finish?.carry(close);
         const row = rows[0] as AccessRow | undefined;
         const action = row && actionFor(row);
         if (!action) {
           return row && holdingOf(row);
         }
-        const grant = grantOf(row, action);
+        const grant = grantOf(row, action, others as OtherProductRow[]);
         if (action === 'provision') {
           await this.adapter.provision(grant);
         } else if (action === 'deprovision') {
@@ -218,8 +234,33 @@ function actionFor(row: AccessRow): AdapterAction | null {
   return null;
 }
 
-function grantOf(row: AccessRow, action: AdapterAction): ProvisioningGrant {
+/** A row of `OTHER_PRODUCTS_SQL`. */
+interface OtherProductRow {
+  product_id: string;
+  provisioned_orgs: ProvisioningOrgDto[] | null;
+}
+
+/** The users (lowercased addresses) the adapter holds for each of the customer's other products. */
+function otherProductsOf(rows: OtherProductRow[]): ProductHolding[] {
+  return rows.map((row) => ({
+    productId: row.product_id,
+    emails: [
+      ...new Set(
+        (row.provisioned_orgs ?? []).flatMap((org) =>
+          (org.users ?? []).flatMap((user) => (user.email ? [user.email.toLowerCase()] : [])),
+        ),
+      ),
+    ],
+  }));
+}
+
+function grantOf(
+  row: AccessRow,
+  action: AdapterAction,
+  others: OtherProductRow[],
+): ProvisioningGrant {
   const orgs = action === 'deprovision' ? (row.provisioned_orgs ?? []) : row.announced_orgs;
+  const otherProducts = otherProductsOf(others);
   return {
     accessId: row.id,
     customerId: row.customer_id,
@@ -230,19 +271,23 @@ function grantOf(row: AccessRow, action: AdapterAction): ProvisioningGrant {
     accessUntil: row.announced_until,
     paidUntil: action === 'deprovision' ? null : row.paid_until,
     reason: row.last_transition ?? DEFAULT_REASON[action],
+    otherProducts,
     // The call's number for this access, and what it asks for: the same on a retry after a
     // failure or a crash, another when the users changed before the retry (a user service that
-    // honours keys would answer the new request from the old one's cache: seats lost).
-    idempotencyKey: `${row.id}:${row.adapter_seq + 1}:${action}:${digestOf(orgs)}`,
+    // honours keys would answer the new request from the old one's cache: seats lost). The users
+    // other products hold change which of them a deprovision disables: part of the request too.
+    idempotencyKey: `${row.id}:${row.adapter_seq + 1}:${action}:${digestOf(
+      otherProducts.length > 0 ? [orgs, otherProducts] : orgs,
+    )}`,
   };
 }
 
 /** Length of the orgs' digest in a key: enough to tell two requests of one call apart. */
 const ORGS_DIGEST_LENGTH = 16;
 
-function digestOf(orgs: ProvisioningGrant['orgs']): string {
+function digestOf(request: unknown): string {
   return createHash('sha256')
-    .update(JSON.stringify(orgs))
+    .update(JSON.stringify(request))
     .digest('hex')
     .slice(0, ORGS_DIGEST_LENGTH);
 }

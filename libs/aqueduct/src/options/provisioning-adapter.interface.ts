@@ -28,11 +28,26 @@ export interface ProvisioningGrant {
   /** The transition behind the call: `access.started`, `access.renewed`, `access.changed`, `access.expired`… */
   reason: string;
   /**
+   * The customer's other products your adapter holds now (provisioned, not deprovisioned), with
+   * their users. One person may hold several products: after an upgrade the new product is
+   * provisioned before the old one is deprovisioned. A user system with one account per person
+   * must not disable, on `deprovision` (or an `update` that removes them), a user another product
+   * still holds. Exact for the call: the adapter calls of one customer never overlap.
+   */
+  otherProducts: ProductHolding[];
+  /**
    * The same on every retry of this call, whichever delivery makes it: pass it to your user
    * service / API so a retry never creates or disables users twice. It names the request too: when
    * the users change before a failed call is retried, the retry carries a new key.
    */
   idempotencyKey: string;
+}
+
+/** The users your adapter holds for one product of the customer. */
+export interface ProductHolding {
+  productId: string;
+  /** The users' addresses, lowercased. */
+  emails: string[];
 }
 
 /**
